@@ -1,0 +1,117 @@
+package weights
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/scigolib/hdf5"
+)
+
+// ExportKerasVersion is the keras_version written by WriteKeras2.
+const ExportKerasVersion = "2.15.0"
+
+// WriteKeras2 writes f's layers as a Keras 2 HDF5 weight file that
+// keras Model.load_weights and h5py read: a /model_weights group with the
+// layer_names, backend and keras_version attributes, and per layer a group with
+// weight_names and datasets <layer>/<layer>/<weight>:0 holding float32 values
+// exactly as given (channels_last unless f was converted).
+//
+// The file is written to a temporary name beside path and renamed into place, so
+// an interrupted export leaves no half-written file at path.
+func WriteKeras2(path string, f *File) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("weights: export: %w", err)
+	}
+	tmpName := tmp.Name()
+	tmp.Close()
+	defer func() {
+		if err != nil {
+			os.Remove(tmpName)
+		}
+	}()
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("weights: export %s: HDF5 writer failed: %v", path, r)
+		}
+	}()
+	fw, err := hdf5.CreateForWrite(tmpName, hdf5.CreateTruncate)
+	if err != nil {
+		return fmt.Errorf("weights: export %s: %w", path, err)
+	}
+	if err := writeKeras2Groups(fw, f); err != nil {
+		fw.Close()
+		return fmt.Errorf("weights: export %s: %w", path, err)
+	}
+	if err := fw.Close(); err != nil {
+		return fmt.Errorf("weights: export %s: %w", path, err)
+	}
+	if err := os.Rename(tmpName, path); err != nil {
+		return fmt.Errorf("weights: export: %w", err)
+	}
+	return nil
+}
+
+// kerasWeightName is the Keras 2 name of a weight: "<layer>/<kernel|bias>:0".
+func kerasWeightName(layer, name string) string {
+	base := name
+	if i := strings.LastIndex(base, "/"); i >= 0 {
+		base = base[i+1:]
+	}
+	base = strings.TrimSuffix(base, ":0")
+	return layer + "/" + base + ":0"
+}
+
+func writeKeras2Groups(fw *hdf5.FileWriter, f *File) error {
+	const root = "/model_weights"
+	mw, err := fw.CreateGroup(root)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, l := range f.Layers {
+		names = append(names, l.Name)
+		g, err := fw.CreateGroup(root + "/" + l.Name)
+		if err != nil {
+			return fmt.Errorf("layer %s: %w", l.Name, err)
+		}
+		if len(l.Weights) == 0 {
+			continue // Keras reads a missing weight_names as "no weights".
+		}
+		if _, err := fw.CreateGroup(root + "/" + l.Name + "/" + l.Name); err != nil {
+			return fmt.Errorf("layer %s: %w", l.Name, err)
+		}
+		var wnames []string
+		for _, t := range l.Weights {
+			wn := kerasWeightName(l.Name, t.Name)
+			wnames = append(wnames, wn)
+			if len(t.Data) != Size(t.Shape) {
+				return fmt.Errorf("layer %s weight %s: shape %v needs %d values, has %d", l.Name, t.Name, t.Shape, Size(t.Shape), len(t.Data))
+			}
+			dims := make([]uint64, len(t.Shape))
+			for i, d := range t.Shape {
+				dims[i] = uint64(d)
+			}
+			ds, err := fw.CreateDataset(root+"/"+l.Name+"/"+wn, hdf5.Float32, dims)
+			if err != nil {
+				return fmt.Errorf("layer %s weight %s shape %v: %w", l.Name, wn, t.Shape, err)
+			}
+			if err := ds.Write(t.Data); err != nil {
+				return fmt.Errorf("layer %s weight %s shape %v: %w", l.Name, wn, t.Shape, err)
+			}
+		}
+		if err := g.WriteAttribute("weight_names", wnames); err != nil {
+			return fmt.Errorf("layer %s: weight_names: %w", l.Name, err)
+		}
+	}
+	if err := mw.WriteAttribute("layer_names", names); err != nil {
+		return fmt.Errorf("layer_names: %w", err)
+	}
+	if err := mw.WriteAttribute("backend", "tensorflow"); err != nil {
+		return err
+	}
+	return mw.WriteAttribute("keras_version", ExportKerasVersion)
+}

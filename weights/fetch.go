@@ -1,0 +1,312 @@
+package weights
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Entry is one downloadable weight file, pinned by size and MD5.
+type Entry struct {
+	// Name is the catalog key, e.g. "vgg19_notop".
+	Name string
+	// URL is where Keras downloads it from.
+	URL string
+	// FileName is the name Keras gives it in its cache.
+	FileName string
+	// MD5 is the hex digest keras.applications pins.
+	MD5 string
+	// Size in bytes; 0 if unknown.
+	Size int64
+}
+
+const kerasBase = "https://storage.googleapis.com/tensorflow/keras-applications/"
+
+// Catalog lists the official Keras ImageNet VGG files, with the MD5s
+// keras.applications pins (file_hash) and their sizes.
+var Catalog = map[string]Entry{
+	"vgg16": {Name: "vgg16", URL: kerasBase + "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+		FileName: "vgg16_weights_tf_dim_ordering_tf_kernels.h5", MD5: "64373286793e3c8b2b4e3219cbf3544b", Size: 553467096},
+	"vgg16_notop": {Name: "vgg16_notop", URL: kerasBase + "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+		FileName: "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", MD5: "6d6bbae143d832006294945121d1f1fc", Size: 58889256},
+	"vgg19": {Name: "vgg19", URL: kerasBase + "vgg19/vgg19_weights_tf_dim_ordering_tf_kernels.h5",
+		FileName: "vgg19_weights_tf_dim_ordering_tf_kernels.h5", MD5: "cbe5617147190e668d6c5d5026f83318", Size: 574710816},
+	"vgg19_notop": {Name: "vgg19_notop", URL: kerasBase + "vgg19/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
+		FileName: "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", MD5: "253f8cb515780f3b799900260a226db6", Size: 80134624},
+}
+
+// ImageNet returns the catalog entry for a VGG model with or without its top.
+func ImageNet(model string, includeTop bool) (Entry, error) {
+	key := strings.ToLower(model)
+	if !includeTop {
+		key += "_notop"
+	}
+	e, ok := Catalog[key]
+	if !ok {
+		return Entry{}, fmt.Errorf("weights: no ImageNet weights for %q: want vgg16 or vgg19", model)
+	}
+	return e, nil
+}
+
+// FetchOption configures Fetch.
+type FetchOption func(*fetchConfig)
+
+type fetchConfig struct {
+	dir      string
+	progress io.Writer
+	client   *http.Client
+	url      string
+	extra    []string
+}
+
+// WithDir downloads into dir instead of CacheDir()/models.
+func WithDir(dir string) FetchOption { return func(c *fetchConfig) { c.dir = dir } }
+
+// WithProgress draws a progress bar on w (os.Stderr for a terminal or a notebook).
+func WithProgress(w io.Writer) FetchOption { return func(c *fetchConfig) { c.progress = w } }
+
+// WithHTTPClient uses client instead of a client with a 30 s connect timeout.
+func WithHTTPClient(client *http.Client) FetchOption {
+	return func(c *fetchConfig) { c.client = client }
+}
+
+// WithURL downloads from a mirror instead of the entry's URL; the file must still
+// match the entry's size and MD5.
+func WithURL(url string) FetchOption { return func(c *fetchConfig) { c.url = url } }
+
+// WithSearchDirs also accepts a verified copy already present in these directories
+// (for example ~/.keras/models, where Keras keeps the same files).
+func WithSearchDirs(dirs ...string) FetchOption {
+	return func(c *fetchConfig) { c.extra = append(c.extra, dirs...) }
+}
+
+// KerasCacheDir is Keras' own download directory, $KERAS_HOME/models or ~/.keras/models.
+func KerasCacheDir() string {
+	if d := os.Getenv("KERAS_HOME"); d != "" {
+		return filepath.Join(d, "models")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(home, ".keras", "models")
+}
+
+// Fetch returns the path of a verified local copy of e, downloading it if needed.
+//
+// The download goes to <name>.part beside the final file and resumes from there
+// with an HTTP Range request after an interruption; the final name appears only
+// after the size and MD5 match (atomic rename), so an interrupted or corrupt
+// download never looks complete. Concurrent fetchers of the same file, in one
+// process or several, take turns on a lock file. A checksum mismatch deletes the
+// download. Offline, the error names the URL and the exact path where the file
+// can be placed by hand.
+func Fetch(ctx context.Context, e Entry, opts ...FetchOption) (string, error) {
+	cfg := fetchConfig{dir: filepath.Join(CacheDir(), "models"), url: e.URL}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.client == nil {
+		cfg.client = &http.Client{Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			ResponseHeaderTimeout: 30 * time.Second,
+			TLSHandshakeTimeout:   30 * time.Second,
+		}}
+	}
+	final := filepath.Join(cfg.dir, e.FileName)
+	for _, d := range cfg.extra {
+		if d == "" {
+			continue
+		}
+		if p := filepath.Join(d, e.FileName); verified(p, e) == nil {
+			return p, nil
+		}
+	}
+	if verified(final, e) == nil {
+		return final, nil
+	}
+	if err := os.MkdirAll(cfg.dir, 0o755); err != nil {
+		return "", fmt.Errorf("weights: cache directory: %w", err)
+	}
+	unlock, err := lockFile(ctx, final+".lock")
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	// Another fetcher may have finished while we waited.
+	if verified(final, e) == nil {
+		return final, nil
+	}
+	if err := download(ctx, cfg, e, final); err != nil {
+		return "", err
+	}
+	return final, nil
+}
+
+func manualHint(e Entry, final string) string {
+	return fmt.Sprintf("download it elsewhere from %s and place it at %s (MD5 %s, %d bytes), or set VGGNB_CACHE", e.URL, final, e.MD5, e.Size)
+}
+
+func download(ctx context.Context, cfg fetchConfig, e Entry, final string) error {
+	part := final + ".part"
+	h := md5.New()
+	var have int64
+	if st, err := os.Stat(part); err == nil && (e.Size == 0 || st.Size() <= e.Size) {
+		if have, err = hashFile(part, h); err != nil {
+			return fmt.Errorf("weights: reading partial download %s: %w", part, err)
+		}
+	} else {
+		os.Remove(part)
+	}
+	if e.Size > 0 && have == e.Size {
+		return finish(e, part, final, h)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.url, nil)
+	if err != nil {
+		return fmt.Errorf("weights: %s: %w", cfg.url, err)
+	}
+	if have > 0 {
+		req.Header.Set("Range", "bytes="+strconv.FormatInt(have, 10)+"-")
+	}
+	resp, err := cfg.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("weights: cannot download %s from %s: %w (offline? %s)", e.Name, cfg.url, err, manualHint(e, final))
+	}
+	defer resp.Body.Close()
+	flags := os.O_WRONLY | os.O_CREATE
+	switch {
+	case resp.StatusCode == http.StatusPartialContent && have > 0 && strings.HasPrefix(resp.Header.Get("Content-Range"), fmt.Sprintf("bytes %d-", have)):
+		flags |= os.O_APPEND
+	case resp.StatusCode == http.StatusOK:
+		flags |= os.O_TRUNC // the server ignored Range: start over
+		have = 0
+		h.Reset()
+	default:
+		return fmt.Errorf("weights: cannot download %s: %s answered %s (%s)", e.Name, cfg.url, resp.Status, manualHint(e, final))
+	}
+	out, err := os.OpenFile(part, flags, 0o644)
+	if err != nil {
+		return fmt.Errorf("weights: %w", err)
+	}
+	bar := NewProgress(cfg.progress, "Downloading "+e.FileName, e.Size)
+	bar.Set(have)
+	n, copyErr := io.Copy(io.MultiWriter(out, h, bar), resp.Body)
+	closeErr := out.Close()
+	bar.Done()
+	have += n
+	if copyErr != nil {
+		return fmt.Errorf("weights: download of %s from %s interrupted after %d of %d bytes: %w; %s is kept and the next fetch resumes it", e.Name, cfg.url, have, e.Size, copyErr, part)
+	}
+	if closeErr != nil {
+		return fmt.Errorf("weights: writing %s: %w", part, closeErr)
+	}
+	if e.Size > 0 && have < e.Size {
+		return fmt.Errorf("weights: download of %s from %s ended after %d of %d bytes; %s is kept and the next fetch resumes it", e.Name, cfg.url, have, e.Size, part)
+	}
+	return finish(e, part, final, h)
+}
+
+// finish checks size and digest of the complete download and moves it into place.
+func finish(e Entry, part, final string, h hash.Hash) error {
+	st, err := os.Stat(part)
+	if err != nil {
+		return fmt.Errorf("weights: %w", err)
+	}
+	got := hex.EncodeToString(h.Sum(nil))
+	if (e.Size > 0 && st.Size() != e.Size) || (e.MD5 != "" && got != e.MD5) {
+		os.Remove(part)
+		return fmt.Errorf("weights: %s: checksum mismatch: got %d bytes with MD5 %s, want %d bytes with MD5 %s; the download was deleted (a proxy's error page or a changed file?)", e.Name, st.Size(), got, e.Size, e.MD5)
+	}
+	if err := os.Rename(part, final); err != nil {
+		return fmt.Errorf("weights: %w", err)
+	}
+	writeStamp(final, e)
+	return nil
+}
+
+func hashFile(path string, h hash.Hash) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	return io.Copy(h, f)
+}
+
+// A stamp beside a verified file records its MD5 with the size and time it had,
+// so later fetches need not hash hundreds of megabytes again.
+func stampLine(path string, e Entry) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s %d %d\n", e.MD5, st.Size(), st.ModTime().UnixNano()), nil
+}
+
+func writeStamp(path string, e Entry) {
+	if line, err := stampLine(path, e); err == nil {
+		_ = os.WriteFile(path+".md5", []byte(line), 0o644)
+	}
+}
+
+// verified says whether path holds e: by stamp, else by hashing (then stamped).
+func verified(path string, e Entry) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if e.Size > 0 && st.Size() != e.Size {
+		return fmt.Errorf("weights: %s has %d bytes, want %d", path, st.Size(), e.Size)
+	}
+	line, err := stampLine(path, e)
+	if err != nil {
+		return err
+	}
+	if b, err := os.ReadFile(path + ".md5"); err == nil && string(b) == line {
+		return nil
+	}
+	h := md5.New()
+	if _, err := hashFile(path, h); err != nil {
+		return err
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); e.MD5 != "" && got != e.MD5 {
+		return fmt.Errorf("weights: %s has MD5 %s, want %s", path, got, e.MD5)
+	}
+	writeStamp(path, e)
+	return nil
+}
+
+// lockFile takes an exclusive flock on path, waiting while ctx allows.
+func lockFile(ctx context.Context, path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("weights: lock %s: %w", path, err)
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("weights: lock %s: %w", path, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("weights: waiting for another download of %s: %w", strings.TrimSuffix(path, ".lock"), ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,137 @@
+package weights
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Progress draws a progress bar for long work (downloads, conversions).
+//
+// On a terminal it redraws one line ("\r") at most ten times a second; elsewhere
+// (notebooks, CI logs) it prints a line at every 10% so logs stay short.
+type Progress struct {
+	w        io.Writer
+	label    string
+	total    int64
+	terminal bool
+
+	mu       sync.Mutex
+	done     int64
+	start    time.Time
+	last     time.Time
+	lastTick int64
+	finished bool
+}
+
+// NewProgress starts a bar on w for total units (bytes); total <= 0 means unknown.
+// A nil w gives a bar that draws nothing.
+func NewProgress(w io.Writer, label string, total int64) *Progress {
+	p := &Progress{w: w, label: label, total: total, start: time.Now(), lastTick: -1}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.terminal = true
+		}
+	}
+	return p
+}
+
+// Set records that n units are done and redraws when due.
+func (p *Progress) Set(n int64) {
+	if p == nil || p.w == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done = n
+	now := time.Now()
+	if p.terminal {
+		if now.Sub(p.last) >= 100*time.Millisecond {
+			p.last = now
+			fmt.Fprintf(p.w, "\r%s", p.line(now))
+		}
+		return
+	}
+	tick := int64(-1)
+	if p.total > 0 {
+		tick = 10 * n / p.total
+	} else {
+		tick = n >> 24 // every 16 MiB
+	}
+	if tick > p.lastTick {
+		p.lastTick = tick
+		fmt.Fprintln(p.w, p.line(now))
+	}
+}
+
+// Add records n more units.
+func (p *Progress) Add(n int64) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	d := p.done + n
+	p.mu.Unlock()
+	p.Set(d)
+}
+
+// Write counts len(b) units, so a Progress can sit behind an io.TeeReader.
+func (p *Progress) Write(b []byte) (int, error) {
+	p.Add(int64(len(b)))
+	return len(b), nil
+}
+
+// Done draws the final state and ends the line.
+func (p *Progress) Done() {
+	if p == nil || p.w == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.finished {
+		return
+	}
+	p.finished = true
+	if p.terminal {
+		fmt.Fprintf(p.w, "\r%s\n", p.line(time.Now()))
+	} else if p.total <= 0 || 10*p.done/p.total > p.lastTick {
+		fmt.Fprintln(p.w, p.line(time.Now()))
+	}
+}
+
+func (p *Progress) line(now time.Time) string {
+	el := now.Sub(p.start).Seconds()
+	rate := ""
+	if el > 0 {
+		rate = fmt.Sprintf(" %s/s", humanBytes(int64(float64(p.done)/el)))
+	}
+	if p.total <= 0 {
+		return fmt.Sprintf("%s %s%s", p.label, humanBytes(p.done), rate)
+	}
+	const width = 30
+	frac := float64(p.done) / float64(p.total)
+	if frac > 1 {
+		frac = 1
+	}
+	fill := int(frac * width)
+	bar := strings.Repeat("=", fill)
+	if fill < width {
+		bar += ">" + strings.Repeat(" ", width-fill-1)
+	}
+	return fmt.Sprintf("%s [%s] %3.0f%% %s/%s%s", p.label, bar, 100*frac, humanBytes(p.done), humanBytes(p.total), rate)
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f kB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
