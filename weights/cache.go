@@ -95,11 +95,16 @@ func align64(n int64) int64 { return (n + 63) &^ 63 }
 
 // readCache returns the cached weights for key, or an error if there are none or
 // they are stale (the source's size or modification time changed).
-func readCache(key cacheKey) (*File, error) {
-	buf, err := os.ReadFile(key.file)
+func readCache(key cacheKey) (f *File, err error) {
+	buf, err := mapFile(key.file)
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			unmapFile(buf)
+		}
+	}()
 	if len(buf) < 12 || string(buf[:8]) != cacheMagic {
 		return nil, errors.New("not a cache file")
 	}
@@ -114,7 +119,7 @@ func readCache(key cacheKey) (*File, error) {
 	if h.Source != key.path || h.Size != key.size || h.MTime != key.mtime || h.Spec != key.spec || h.Target != key.target || h.SourceFormat != key.source {
 		return nil, errors.New("stale cache")
 	}
-	f := &File{Path: key.path, Format: h.Format, KerasVersion: h.KerasVersion, Backend: h.Backend}
+	f = &File{Path: key.path, Format: h.Format, KerasVersion: h.KerasVersion, Backend: h.Backend}
 	for _, cl := range h.Layers {
 		l := Layer{Name: cl.Name, Class: cl.Class}
 		for _, ct := range cl.Weights {

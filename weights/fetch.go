@@ -155,7 +155,7 @@ func Fetch(ctx context.Context, e Entry, opts ...FetchOption) (string, error) {
 }
 
 func manualHint(e Entry, final string) string {
-	return fmt.Sprintf("download it elsewhere from %s and place it at %s (MD5 %s, %d bytes), or set VGGNB_CACHE", e.URL, final, e.MD5, e.Size)
+	return fmt.Sprintf("download %s elsewhere and place it at %s (MD5 %s, %d bytes)", e.URL, final, e.MD5, e.Size)
 }
 
 func download(ctx context.Context, cfg fetchConfig, e Entry, final string) error {
@@ -181,7 +181,7 @@ func download(ctx context.Context, cfg fetchConfig, e Entry, final string) error
 	}
 	resp, err := cfg.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("weights: cannot download %s from %s: %w (offline? %s)", e.Name, cfg.url, err, manualHint(e, final))
+		return fmt.Errorf("weights: cannot download %s: %w (offline? %s)", e.Name, err, manualHint(e, final))
 	}
 	defer resp.Body.Close()
 	flags := os.O_WRONLY | os.O_CREATE

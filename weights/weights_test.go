@@ -3,6 +3,7 @@ package weights
 import (
 	"bytes"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -440,5 +441,33 @@ func TestReadNeverPanics(t *testing.T) {
 	var pe *os.PathError
 	if _, err := Read(filepath.Join(dir, "absent.h5")); !errors.As(err, &pe) {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+func TestSynthetic(t *testing.T) {
+	spec := MustVGG("vgg16", false, 0)
+	a, b := Synthetic(spec, 1), Synthetic(spec, 1)
+	equalFiles(t, a, b)
+	if c := Synthetic(spec, 2); sha(c.Layers[0].Weights[0].Data) == sha(a.Layers[0].Weights[0].Data) {
+		t.Error("seed ignored")
+	}
+	// Written as Keras 2 and loaded back, they pass the model's checks unchanged.
+	p := filepath.Join(t.TempDir(), "synth.h5")
+	if err := WriteKeras2(p, a); err != nil {
+		t.Fatal(err)
+	}
+	back, err := LoadVGG(p, spec, WithoutCache())
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalFiles(t, a, back)
+	// He scaling: block1_conv1's kernel has std near sqrt(2/27).
+	k := a.Layers[0].Weights[0].Data
+	var ss float64
+	for _, v := range k {
+		ss += float64(v) * float64(v)
+	}
+	if std := math.Sqrt(ss / float64(len(k))); math.Abs(std-math.Sqrt(2.0/27)) > 0.03 {
+		t.Errorf("block1_conv1 kernel std %.3f", std)
 	}
 }

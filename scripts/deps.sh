@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what vggnb's build, tests and main job need on Debian 12, only where
+# missing: Debian packages with apt-get, and Go (the version go.mod pins) from the
+# Go module proxy's toolchain module when no new enough go is on PATH.
+# Prints the PATH additions to eval: eval "$(scripts/deps.sh)".
+set -euo pipefail
+
+GO_VERSION=1.26.8
+APT_PACKAGES=(make curl unzip ca-certificates git gcc python3 python3-numpy python3-h5py hdf5-tools)
+
+log() { echo "deps: $*" >&2; }
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+go_ok() {
+  command -v go >/dev/null 2>&1 || return 1
+  local v; v=$(go env GOVERSION 2>/dev/null | sed 's/^go//')
+  [ "$(printf '%s\n%s\n' "1.26" "$v" | sort -V | head -1)" = "1.26" ]
+}
+export PATH="$PATH:/usr/local/go/bin"
+if ! go_ok; then
+  dir="${VGGNB_GOROOT_PARENT:-$HOME/.cache/vggnb/go}"
+  goroot="$dir/golang.org/toolchain@v0.0.1-go$GO_VERSION.linux-amd64"
+  if [ ! -x "$goroot/bin/go" ]; then
+    log "installing Go $GO_VERSION from the Go module proxy"
+    mkdir -p "$dir"
+    zip="$dir/go.zip"
+    curl -fsSL -o "$zip.part" "https://proxy.golang.org/golang.org/toolchain/@v/v0.0.1-go$GO_VERSION.linux-amd64.zip"
+    mv "$zip.part" "$zip"
+    (cd "$dir" && unzip -q -o go.zip && rm go.zip)
+    chmod +x "$goroot"/bin/* "$goroot"/pkg/tool/*/* 2>/dev/null || true
+  fi
+  echo "export PATH=\"$goroot/bin:\$PATH\""
+else
+  echo "export PATH=\"\$PATH:/usr/local/go/bin\""
+fi

@@ -1,0 +1,249 @@
+package weights
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// payload returns deterministic content and an Entry pinning it.
+func payload(size int) ([]byte, Entry) {
+	r := rand.New(rand.NewPCG(1, 2))
+	b := make([]byte, size)
+	for i := range b {
+		b[i] = byte(r.UintN(256))
+	}
+	s := md5.Sum(b)
+	return b, Entry{Name: "test_notop", FileName: "test_notop.h5", MD5: hex.EncodeToString(s[:]), Size: int64(size)}
+}
+
+type server struct {
+	*httptest.Server
+	requests atomic.Int32
+	ranges   []string
+	mu       sync.Mutex
+}
+
+// newServer serves body at /w.h5 with Range support; handler may override.
+func newServer(t *testing.T, body []byte, handler func(w http.ResponseWriter, r *http.Request) bool) *server {
+	s := &server{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.requests.Add(1)
+		s.mu.Lock()
+		s.ranges = append(s.ranges, r.Header.Get("Range"))
+		s.mu.Unlock()
+		if handler != nil && handler(w, r) {
+			return
+		}
+		if r.URL.Path != "/w.h5" {
+			http.NotFound(w, r)
+			return
+		}
+		http.ServeContent(w, r, "w.h5", time.Unix(0, 0), bytes.NewReader(body))
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func TestCatalog(t *testing.T) {
+	for _, c := range []struct {
+		model string
+		top   bool
+		md5   string
+	}{
+		{"vgg19", false, "253f8cb515780f3b799900260a226db6"},
+		{"vgg19", true, "cbe5617147190e668d6c5d5026f83318"},
+		{"vgg16", false, "6d6bbae143d832006294945121d1f1fc"},
+		{"vgg16", true, "64373286793e3c8b2b4e3219cbf3544b"},
+	} {
+		e, err := ImageNet(c.model, c.top)
+		if err != nil || e.MD5 != c.md5 || !strings.HasPrefix(e.URL, "https://storage.googleapis.com/tensorflow/keras-applications/"+c.model+"/") || !strings.HasSuffix(e.URL, e.FileName) || e.Size == 0 {
+			t.Errorf("%s top=%v: %+v %v", c.model, c.top, e, err)
+		}
+	}
+	if _, err := ImageNet("resnet50", false); err == nil {
+		t.Error("resnet50 accepted")
+	}
+}
+
+func TestFetch(t *testing.T) {
+	body, e := payload(300_000)
+	t.Run("success", func(t *testing.T) {
+		s := newServer(t, body, nil)
+		dir := t.TempDir()
+		var bar bytes.Buffer
+		p, err := Fetch(context.Background(), e, WithDir(dir), WithURL(s.URL+"/w.h5"), WithProgress(&bar))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := os.ReadFile(p)
+		if !bytes.Equal(got, body) || p != filepath.Join(dir, e.FileName) {
+			t.Fatalf("wrong content or path %s", p)
+		}
+		if !strings.Contains(bar.String(), "100%") {
+			t.Errorf("no progress drawn: %q", bar.String())
+		}
+		// A second fetch uses the verified copy without a request.
+		n := s.requests.Load()
+		if _, err := Fetch(context.Background(), e, WithDir(dir), WithURL(s.URL+"/w.h5")); err != nil {
+			t.Fatal(err)
+		}
+		if s.requests.Load() != n {
+			t.Error("verified file downloaded again")
+		}
+	})
+	t.Run("checksum mismatch leaves nothing", func(t *testing.T) {
+		other := append([]byte{}, body...)
+		other[1000] ^= 1
+		s := newServer(t, other, nil)
+		dir := t.TempDir()
+		_, err := Fetch(context.Background(), e, WithDir(dir), WithURL(s.URL+"/w.h5"))
+		if err == nil || !strings.Contains(err.Error(), "checksum mismatch") || !strings.Contains(err.Error(), e.MD5) {
+			t.Fatalf("err = %v", err)
+		}
+		entries, _ := os.ReadDir(dir)
+		for _, de := range entries {
+			if !strings.HasSuffix(de.Name(), ".lock") {
+				t.Errorf("left %s in the cache", de.Name())
+			}
+		}
+	})
+	t.Run("truncation then resume", func(t *testing.T) {
+		var cut atomic.Bool
+		cut.Store(true)
+		s := newServer(t, body, func(w http.ResponseWriter, r *http.Request) bool {
+			if !cut.Load() {
+				return false
+			}
+			// Promise everything, send 40%, drop the connection.
+			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+			w.WriteHeader(http.StatusOK)
+			w.Write(body[:len(body)*4/10])
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler)
+		})
+		dir := t.TempDir()
+		_, err := Fetch(context.Background(), e, WithDir(dir), WithURL(s.URL+"/w.h5"))
+		if err == nil || !strings.Contains(err.Error(), "resumes") {
+			t.Fatalf("err = %v", err)
+		}
+		final := filepath.Join(dir, e.FileName)
+		if _, err := os.Stat(final); err == nil {
+			t.Fatal("a truncated download appeared under the final name")
+		}
+		st, err := os.Stat(final + ".part")
+		if err != nil || st.Size() != int64(len(body)*4/10) {
+			t.Fatalf("partial file: %v %v", st, err)
+		}
+		cut.Store(false)
+		p, err := Fetch(context.Background(), e, WithDir(dir), WithURL(s.URL+"/w.h5"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := os.ReadFile(p)
+		if !bytes.Equal(got, body) {
+			t.Fatal("resumed file differs")
+		}
+		s.mu.Lock()
+		last := s.ranges[len(s.ranges)-1]
+		s.mu.Unlock()
+		if last != fmt.Sprintf("bytes=%d-", len(body)*4/10) {
+			t.Errorf("resume asked for Range %q", last)
+		}
+	})
+	t.Run("404", func(t *testing.T) {
+		s := newServer(t, body, nil)
+		dir := t.TempDir()
+		_, err := Fetch(context.Background(), e, WithDir(dir), WithURL(s.URL+"/missing.h5"))
+		if err == nil || !strings.Contains(err.Error(), "404") || !strings.Contains(err.Error(), filepath.Join(dir, e.FileName)) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("offline names URL and manual path", func(t *testing.T) {
+		s := newServer(t, body, nil)
+		url := s.URL + "/w.h5"
+		s.Close() // nothing listens there any more
+		dir := t.TempDir()
+		_, err := Fetch(context.Background(), e, WithDir(dir), WithURL(url))
+		if err == nil || !strings.Contains(err.Error(), url) || !strings.Contains(err.Error(), filepath.Join(dir, e.FileName)) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("concurrent fetchers", func(t *testing.T) {
+		s := newServer(t, body, func(w http.ResponseWriter, r *http.Request) bool {
+			time.Sleep(50 * time.Millisecond) // keep the first download in flight
+			return false
+		})
+		dir := t.TempDir()
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = Fetch(context.Background(), e, WithDir(dir), WithURL(s.URL+"/w.h5"))
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, _ := os.ReadFile(filepath.Join(dir, e.FileName))
+		if !bytes.Equal(got, body) {
+			t.Fatal("cache corrupted by concurrent fetchers")
+		}
+		if n := s.requests.Load(); n != 1 {
+			t.Errorf("%d downloads for 4 concurrent fetchers, want 1", n)
+		}
+	})
+	t.Run("found in a search dir", func(t *testing.T) {
+		keras := t.TempDir()
+		os.WriteFile(filepath.Join(keras, e.FileName), body, 0o644)
+		p, err := Fetch(context.Background(), e, WithDir(t.TempDir()), WithURL("http://127.0.0.1:1/none"), WithSearchDirs(keras))
+		if err != nil || p != filepath.Join(keras, e.FileName) {
+			t.Fatalf("%s %v", p, err)
+		}
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		s := newServer(t, body, func(w http.ResponseWriter, r *http.Request) bool {
+			time.Sleep(500 * time.Millisecond)
+			return false
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		dir := t.TempDir()
+		if _, err := Fetch(ctx, e, WithDir(dir), WithURL(s.URL+"/w.h5")); err == nil {
+			t.Fatal("no error")
+		}
+		if _, err := os.Stat(filepath.Join(dir, e.FileName)); err == nil {
+			t.Fatal("final file after cancel")
+		}
+	})
+}
+
+func TestProgress(t *testing.T) {
+	var b bytes.Buffer
+	p := NewProgress(&b, "x", 1000)
+	for i := int64(0); i <= 1000; i += 50 {
+		p.Set(i)
+	}
+	p.Done()
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 11 || !strings.Contains(lines[10], "100%") || !strings.Contains(lines[0], "0%") {
+		t.Errorf("non-terminal progress printed %d lines:\n%s", len(lines), b.String())
+	}
+}

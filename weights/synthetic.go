@@ -1,0 +1,37 @@
+package weights
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"math"
+	"math/rand/v2"
+)
+
+// SyntheticNotice is the warning every output based on Synthetic weights must carry.
+const SyntheticNotice = "SYNTHETIC WEIGHTS: deterministic random values in the Keras layout, NOT the ImageNet weights; activations and predictions are meaningless"
+
+// Synthetic returns deterministic He-initialised weights for spec, in LoadVGG's
+// form (channels_last, kernel then bias). The same spec and seed always give the
+// same values on every machine, so checks that need "some VGG weights" work
+// offline. Outputs that use them must say so (SyntheticNotice).
+func Synthetic(spec Spec, seed uint64) *File {
+	f := &File{Path: "synthetic:" + spec.String(), Format: FormatUnknown, Backend: "synthetic"}
+	for _, ls := range spec.Weighted() {
+		l := Layer{Name: ls.Name, Class: ls.Class}
+		for i, shape := range ls.Shapes {
+			h := sha256.Sum256([]byte(ls.Name + "/" + weightNames[i]))
+			r := rand.New(rand.NewPCG(seed, binary.LittleEndian.Uint64(h[:8])))
+			scale := 0.01
+			if i == 0 {
+				scale = math.Sqrt(2 / float64(Size(shape[:len(shape)-1])))
+			}
+			data := make([]float32, Size(shape))
+			for j := range data {
+				data[j] = float32(r.NormFloat64() * scale)
+			}
+			l.Weights = append(l.Weights, Tensor{Name: weightNames[i], Shape: append([]int(nil), shape...), Data: data})
+		}
+		f.Layers = append(f.Layers, l)
+	}
+	return f
+}
