@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -469,5 +470,42 @@ func TestSynthetic(t *testing.T) {
 	}
 	if std := math.Sqrt(ss / float64(len(k))); math.Abs(std-math.Sqrt(2.0/27)) > 0.03 {
 		t.Errorf("block1_conv1 kernel std %.3f", std)
+	}
+}
+
+// Big-endian float32 (and float64) datasets read to the same values as little-endian ones.
+func TestByteOrders(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "orders.h5")
+	script := `
+import sys, h5py, numpy as np
+v = (np.arange(24, dtype=np.float32) - 7.25) / 3
+with h5py.File(sys.argv[1], "w") as f:
+    f.attrs["layer_names"] = np.array([b"l"])
+    g = f.create_group("l")
+    g.attrs["weight_names"] = np.array([b"le:0", b"be:0", b"f64:0", b"zeros:0"])
+    g.create_dataset("le:0", data=v.reshape(2, 3, 4).astype("<f4"))
+    g.create_dataset("be:0", data=v.reshape(2, 3, 4).astype(">f4"))
+    g.create_dataset("f64:0", data=v.reshape(2, 3, 4).astype("<f8"))
+    g.create_dataset("zeros:0", data=np.zeros((5,), ">f4"))
+`
+	if out, err := exec.Command(h5pyPython(t), "-c", script, p).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	f, err := Read(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := f.Layer("l").Weights
+	want := make([]float32, 24)
+	for i := range want {
+		want[i] = (float32(i) - 7.25) / 3
+	}
+	for _, w := range ws[:3] {
+		if !slices.Equal(w.Shape, []int{2, 3, 4}) || !slices.Equal(w.Data, want) {
+			t.Errorf("%s: %v %v", w.Name, w.Shape, w.Data)
+		}
+	}
+	if !slices.Equal(ws[3].Data, make([]float32, 5)) {
+		t.Errorf("zeros: %v", ws[3].Data)
 	}
 }

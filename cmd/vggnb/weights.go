@@ -30,6 +30,20 @@ func (m *modelFlags) spec() (weights.Spec, error) {
 	return weights.VGG(m.model, m.includeTop, m.classes)
 }
 
+// parseWithSpec parses args, wants n positional arguments (described by what)
+// and a valid --model.
+func (m *modelFlags) parseWithSpec(fs *flag.FlagSet, args []string, what string, n int) ([]string, weights.Spec, error) {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return nil, weights.Spec{}, err
+	}
+	if len(pos) != n {
+		return nil, weights.Spec{}, fmt.Errorf("%s: want %s", fs.Name(), what)
+	}
+	spec, err := m.spec()
+	return pos, spec, err
+}
+
 // parse parses flags that may follow positional arguments, returning the positionals.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
@@ -115,14 +129,7 @@ func weightsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case "convert":
 		var from string
 		fs.StringVar(&from, "from", "auto", "data format of IN: auto, channels_last or channels_first")
-		pos, err := parse(fs, args[1:])
-		if err != nil {
-			return err
-		}
-		if len(pos) != 2 {
-			return errors.New("weights convert: want IN and OUT")
-		}
-		spec, err := m.spec()
+		pos, spec, err := m.parseWithSpec(fs, args[1:], "IN and OUT", 2)
 		if err != nil {
 			return err
 		}
@@ -142,14 +149,7 @@ func weightsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case "synth":
 		var seed uint64
 		fs.Uint64Var(&seed, "seed", 1, "random seed")
-		pos, err := parse(fs, args[1:])
-		if err != nil {
-			return err
-		}
-		if len(pos) != 1 {
-			return errors.New("weights synth: want OUT")
-		}
-		spec, err := m.spec()
+		pos, spec, err := m.parseWithSpec(fs, args[1:], "OUT", 1)
 		if err != nil {
 			return err
 		}
