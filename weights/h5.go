@@ -177,12 +177,12 @@ func stringList(v any) ([]string, bool) {
 	case []float64, []float32, []int32, []int64:
 		// h5py stores np.array([]) (Keras 1's empty weight_names) as float64[0];
 		// any non-empty numeric array is not a list of names.
-		return nil, fmtLen(x) == 0
+		return nil, numericLen(x) == 0
 	}
 	return nil, false
 }
 
-func fmtLen(v any) int {
+func numericLen(v any) int {
 	switch x := v.(type) {
 	case []float64:
 		return len(x)

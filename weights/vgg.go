@@ -223,11 +223,10 @@ func missingLayer(f *File, spec Spec, name string) error {
 type Option func(*loadConfig)
 
 type loadConfig struct {
-	source    DataFormat // ChannelsAuto detects
-	target    DataFormat
-	cacheDir  string
-	noCache   bool
-	forceRead bool
+	source   DataFormat // ChannelsAuto detects
+	target   DataFormat
+	cacheDir string
+	noCache  bool
 }
 
 // WithSourceDataFormat says how the file was saved, instead of detecting it.
