@@ -96,13 +96,13 @@ func align64(n int64) int64 { return (n + 63) &^ 63 }
 // readCache returns the cached weights for key, or an error if there are none or
 // they are stale (the source's size or modification time changed).
 func readCache(key cacheKey) (f *File, err error) {
-	buf, err := mapFile(key.file)
+	buf, release, err := mapFile(key.file)
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
 		if err != nil {
-			unmapFile(buf)
+			release()
 		}
 	}()
 	if len(buf) < 12 || string(buf[:8]) != cacheMagic {

@@ -174,26 +174,18 @@ func stringList(v any) ([]string, bool) {
 			out = append(out, s)
 		}
 		return out, true
-	case []float64, []float32, []int32, []int64:
-		// h5py stores np.array([]) (Keras 1's empty weight_names) as float64[0];
-		// any non-empty numeric array is not a list of names.
-		return nil, numericLen(x) == 0
+	// h5py stores np.array([]) (Keras 1's empty weight_names) as float64[0];
+	// any non-empty numeric array is not a list of names.
+	case []float64:
+		return nil, len(x) == 0
+	case []float32:
+		return nil, len(x) == 0
+	case []int32:
+		return nil, len(x) == 0
+	case []int64:
+		return nil, len(x) == 0
 	}
 	return nil, false
-}
-
-func numericLen(v any) int {
-	switch x := v.(type) {
-	case []float64:
-		return len(x)
-	case []float32:
-		return len(x)
-	case []int32:
-		return len(x)
-	case []int64:
-		return len(x)
-	}
-	return -1
 }
 
 // dsInfo is what Info() tells of a dataset.

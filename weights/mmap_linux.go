@@ -5,30 +5,28 @@ import (
 	"syscall"
 )
 
-// mapFile maps a whole file copy-on-write, pre-faulted (MAP_POPULATE) from the
-// page cache: an 80 MB cached form becomes tensors without copying or touching
-// fresh heap pages, which in a new process costs more than the read itself.
-// Writes to the tensors stay private to the process. The mapping lives as long as
-// the process.
-func mapFile(path string) ([]byte, error) {
+// mapFile maps a whole file private and copy-on-write: an 80 MB cached form
+// becomes tensors without a copy, its pages coming lazily from the page cache
+// (a fresh process pays more to fault in new heap pages than to read the file).
+// Writes to the tensors stay private to the process. release frees the mapping
+// (or nothing, where the file was read instead); while tensors use the buffer it
+// must not be called, and the mapping lives as long as the process.
+func mapFile(path string) (b []byte, release func(), err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if st.Size() == 0 || st.Size() != int64(int(st.Size())) {
-		return os.ReadFile(path)
+	if st.Size() > 0 && st.Size() == int64(int(st.Size())) {
+		b, err := syscall.Mmap(int(f.Fd()), 0, int(st.Size()), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE)
+		if err == nil {
+			return b, func() { _ = syscall.Munmap(b) }, nil
+		}
 	}
-	b, err := syscall.Mmap(int(f.Fd()), 0, int(st.Size()), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE)
-	if err != nil {
-		return os.ReadFile(path)
-	}
-	return b, nil
+	b, err = os.ReadFile(path)
+	return b, func() {}, err
 }
-
-// unmapFile releases a mapping from mapFile that no tensor uses.
-func unmapFile(b []byte) { _ = syscall.Munmap(b) }

@@ -4,8 +4,8 @@ package weights
 
 import "os"
 
-// mapFile reads a whole file (the Linux build maps it instead).
-func mapFile(path string) ([]byte, error) { return os.ReadFile(path) }
-
-// unmapFile is a no-op where mapFile reads.
-func unmapFile([]byte) {}
+// mapFile reads a whole file (the Linux build maps it instead); release is a no-op.
+func mapFile(path string) (b []byte, release func(), err error) {
+	b, err = os.ReadFile(path)
+	return b, func() {}, err
+}

@@ -46,6 +46,11 @@ func (p *Progress) Set(n int64) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.setLocked(n)
+}
+
+// setLocked records n and redraws when due; p.mu is held.
+func (p *Progress) setLocked(n int64) {
 	p.done = n
 	now := time.Now()
 	if p.terminal {
@@ -69,13 +74,12 @@ func (p *Progress) Set(n int64) {
 
 // Add records n more units.
 func (p *Progress) Add(n int64) {
-	if p == nil {
+	if p == nil || p.w == nil {
 		return
 	}
 	p.mu.Lock()
-	d := p.done + n
-	p.mu.Unlock()
-	p.Set(d)
+	defer p.mu.Unlock()
+	p.setLocked(p.done + n)
 }
 
 // Write counts len(b) units, so a Progress can sit behind an io.TeeReader.
