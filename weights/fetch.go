@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -125,16 +126,8 @@ func Fetch(ctx context.Context, e Entry, opts ...FetchOption) (string, error) {
 		}}
 	}
 	final := filepath.Join(cfg.dir, e.FileName)
-	for _, d := range cfg.extra {
-		if d == "" {
-			continue
-		}
-		if p := filepath.Join(d, e.FileName); verified(p, e) == nil {
-			return p, nil
-		}
-	}
-	if verified(final, e) == nil {
-		return final, nil
+	if p, err := local(cfg, e); err == nil {
+		return p, nil
 	}
 	if err := os.MkdirAll(cfg.dir, 0o755); err != nil {
 		return "", fmt.Errorf("weights: cache directory: %w", err)
@@ -152,6 +145,37 @@ func Fetch(ctx context.Context, e Entry, opts ...FetchOption) (string, error) {
 		return "", err
 	}
 	return final, nil
+}
+
+// Local returns the path of a verified copy of e already on this machine (the
+// download directory, then WithSearchDirs), without downloading. The error lists
+// where it looked.
+func Local(e Entry, opts ...FetchOption) (string, error) {
+	cfg := fetchConfig{dir: filepath.Join(CacheDir(), "models"), url: e.URL}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return local(cfg, e)
+}
+
+func local(cfg fetchConfig, e Entry) (string, error) {
+	var tried []string
+	for _, d := range append(cfg.extra, cfg.dir) {
+		if d == "" {
+			continue
+		}
+		p := filepath.Join(d, e.FileName)
+		err := verified(p, e)
+		if err == nil {
+			return p, nil
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			tried = append(tried, p+" (absent)")
+		} else {
+			tried = append(tried, err.Error())
+		}
+	}
+	return "", fmt.Errorf("weights: no verified %s: looked at %s", e.FileName, strings.Join(tried, "; "))
 }
 
 func manualHint(e Entry, final string) string {

@@ -10,7 +10,8 @@ import (
 // SyntheticNotice is the warning every output based on Synthetic weights must carry.
 const SyntheticNotice = "SYNTHETIC WEIGHTS: deterministic random values in the Keras layout, NOT the ImageNet weights; activations and predictions are meaningless"
 
-// Synthetic returns deterministic He-initialised weights for spec, in LoadVGG's
+// Synthetic returns deterministic He-initialised weights for spec (the classifier
+// scaled down so that logits on photos are O(10), as trained ones are), in LoadVGG's
 // form (channels_last, kernel then bias). The same spec and seed always give the
 // same values on every machine, so checks that need "some VGG weights" work
 // offline. Outputs that use them must say so (SyntheticNotice).
@@ -23,7 +24,13 @@ func Synthetic(spec Spec, seed uint64) *File {
 			r := rand.New(rand.NewPCG(seed, binary.LittleEndian.Uint64(h[:8])))
 			scale := 0.01
 			if i == 0 {
-				scale = math.Sqrt(2 / float64(Size(shape[:len(shape)-1])))
+				fanIn := float64(Size(shape[:len(shape)-1]))
+				scale = math.Sqrt(2 / fanIn)
+				if ls.Name == "predictions" {
+					// Logits of a He-initialised head on photos reach ±300 and
+					// saturate softmax; a trained ImageNet classifier's are O(10).
+					scale = 0.05 / math.Sqrt(fanIn)
+				}
 			}
 			data := make([]float32, Size(shape))
 			for j := range data {

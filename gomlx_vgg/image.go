@@ -1,0 +1,411 @@
+package gomlx_vgg
+
+import (
+	"bytes"
+	_ "embed" // the demo photograph
+	"fmt"
+	"image"
+	"image/color"
+	_ "image/gif" // decoders Keras' load_img (PIL) also opens
+	_ "image/jpeg"
+	_ "image/png"
+	"io"
+	"math"
+	"os"
+	"strings"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/vggnb/vggnb/weights"
+)
+
+//go:embed demo/chelsea.png
+var demoPNG []byte
+
+// DemoImagePNG returns the bytes of the demo photograph: "Chelsea the cat",
+// 451x300, by Stefan van der Walt, CC0 (from scikit-image; see demo/README.md).
+func DemoImagePNG() []byte { return bytes.Clone(demoPNG) }
+
+// DemoImage returns the demo photograph, loaded like LoadImg would load it.
+func DemoImage(opts ...ImgOption) (*image.NRGBA, error) {
+	return DecodeImg(bytes.NewReader(demoPNG), opts...)
+}
+
+// Interpolation methods of LoadImg, as Keras' load_img names them (PIL filters).
+const (
+	Nearest  = "nearest"
+	Bilinear = "bilinear"
+	Bicubic  = "bicubic"
+	Lanczos  = "lanczos"
+	Box      = "box"
+	Hamming  = "hamming"
+)
+
+type imgConfig struct {
+	h, w   int
+	interp string
+}
+
+// ImgOption configures LoadImg.
+type ImgOption func(*imgConfig)
+
+// TargetSize resizes the image to height x width (Keras target_size=(h, w)).
+// An image that already has this size is not resampled.
+func TargetSize(height, width int) ImgOption {
+	return func(c *imgConfig) { c.h, c.w = height, width }
+}
+
+// Interpolation selects the resampling filter: Nearest (Keras' default),
+// Bilinear, Bicubic, Lanczos, Box or Hamming. Results are pixel-identical to
+// PIL's Image.resize, which Keras' load_img calls.
+func Interpolation(method string) ImgOption {
+	return func(c *imgConfig) { c.interp = strings.ToLower(method) }
+}
+
+// LoadImg reads a JPEG, PNG or GIF file as an RGB image the way Keras'
+// load_img(path, target_size, interpolation) does: converted to RGB (alpha
+// dropped, grey replicated, palettes expanded), then resized with PIL's exact
+// arithmetic when TargetSize is given and differs from the image's size.
+//
+// JPEG decoding is Go's (image/jpeg): its pixels can differ from libjpeg's (PIL)
+// by a few levels; PNG and GIF pixels are identical.
+func LoadImg(path string, opts ...ImgOption) (*image.NRGBA, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("gomlx_vgg: load_img: %w", err)
+	}
+	defer f.Close()
+	img, err := DecodeImg(f, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("gomlx_vgg: load_img %s: %w", path, err)
+	}
+	return img, nil
+}
+
+// DecodeImg is LoadImg reading from r.
+func DecodeImg(r io.Reader, opts ...ImgOption) (*image.NRGBA, error) {
+	cfg := imgConfig{interp: Nearest}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if _, ok := filters[cfg.interp]; !ok && cfg.interp != Nearest {
+		return nil, fmt.Errorf("gomlx_vgg: interpolation %q: want nearest, bilinear, bicubic, lanczos, box or hamming", cfg.interp)
+	}
+	if (cfg.h != 0 || cfg.w != 0) && (cfg.h <= 0 || cfg.w <= 0) {
+		return nil, fmt.Errorf("gomlx_vgg: target size %dx%d must be positive", cfg.h, cfg.w)
+	}
+	src, _, err := image.Decode(r)
+	if err != nil {
+		return nil, fmt.Errorf("decode image: %w", err)
+	}
+	img := toRGB(src)
+	b := img.Bounds()
+	if cfg.h == 0 || (b.Dx() == cfg.w && b.Dy() == cfg.h) {
+		return img, nil
+	}
+	if cfg.interp == Nearest {
+		return resizeNearest(img, cfg.w, cfg.h), nil
+	}
+	return resample(img, cfg.w, cfg.h, filters[cfg.interp]), nil
+}
+
+// toRGB converts like PIL's convert("RGB"): straight (not premultiplied) colour,
+// alpha dropped, opaque result with origin (0, 0).
+func toRGB(src image.Image) *image.NRGBA {
+	b := src.Bounds()
+	out := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		o := (y - b.Min.Y) * out.Stride
+		for x := b.Min.X; x < b.Max.X; x++ {
+			var r, g, bl uint8
+			switch im := src.(type) {
+			case *image.NRGBA:
+				p := im.PixOffset(x, y)
+				r, g, bl = im.Pix[p], im.Pix[p+1], im.Pix[p+2]
+			case *image.Gray:
+				v := im.GrayAt(x, y).Y
+				r, g, bl = v, v, v
+			case *image.YCbCr:
+				c := im.YCbCrAt(x, y)
+				r, g, bl = color.YCbCrToRGB(c.Y, c.Cb, c.Cr)
+			default:
+				c := color.NRGBA64Model.Convert(src.At(x, y)).(color.NRGBA64)
+				r, g, bl = uint8(c.R>>8), uint8(c.G>>8), uint8(c.B>>8)
+			}
+			out.Pix[o], out.Pix[o+1], out.Pix[o+2], out.Pix[o+3] = r, g, bl, 255
+			o += 4
+		}
+	}
+	return out
+}
+
+// resizeNearest is PIL's NEAREST resize (ImagingScaleAffine): the source
+// coordinate is accumulated in float64 from scale/2 and truncated.
+func resizeNearest(src *image.NRGBA, w, h int) *image.NRGBA {
+	sw, sh := src.Bounds().Dx(), src.Bounds().Dy()
+	xs := nearestIndex(sw, w)
+	ys := nearestIndex(sh, h)
+	out := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y, sy := range ys {
+		for x, sx := range xs {
+			copy(out.Pix[y*out.Stride+4*x:][:4], src.Pix[sy*src.Stride+4*sx:][:4])
+		}
+	}
+	return out
+}
+
+func nearestIndex(in, out int) []int {
+	scale := float64(in) / float64(out)
+	idx := make([]int, out)
+	v := scale * 0.5
+	for i := range idx {
+		idx[i] = min(int(v), in-1)
+		v += scale
+	}
+	return idx
+}
+
+// filter is one of PIL's resampling filters (Resample.c).
+type filter struct {
+	support float64
+	fn      func(float64) float64
+}
+
+var filters = map[string]filter{
+	Box: {0.5, func(x float64) float64 {
+		if x > -0.5 && x <= 0.5 {
+			return 1
+		}
+		return 0
+	}},
+	Bilinear: {1, func(x float64) float64 {
+		x = math.Abs(x)
+		if x < 1 {
+			return 1 - x
+		}
+		return 0
+	}},
+	Hamming: {1, func(x float64) float64 {
+		x = math.Abs(x)
+		if x == 0 {
+			return 1
+		}
+		if x >= 1 {
+			return 0
+		}
+		x *= math.Pi
+		return math.Sin(x) / x * (0.54 + 0.46*math.Cos(x))
+	}},
+	Bicubic: {2, func(x float64) float64 {
+		const a = -0.5
+		x = math.Abs(x)
+		if x < 1 {
+			return ((a+2)*x-(a+3))*x*x + 1
+		}
+		if x < 2 {
+			return (((x-5)*x+8)*x - 4) * a
+		}
+		return 0
+	}},
+	Lanczos: {3, func(x float64) float64 {
+		if -3 <= x && x < 3 {
+			return sinc(x) * sinc(x/3)
+		}
+		return 0
+	}},
+}
+
+func sinc(x float64) float64 {
+	if x == 0 {
+		return 1
+	}
+	x *= math.Pi
+	return math.Sin(x) / x
+}
+
+// precisionBits is PIL's fixed-point precision for 8-bit resampling.
+const precisionBits = 32 - 8 - 2
+
+// coeffs are PIL's precompute_coeffs + normalize_coeffs_8bpc for one axis.
+type coeffs struct {
+	ksize  int
+	bounds []int // (min, count) per output pixel
+	k      []int32
+}
+
+func precompute(inSize, outSize int, f filter) coeffs {
+	scale := float64(inSize) / float64(outSize)
+	filterscale := max(scale, 1)
+	support := f.support * filterscale
+	ksize := int(math.Ceil(support))*2 + 1
+	c := coeffs{ksize: ksize, bounds: make([]int, 2*outSize), k: make([]int32, outSize*ksize)}
+	pre := make([]float64, ksize)
+	for xx := range outSize {
+		center := (float64(xx) + 0.5) * scale
+		ss := 1 / filterscale
+		xmin := max(int(center-support+0.5), 0)
+		xmax := min(int(center+support+0.5), inSize) - xmin
+		var ww float64
+		for x := range xmax {
+			w := f.fn((float64(x+xmin) - center + 0.5) * ss)
+			pre[x] = w
+			ww += w
+		}
+		for x := range xmax {
+			if ww != 0 {
+				pre[x] /= ww
+			}
+			v := pre[x] * (1 << precisionBits)
+			if pre[x] < 0 {
+				v -= 0.5
+			} else {
+				v += 0.5
+			}
+			c.k[xx*ksize+x] = int32(v)
+		}
+		c.bounds[2*xx], c.bounds[2*xx+1] = xmin, xmax
+	}
+	return c
+}
+
+func clip8(v int32) uint8 {
+	if v >= 1<<precisionBits<<8 {
+		return 255
+	}
+	if v <= 0 {
+		return 0
+	}
+	return uint8(v >> precisionBits)
+}
+
+// resample is PIL's ImagingResample for 8-bit RGB: a horizontal pass, then a
+// vertical one, each rounded to 8 bits, skipping an axis whose size is unchanged.
+func resample(src *image.NRGBA, w, h int, f filter) *image.NRGBA {
+	img := src
+	if img.Bounds().Dx() != w {
+		c := precompute(img.Bounds().Dx(), w, f)
+		sh := img.Bounds().Dy()
+		out := image.NewNRGBA(image.Rect(0, 0, w, sh))
+		for y := range sh {
+			row := img.Pix[y*img.Stride:]
+			for xx := range w {
+				xmin, n := c.bounds[2*xx], c.bounds[2*xx+1]
+				k := c.k[xx*c.ksize:]
+				for ch := range 3 {
+					ss := int32(1 << (precisionBits - 1))
+					for x := range n {
+						ss += int32(row[(x+xmin)*4+ch]) * k[x]
+					}
+					out.Pix[y*out.Stride+xx*4+ch] = clip8(ss)
+				}
+				out.Pix[y*out.Stride+xx*4+3] = 255
+			}
+		}
+		img = out
+	}
+	if img.Bounds().Dy() != h {
+		c := precompute(img.Bounds().Dy(), h, f)
+		iw := img.Bounds().Dx()
+		out := image.NewNRGBA(image.Rect(0, 0, iw, h))
+		for yy := range h {
+			ymin, n := c.bounds[2*yy], c.bounds[2*yy+1]
+			k := c.k[yy*c.ksize:]
+			for x := range iw {
+				for ch := range 3 {
+					ss := int32(1 << (precisionBits - 1))
+					for y := range n {
+						ss += int32(img.Pix[(y+ymin)*img.Stride+x*4+ch]) * k[y]
+					}
+					out.Pix[yy*out.Stride+x*4+ch] = clip8(ss)
+				}
+				out.Pix[yy*out.Stride+x*4+3] = 255
+			}
+		}
+		img = out
+	}
+	return img
+}
+
+// ImgToArray converts an image to a float32 tensor of RGB values in [0, 255]:
+// (height, width, 3) for channels_last, (3, height, width) for channels_first
+// (Keras img_to_array).
+func ImgToArray(img image.Image, df weights.DataFormat) *tensors.Tensor {
+	rgb, ok := img.(*image.NRGBA)
+	if !ok || rgb.Bounds().Min != (image.Point{}) {
+		rgb = toRGB(img)
+	}
+	w, h := rgb.Bounds().Dx(), rgb.Bounds().Dy()
+	dims := []int{h, w, 3}
+	if df == weights.ChannelsFirst {
+		dims = []int{3, h, w}
+	}
+	t := tensors.FromShape(shapes.Make(dtypes.Float32, dims...))
+	tensors.MutableFlatData(t, func(v []float32) {
+		for y := range h {
+			for x := range w {
+				p := rgb.Pix[y*rgb.Stride+4*x:]
+				for c := range 3 {
+					if df == weights.ChannelsFirst {
+						v[(c*h+y)*w+x] = float32(p[c])
+					} else {
+						v[(y*w+x)*3+c] = float32(p[c])
+					}
+				}
+			}
+		}
+	})
+	return t
+}
+
+// CaffeMean is the per-channel ImageNet mean, in BGR order, that Keras'
+// preprocess_input(mode="caffe") subtracts (VGG's preprocessing).
+var CaffeMean = [3]float32{103.939, 116.779, 123.68}
+
+// PreprocessInput is Keras' vgg16/vgg19 preprocess_input (caffe mode) on RGB
+// values in [0, 255]: channels reordered to BGR, then CaffeMean subtracted, in
+// float32 like numpy. x has rank 3 or 4 with channels last or first as df says;
+// a new tensor is returned.
+func PreprocessInput(x *tensors.Tensor, df weights.DataFormat) (*tensors.Tensor, error) {
+	dims := x.Shape().Dimensions
+	if x.DType() != dtypes.Float32 || (len(dims) != 3 && len(dims) != 4) {
+		return nil, fmt.Errorf("gomlx_vgg: preprocess_input wants a float32 image or batch (rank 3 or 4), got %s", x.Shape())
+	}
+	chAxis := len(dims) - 1
+	if df == weights.ChannelsFirst {
+		chAxis = len(dims) - 3
+	}
+	if dims[chAxis] != 3 {
+		return nil, fmt.Errorf("gomlx_vgg: preprocess_input wants 3 channels on axis %d (%s), got shape %v", chAxis, df, dims)
+	}
+	inner := 1
+	for _, d := range dims[chAxis+1:] {
+		inner *= d
+	}
+	out := tensors.FromShape(x.Shape())
+	tensors.ConstFlatData(x, func(src []float32) {
+		tensors.MutableFlatData(out, func(dst []float32) {
+			block := 3 * inner
+			for base := 0; base < len(src); base += block {
+				for c := range 3 {
+					s := src[base+(2-c)*inner:][:inner]
+					d := dst[base+c*inner:][:inner]
+					for i, v := range s {
+						d[i] = v - CaffeMean[c]
+					}
+				}
+			}
+		})
+	})
+	return out, nil
+}
+
+// MustPreprocessInput is PreprocessInput for inputs known to be valid; it panics otherwise.
+func MustPreprocessInput(x *tensors.Tensor, df weights.DataFormat) *tensors.Tensor {
+	t, err := PreprocessInput(x, df)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}

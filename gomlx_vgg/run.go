@@ -1,0 +1,166 @@
+package gomlx_vgg
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX's own style for graph code.
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+// AllLayers, given to Outputs, asks for every layer after the input.
+const AllLayers = "all"
+
+// Predict runs the model on a preprocessed batch x and returns its output
+// (predictions with the top, block5_pool or the pooled features without).
+func (m *Model) Predict(x *tensors.Tensor) (*tensors.Tensor, error) {
+	outs, err := m.Outputs(x, m.output)
+	if err != nil {
+		return nil, err
+	}
+	return outs[m.output], nil
+}
+
+// Outputs runs the model once on a preprocessed batch x (in the model's data
+// format) and returns the named layers' values, by name. AllLayers ("all") asks
+// for every layer; no names asks for the output layer. The graph for a set of
+// names and an input shape is compiled once and reused.
+func (m *Model) Outputs(x *tensors.Tensor, names ...string) (map[string]*tensors.Tensor, error) {
+	names, err := m.resolveNames(names)
+	if err != nil {
+		return nil, err
+	}
+	if x == nil {
+		return nil, fmt.Errorf("gomlx_vgg: %s: nil input", m)
+	}
+	if x.DType() != dtypes.Float32 {
+		return nil, fmt.Errorf("gomlx_vgg: %s: input must be float32, got %s", m, x.Shape())
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	key := strings.Join(names, ",")
+	exec, ok := m.execs[key]
+	if !ok {
+		exec, err = model.NewExec(m.backend, m.store, func(scope *model.Scope, x *Node) []*Node {
+			return m.ApplyLayers(scope, x, names...)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("gomlx_vgg: %s: %w", m, err)
+		}
+		exec = exec.WithName(m.Name + ":" + key)
+		m.execs[key] = exec
+	}
+	vals, err := exec.Exec(x)
+	if err != nil {
+		return nil, fmt.Errorf("gomlx_vgg: %s on input %v: %w", m, x.Shape().Dimensions, err)
+	}
+	out := make(map[string]*tensors.Tensor, len(names))
+	for i, n := range names {
+		out[n] = vals[i]
+	}
+	return out, nil
+}
+
+// resolveNames expands AllLayers and checks the names.
+func (m *Model) resolveNames(names []string) ([]string, error) {
+	if len(names) == 0 {
+		return []string{m.output}, nil
+	}
+	var out []string
+	for _, n := range names {
+		if n == AllLayers {
+			out = append(out, m.LayerNames()...)
+			continue
+		}
+		if _, err := m.Layer(n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// Batch stacks images of the same shape (each (H, W, C) or (C, H, W), as
+// ImgToArray returns) into one batch tensor (N, ...), like np.stack / expand_dims.
+func Batch(images ...*tensors.Tensor) (*tensors.Tensor, error) {
+	if len(images) == 0 {
+		return nil, fmt.Errorf("gomlx_vgg: Batch of no images")
+	}
+	dims := images[0].Shape().Dimensions
+	size := images[0].Size()
+	out := tensors.FromShape(shapes.Make(dtypes.Float32, append([]int{len(images)}, dims...)...))
+	var err error
+	tensors.MutableFlatData(out, func(dst []float32) {
+		for i, im := range images {
+			if !slices.Equal(im.Shape().Dimensions, dims) || im.DType() != dtypes.Float32 {
+				err = fmt.Errorf("gomlx_vgg: Batch: image %d has shape %s, image 0 has (Float32)%v", i, im.Shape(), dims)
+				return
+			}
+			tensors.ConstFlatData(im, func(src []float32) { copy(dst[i*size:], src) })
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// MustBatch is Batch for images known to have one shape; it panics otherwise.
+func MustBatch(images ...*tensors.Tensor) *tensors.Tensor {
+	t, err := Batch(images...)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// Stats summarises an activation: the seed's "hash" of a layer (its mean) and more.
+type Stats struct {
+	// Shape of the tensor, batch axis included.
+	Shape []int `json:"shape"`
+	// Mean, Std (population, as numpy's std), Min and Max of all values.
+	Mean float64 `json:"mean"`
+	Std  float64 `json:"std"`
+	Min  float64 `json:"min"`
+	Max  float64 `json:"max"`
+	// Zeros is the fraction of values that are exactly 0 (dead ReLUs).
+	Zeros float64 `json:"-"`
+}
+
+// StatsOf computes Stats of a float32 tensor in float64 (two passes, so the
+// standard deviation does not lose precision on large activations).
+func StatsOf(t *tensors.Tensor) Stats {
+	s := Stats{Shape: slices.Clone(t.Shape().Dimensions), Min: math.Inf(1), Max: math.Inf(-1)}
+	tensors.ConstFlatData(t, func(v []float32) {
+		if len(v) == 0 {
+			s.Min, s.Max = math.NaN(), math.NaN()
+			return
+		}
+		var sum float64
+		zeros := 0
+		for _, x := range v {
+			f := float64(x)
+			sum += f
+			s.Min = math.Min(s.Min, f)
+			s.Max = math.Max(s.Max, f)
+			if x == 0 {
+				zeros++
+			}
+		}
+		s.Mean = sum / float64(len(v))
+		var ss float64
+		for _, x := range v {
+			d := float64(x) - s.Mean
+			ss += d * d
+		}
+		s.Std = math.Sqrt(ss / float64(len(v)))
+		s.Zeros = float64(zeros) / float64(len(v))
+	})
+	return s
+}

@@ -1,0 +1,664 @@
+// Package gomlx_vgg builds Keras' VGG16 and VGG19 (keras.applications) in GoMLX:
+// the same layer names, arguments, input checks and preprocessing, loading Keras
+// .h5 weights through package weights.
+//
+// A model is configured with a Builder, as keras.applications.VGG19(...) is with
+// keyword arguments:
+//
+//	m, err := gomlx_vgg.VGG19().IncludeTop(false).Weights("auto").Done()
+//	img, err := gomlx_vgg.LoadImg("cat.png")
+//	x := gomlx_vgg.PreprocessInput(gomlx_vgg.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
+//	outs, err := m.Outputs(gomlx_vgg.Batch(x), "block5_pool")
+//
+// Any layer's output is available by name (Outputs), a model can be cut at a layer
+// (Truncate), and Apply builds the model into a caller's GoMLX graph, sharing the
+// one set of variables however many times it is applied.
+package gomlx_vgg
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/gobackend"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/initializer"
+
+	"github.com/vggnb/vggnb/weights"
+)
+
+// Values accepted by Builder.Weights besides a file path.
+const (
+	// WeightsImageNet loads the official Keras ImageNet weights from the Keras or
+	// vggnb cache, downloading them if needed (weights.Fetch); an error if that fails.
+	WeightsImageNet = "imagenet"
+	// WeightsAuto uses the ImageNet weights when a verified copy is already on this
+	// machine and otherwise deterministic synthetic weights, announcing them on the
+	// notice writer (stderr by default). It never downloads.
+	WeightsAuto = "auto"
+	// WeightsSynthetic uses weights.Synthetic: deterministic, in the Keras layout,
+	// not trained. Every output based on them must say so (weights.SyntheticNotice).
+	WeightsSynthetic = "synthetic"
+	// WeightsNone initialises the variables as Keras does with weights=None
+	// (glorot_uniform kernels, zero biases) when the model first runs.
+	WeightsNone = "none"
+)
+
+// Global pooling modes of a model without its top (Keras pooling=None|"avg"|"max").
+const (
+	PoolingNone = ""
+	PoolingAvg  = "avg"
+	PoolingMax  = "max"
+)
+
+// MinSize is the smallest input height and width Keras accepts for VGG without its top.
+const MinSize = 32
+
+// DefaultSize is VGG's ImageNet input height and width, required with include_top.
+const DefaultSize = 224
+
+// Builder configures a VGG model. Create it with VGG16, VGG19 or New, set options,
+// then call Done. Option errors are kept and returned by Done.
+type Builder struct {
+	name        string
+	includeTop  bool
+	weights     string
+	inputShape  []int
+	pooling     string
+	classes     int
+	activation  string
+	dataFormat  weights.DataFormat
+	source      weights.DataFormat
+	backend     compute.Backend
+	trainable   *bool
+	seed        uint64
+	notices     io.Writer
+	fetchOpts   []weights.FetchOption
+	loadOptions []weights.Option
+	err         error
+}
+
+// VGG16 starts a keras.applications.VGG16 builder with Keras' defaults:
+// include_top=True, weights="imagenet", classes=1000, softmax, channels_last.
+func VGG16() *Builder { return New("vgg16") }
+
+// VGG19 starts a keras.applications.VGG19 builder with Keras' defaults.
+func VGG19() *Builder { return New("vgg19") }
+
+// New starts a builder for "vgg16" or "vgg19" (case-insensitive).
+func New(name string) *Builder {
+	b := &Builder{
+		name: strings.ToLower(name), includeTop: true, weights: WeightsImageNet,
+		classes: 1000, activation: "softmax", dataFormat: weights.ChannelsLast,
+		source: weights.ChannelsAuto, seed: 1, notices: os.Stderr,
+	}
+	if b.name != "vgg16" && b.name != "vgg19" {
+		b.err = fmt.Errorf("gomlx_vgg: unknown model %q: want vgg16 or vgg19", name)
+	}
+	return b
+}
+
+func (b *Builder) fail(format string, args ...any) *Builder {
+	if b.err == nil {
+		b.err = fmt.Errorf("gomlx_vgg: "+format, args...)
+	}
+	return b
+}
+
+// IncludeTop says whether to include flatten, fc1, fc2 and predictions (Keras include_top).
+func (b *Builder) IncludeTop(v bool) *Builder { b.includeTop = v; return b }
+
+// Weights selects the weights: WeightsImageNet, WeightsAuto, WeightsSynthetic,
+// WeightsNone, or the path of a Keras weight file (any layout package weights reads).
+func (b *Builder) Weights(w string) *Builder {
+	if w == "" || strings.EqualFold(w, "None") {
+		w = WeightsNone
+	}
+	b.weights = w
+	return b
+}
+
+// InputShape sets Keras' input_shape, without the batch axis, in the model's data
+// format: (height, width, channels) for channels_last, (channels, height, width)
+// for channels_first. A 0 height or width means any size (Keras None); that is
+// only allowed without the top. The default is 224x224x3 with the top and any
+// size with 3 channels without it.
+func (b *Builder) InputShape(dims ...int) *Builder {
+	if len(dims) != 3 {
+		return b.fail("input_shape must have 3 values, got %v", dims)
+	}
+	b.inputShape = slices.Clone(dims)
+	return b
+}
+
+// Pooling sets global pooling after block5_pool for a model without its top:
+// PoolingNone (the 4D block5_pool output), PoolingAvg or PoolingMax.
+func (b *Builder) Pooling(p string) *Builder {
+	switch strings.ToLower(p) {
+	case "", "none":
+		b.pooling = PoolingNone
+	case PoolingAvg:
+		b.pooling = PoolingAvg
+	case PoolingMax:
+		b.pooling = PoolingMax
+	default:
+		return b.fail("pooling must be none, avg or max, got %q", p)
+	}
+	return b
+}
+
+// Classes sets the number of classes of predictions (Keras classes; 1000 by default).
+func (b *Builder) Classes(n int) *Builder {
+	if n <= 0 {
+		return b.fail("classes must be positive, got %d", n)
+	}
+	b.classes = n
+	return b
+}
+
+// ClassifierActivation sets the activation of predictions: "softmax" (default) or
+// "linear" (also "" or "none") for logits.
+func (b *Builder) ClassifierActivation(a string) *Builder {
+	switch strings.ToLower(a) {
+	case "softmax":
+		b.activation = "softmax"
+	case "", "none", "linear":
+		b.activation = "linear"
+	default:
+		return b.fail("classifier_activation must be softmax or linear, got %q", a)
+	}
+	return b
+}
+
+// DataFormat sets the layout of inputs and outputs: weights.ChannelsLast (default,
+// NHWC) or weights.ChannelsFirst (NCHW). Weights are converted on load.
+func (b *Builder) DataFormat(df weights.DataFormat) *Builder {
+	if df != weights.ChannelsLast && df != weights.ChannelsFirst {
+		return b.fail("data format must be channels_last or channels_first, got %v", df)
+	}
+	b.dataFormat = df
+	return b
+}
+
+// SourceDataFormat says how a weight file was saved when it cannot be detected
+// (a Keras 2 channels_first file); see weights.WithSourceDataFormat.
+func (b *Builder) SourceDataFormat(df weights.DataFormat) *Builder { b.source = df; return b }
+
+// Backend sets the compute backend (default: the pure-Go backend).
+func (b *Builder) Backend(be compute.Backend) *Builder { b.backend = be; return b }
+
+// Trainable marks the weights trainable or not. By default loaded weights
+// (imagenet, a file, synthetic) are frozen and WeightsNone ones are trainable.
+func (b *Builder) Trainable(v bool) *Builder { b.trainable = &v; return b }
+
+// Seed sets the seed of WeightsSynthetic / WeightsAuto synthetic weights (default 1).
+func (b *Builder) Seed(s uint64) *Builder { b.seed = s; return b }
+
+// Notices sets where warnings such as weights.SyntheticNotice are written (default
+// os.Stderr; nil discards them — the Model still reports Synthetic()).
+func (b *Builder) Notices(w io.Writer) *Builder {
+	if w == nil {
+		w = io.Discard
+	}
+	b.notices = w
+	return b
+}
+
+// FetchOptions passes options to weights.Fetch for WeightsImageNet / WeightsAuto
+// (download directory, progress, search directories).
+func (b *Builder) FetchOptions(opts ...weights.FetchOption) *Builder {
+	b.fetchOpts = append(b.fetchOpts, opts...)
+	return b
+}
+
+// LoadOptions passes options to weights.LoadVGG (cache directory, no cache).
+func (b *Builder) LoadOptions(opts ...weights.Option) *Builder {
+	b.loadOptions = append(b.loadOptions, opts...)
+	return b
+}
+
+// Layer describes one layer of a Model, as Keras' model.summary() lists it.
+type Layer struct {
+	// Name is the Keras layer name (block1_conv1, ..., predictions).
+	Name string
+	// Class is the Keras class (InputLayer, Conv2D, MaxPooling2D, Flatten, Dense, ...).
+	Class string
+	// OutputShape includes the batch axis; -1 stands for Keras' None.
+	OutputShape []int
+	// Params is the number of weights of the layer.
+	Params int
+	// Trainable is whether its weights are trainable.
+	Trainable bool
+}
+
+// Model is a built VGG16 or VGG19. It is safe for concurrent use by Outputs/Predict.
+type Model struct {
+	// Name is "vgg16" or "vgg19".
+	Name string
+
+	cfg       Builder
+	layers    []Layer // input layer first
+	output    string  // the layer this model outputs
+	store     *model.Store
+	backend   compute.Backend
+	source    string
+	synthetic bool
+
+	mu    sync.Mutex
+	execs map[string]*model.Exec
+}
+
+// Done checks the configuration like Keras does, loads the weights and returns the model.
+func (b *Builder) Done() (*Model, error) {
+	if b.err != nil {
+		return nil, b.err
+	}
+	cfg := *b
+	cfg.inputShape = slices.Clone(b.inputShape)
+	if err := cfg.checkKeras(); err != nil {
+		return nil, err
+	}
+	if cfg.backend == nil {
+		cfg.backend = gobackend.GetBackend()
+	}
+	m := &Model{Name: cfg.name, cfg: cfg, backend: cfg.backend, store: model.NewStore(), execs: map[string]*model.Exec{}}
+	m.layers = cfg.layerTable()
+	m.output = m.layers[len(m.layers)-1].Name
+	if err := m.loadWeights(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// MustDone is Done for configurations known to be valid; it panics on error.
+func (b *Builder) MustDone() *Model {
+	m, err := b.Done()
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+// hwc returns the configured input height, width, channels (0 for None).
+func (c *Builder) hwc() (h, w, ch int) {
+	s := c.inputShape
+	if c.dataFormat == weights.ChannelsFirst {
+		return s[1], s[2], s[0]
+	}
+	return s[0], s[1], s[2]
+}
+
+func (c *Builder) shapeString(h, w, ch int) string {
+	dim := func(v int) string {
+		if v == 0 {
+			return "None"
+		}
+		return fmt.Sprint(v)
+	}
+	if c.dataFormat == weights.ChannelsFirst {
+		return fmt.Sprintf("(%s, %s, %s)", dim(ch), dim(h), dim(w))
+	}
+	return fmt.Sprintf("(%s, %s, %s)", dim(h), dim(w), dim(ch))
+}
+
+func (c *Builder) pretrained() bool { return c.weights != WeightsNone }
+
+// checkKeras validates arguments as keras.applications' VGG and obtain_input_shape do.
+func (c *Builder) checkKeras() error {
+	w := c.weights
+	imagenet := w == WeightsImageNet || w == WeightsAuto || w == WeightsSynthetic
+	if imagenet && c.includeTop && c.classes != 1000 {
+		return fmt.Errorf("gomlx_vgg: if using weights=%q with include_top=True, classes should be 1000, got %d", w, c.classes)
+	}
+	if !imagenet && w != WeightsNone {
+		if _, err := os.Stat(w); err != nil {
+			return fmt.Errorf("gomlx_vgg: weights must be %q, %q, %q, %q or the path of a weights file: %w",
+				WeightsImageNet, WeightsAuto, WeightsSynthetic, WeightsNone, err)
+		}
+	}
+	if c.pooling != PoolingNone && c.includeTop {
+		return fmt.Errorf("gomlx_vgg: pooling=%q only applies with include_top=False", c.pooling)
+	}
+	if c.inputShape == nil {
+		if c.includeTop {
+			c.inputShape = []int{DefaultSize, DefaultSize, 3}
+		} else {
+			c.inputShape = []int{0, 0, 3}
+		}
+		if c.dataFormat == weights.ChannelsFirst {
+			c.inputShape = []int{c.inputShape[2], c.inputShape[0], c.inputShape[1]}
+		}
+		return nil
+	}
+	h, wd, ch := c.hwc()
+	given := c.shapeString(h, wd, ch)
+	if c.includeTop {
+		if h == 0 || wd == 0 {
+			return fmt.Errorf("gomlx_vgg: if include_top is True, you should specify a static input_shape; got %s", given)
+		}
+		if c.pretrained() && (h != DefaultSize || wd != DefaultSize || ch != 3) {
+			return fmt.Errorf("gomlx_vgg: when setting include_top=True and loading pretrained weights, input_shape should be %s; got %s",
+				c.shapeString(DefaultSize, DefaultSize, 3), given)
+		}
+	}
+	if c.pretrained() && ch != 3 {
+		return fmt.Errorf("gomlx_vgg: the input must have 3 channels with pretrained weights; got input_shape=%s", given)
+	}
+	if ch <= 0 {
+		return fmt.Errorf("gomlx_vgg: input_shape must have a positive number of channels; got %s", given)
+	}
+	if (h != 0 && h < MinSize) || (wd != 0 && wd < MinSize) {
+		return fmt.Errorf("gomlx_vgg: input size must be at least %dx%d; got input_shape=%s", MinSize, MinSize, given)
+	}
+	return nil
+}
+
+var blockConvs = map[string][]int{"vgg16": {2, 2, 3, 3, 3}, "vgg19": {2, 2, 4, 4, 4}}
+
+var blockFilters = []int{64, 128, 256, 512, 512}
+
+// layerTable lists the layers with output shapes (channels_last internally, in
+// the model's data format for reporting) and parameter counts.
+func (c *Builder) layerTable() []Layer {
+	h, w, ch := c.hwc()
+	dims := func(h, w, ch int) []int {
+		d := func(v int) int {
+			if v == 0 {
+				return -1
+			}
+			return v
+		}
+		if c.dataFormat == weights.ChannelsFirst {
+			return []int{-1, ch, d(h), d(w)}
+		}
+		return []int{-1, d(h), d(w), ch}
+	}
+	train := !c.pretrained()
+	if c.trainable != nil {
+		train = *c.trainable
+	}
+	layers := []Layer{{Name: "input_1", Class: "InputLayer", OutputShape: dims(h, w, ch)}}
+	cin := ch
+	for b, n := range blockConvs[c.name] {
+		cout := blockFilters[b]
+		for i := 1; i <= n; i++ {
+			layers = append(layers, Layer{Name: fmt.Sprintf("block%d_conv%d", b+1, i), Class: "Conv2D",
+				OutputShape: dims(h, w, cout), Params: 9*cin*cout + cout, Trainable: train})
+			cin = cout
+		}
+		h, w = h/2, w/2
+		layers = append(layers, Layer{Name: fmt.Sprintf("block%d_pool", b+1), Class: "MaxPooling2D", OutputShape: dims(h, w, cout)})
+	}
+	switch {
+	case c.includeTop:
+		flat := h * w * 512
+		layers = append(layers,
+			Layer{Name: "flatten", Class: "Flatten", OutputShape: []int{-1, flat}},
+			Layer{Name: "fc1", Class: "Dense", OutputShape: []int{-1, 4096}, Params: flat*4096 + 4096, Trainable: train},
+			Layer{Name: "fc2", Class: "Dense", OutputShape: []int{-1, 4096}, Params: 4096*4096 + 4096, Trainable: train},
+			Layer{Name: "predictions", Class: "Dense", OutputShape: []int{-1, c.classes}, Params: 4096*c.classes + c.classes, Trainable: train},
+		)
+	case c.pooling == PoolingAvg:
+		layers = append(layers, Layer{Name: "global_average_pooling2d", Class: "GlobalAveragePooling2D", OutputShape: []int{-1, 512}})
+	case c.pooling == PoolingMax:
+		layers = append(layers, Layer{Name: "global_max_pooling2d", Class: "GlobalMaxPooling2D", OutputShape: []int{-1, 512}})
+	}
+	return layers
+}
+
+// kerasSpec is the weights.Spec of the model's weighted layers.
+func (c *Builder) kerasSpec() weights.Spec {
+	return weights.MustVGG(c.name, c.includeTop, c.classes)
+}
+
+// loadWeights resolves the weights option and creates the variables.
+func (m *Model) loadWeights() error {
+	c := &m.cfg
+	if c.weights == WeightsNone {
+		m.source = WeightsNone
+		init := initializer.GlorotUniformFn(m.store.RootScope())
+		for _, l := range m.weighted() {
+			for i, shape := range m.varShapes(l) {
+				vinit := init
+				if i == 1 {
+					vinit = initializer.Zero
+				}
+				v := m.store.VariableWithShape("/"+l.Name+"/"+weightNames[i], shapes.Make(dtypes.Float32, shape...), vinit)
+				v.Trainable = l.Trainable
+			}
+		}
+		return nil
+	}
+	spec := c.kerasSpec()
+	var f *weights.File
+	path := c.weights
+	switch c.weights {
+	case WeightsSynthetic:
+		f = weights.Synthetic(spec, c.seed)
+	case WeightsImageNet, WeightsAuto:
+		e, err := weights.ImageNet(c.name, c.includeTop)
+		if err != nil {
+			return fmt.Errorf("gomlx_vgg: %w", err)
+		}
+		opts := append([]weights.FetchOption{weights.WithSearchDirs(weights.KerasCacheDir())}, c.fetchOpts...)
+		if c.weights == WeightsAuto {
+			path, err = weights.Local(e, opts...)
+			if err != nil {
+				f = weights.Synthetic(spec, c.seed)
+				fmt.Fprintf(c.notices, "%s (no verified %s on this machine: %v; run `vggnb weights fetch --model %s%s` where there is network)\n",
+					weights.SyntheticNotice, e.FileName, err, c.name, map[bool]string{true: " --include-top"}[c.includeTop])
+			}
+		} else {
+			path, err = weights.Fetch(context.Background(), e, opts...)
+			if err != nil {
+				return fmt.Errorf("gomlx_vgg: imagenet weights for %s: %w", spec, err)
+			}
+		}
+	}
+	if f == nil {
+		opts := append([]weights.Option{weights.WithDataFormat(c.dataFormat), weights.WithSourceDataFormat(c.source)}, c.loadOptions...)
+		var err error
+		f, err = weights.LoadVGG(path, spec, opts...)
+		if err != nil {
+			return fmt.Errorf("gomlx_vgg: %w", err)
+		}
+		m.source = path
+	} else {
+		m.synthetic = true
+		m.source = f.Path
+		if c.dataFormat == weights.ChannelsFirst && c.includeTop {
+			fc1 := f.Layer("fc1")
+			fs := weights.FlattenShape
+			fc1.Weights[0] = weights.DenseRowsReorder(fc1.Weights[0], fs[0], fs[1], fs[2], weights.ChannelsLast, weights.ChannelsFirst)
+		}
+	}
+	for _, l := range m.weighted() {
+		fl := f.Layer(l.Name)
+		if fl == nil {
+			return fmt.Errorf("gomlx_vgg: %s: layer %s missing from the loaded weights", m.source, l.Name)
+		}
+		for i, shape := range m.varShapes(l) {
+			wt := fl.Weights[i]
+			if !slices.Equal(wt.Shape, shape) {
+				return fmt.Errorf("gomlx_vgg: %s: layer %s %s has shape %v, the model needs %v", m.source, l.Name, weightNames[i], wt.Shape, shape)
+			}
+			v, err := m.store.CreateVariable("/"+l.Name+"/"+weightNames[i], tensors.FromFlatDataAndDimensions(wt.Data, shape...))
+			if err != nil {
+				return fmt.Errorf("gomlx_vgg: layer %s: %w", l.Name, err)
+			}
+			v.Trainable = l.Trainable
+		}
+	}
+	return nil
+}
+
+var weightNames = []string{"kernel", "bias"}
+
+// weighted returns the layers with weights.
+func (m *Model) weighted() []Layer {
+	var out []Layer
+	for _, l := range m.layers {
+		if l.Params > 0 {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// varShapes returns the kernel (HWIO or (in, out)) and bias shapes of a layer.
+func (m *Model) varShapes(l Layer) [][]int {
+	idx := slices.IndexFunc(m.layers, func(x Layer) bool { return x.Name == l.Name })
+	prev := m.layers[idx-1]
+	out := l.OutputShape[len(l.OutputShape)-1]
+	if m.cfg.dataFormat == weights.ChannelsFirst && l.Class == "Conv2D" {
+		out = l.OutputShape[1]
+	}
+	if l.Class == "Conv2D" {
+		cin := prev.OutputShape[len(prev.OutputShape)-1]
+		if m.cfg.dataFormat == weights.ChannelsFirst {
+			cin = prev.OutputShape[1]
+		}
+		return [][]int{{3, 3, cin, out}, {out}}
+	}
+	return [][]int{{prev.OutputShape[1], out}, {out}}
+}
+
+// Layers returns the model's layers in order, the input layer first, as Keras'
+// model.layers / summary() list them (output shapes in the model's data format).
+func (m *Model) Layers() []Layer {
+	out := make([]Layer, 0, len(m.layers))
+	for _, l := range m.layers {
+		l.OutputShape = slices.Clone(l.OutputShape)
+		if l.Params > 0 {
+			l.Trainable = m.store.GetVariable("/" + l.Name + "/kernel").Trainable
+		}
+		out = append(out, l)
+		if l.Name == m.output {
+			break
+		}
+	}
+	return out
+}
+
+// LayerNames returns the names of the layers after the input, in order.
+func (m *Model) LayerNames() []string {
+	var names []string
+	for _, l := range m.Layers()[1:] {
+		names = append(names, l.Name)
+	}
+	return names
+}
+
+// Layer returns the named layer.
+func (m *Model) Layer(name string) (Layer, error) {
+	for _, l := range m.Layers() {
+		if l.Name == name {
+			return l, nil
+		}
+	}
+	return Layer{}, m.unknownLayer(name)
+}
+
+func (m *Model) unknownLayer(name string) error {
+	return fmt.Errorf("gomlx_vgg: %s has no layer %q; its layers are %s", m, name, strings.Join(m.LayerNames(), ", "))
+}
+
+// String names the model as Keras would construct it.
+func (m *Model) String() string {
+	s := fmt.Sprintf("%s(include_top=%v, weights=%s, input_shape=%s", strings.ToUpper(m.Name[:1])+m.Name[1:],
+		pyBool(m.cfg.includeTop), m.cfg.weights, m.cfg.shapeString(m.cfg.hwc()))
+	if m.cfg.pooling != PoolingNone {
+		s += ", pooling=" + m.cfg.pooling
+	}
+	if m.cfg.dataFormat == weights.ChannelsFirst {
+		s += ", data_format=channels_first"
+	}
+	s += ")"
+	if m.output != m.layers[len(m.layers)-1].Name {
+		s += "[:" + m.output + "]"
+	}
+	return s
+}
+
+func pyBool(b bool) string {
+	if b {
+		return "True"
+	}
+	return "False"
+}
+
+// Store is the GoMLX store holding the model's variables, named like Keras'
+// weights: /block1_conv1/kernel, /block1_conv1/bias, ..., /predictions/bias.
+func (m *Model) Store() *model.Store { return m.store }
+
+// Backend is the compute backend the model runs on.
+func (m *Model) Backend() compute.Backend { return m.backend }
+
+// DataFormat is the layout of the model's inputs and outputs.
+func (m *Model) DataFormat() weights.DataFormat { return m.cfg.dataFormat }
+
+// IncludeTop reports whether the model has its classifier.
+func (m *Model) IncludeTop() bool { return m.cfg.includeTop }
+
+// Output is the name of the layer the model outputs (the last one unless Truncate).
+func (m *Model) Output() string { return m.output }
+
+// Synthetic reports whether the model uses synthetic (untrained) weights.
+func (m *Model) Synthetic() bool { return m.synthetic }
+
+// WeightsSource is the weight file the model loaded, "synthetic:..." or "none".
+func (m *Model) WeightsSource() string { return m.source }
+
+// CountParams returns the total and trainable numbers of weights of the layers up
+// to the output, as Keras' summary totals.
+func (m *Model) CountParams() (total, trainable int) {
+	for _, l := range m.Layers() {
+		total += l.Params
+		if l.Trainable {
+			trainable += l.Params
+		}
+	}
+	return total, trainable
+}
+
+// SetTrainable marks the weights of the named layers (all layers with weights if
+// none are named) trainable or frozen, like setting layer.trainable in Keras.
+func (m *Model) SetTrainable(trainable bool, layers ...string) error {
+	if len(layers) == 0 {
+		for _, l := range m.weighted() {
+			layers = append(layers, l.Name)
+		}
+	}
+	for _, name := range layers {
+		l, err := m.Layer(name)
+		if err != nil {
+			return err
+		}
+		if l.Params == 0 {
+			continue
+		}
+		for _, wn := range weightNames {
+			m.store.GetVariable("/" + name + "/" + wn).Trainable = trainable
+		}
+	}
+	return nil
+}
+
+// Truncate returns the model cut after the named layer (Keras:
+// Model(inputs=vgg.input, outputs=vgg.get_layer(name).output)). The result shares
+// this model's variables.
+func (m *Model) Truncate(layer string) (*Model, error) {
+	if _, err := m.Layer(layer); err != nil {
+		return nil, err
+	}
+	return &Model{Name: m.Name, cfg: m.cfg, layers: m.layers, output: layer, store: m.store, backend: m.backend,
+		source: m.source, synthetic: m.synthetic, execs: map[string]*model.Exec{}}, nil
+}
