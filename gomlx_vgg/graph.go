@@ -130,7 +130,8 @@ func conv3x3Relu(x, kernel, bias *Node) *Node {
 	d := x.Shape().Dimensions
 	n, h, w, c := d[0], d[1], d[2], d[3]
 	o := kernel.Shape().Dimensions[3]
-	p := Pad(x, ScalarZero(x.Graph(), x.DType()), compute.PadAxis{}, compute.PadAxis{Start: 1, End: 1}, compute.PadAxis{Start: 1, End: 1})
+	// All four axes are given: Pad's gradient (GoMLX v0.28.8) breaks when trailing axes are left out.
+	p := Pad(x, ScalarZero(x.Graph(), x.DType()), compute.PadAxis{}, compute.PadAxis{Start: 1, End: 1}, compute.PadAxis{Start: 1, End: 1}, compute.PadAxis{})
 	parts := make([]*Node, 0, 9)
 	for i := range 3 {
 		for j := range 3 {

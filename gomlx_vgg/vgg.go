@@ -443,6 +443,7 @@ func (m *Model) loadWeights() error {
 	switch c.weights {
 	case WeightsSynthetic:
 		f = weights.Synthetic(spec, c.seed)
+		fmt.Fprintf(c.notices, "%s (%s, seed %d)\n", weights.SyntheticNotice, spec, c.seed)
 	case WeightsImageNet, WeightsAuto:
 		e, err := weights.ImageNet(c.name, c.includeTop)
 		if err != nil {

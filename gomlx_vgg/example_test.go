@@ -1,0 +1,64 @@
+package gomlx_vgg_test
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/vggnb/vggnb/gomlx_vgg"
+	"github.com/vggnb/vggnb/weights"
+)
+
+// The seed's feature extraction: VGG19 without its top on a 200x300 photo,
+// block5_pool's shape and its mean as a "hash" of the activations.
+func ExampleModel_Outputs() {
+	m, err := gomlx_vgg.VGG19().IncludeTop(false).
+		Weights(gomlx_vgg.WeightsSynthetic). // offline stand-in; use "imagenet" or a .h5 path
+		Notices(io.Discard).Done()
+	if err != nil {
+		panic(err)
+	}
+	img, err := gomlx_vgg.DemoImage(gomlx_vgg.TargetSize(200, 300))
+	if err != nil {
+		panic(err)
+	}
+	x, err := gomlx_vgg.PreprocessInput(gomlx_vgg.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
+	if err != nil {
+		panic(err)
+	}
+	outs, err := m.Outputs(gomlx_vgg.MustBatch(x), "block5_pool")
+	if err != nil {
+		panic(err)
+	}
+	s := gomlx_vgg.StatsOf(outs["block5_pool"])
+	fmt.Println("block5_pool", s.Shape, "mean > 0:", s.Mean > 0)
+	// Output: block5_pool [1 6 9 512] mean > 0: true
+}
+
+// Keras' model.summary() columns.
+func ExampleModel_Layers() {
+	m := gomlx_vgg.VGG16().Weights(gomlx_vgg.WeightsNone).MustDone()
+	for _, l := range m.Layers()[len(m.Layers())-4:] {
+		fmt.Printf("%-12s %-8s %v %d\n", l.Name, l.Class, l.OutputShape, l.Params)
+	}
+	total, _ := m.CountParams()
+	fmt.Println("Total params:", total)
+	// Output:
+	// flatten      Flatten  [-1 25088] 0
+	// fc1          Dense    [-1 4096] 102764544
+	// fc2          Dense    [-1 4096] 16781312
+	// predictions  Dense    [-1 1000] 4097000
+	// Total params: 138357544
+}
+
+func ExampleDecodePredictions() {
+	m := gomlx_vgg.VGG16().Weights(gomlx_vgg.WeightsSynthetic).Notices(io.Discard).MustDone()
+	img, _ := gomlx_vgg.DemoImage(gomlx_vgg.TargetSize(224, 224))
+	x := gomlx_vgg.MustPreprocessInput(gomlx_vgg.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
+	preds, err := m.Predict(gomlx_vgg.MustBatch(x))
+	if err != nil {
+		panic(err)
+	}
+	top, _ := gomlx_vgg.DecodePredictions(preds, 5)
+	fmt.Println(len(top[0]), "predictions, best first:", top[0][0].Score >= top[0][4].Score)
+	// Output: 5 predictions, best first: true
+}

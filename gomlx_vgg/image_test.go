@@ -1,0 +1,137 @@
+package gomlx_vgg
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/vggnb/vggnb/weights"
+)
+
+// TestLoadImgMatchesPIL compares LoadImg with what Keras' load_img (PIL) returns
+// for PNG (RGB, grey, RGBA, palette), GIF and JPEG files, at their own size and
+// resized with every filter: identical bytes, except JPEG, whose decoders differ.
+func TestLoadImgMatchesPIL(t *testing.T) {
+	py := referencePython(t)
+	dir := t.TempDir()
+	if b, err := exec.Command(py, "testdata/pil_reference.py", filepath.Join("demo", "chelsea.png"), dir).CombinedOutput(); err != nil {
+		t.Fatalf("pil_reference.py: %v\n%s", err, b)
+	}
+	var cases []struct {
+		Image         string
+		Size          []int
+		Filter        string
+		Width, Height int
+		File          string
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) < 30 {
+		t.Fatalf("only %d reference cases", len(cases))
+	}
+	for _, c := range cases {
+		name := fmt.Sprintf("%s/%v/%s", c.Image, c.Size, c.Filter)
+		var opts []ImgOption
+		if c.Size != nil {
+			opts = append(opts, TargetSize(c.Size[0], c.Size[1]), Interpolation(c.Filter))
+		}
+		img, err := LoadImg(filepath.Join(dir, c.Image), opts...)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if img.Bounds().Dx() != c.Width || img.Bounds().Dy() != c.Height {
+			t.Fatalf("%s: size %v, PIL %dx%d", name, img.Bounds().Size(), c.Width, c.Height)
+		}
+		want, err := os.ReadFile(filepath.Join(dir, c.File))
+		if err != nil {
+			t.Fatal(err)
+		}
+		maxDiff, nDiff := 0, 0
+		for i := range c.Width * c.Height {
+			for ch := range 3 {
+				d := int(img.Pix[4*i+ch]) - int(want[3*i+ch])
+				d = max(d, -d)
+				if d > 0 {
+					nDiff++
+				}
+				maxDiff = max(maxDiff, d)
+			}
+		}
+		limit := 0
+		if filepath.Ext(c.Image) == ".jpg" {
+			// Go's image/jpeg replicates subsampled chroma where libjpeg interpolates
+			// it ("fancy upsampling"); measured up to 14 levels on this photo.
+			limit = 16
+		}
+		if maxDiff > limit {
+			t.Errorf("%s: %d of %d values differ from PIL, by up to %d", name, nDiff, 3*c.Width*c.Height, maxDiff)
+		} else if maxDiff > 0 {
+			t.Logf("%s: %d of %d values differ from PIL (libjpeg), by up to %d", name, nDiff, 3*c.Width*c.Height, maxDiff)
+		}
+	}
+}
+
+func TestLoadImgNoResizeAtSameSize(t *testing.T) {
+	a, err := DemoImage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Bounds().Dx() != 451 || a.Bounds().Dy() != 300 {
+		t.Fatalf("demo image is %v, want 451x300", a.Bounds())
+	}
+	for _, f := range []string{Nearest, Bilinear, Lanczos} {
+		b, err := DemoImage(TargetSize(300, 451), Interpolation(f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(a.Pix, b.Pix) {
+			t.Errorf("%s: an image already at the target size was resampled", f)
+		}
+	}
+	if _, err := DemoImage(TargetSize(10, 10), Interpolation("area")); err == nil {
+		t.Error("unknown interpolation accepted")
+	}
+	if _, err := LoadImg("/nonexistent.png"); err == nil {
+		t.Error("missing file accepted")
+	}
+}
+
+func TestPreprocessInput(t *testing.T) {
+	// One pixel (R, G, B) = (10, 20, 30) in both layouts.
+	last := tensors.FromFlatDataAndDimensions([]float32{10, 20, 30, 40, 50, 60}, 1, 2, 3)
+	first := tensors.FromFlatDataAndDimensions([]float32{10, 40, 20, 50, 30, 60}, 3, 1, 2)
+	// numpy: float32 array minus a Python float, in float32.
+	sub := func(v float32, mean float64) float32 { return v - float32(mean) }
+	wantLast := []float32{sub(30, 103.939), sub(20, 116.779), sub(10, 123.68), sub(60, 103.939), sub(50, 116.779), sub(40, 123.68)}
+	wantFirst := []float32{sub(30, 103.939), sub(60, 103.939), sub(20, 116.779), sub(50, 116.779), sub(10, 123.68), sub(40, 123.68)}
+	for _, c := range []struct {
+		x    *tensors.Tensor
+		df   weights.DataFormat
+		want []float32
+	}{{last, weights.ChannelsLast, wantLast}, {first, weights.ChannelsFirst, wantFirst}} {
+		got, err := PreprocessInput(c.x, c.df)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tensors.ConstFlatData(got, func(v []float32) {
+			if !slices.Equal(v, c.want) {
+				t.Errorf("%s: %v, want %v", c.df, v, c.want)
+			}
+		})
+	}
+	bad := tensors.FromFlatDataAndDimensions([]float32{1, 2, 3, 4}, 1, 2, 2)
+	if _, err := PreprocessInput(bad, weights.ChannelsLast); err == nil {
+		t.Error("2 channels accepted")
+	}
+}
