@@ -454,8 +454,8 @@ func (m *Model) loadWeights() error {
 			path, err = weights.Local(e, opts...)
 			if err != nil {
 				f = weights.Synthetic(spec, c.seed)
-				fmt.Fprintf(c.notices, "%s (no verified %s on this machine: %v; run `vggnb weights fetch --model %s%s` where there is network)\n",
-					weights.SyntheticNotice, e.FileName, err, c.name, map[bool]string{true: " --include-top"}[c.includeTop])
+				fmt.Fprintf(c.notices, "%s\n  (%v; run `vggnb weights fetch --model %s%s` where there is network)\n",
+					weights.SyntheticNotice, err, c.name, map[bool]string{true: " --include-top"}[c.includeTop])
 			}
 		} else {
 			path, err = weights.Fetch(context.Background(), e, opts...)
@@ -574,7 +574,7 @@ func (m *Model) unknownLayer(name string) error {
 
 // String names the model as Keras would construct it.
 func (m *Model) String() string {
-	s := fmt.Sprintf("%s(include_top=%v, weights=%s, input_shape=%s", strings.ToUpper(m.Name[:1])+m.Name[1:],
+	s := fmt.Sprintf("%s(include_top=%v, weights=%s, input_shape=%s", strings.ToUpper(m.Name),
 		pyBool(m.cfg.includeTop), m.cfg.weights, m.cfg.shapeString(m.cfg.hwc()))
 	if m.cfg.pooling != PoolingNone {
 		s += ", pooling=" + m.cfg.pooling

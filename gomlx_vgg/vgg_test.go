@@ -2,6 +2,8 @@ package gomlx_vgg
 
 import (
 	"bytes"
+	"errors"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -224,3 +226,26 @@ func TestAutoWeightsFallBackToSynthetic(t *testing.T) {
 		t.Errorf("auto without a local file: synthetic=%v, notice %q", m.Synthetic(), notices.String())
 	}
 }
+
+// Offline, weights="imagenet" fails with an error that names the official URL
+// and where to put the file by hand (and never falls back silently).
+func TestImageNetOfflineError(t *testing.T) {
+	t.Setenv("VGGNB_CACHE", t.TempDir())
+	t.Setenv("KERAS_HOME", t.TempDir())
+	offline := &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
+		return nil, errors.New("network unreachable")
+	})}
+	_, err := VGG19().IncludeTop(false).FetchOptions(weights.WithHTTPClient(offline)).Done()
+	if err == nil {
+		t.Fatal("imagenet weights without network and without a local copy gave no error")
+	}
+	for _, w := range []string{"https://storage.googleapis.com/tensorflow/keras-applications/vgg19/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", "place it at"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q: %v", w, err)
+		}
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -6,7 +6,10 @@
 set -euo pipefail
 
 GO_VERSION=1.26.8
-APT_PACKAGES=(make curl unzip ca-certificates git gcc python3 python3-numpy python3-h5py hdf5-tools)
+# python3-torch and python3-pil are the independent reference (PyTorch, PIL) the
+# gomlx_vgg fidelity tests compare against.
+APT_PACKAGES=(make curl unzip ca-certificates git gcc python3 python3-numpy python3-h5py hdf5-tools
+  python3-torch python3-pil)
 
 log() { echo "deps: $*" >&2; }
 
@@ -24,7 +27,7 @@ fi
 go_ok() {
   command -v go >/dev/null 2>&1 || return 1
   local v; v=$(go env GOVERSION 2>/dev/null | sed 's/^go//')
-  [ "$(printf '%s\n%s\n' "1.26" "$v" | sort -V | head -1)" = "1.26" ]
+  [ "$(printf '%s\n%s\n' "1.26.5" "$v" | sort -V | head -1)" = "1.26.5" ]
 }
 export PATH="$PATH:/usr/local/go/bin"
 if ! go_ok; then

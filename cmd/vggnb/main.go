@@ -4,6 +4,9 @@
 //	vggnb weights fetch --model vgg16|vgg19 [--include-top]
 //	vggnb weights convert IN OUT --model vgg16|vgg19 [--include-top] [--from channels_first]
 //	vggnb weights synth OUT --model vgg16|vgg19 [--include-top] [--seed N]
+//	vggnb features [--model vgg16|vgg19] [--include-top] [--weights W] [--image FILE] [--size HxW] [--layer NAME|all] [--backend B] [--json]
+//	vggnb layers [--model vgg16|vgg19] [--include-top] [--size HxW] [--pooling avg|max] [--json]
+//	vggnb predict [--model vgg16|vgg19] [--weights W] [--image FILE] [--top N] [--json]
 package main
 
 import (
@@ -26,6 +29,16 @@ const usage = `usage:
       rewrite any Keras 1/2/3 (or Theano) VGG file as a Keras 2 channels_last .h5
   vggnb weights synth OUT --model vgg16|vgg19 [--include-top] [--seed N]
       write deterministic SYNTHETIC weights (not ImageNet) in the Keras 2 layout
+  vggnb features [--model vgg16|vgg19] [--include-top] [--weights auto|imagenet|synthetic|none|FILE]
+                 [--image FILE|demo] [--size HxW] [--interpolation nearest|bilinear|...]
+                 [--layer NAME[,NAME...]|all] [--backend go|xla:...] [--json]
+      per-layer activation statistics (shape, mean, std, min, max) of one image
+  vggnb layers [--model vgg16|vgg19] [--include-top] [--size HxW] [--pooling avg|max] [--json]
+      Keras-style summary: layer names, output shapes, parameters
+  vggnb predict [--model vgg16|vgg19] [--weights ...] [--image FILE|demo] [--top N] [--json]
+      top-N ImageNet classes of an image (224x224, with the top)
+With --weights auto (the default) the ImageNet weights are used when a verified copy is on this
+machine (vggnb weights fetch); otherwise SYNTHETIC weights, announced on stderr.
 `
 
 func main() {
@@ -48,6 +61,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "weights":
 		return weightsCmd(ctx, args[1:], stdout, stderr)
+	case "features":
+		return featuresCmd(args[1:], stdout, stderr)
+	case "layers":
+		return layersCmd(args[1:], stdout, stderr)
+	case "predict":
+		return predictCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
