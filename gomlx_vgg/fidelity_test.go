@@ -1,12 +1,8 @@
 package gomlx_vgg
 
 import (
-	"encoding/binary"
-	"encoding/json"
 	"fmt"
-	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -14,25 +10,18 @@ import (
 
 	"github.com/gomlx/gomlx/core/tensors"
 
+	"github.com/vggnb/vggnb/gomlx_vgg/torchref"
 	"github.com/vggnb/vggnb/weights"
 )
 
-// referencePython returns a Python that has torch, h5py and PIL (Debian's
-// python3-torch, python3-h5py, python3-pil), or fails the test saying how to get one.
+// referencePython returns the Python torchref uses, failing the test (not
+// skipping it) when it lacks torch, h5py or PIL.
 func referencePython(t testing.TB) string {
 	t.Helper()
-	candidates := []string{os.Getenv("VGGNB_PYTHON"), "/usr/bin/python3"}
-	for _, p := range candidates {
-		if p == "" {
-			continue
-		}
-		if err := exec.Command(p, "-c", "import torch, h5py, PIL, numpy").Run(); err == nil {
-			return p
-		}
+	if err := torchref.Check(""); err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("no Python with torch, h5py and PIL (tried $VGGNB_PYTHON and /usr/bin/python3): " +
-		"apt-get install python3-torch python3-h5py python3-pil (scripts/deps.sh does)")
-	return ""
+	return torchref.Python()
 }
 
 // syntheticFile writes deterministic synthetic weights for spec in the Keras 2
@@ -95,67 +84,6 @@ func nhwc(x *tensors.Tensor, df weights.DataFormat) *tensors.Tensor {
 	return tensors.FromFlatDataAndDimensions(out, n, h, w, c)
 }
 
-type refLayer struct {
-	Name  string `json:"name"`
-	Shape []int  `json:"shape"`
-	File  string `json:"file"`
-}
-
-// torchReference runs testdata/torch_reference.py and returns its layers.
-func torchReference(t *testing.T, py, weightsPath, model string, top bool, image string, h, w int, interp string) (map[string][]float32, map[string][]int) {
-	t.Helper()
-	out := t.TempDir()
-	args := []string{"testdata/torch_reference.py", "--weights", weightsPath, "--model", model,
-		"--image", image, "--interpolation", interp, "--out", out}
-	if top {
-		args = append(args, "--top")
-	}
-	if h > 0 {
-		args = append(args, "--size", fmt.Sprintf("%dx%d", h, w))
-	}
-	cmd := exec.Command(py, args...)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s %v: %v\n%s", py, args, err, b)
-	}
-	var man struct {
-		Layers []refLayer `json:"layers"`
-		Torch  string     `json:"torch"`
-	}
-	b, err := os.ReadFile(filepath.Join(out, "manifest.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &man); err != nil {
-		t.Fatal(err)
-	}
-	vals, shapes := map[string][]float32{}, map[string][]int{}
-	for _, l := range man.Layers {
-		raw, err := os.ReadFile(filepath.Join(out, l.File))
-		if err != nil {
-			t.Fatal(err)
-		}
-		v := make([]float32, len(raw)/4)
-		for i := range v {
-			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-		}
-		vals[l.Name], shapes[l.Name] = v, l.Shape
-	}
-	return vals, shapes
-}
-
-// relErr is max|a-b| / max|b|.
-func relErr(a, b []float32) float64 {
-	var maxDiff, maxRef float64
-	for i := range a {
-		maxDiff = math.Max(maxDiff, math.Abs(float64(a[i])-float64(b[i])))
-		maxRef = math.Max(maxRef, math.Abs(float64(b[i])))
-	}
-	if maxRef == 0 {
-		return maxDiff
-	}
-	return maxDiff / maxRef
-}
-
 // FidelityTolerance is the largest max|go - torch| / max|torch| accepted per layer.
 const FidelityTolerance = 1e-5
 
@@ -163,7 +91,7 @@ const FidelityTolerance = 1e-5
 // the top, with an independent PyTorch implementation reading the same Keras
 // file and photo.
 func TestFidelityTorch(t *testing.T) {
-	py := referencePython(t)
+	referencePython(t)
 	photo := filepath.Join("demo", "chelsea.png")
 	cases := []struct {
 		model  string
@@ -184,7 +112,11 @@ func TestFidelityTorch(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			spec := weights.MustVGG(c.model, c.top, 1000)
 			path := syntheticFile(t, spec)
-			ref, refShapes := torchReference(t, py, path, c.model, c.top, photo, c.h, c.w, c.interp)
+			ref, err := torchref.Run(torchref.Options{Weights: path, Model: c.model, IncludeTop: c.top,
+				Image: photo, Height: c.h, Width: c.w, Interpolation: c.interp})
+			if err != nil {
+				t.Fatal(err)
+			}
 
 			m, err := New(c.model).IncludeTop(c.top).Weights(path).DataFormat(c.df).
 				LoadOptions(weights.WithoutCache()).Done()
@@ -204,25 +136,26 @@ func TestFidelityTorch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(outs) != len(ref) {
-				t.Fatalf("Go gave %d layers, torch %d", len(outs), len(ref))
+			if len(outs) != len(ref.Layers) {
+				t.Fatalf("Go gave %d layers, torch %d", len(outs), len(ref.Layers))
 			}
 			for _, l := range m.Layers() {
 				got := nhwc(outs[l.Name], c.df)
-				want, ok := ref[l.Name]
-				if !ok {
+				rl := ref.Layer(l.Name)
+				if rl == nil {
 					t.Fatalf("torch reference has no layer %s", l.Name)
 				}
+				want := rl.Data
 				if l.Name == "flatten" && c.df == weights.ChannelsFirst {
 					// Keras flattens channels_first activations in (C, H, W) order.
 					want = chwOrder(want, 7, 7, 512)
 				}
-				if !slices.Equal(got.Shape().Dimensions, refShapes[l.Name]) {
-					t.Fatalf("%s: Go shape %v, torch %v", l.Name, got.Shape().Dimensions, refShapes[l.Name])
+				if !slices.Equal(got.Shape().Dimensions, rl.Shape) {
+					t.Fatalf("%s: Go shape %v, torch %v", l.Name, got.Shape().Dimensions, rl.Shape)
 				}
 				var e float64
 				tensors.ConstFlatData(got, func(g []float32) {
-					e = relErr(g, want)
+					_, e = torchref.Compare(g, want)
 					if l.Name == "input_1" && e != 0 {
 						t.Errorf("input_1 (load_img + preprocess_input) differs from PIL/numpy: rel %.3g", e)
 					}

@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX's own style for graph code.
 	"github.com/gomlx/gomlx/ml/model"
 
@@ -25,6 +27,12 @@ func (m *Model) Apply(scope *model.Scope, x *Node) *Node {
 // ApplyLayers is Apply returning the outputs of the named layers ("input_1" is
 // the input itself), computed in one pass up to the deepest of them.
 func (m *Model) ApplyLayers(scope *model.Scope, x *Node, names ...string) []*Node {
+	return m.applyLayers(scope, x, nil, names...)
+}
+
+// applyLayers is ApplyLayers calling span (if not nil) with each layer's name and
+// the ids of the first and one-past-last graph nodes it added.
+func (m *Model) applyLayers(scope *model.Scope, x *Node, span func(layer string, from, to int), names ...string) []*Node {
 	if len(names) == 0 {
 		panic(fmt.Errorf("gomlx_vgg: %s: no output layers requested", m))
 	}
@@ -49,7 +57,9 @@ func (m *Model) ApplyLayers(scope *model.Scope, x *Node, names ...string) []*Nod
 	if m.cfg.dataFormat == weights.ChannelsFirst {
 		x = TransposeAllAxes(x, 0, 2, 3, 1)
 	}
+	g := x.Graph()
 	for _, l := range m.layers[1 : last+1] {
+		from := len(g.Nodes())
 		switch l.Class {
 		case "Conv2D":
 			k, b := m.vars(scope, x.Graph(), l.Name)
@@ -77,6 +87,9 @@ func (m *Model) ApplyLayers(scope *model.Scope, x *Node, names ...string) []*Nod
 			panic(fmt.Errorf("gomlx_vgg: internal: layer %s of class %s", l.Name, l.Class))
 		}
 		record(l.Name, m.toModelFormat(x))
+		if span != nil {
+			span(l.Name, from, len(g.Nodes()))
+		}
 	}
 	return outs
 }
@@ -161,4 +174,55 @@ func blockedMatMul(x, kernel *Node) *Node {
 	kb := Reshape(kernel, nb, denseBlock, units)
 	partial := DotGeneral(xb, []int{2}, []int{1}, kb, []int{1}, []int{0}) // (nb, n, units)
 	return ReduceSum(partial, 0)
+}
+
+// Op is one node of a GoMLX computation graph.
+type Op struct {
+	// ID is the node's id in its graph; Inputs are its inputs' ids.
+	ID     int
+	Inputs []int
+	// Type is the GoMLX op (Parameter, DotGeneral, Pad, ReduceWindow, ...).
+	Type string
+	// Shape is the op's output shape.
+	Shape []int
+}
+
+// OpGroup is the ops that building one layer adds to the graph (input_1: the input).
+type OpGroup struct {
+	Layer string
+	Ops   []Op
+}
+
+// Ops builds (without running) the model's graph for a batch of the given input
+// dimensions (model data format, batch first) and returns its ops grouped by
+// layer: what GoMLX actually computes for each Keras layer.
+func (m *Model) Ops(inputDims ...int) ([]OpGroup, error) {
+	var groups []OpGroup
+	exec, err := model.NewExec(m.backend, m.store, func(scope *model.Scope, x *Node) *Node {
+		groups = []OpGroup{{Layer: "input_1", Ops: opsOf(x.Graph(), 0, len(x.Graph().Nodes()))}}
+		return m.applyLayers(scope, x, func(layer string, from, to int) {
+			groups = append(groups, OpGroup{Layer: layer, Ops: opsOf(x.Graph(), from, to)})
+		}, m.output)[0]
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gomlx_vgg: %s: %w", m, err)
+	}
+	defer exec.Finalize()
+	if _, err := exec.Compile(shapes.Make(dtypes.Float32, inputDims...)); err != nil {
+		return nil, fmt.Errorf("gomlx_vgg: %s: graph for input %v: %w", m, inputDims, err)
+	}
+	return groups, nil
+}
+
+func opsOf(g *Graph, from, to int) []Op {
+	nodes := g.Nodes()[from:to]
+	ops := make([]Op, 0, len(nodes))
+	for _, n := range nodes {
+		op := Op{ID: int(n.Id()), Type: n.Type().String(), Shape: slices.Clone(n.Shape().Dimensions)}
+		for _, in := range n.Inputs() {
+			op.Inputs = append(op.Inputs, int(in.Id()))
+		}
+		ops = append(ops, op)
+	}
+	return ops
 }

@@ -20,7 +20,7 @@ import (
 func TestLoadImgMatchesPIL(t *testing.T) {
 	py := referencePython(t)
 	dir := t.TempDir()
-	if b, err := exec.Command(py, "testdata/pil_reference.py", filepath.Join("demo", "chelsea.png"), dir).CombinedOutput(); err != nil {
+	if b, err := exec.Command(py, filepath.Join("testdata", "pil_reference.py"), filepath.Join("demo", "chelsea.png"), dir).CombinedOutput(); err != nil {
 		t.Fatalf("pil_reference.py: %v\n%s", err, b)
 	}
 	var cases []struct {

@@ -249,3 +249,31 @@ func TestImageNetOfflineError(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestOps(t *testing.T) {
+	m := VGG16().IncludeTop(false).Weights(WeightsNone).MustDone()
+	groups, err := m.Ops(1, 64, 64, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(groups) != len(m.Layers()) {
+		t.Fatalf("%d op groups for %d layers", len(groups), len(m.Layers()))
+	}
+	params, dots := 0, 0
+	for _, g := range groups {
+		for _, op := range g.Ops {
+			switch op.Type {
+			case "Parameter":
+				params++
+			case "DotGeneral":
+				dots++
+			}
+		}
+	}
+	if params != 1+26 || dots != 13 {
+		t.Errorf("%d parameters (want input + 26 variables), %d matmuls (want 13 convolutions)", params, dots)
+	}
+	if last := groups[len(groups)-1]; last.Layer != "block5_pool" || !slices.Equal(last.Ops[len(last.Ops)-1].Shape, []int{1, 2, 2, 512}) {
+		t.Errorf("last group %s ends with %v", last.Layer, last.Ops[len(last.Ops)-1])
+	}
+}

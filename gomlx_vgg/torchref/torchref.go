@@ -1,0 +1,175 @@
+// Package torchref runs an independent PyTorch implementation of Keras' VGG16 and
+// VGG19 (torch_reference.py, run by Debian's python3 with python3-torch,
+// python3-h5py and python3-pil) on a Keras weight file and an image, and returns
+// every layer's output, for consistency checks against gomlx_vgg.
+//
+// The script shares nothing with the Go code: it reads the .h5 with h5py as Keras
+// 2's load_weights does, loads and resizes the image with PIL as Keras' load_img
+// does, preprocesses in numpy (caffe mode) and runs torch.nn.functional.
+package torchref
+
+import (
+	_ "embed" // the reference script
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+//go:embed torch_reference.py
+var script []byte
+
+// Options describes one reference run.
+type Options struct {
+	// Weights is a Keras .h5 weight file (any layout h5py reads as Keras 2 does).
+	Weights string
+	// Model is "vgg16" or "vgg19"; IncludeTop adds flatten, fc1, fc2, predictions.
+	Model      string
+	IncludeTop bool
+	// Image is a JPEG/PNG file; Height and Width (0: the image's own size) and
+	// Interpolation ("nearest" by default) resize it like load_img.
+	Image         string
+	Height, Width int
+	Interpolation string
+	// Python is the interpreter (default: $VGGNB_PYTHON, else /usr/bin/python3).
+	Python string
+	// Threads for torch (default 2).
+	Threads int
+}
+
+// Layer is one layer's output, NHWC (Keras channels_last) for 4-D activations.
+type Layer struct {
+	Name  string
+	Shape []int
+	Data  []float32
+}
+
+// Result is a reference run: the layers in network order, input_1 (the
+// preprocessed input) first.
+type Result struct {
+	Layers []Layer
+	// Torch is the torch version that computed them.
+	Torch string
+}
+
+// Layer returns the named layer, or nil.
+func (r *Result) Layer(name string) *Layer {
+	for i := range r.Layers {
+		if r.Layers[i].Name == name {
+			return &r.Layers[i]
+		}
+	}
+	return nil
+}
+
+// Python returns the interpreter torchref uses by default.
+func Python() string {
+	if p := os.Getenv("VGGNB_PYTHON"); p != "" {
+		return p
+	}
+	return "/usr/bin/python3"
+}
+
+// Check reports whether python has torch, h5py, numpy and PIL, with the fix if not.
+func Check(python string) error {
+	if python == "" {
+		python = Python()
+	}
+	out, err := exec.Command(python, "-c", "import torch, h5py, numpy, PIL; print(torch.__version__)").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("torchref: %s cannot import torch, h5py, numpy and PIL (%v: %s); on Debian: apt-get install python3-torch python3-h5py python3-pil, or set VGGNB_PYTHON",
+			python, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// Run runs the reference and reads back its layers.
+func Run(o Options) (*Result, error) {
+	if o.Python == "" {
+		o.Python = Python()
+	}
+	if o.Interpolation == "" {
+		o.Interpolation = "nearest"
+	}
+	if o.Threads == 0 {
+		o.Threads = 2
+	}
+	dir, err := os.MkdirTemp("", "vggnb-torchref-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	scriptPath := filepath.Join(dir, "torch_reference.py")
+	if err := os.WriteFile(scriptPath, script, 0o644); err != nil {
+		return nil, err
+	}
+	out := filepath.Join(dir, "out")
+	args := []string{scriptPath, "--weights", o.Weights, "--model", o.Model, "--image", o.Image,
+		"--interpolation", o.Interpolation, "--out", out, "--threads", fmt.Sprint(o.Threads)}
+	if o.IncludeTop {
+		args = append(args, "--top")
+	}
+	if o.Height > 0 {
+		args = append(args, "--size", fmt.Sprintf("%dx%d", o.Height, o.Width))
+	}
+	if b, err := exec.Command(o.Python, args...).CombinedOutput(); err != nil {
+		if cerr := Check(o.Python); cerr != nil {
+			return nil, cerr
+		}
+		return nil, fmt.Errorf("torchref: %s %s: %v\n%s", o.Python, strings.Join(args, " "), err, b)
+	}
+	var man struct {
+		Layers []struct {
+			Name  string `json:"name"`
+			Shape []int  `json:"shape"`
+			File  string `json:"file"`
+		} `json:"layers"`
+		Torch string `json:"torch"`
+	}
+	b, err := os.ReadFile(filepath.Join(out, "manifest.json"))
+	if err != nil {
+		return nil, fmt.Errorf("torchref: %w", err)
+	}
+	if err := json.Unmarshal(b, &man); err != nil {
+		return nil, fmt.Errorf("torchref: manifest: %w", err)
+	}
+	res := &Result{Torch: man.Torch}
+	for _, l := range man.Layers {
+		raw, err := os.ReadFile(filepath.Join(out, l.File))
+		if err != nil {
+			return nil, fmt.Errorf("torchref: %w", err)
+		}
+		n := 1
+		for _, d := range l.Shape {
+			n *= d
+		}
+		if len(raw) != 4*n {
+			return nil, fmt.Errorf("torchref: %s: %d bytes for shape %v", l.File, len(raw), l.Shape)
+		}
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+		}
+		res.Layers = append(res.Layers, Layer{Name: l.Name, Shape: l.Shape, Data: v})
+	}
+	return res, nil
+}
+
+// Compare returns max|got - want| and that divided by max|want| (the absolute
+// difference itself when want is all zeros): the tolerance measure of
+// consistency checks.
+func Compare(got, want []float32) (maxAbs, rel float64) {
+	var maxRef float64
+	for i := range min(len(got), len(want)) {
+		maxAbs = math.Max(maxAbs, math.Abs(float64(got[i])-float64(want[i])))
+		maxRef = math.Max(maxRef, math.Abs(float64(want[i])))
+	}
+	if maxRef == 0 {
+		return maxAbs, maxAbs
+	}
+	return maxAbs, maxAbs / maxRef
+}
