@@ -1,0 +1,167 @@
+// Package display renders what notebook cells show about a VGG model: activation
+// statistics tables, activation-map grids, histograms, per-layer charts, Keras-style
+// summaries, graph diagrams and consistency reports.
+//
+// Renderers return HTML, SVG or PNG values; Show sends them to the notebook when
+// the program runs inside GoNB (calling gonbui.Sync so nothing is lost) and
+// otherwise writes them as files under Dir, printing their paths.
+package display
+
+import (
+	"fmt"
+	"html"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/janpfeifer/gonb/gonbui"
+	"github.com/janpfeifer/gonb/gonbui/protocol"
+)
+
+// HTML is an HTML fragment (a table, a report).
+type HTML string
+
+// SVG is an SVG document (a chart, a diagram). Show sends it as image/svg+xml.
+type SVG string
+
+// PNG is an encoded PNG image (an activation grid).
+type PNG []byte
+
+// Markdown is Markdown text.
+type Markdown string
+
+// Dir is where Show writes files outside a notebook ($VGGNB_DISPLAY_DIR, default
+// "vggnb-display" in the working directory).
+var Dir = func() string {
+	if d := os.Getenv("VGGNB_DISPLAY_DIR"); d != "" {
+		return d
+	}
+	return "vggnb-display"
+}()
+
+var (
+	mu      sync.Mutex
+	counter int
+)
+
+// InNotebook reports whether the program runs inside a GoNB cell.
+func InNotebook() bool { return gonbui.IsNotebook }
+
+// Show displays each item: in GoNB as a display_data message with the item's MIME
+// type (HTML text/html, SVG image/svg+xml, PNG image/png, Markdown text/markdown),
+// elsewhere as a file under Dir. Strings are shown as plain text; errors as errors.
+func Show(items ...any) error {
+	for _, it := range items {
+		if err := show(it); err != nil {
+			return err
+		}
+	}
+	if InNotebook() {
+		gonbui.Sync()
+		return gonbui.Error()
+	}
+	return nil
+}
+
+// MustShow is Show for cells: it panics on error, which fails the cell.
+func MustShow(items ...any) {
+	if err := Show(items...); err != nil {
+		panic(err)
+	}
+}
+
+func show(it any) error {
+	var mime protocol.MIMEType
+	var data any
+	var ext string
+	switch v := it.(type) {
+	case HTML:
+		mime, data, ext = protocol.MIMETextHTML, string(v), "html"
+	case SVG:
+		mime, data, ext = protocol.MIMEImageSVG, string(v), "svg"
+	case PNG:
+		mime, data, ext = protocol.MIMEImagePNG, []byte(v), "png"
+	case Markdown:
+		mime, data, ext = protocol.MIMETextMarkdown, string(v), "md"
+	case string:
+		mime, data, ext = protocol.MIMETextPlain, v, "txt"
+	case error:
+		return v
+	case nil:
+		return fmt.Errorf("display: nothing to show (nil)")
+	default:
+		return fmt.Errorf("display: cannot show a %T", it)
+	}
+	if InNotebook() {
+		bundle := map[protocol.MIMEType]any{mime: data}
+		if mime != protocol.MIMETextPlain {
+			bundle[protocol.MIMETextPlain] = fmt.Sprintf("<%s, %d bytes>", mime, size(data))
+		}
+		gonbui.SendData(&protocol.DisplayData{Data: bundle})
+		return nil
+	}
+	mu.Lock()
+	counter++
+	n := counter
+	mu.Unlock()
+	if err := os.MkdirAll(Dir, 0o755); err != nil {
+		return fmt.Errorf("display: %w", err)
+	}
+	path := filepath.Join(Dir, fmt.Sprintf("%03d.%s", n, ext))
+	var b []byte
+	if s, ok := data.(string); ok {
+		b = []byte(s)
+	} else {
+		b = data.([]byte)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return fmt.Errorf("display: %w", err)
+	}
+	fmt.Printf("[display: %s written to %s]\n", mime, path)
+	return nil
+}
+
+func size(data any) int {
+	if s, ok := data.(string); ok {
+		return len(s)
+	}
+	return len(data.([]byte))
+}
+
+// esc escapes text for HTML.
+func esc(s string) string { return html.EscapeString(s) }
+
+// tableStyle keeps tables readable in notebooks and their HTML exports.
+const tableStyle = `<style>.vggnb{border-collapse:collapse;font-family:monospace;font-size:12px}` +
+	`.vggnb th,.vggnb td{border:1px solid #ccc;padding:2px 8px;text-align:right}` +
+	`.vggnb th:first-child,.vggnb td:first-child{text-align:left}` +
+	`.vggnb .pass{color:#080;font-weight:bold}.vggnb .fail{color:#c00;font-weight:bold}` +
+	`.vggnb caption{text-align:left;font-weight:bold;padding:4px 0}</style>`
+
+// table renders a caption, header and rows (cells already HTML) as an HTML table.
+func table(caption string, header []string, rows [][]string) HTML {
+	var b strings.Builder
+	b.WriteString(tableStyle)
+	b.WriteString(`<table class="vggnb">`)
+	if caption != "" {
+		fmt.Fprintf(&b, "<caption>%s</caption>", esc(caption))
+	}
+	b.WriteString("<tr>")
+	for _, h := range header {
+		fmt.Fprintf(&b, "<th>%s</th>", esc(h))
+	}
+	b.WriteString("</tr>")
+	for _, r := range rows {
+		b.WriteString("<tr>")
+		for _, c := range r {
+			fmt.Fprintf(&b, "<td>%s</td>", c)
+		}
+		b.WriteString("</tr>")
+	}
+	b.WriteString("</table>")
+	return HTML(b.String())
+}
+
+// num formats a number for tables.
+func num(v float64) string { return esc(fmt.Sprintf("%.6g", v)) }

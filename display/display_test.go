@@ -1,0 +1,140 @@
+package display
+
+import (
+	"bytes"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/vggnb/vggnb/gomlx_vgg"
+)
+
+func TestRenderers(t *testing.T) {
+	m := gomlx_vgg.VGG16().IncludeTop(false).Weights(gomlx_vgg.WeightsSynthetic).Notices(nil).MustDone()
+	img, err := gomlx_vgg.DemoImage(gomlx_vgg.TargetSize(64, 96))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := gomlx_vgg.MustBatch(gomlx_vgg.MustPreprocessInput(gomlx_vgg.ImgToArray(img, 0), 0))
+	outs, err := m.Outputs(x, gomlx_vgg.AllLayers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats := StatsOf(m, outs)
+	if len(stats) != 18 || stats[0].Layer != "block1_conv1" {
+		t.Fatalf("stats rows %d, first %q", len(stats), stats[0].Layer)
+	}
+	tbl := StatsTable("VGG16", stats)
+	for _, w := range []string{"<table", "block5_pool", "[1 2 3 512]"} {
+		if !strings.Contains(string(tbl), w) {
+			t.Errorf("stats table lacks %q", w)
+		}
+	}
+	means := ChannelMeans(outs["block1_conv1"])
+	if len(means) != 64 {
+		t.Errorf("%d channel means", len(means))
+	}
+	grid, err := ActivationGrid(outs["block1_conv1"], Channels(16), Columns(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pimg, err := png.Decode(bytes.NewReader(grid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 4 columns of 96 px tiles (64x96 maps, scale 1) with 2 px gaps.
+	if w := pimg.Bounds().Dx(); w != 4*(96+2)+2 {
+		t.Errorf("grid width %d", w)
+	}
+	if _, err := ActivationGrid(tensors.FromFlatDataAndDimensions(make([]float32, 64*96*64), 64*96, 64)); err == nil {
+		t.Error("2-D activation accepted")
+	}
+	for name, svg := range map[string]SVG{
+		"histogram": Histogram("block5_conv3", outs["block5_conv3"], 40, true),
+		"means":     LayerMeans("layer means", stats),
+	} {
+		if !strings.HasPrefix(string(svg), "<svg") || !strings.Contains(string(svg), "<rect") {
+			t.Errorf("%s is not an SVG chart", name)
+		}
+	}
+	sum := string(Summary(m))
+	for _, w := range []string{"block1_conv1 (Conv2D)", "(None, None, None, 64)", "14714688"} {
+		if !strings.Contains(sum, w) {
+			t.Errorf("summary lacks %q", w)
+		}
+	}
+	lg, err := LayerGraph(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(lg), "<svg") || !strings.Contains(string(lg), "block5_conv3") {
+		t.Errorf("layer graph: %.200s", lg)
+	}
+	groups, err := m.Ops(1, 64, 96, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	og, err := OpGraph(groups, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(og), "DotGeneral") || !strings.Contains(string(og), "block1_pool") {
+		t.Errorf("op graph lacks the conv matmul or the layer boxes")
+	}
+	if !strings.Contains(string(OpCounts(groups)), "DotGeneral") {
+		t.Error("op counts lack DotGeneral")
+	}
+}
+
+func TestConsistency(t *testing.T) {
+	a := Activations{Name: "a", Layers: map[string]Activation{
+		"l1": {Shape: []int{2}, Data: []float32{1, 2}},
+		"l2": {Shape: []int{2}, Data: []float32{1, 2}},
+		"l3": {Shape: []int{2}, Data: []float32{1, 2}},
+	}}
+	b := Activations{Name: "b", Layers: map[string]Activation{
+		"l1": {Shape: []int{2}, Data: []float32{1, 2.00001}},
+		"l2": {Shape: []int{2}, Data: []float32{1, 2.1}},
+		"l3": {Shape: []int{1, 2}, Data: []float32{1, 2}},
+	}}
+	r := Consistency(a, b, []string{"l1", "l2", "l3", "l4"}, 1e-5)
+	if r.Passed() {
+		t.Fatal("report passed with failing layers")
+	}
+	if got := r.Failed(); strings.Join(got, ",") != "l2,l3,l4" {
+		t.Errorf("failed layers %v, want l2,l3,l4", got)
+	}
+	h := string(r.HTML())
+	for _, w := range []string{"PASS", "FAIL", "shape [2] vs [1 2]", "missing in"} {
+		if !strings.Contains(h, w) {
+			t.Errorf("report lacks %q", w)
+		}
+	}
+	if !Consistency(a, a, []string{"l1"}, 0).Passed() {
+		t.Error("identical activations failed")
+	}
+}
+
+func TestShowWritesFilesOutsideNotebooks(t *testing.T) {
+	dir := t.TempDir()
+	old := Dir
+	Dir = dir
+	defer func() { Dir = old }()
+	if err := Show(HTML("<b>x</b>"), SVG("<svg/>"), PNG([]byte{1}), "text"); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if len(files) != 4 {
+		t.Fatalf("files %v", files)
+	}
+	if b, _ := os.ReadFile(files[0]); string(b) != "<b>x</b>" {
+		t.Errorf("first file %q", b)
+	}
+	if err := Show(42); err == nil {
+		t.Error("showing an int succeeded")
+	}
+}

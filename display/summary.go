@@ -1,0 +1,38 @@
+package display
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/vggnb/vggnb/gomlx_vgg"
+)
+
+// Summary renders Keras' model.summary(): layer (type), output shape, params,
+// trainable; then the totals.
+func Summary(m *gomlx_vgg.Model) HTML {
+	var rows [][]string
+	for _, l := range m.Layers() {
+		rows = append(rows, []string{esc(fmt.Sprintf("%s (%s)", l.Name, l.Class)), esc(KerasShape(l.OutputShape)),
+			esc(strconv.Itoa(l.Params)), esc(strconv.FormatBool(l.Trainable && l.Params > 0))})
+	}
+	total, trainable := m.CountParams()
+	rows = append(rows,
+		[]string{"<b>Total params</b>", "", esc(strconv.Itoa(total)), ""},
+		[]string{"<b>Trainable params</b>", "", esc(strconv.Itoa(trainable)), ""},
+		[]string{"<b>Non-trainable params</b>", "", esc(strconv.Itoa(total - trainable)), ""})
+	return table(m.String(), []string{"Layer (type)", "Output Shape", "Param #", "Trainable"}, rows)
+}
+
+// KerasShape prints a shape as Keras does: (None, 7, 7, 512).
+func KerasShape(s []int) string {
+	parts := make([]string, len(s))
+	for i, d := range s {
+		if d < 0 {
+			parts[i] = "None"
+		} else {
+			parts[i] = strconv.Itoa(d)
+		}
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
+}
