@@ -9,7 +9,7 @@ export GOFLAGS ?= -buildvcs=false
 export GOEXPERIMENT ?= simd
 OUT ?= out
 
-.PHONY: all build vet test test-short run bench fuzz clean
+.PHONY: all build vet test test-short run notebooks bench fuzz clean
 
 all: build
 
@@ -21,24 +21,28 @@ vet:
 	$(GO) vet ./...
 
 # The whole suite, fixtures included (the Keras layout fixtures are generated with
-# h5py on first use, ~2 GB in $TMPDIR, reused by later runs).
+# h5py on first use, ~2 GB in $TMPDIR, reused by later runs), the PyTorch fidelity
+# checks and the flagship notebook run through Jupyter.
 test: vet
 	$(GO) test -count=1 -timeout 30m ./...
 
 test-short: vet
 	$(GO) test -short -count=1 ./...
 
-# Main job. Until the flagship notebook lands (issue "kernel/, display/ ..."), it
-# loads SYNTHETIC VGG19 weights in the published Keras layout, measures the load
-# paths against h5py and writes the report to $(OUT)/report.html.
+# Main job: the flagship notebook, executed headless on the pure-Go backend
+# through the vggnb GoNB kernel (installed first, pinned), to $(OUT)/report.html.
+# Fails if any cell fails to compile, panics or errors.
+NOTEBOOK ?= notebooks/01_vgg19_consistency.ipynb
 run:
-	@mkdir -p $(OUT)
-	$(GO) run ./bench/weightsload -python $(PYTHON) | tee $(OUT)/weightsload.txt
-	@{ echo '<!doctype html><meta charset="utf-8"><title>vggnb report</title>'; \
-	   echo '<h1>vggnb: VGG19 weight loading</h1>'; \
-	   echo '<p><b>SYNTHETIC WEIGHTS</b>: deterministic random values in the published Keras file layout, not ImageNet weights.</p><pre>'; \
-	   sed 's/&/\&amp;/g; s/</\&lt;/g' $(OUT)/weightsload.txt; echo '</pre>'; } > $(OUT)/report.html
+	@mkdir -p $(OUT) bin
+	$(GO) build -o bin/vggnb ./cmd/vggnb
+	bin/vggnb kernel install
+	bin/vggnb kernel run --out $(OUT) $(NOTEBOOK)
+	cp $(OUT)/$(basename $(notdir $(NOTEBOOK))).html $(OUT)/report.html
 	@echo "report: $(OUT)/report.html"
+
+notebooks:
+	$(PYTHON) notebooks/make_notebooks.py
 
 bench:
 	$(GO) run ./bench/weightsload -python $(PYTHON)

@@ -12,8 +12,8 @@ import (
 )
 
 type gridConfig struct {
-	channels, cols, tile int
-	global               bool
+	channels, cols, tile, maxTile int
+	global                        bool
 }
 
 // GridOption configures ActivationGrid.
@@ -29,6 +29,10 @@ func Columns(n int) GridOption { return func(c *gridConfig) { c.cols = n } }
 // integer factor, without smoothing (default 64).
 func TileSize(px int) GridOption { return func(c *gridConfig) { c.tile = px } }
 
+// MaxTileSize sets the largest tile side in pixels; larger maps are subsampled
+// (every k-th pixel) to fit (default 96), which keeps grids of early layers small.
+func MaxTileSize(px int) GridOption { return func(c *gridConfig) { c.maxTile = px } }
+
 // GlobalScale uses one colour scale (the layer's min..max) for all tiles instead
 // of one per channel, so channels can be compared with each other.
 func GlobalScale() GridOption { return func(c *gridConfig) { c.global = true } }
@@ -37,7 +41,7 @@ func GlobalScale() GridOption { return func(c *gridConfig) { c.global = true } }
 // activation (batch, height, width, channels) into one PNG, coloured with the
 // viridis colour map (dark: low, yellow: high).
 func ActivationGrid(t *tensors.Tensor, opts ...GridOption) (PNG, error) {
-	cfg := gridConfig{channels: 64, cols: 8, tile: 64}
+	cfg := gridConfig{channels: 64, cols: 8, tile: 64, maxTile: 96}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -50,8 +54,10 @@ func ActivationGrid(t *tensors.Tensor, opts ...GridOption) (PNG, error) {
 	cols := min(cfg.cols, n)
 	rows := (n + cols - 1) / cols
 	scale := max(1, cfg.tile/max(h, w))
+	step := max(1, (max(h, w)+cfg.maxTile-1)/cfg.maxTile)
+	th, tw := (h+step-1)/step*scale, (w+step-1)/step*scale // tile size in pixels
 	const gap = 2
-	img := image.NewRGBA(image.Rect(0, 0, cols*(w*scale+gap)+gap, rows*(h*scale+gap)+gap))
+	img := image.NewRGBA(image.Rect(0, 0, cols*(tw+gap)+gap, rows*(th+gap)+gap))
 	for i := range img.Pix {
 		img.Pix[i] = 255
 	}
@@ -69,10 +75,10 @@ func ActivationGrid(t *tensors.Tensor, opts ...GridOption) (PNG, error) {
 					lo, hi = math.Min(lo, x), math.Max(hi, x)
 				}
 			}
-			ox := gap + (ch%cols)*(w*scale+gap)
-			oy := gap + (ch/cols)*(h*scale+gap)
-			for y := range h {
-				for x := range w {
+			ox := gap + (ch%cols)*(tw+gap)
+			oy := gap + (ch/cols)*(th+gap)
+			for y := 0; y < h; y += step {
+				for x := 0; x < w; x += step {
 					f := 0.0
 					if hi > lo {
 						f = (float64(v[(y*w+x)*c+ch]) - lo) / (hi - lo)
@@ -80,7 +86,7 @@ func ActivationGrid(t *tensors.Tensor, opts ...GridOption) (PNG, error) {
 					col := viridis(f)
 					for dy := range scale {
 						for dx := range scale {
-							img.SetRGBA(ox+x*scale+dx, oy+y*scale+dy, col)
+							img.SetRGBA(ox+x/step*scale+dx, oy+y/step*scale+dy, col)
 						}
 					}
 				}

@@ -34,3 +34,6 @@ func NewBackend(config string) (compute.Backend, error) {
 	}
 	return nil, fmt.Errorf("gomlx_vgg: unknown backend %q: want go, xla:cpu, xla:cuda or xla:/path/to/pjrt_plugin.so", config)
 }
+
+// XLALinked reports whether this binary includes the XLA backend (built with -tags xla).
+func XLALinked() bool { return xlaLinked }

@@ -8,8 +8,10 @@ set -euo pipefail
 GO_VERSION=1.26.8
 # python3-torch and python3-pil are the independent reference (PyTorch, PIL) the
 # gomlx_vgg fidelity tests compare against.
+# Jupyter runs the notebooks (GoNB itself is installed by `vggnb kernel install`).
 APT_PACKAGES=(make curl unzip ca-certificates git gcc python3 python3-numpy python3-h5py hdf5-tools
-  python3-torch python3-pil)
+  python3-torch python3-pil
+  jupyter-notebook jupyter-nbconvert jupyter-client python3-nbclient python3-nbformat python3-ipykernel)
 
 log() { echo "deps: $*" >&2; }
 

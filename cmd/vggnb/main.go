@@ -7,6 +7,7 @@
 //	vggnb features [--model vgg16|vgg19] [--include-top] [--weights W] [--image FILE] [--size HxW] [--layer NAME|all] [--backend B] [--json]
 //	vggnb layers [--model vgg16|vgg19] [--include-top] [--size HxW] [--pooling avg|max] [--json]
 //	vggnb predict [--model vgg16|vgg19] [--weights W] [--image FILE] [--top N] [--json]
+//	vggnb kernel install|doctor|run NOTEBOOK...
 package main
 
 import (
@@ -37,6 +38,12 @@ const usage = `usage:
       Keras-style summary: layer names, output shapes, parameters
   vggnb predict [--model vgg16|vgg19] [--weights ...] [--image FILE|demo] [--top N] [--json]
       top-N ImageNet classes of an image (224x224, with the top)
+  vggnb kernel install [--tools DIR] [--jupyter-data DIR] [--checkout DIR]
+      install GoNB v0.11.5, goimports, gopls (pinned) and the Jupyter kernel "Go (vggnb)"
+  vggnb kernel doctor
+      check Jupyter, the Go tools, the kernel, backends (XLA plugins), GPU, weights
+  vggnb kernel run [--out DIR] NOTEBOOK.ipynb...
+      execute notebooks headless; fail on any cell that does not compile, panics or errors
 With --weights auto (the default) the ImageNet weights are used when a verified copy is on this
 machine (vggnb weights fetch); otherwise SYNTHETIC weights, announced on stderr.
 `
@@ -61,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "weights":
 		return weightsCmd(ctx, args[1:], stdout, stderr)
+	case "kernel":
+		return kernelCmd(ctx, args[1:], stdout, stderr)
 	case "features":
 		return featuresCmd(args[1:], stdout, stderr)
 	case "layers":

@@ -1,0 +1,246 @@
+// Package kernel is vggnb's GoNB glue: it installs a pinned GoNB with its Go
+// tools and a Jupyter kernel ("Go (vggnb)") wired to this checkout, checks an
+// installation (Doctor), and executes notebooks headless (Run), failing on any
+// cell that does not compile, panics, exits non-zero or errors.
+package kernel
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+)
+
+// Pinned versions: the module proxy refuses @latest here.
+const (
+	GoNBVersion      = "v0.11.5"
+	GoImportsVersion = "v0.36.0"
+	GoplsVersion     = "v0.21.0"
+	// KernelName is the Jupyter kernelspec name; DisplayName what Jupyter shows.
+	KernelName  = "vggnb"
+	DisplayName = "Go (vggnb)"
+	// ModulePath is this project's module.
+	ModulePath = "github.com/vggnb/vggnb"
+)
+
+// Config says where things go; zero fields take their defaults.
+type Config struct {
+	// ToolsDir holds bin/gonb, bin/goimports, bin/gopls (default: $VGGNB_TOOLS,
+	// else <user cache>/vggnb/tools).
+	ToolsDir string
+	// JupyterDataDir is where kernels/vggnb/kernel.json goes (default:
+	// $JUPYTER_DATA_DIR, else ~/.local/share/jupyter).
+	JupyterDataDir string
+	// Checkout is the vggnb source tree notebooks import (default: found from the
+	// working directory upwards).
+	Checkout string
+	// Python runs the PyTorch reference from notebooks (default /usr/bin/python3).
+	Python string
+	// Log receives progress lines (default: discarded).
+	Log io.Writer
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.ToolsDir == "" {
+		c.ToolsDir = os.Getenv("VGGNB_TOOLS")
+	}
+	if c.ToolsDir == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			return c, fmt.Errorf("kernel: no tools directory: %w", err)
+		}
+		c.ToolsDir = filepath.Join(dir, "vggnb", "tools")
+	}
+	if c.JupyterDataDir == "" {
+		c.JupyterDataDir = os.Getenv("JUPYTER_DATA_DIR")
+	}
+	if c.JupyterDataDir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return c, fmt.Errorf("kernel: no Jupyter data directory: %w", err)
+		}
+		c.JupyterDataDir = filepath.Join(home, ".local", "share", "jupyter")
+	}
+	if c.Checkout == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return c, err
+		}
+		if c.Checkout, err = FindCheckout(wd); err != nil {
+			return c, err
+		}
+	}
+	if c.Python == "" {
+		c.Python = "/usr/bin/python3"
+		if p := os.Getenv("VGGNB_PYTHON"); p != "" {
+			c.Python = p
+		}
+	}
+	if c.Log == nil {
+		c.Log = io.Discard
+	}
+	abs, err := filepath.Abs(c.Checkout)
+	c.Checkout = abs
+	return c, err
+}
+
+// FindCheckout walks up from dir to the directory whose go.mod declares ModulePath.
+func FindCheckout(dir string) (string, error) {
+	for d := dir; ; d = filepath.Dir(d) {
+		b, err := os.ReadFile(filepath.Join(d, "go.mod"))
+		if err == nil && strings.HasPrefix(strings.TrimSpace(string(b)), "module "+ModulePath+"\n") {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("kernel: no vggnb checkout (go.mod of %s) in %s or above; run from the checkout or pass --checkout", ModulePath, dir)
+		}
+	}
+}
+
+// Bin returns the path of a tool in ToolsDir.
+func (c Config) Bin(tool string) string { return filepath.Join(c.ToolsDir, "bin", tool) }
+
+// KernelDir is where kernel.json lives.
+func (c Config) KernelDir() string { return filepath.Join(c.JupyterDataDir, "kernels", KernelName) }
+
+// Install installs GoNB, goimports and gopls (pinned, through the Go module
+// proxy, skipped when already there) and writes the vggnb kernelspec. It returns
+// the completed Config.
+func Install(ctx context.Context, cfg Config) (Config, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return c, err
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return c, errors.New("kernel: no go on PATH: install Go 1.26.5+ (scripts/deps.sh does)")
+	}
+	bin := filepath.Join(c.ToolsDir, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		return c, fmt.Errorf("kernel: %w", err)
+	}
+	env := append(os.Environ(), "GOBIN="+bin, "GOFLAGS=-mod=mod", "GOEXPERIMENT=")
+	for _, t := range []struct{ name, pkg string }{
+		{"goimports", "golang.org/x/tools/cmd/goimports@" + GoImportsVersion},
+		{"gopls", "golang.org/x/tools/gopls@" + GoplsVersion},
+	} {
+		if installedVersion(c.Bin(t.name), t.pkg) {
+			continue
+		}
+		fmt.Fprintf(c.Log, "kernel: installing %s\n", t.pkg)
+		if err := run(ctx, c.ToolsDir, env, goBin, "install", t.pkg); err != nil {
+			return c, err
+		}
+	}
+	if !installedVersion(c.Bin("gonb"), "github.com/janpfeifer/gonb@"+GoNBVersion) {
+		// `go install gonb@version` fails on the proxy; a tiny module pinning it works.
+		mod := filepath.Join(c.ToolsDir, "gonb-module")
+		if err := os.MkdirAll(mod, 0o755); err != nil {
+			return c, err
+		}
+		gomod := fmt.Sprintf("module vggnb-tools\n\ngo 1.26\n\nrequire github.com/janpfeifer/gonb %s\n", GoNBVersion)
+		tools := "//go:build tools\n\npackage tools\n\nimport _ \"github.com/janpfeifer/gonb\"\n"
+		if err := os.WriteFile(filepath.Join(mod, "go.mod"), []byte(gomod), 0o644); err != nil {
+			return c, err
+		}
+		if err := os.WriteFile(filepath.Join(mod, "tools.go"), []byte(tools), 0o644); err != nil {
+			return c, err
+		}
+		fmt.Fprintf(c.Log, "kernel: installing github.com/janpfeifer/gonb@%s\n", GoNBVersion)
+		if err := run(ctx, mod, env, goBin, "mod", "tidy"); err != nil {
+			return c, err
+		}
+		if err := run(ctx, mod, env, goBin, "install", "github.com/janpfeifer/gonb"); err != nil {
+			return c, err
+		}
+	}
+	if err := writeKernelSpec(c, goBin); err != nil {
+		return c, err
+	}
+	fmt.Fprintf(c.Log, "kernel: %q installed in %s (GoNB %s, imports of %s/... from %s)\n",
+		DisplayName, c.KernelDir(), GoNBVersion, ModulePath, c.Checkout)
+	return c, nil
+}
+
+// installedVersion reports whether the binary exists and was built from pkg@version
+// (read from its embedded build information).
+func installedVersion(path, pkgAtVersion string) bool {
+	out, err := exec.Command("go", "version", "-m", path).Output()
+	if err != nil {
+		return false
+	}
+	pkg, version, _ := strings.Cut(pkgAtVersion, "@")
+	modPath := pkg
+	if strings.HasPrefix(pkg, "golang.org/x/tools/cmd/") {
+		modPath = "golang.org/x/tools"
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 3 && (f[0] == "mod" || f[0] == "dep") && f[1] == modPath && f[2] == version {
+			return true
+		}
+	}
+	return false
+}
+
+func run(ctx context.Context, dir string, env []string, name string, args ...string) error {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir, cmd.Env = dir, env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("kernel: %s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// kernelSpec is Jupyter's kernel.json.
+type kernelSpec struct {
+	Argv          []string          `json:"argv"`
+	DisplayName   string            `json:"display_name"`
+	Language      string            `json:"language"`
+	InterruptMode string            `json:"interrupt_mode"`
+	Env           map[string]string `json:"env"`
+	Metadata      map[string]any    `json:"metadata,omitempty"`
+}
+
+// writeKernelSpec writes kernel.json atomically: GoNB with raw (text) errors and
+// a go.work that resolves this module to the checkout; the Go tools on PATH; the
+// pure-Go backend (with SIMD) as default and no plugin auto-install.
+func writeKernelSpec(c Config, goBin string) error {
+	goRoot := filepath.Dir(goBin)
+	spec := kernelSpec{
+		Argv: []string{c.Bin("gonb"), "--kernel", "{connection_file}", "--raw_error",
+			"--go_work=" + c.Checkout},
+		DisplayName: DisplayName, Language: "go", InterruptMode: "message",
+		Env: map[string]string{
+			"PATH":                  filepath.Join(c.ToolsDir, "bin") + ":" + goRoot + ":" + os.Getenv("PATH"),
+			"GOMLX_BACKEND":         "go",
+			"GOMLX_NO_AUTO_INSTALL": "1",
+			"GOEXPERIMENT":          "simd",
+			"VGGNB_CHECKOUT":        c.Checkout,
+			"VGGNB_PYTHON":          c.Python,
+		},
+		Metadata: map[string]any{"vggnb": map[string]string{"gonb": GoNBVersion, "go": runtime.Version()}},
+	}
+	if b := os.Getenv("GOMLX_BACKEND"); b != "" {
+		spec.Env["GOMLX_BACKEND"] = b
+	}
+	if err := os.MkdirAll(c.KernelDir(), 0o755); err != nil {
+		return fmt.Errorf("kernel: %w", err)
+	}
+	b, err := json.MarshalIndent(spec, "", "  ")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(c.KernelDir(), "kernel.json")
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("kernel: %w", err)
+	}
+	return os.Rename(tmp, path)
+}

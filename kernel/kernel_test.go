@@ -1,0 +1,139 @@
+package kernel
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestInspect(t *testing.T) {
+	nb := `{"cells": [
+ {"cell_type": "markdown", "source": "x"},
+ {"cell_type": "code", "execution_count": 1, "outputs": [{"output_type": "stream", "name": "stdout", "text": ["ok\n"]}]},
+ {"cell_type": "code", "execution_count": 2, "outputs": [{"output_type": "stream", "name": "stderr", "text": ["panic: boom\n", "\n", "goroutine 1\n"]}]},
+ {"cell_type": "code", "execution_count": 3, "outputs": [{"output_type": "error", "ename": "ERROR", "evalue": "x", "traceback": ["Cell[3]: Line 2", "undefined: y"]}]},
+ {"cell_type": "code", "execution_count": 4, "outputs": [{"output_type": "stream", "name": "stderr", "text": "warning: slow\n"}]},
+ {"cell_type": "code", "execution_count": 5, "outputs": [{"output_type": "stream", "name": "stderr", "text": "\u001b[7mexit status 3\u001b[0m\n"}]}
+]}`
+	path := filepath.Join(t.TempDir(), "nb.ipynb")
+	if err := os.WriteFile(path, []byte(nb), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	failures, code, err := Inspect(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != 5 {
+		t.Errorf("%d code cells, want 5", code)
+	}
+	var cells []int
+	for _, f := range failures {
+		cells = append(cells, f.Cell)
+	}
+	if len(cells) != 3 || cells[0] != 3 || cells[1] != 4 || cells[2] != 6 {
+		t.Fatalf("failed cells %v, want [3 4 6]", cells)
+	}
+	if !strings.Contains(failures[1].Message, "undefined: y") || !strings.Contains(failures[2].Message, "exit status 3") {
+		t.Errorf("messages %+v", failures)
+	}
+}
+
+func TestFindCheckout(t *testing.T) {
+	wd, _ := os.Getwd()
+	root, err := FindCheckout(wd)
+	if err != nil || root != filepath.Dir(wd) {
+		t.Errorf("FindCheckout(%s) = %s, %v", wd, root, err)
+	}
+	if _, err := FindCheckout(t.TempDir()); err == nil {
+		t.Error("found a checkout in an empty directory")
+	}
+}
+
+// installed installs the kernel into a temporary Jupyter data directory (the
+// tools go to their usual cache, shared with `make run`).
+func installed(t *testing.T) Config {
+	t.Helper()
+	if _, err := exec.LookPath("jupyter"); err != nil {
+		t.Fatal("jupyter is not installed: apt-get install jupyter-nbconvert python3-nbclient python3-ipykernel (scripts/deps.sh does)")
+	}
+	cfg, err := Install(context.Background(), Config{JupyterDataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range Doctor(cfg) {
+		if c.Required && !c.OK {
+			t.Errorf("doctor after install: %s missing: %s", c.Name, c.Detail)
+		}
+	}
+	return cfg
+}
+
+func TestRunFailsOnBrokenCells(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Jupyter")
+	}
+	cfg := installed(t)
+	out := t.TempDir()
+	for _, c := range []struct {
+		nb, want string
+		cell     int
+	}{
+		{"panic.ipynb", "panic: boom from the fixture", 3},
+		{"compile_error.ipynb", "undefined: undefinedThing", 1},
+		{"exit.ipynb", "exit status 3", 1},
+	} {
+		_, err := Run(context.Background(), []string{filepath.Join("testdata", c.nb)}, RunOptions{OutDir: out, JupyterDataDir: cfg.JupyterDataDir})
+		var nbErr *NotebookError
+		if !errors.As(err, &nbErr) {
+			t.Fatalf("%s: error %v, want a *NotebookError", c.nb, err)
+		}
+		if len(nbErr.Failures) != 1 || nbErr.Failures[0].Cell != c.cell || !strings.Contains(nbErr.Failures[0].Message, c.want) {
+			t.Errorf("%s: %v\nwant one failure in cell %d mentioning %q", c.nb, err, c.cell, c.want)
+		}
+		if _, err := os.Stat(filepath.Join(out, strings.TrimSuffix(c.nb, ".ipynb")+".html")); err != nil {
+			t.Errorf("%s: no HTML export of the failed run: %v", c.nb, err)
+		}
+	}
+}
+
+// The flagship notebook runs headless and its outputs hold the table, the
+// activation grids and the diagrams as images, and block5_pool's shape.
+func TestFlagshipNotebook(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the flagship notebook")
+	}
+	cfg := installed(t)
+	out := t.TempDir()
+	nb := filepath.Join(cfg.Checkout, "notebooks", "01_vgg19_consistency.ipynb")
+	res, err := Run(context.Background(), []string{nb}, RunOptions{OutDir: out, JupyterDataDir: cfg.JupyterDataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(res[0].Executed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	executed := string(b)
+	for _, w := range []string{`"image/png"`, `"image/svg+xml"`, `"text/html"`, "block5_pool shape [1 6 9 512]",
+		"identical: true", "unchanged: true", "PASS", "GoMLX pure Go vs PyTorch"} {
+		if !strings.Contains(executed, w) {
+			t.Errorf("executed notebook lacks %q", w)
+		}
+	}
+	if strings.Contains(executed, `class=\"fail\"`) {
+		t.Error("the consistency report has failing layers")
+	}
+	h, err := os.ReadFile(res[0].HTML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(h)
+	if strings.Count(html, "<svg") < 3 || strings.Count(html, "data:image/png;base64") < 2 || !strings.Contains(html, `<table class="vggnb">`) {
+		t.Errorf("HTML export lacks the diagrams (%d svg), grids (%d png) or tables",
+			strings.Count(html, "<svg"), strings.Count(html, "data:image/png;base64"))
+	}
+}
