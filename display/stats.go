@@ -54,9 +54,9 @@ func ChannelMeans(t *tensors.Tensor) []float64 {
 	return sums
 }
 
-// ChannelMeansTable renders ChannelMeans as rows of 16 channels.
+// ChannelMeansTable renders ChannelMeans as rows of 8 channels.
 func ChannelMeansTable(caption string, means []float64) HTML {
-	const per = 16
+	const per = 8
 	header := []string{"channels"}
 	for i := range per {
 		header = append(header, fmt.Sprintf("+%d", i))

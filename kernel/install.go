@@ -230,6 +230,13 @@ func writeKernelSpec(c Config, goBin string) error {
 	if b := os.Getenv("GOMLX_BACKEND"); b != "" {
 		spec.Env["GOMLX_BACKEND"] = b
 	}
+	// With a PJRT plugin on this machine, cells are built with the XLA backend
+	// linked in (the default stays pure Go) and can compare against it.
+	if plugins, _ := FindPJRTPlugins(); len(plugins) > 0 {
+		spec.Env["GOFLAGS"] = "-tags=xla"
+		spec.Env["VGGNB_XLA_PLUGIN"] = plugins[0]
+		fmt.Fprintf(c.Log, "kernel: PJRT plugin %s found: cells link the XLA backend (-tags=xla)\n", plugins[0])
+	}
 	if err := os.MkdirAll(c.KernelDir(), 0o755); err != nil {
 		return fmt.Errorf("kernel: %w", err)
 	}

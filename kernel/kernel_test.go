@@ -132,8 +132,9 @@ func TestFlagshipNotebook(t *testing.T) {
 		t.Fatal(err)
 	}
 	html := string(h)
-	if strings.Count(html, "<svg") < 3 || strings.Count(html, "data:image/png;base64") < 2 || !strings.Contains(html, `<table class="vggnb">`) {
-		t.Errorf("HTML export lacks the diagrams (%d svg), grids (%d png) or tables",
-			strings.Count(html, "<svg"), strings.Count(html, "data:image/png;base64"))
+	// SVGs are embedded as images: nbconvert's sanitizer strips inline SVG elements.
+	svgs, pngs := strings.Count(html, `src="data:image/svg+xml;charset=utf-8,%3Csvg`), strings.Count(html, "data:image/png;base64")
+	if svgs < 4 || pngs < 2 || !strings.Contains(html, `<table class="vggnb">`) {
+		t.Errorf("HTML export lacks the diagrams and charts (%d SVG images), grids (%d PNG) or tables", svgs, pngs)
 	}
 }

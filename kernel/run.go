@@ -3,9 +3,11 @@ package kernel
 import (
 	"bytes"
 	"context"
+	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -153,7 +155,14 @@ func runOne(ctx context.Context, nb string, o RunOptions, env []string) (*Result
 		return nil, err
 	}
 	res.Cells = cells
-	html := exec.CommandContext(ctx, o.Jupyter, "nbconvert", "--to", "html", "--output-dir", outDir, "--output", base+".html", res.Executed)
+	tmpl, err := writeTemplate()
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(tmpl)
+	html := exec.CommandContext(ctx, o.Jupyter, "nbconvert", "--to", "html",
+		"--TemplateExporter.extra_template_basedirs="+tmpl, "--template", "vggnb",
+		"--output-dir", outDir, "--output", base+".html", res.Executed)
 	html.Env = env
 	if out, err := html.CombinedOutput(); err != nil {
 		return res, fmt.Errorf("kernel: HTML export of %s: %v\n%s", res.Executed, err, tail(string(out), 2000))
@@ -162,6 +171,28 @@ func runOne(ctx context.Context, nb string, o RunOptions, env []string) (*Result
 		return res, &NotebookError{Notebook: nb, Failures: failures, Executed: res.Executed}
 	}
 	return res, nil
+}
+
+// nbTemplate is the HTML export template (lab, with SVG kept as images).
+//
+//go:embed nbtemplate/vggnb
+var nbTemplate embed.FS
+
+// writeTemplate copies the export template to a temporary directory for nbconvert.
+func writeTemplate() (string, error) {
+	dir, err := os.MkdirTemp("", "vggnb-nbtemplate-")
+	if err != nil {
+		return "", fmt.Errorf("kernel: %w", err)
+	}
+	sub, err := fs.Sub(nbTemplate, "nbtemplate")
+	if err == nil {
+		err = os.CopyFS(dir, sub)
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("kernel: HTML template: %w", err)
+	}
+	return dir, nil
 }
 
 func tail(s string, n int) string {

@@ -317,13 +317,20 @@ display.MustShow(report.HTML())
 if synthetic {
 	fmt.Println("(SYNTHETIC weights: the check compares computations, not ImageNet features)")
 }
-if gomlx_vgg.XLALinked() {
-	fmt.Println("XLA is linked: compare with m built on gomlx_vgg.NewBackend(\\"xla:cpu\\")")
-} else {
-	fmt.Println("XLA: not in this kernel's build, skipped (see `vggnb kernel doctor`)")
-}
 if !report.Passed() {
 	panic(fmt.Sprintf("layers disagree with PyTorch: %v", report.Failed()))
+}
+// With a PJRT plugin on this machine the kernel links XLA (see `vggnb kernel doctor`): compare it too.
+if plugin := os.Getenv("VGGNB_XLA_PLUGIN"); plugin != "" && gomlx_vgg.XLALinked() {
+	backend, err := gomlx_vgg.NewBackend("xla:" + plugin)
+	must(err)
+	mx := vgg19(gomlx_vgg.VGG19().IncludeTop(false).Backend(backend))
+	xlaOuts, err := mx.Outputs(input(200, 300), layers...)
+	must(err)
+	xr := display.Consistency(display.FromTensors("XLA "+plugin, xlaOuts), display.FromTorch(ref), layers, 1e-5)
+	display.MustShow(xr.HTML())
+} else {
+	fmt.Println("XLA: no PJRT plugin on this machine (or not linked), skipped; see `vggnb kernel doctor`")
 }
 """),
 md("""
@@ -392,6 +399,8 @@ cell that does not compile, panics or errors.
 def write(name, cells):
     nb = nbf.v4.new_notebook()
     nb.cells = cells
+    for i, c in enumerate(cells):
+        c.id = "c%02d" % i  # stable ids: regenerating gives a reviewable diff
     nb.metadata["kernelspec"] = KERNEL
     nb.metadata["language_info"] = {"name": "go"}
     nbf.write(nb, os.path.join(HERE, name))
