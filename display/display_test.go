@@ -138,3 +138,16 @@ func TestShowWritesFilesOutsideNotebooks(t *testing.T) {
 		t.Error("showing an int succeeded")
 	}
 }
+
+func TestLivePlot(t *testing.T) {
+	p := NewLivePlot("training")
+	for i := range 10 {
+		p.Add("loss", float64(i), 1/float64(i+1))
+		p.Add("accuracy", float64(i), float64(i)/10)
+	}
+	p.Update() // no-op outside a notebook
+	svg := string(p.SVG())
+	if strings.Count(svg, "<polyline") != 2 || !strings.Contains(svg, "loss (last 0.1)") || !strings.Contains(svg, "accuracy (last 0.9)") {
+		t.Errorf("live plot: %.300s", svg)
+	}
+}

@@ -138,3 +138,28 @@ func TestFlagshipNotebook(t *testing.T) {
 		t.Errorf("HTML export lacks the diagrams and charts (%d SVG images), grids (%d PNG) or tables", svgs, pngs)
 	}
 }
+
+// Notebook 02 (the seed's MLP) runs headless and shows each idea's outcome.
+func TestMLPNotebook(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains the MLP in a notebook")
+	}
+	cfg := installed(t)
+	nb := filepath.Join(cfg.Checkout, "notebooks", "02_mnist_mlp.ipynb")
+	res, err := Run(context.Background(), []string{nb}, RunOptions{OutDir: t.TempDir(), JupyterDataDir: cfg.JupyterDataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(res[0].Executed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"after 100 steps", "after 18000 steps: test accuracy 0.8", "two calls equal: true",
+		"training phase, two calls equal:   false", "variable /shared/dense/weights", "unchanged by evaluation: true",
+		"changed by a training step: true", "frozen dense_1 unchanged: true", "dense_2 trained: true", "1 device",
+		"data:image/svg+xml"} {
+		if !strings.Contains(string(b), w) {
+			t.Errorf("executed notebook 02 lacks %q", w)
+		}
+	}
+}

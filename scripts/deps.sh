@@ -10,7 +10,7 @@ GO_VERSION=1.26.8
 # gomlx_vgg fidelity tests compare against.
 # Jupyter runs the notebooks (GoNB itself is installed by `vggnb kernel install`).
 APT_PACKAGES=(make curl unzip ca-certificates git gcc python3 python3-numpy python3-h5py hdf5-tools
-  python3-torch python3-pil
+  python3-torch python3-pil dataset-fashion-mnist
   jupyter-notebook jupyter-nbconvert jupyter-client python3-nbclient python3-nbformat python3-ipykernel)
 
 log() { echo "deps: $*" >&2; }

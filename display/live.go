@@ -1,0 +1,91 @@
+package display
+
+import (
+	"fmt"
+	"math"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/janpfeifer/gonb/gonbui"
+)
+
+// LivePlot is a set of line charts (loss, accuracy, ...) that redraws in place
+// in a notebook cell as training adds points. Outside a notebook Show writes the
+// final SVG with the other outputs.
+type LivePlot struct {
+	mu     sync.Mutex
+	id     string
+	title  string
+	order  []string
+	series map[string][][2]float64
+}
+
+// NewLivePlot starts an empty plot.
+func NewLivePlot(title string) *LivePlot {
+	id := "vggnb-live"
+	if InNotebook() {
+		id = "vggnb-live-" + gonbui.UniqueId()
+	}
+	return &LivePlot{id: id, title: title, series: map[string][][2]float64{}}
+}
+
+// Add appends the point (x, y) to the named series.
+func (p *LivePlot) Add(name string, x, y float64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.series[name]; !ok {
+		p.order = append(p.order, name)
+	}
+	p.series[name] = append(p.series[name], [2]float64{x, y})
+}
+
+// SVG renders one panel per series.
+func (p *LivePlot) SVG() SVG {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	const pw, ph, pad = 360, 220, 44
+	w := max(1, len(p.order)) * pw
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">`, w, ph+30)
+	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/><text x="10" y="16" font-size="13" font-weight="bold">%s</text>`, esc(p.title))
+	for i, name := range p.order {
+		pts := p.series[name]
+		ox := float64(i*pw + pad)
+		top, plotW, plotH := 40.0, float64(pw-pad-12), float64(ph-50)
+		xmin, xmax, ymin, ymax := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
+		for _, q := range pts {
+			xmin, xmax = math.Min(xmin, q[0]), math.Max(xmax, q[0])
+			ymin, ymax = math.Min(ymin, q[1]), math.Max(ymax, q[1])
+		}
+		if xmax <= xmin {
+			xmax = xmin + 1
+		}
+		if ymax <= ymin {
+			ymax = ymin + 1e-9
+		}
+		fmt.Fprintf(&b, `<text x="%.0f" y="32" font-weight="bold">%s (last %.4g)</text>`, ox, esc(name), pts[len(pts)-1][1])
+		fmt.Fprintf(&b, `<rect x="%.0f" y="%.0f" width="%.0f" height="%.0f" fill="none" stroke="#999"/>`, ox, top, plotW, plotH)
+		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="end">%.3g</text><text x="%.0f" y="%.0f" text-anchor="end">%.3g</text>`,
+			ox-3, top+8, ymax, ox-3, top+plotH, ymin)
+		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f">%.0f</text><text x="%.0f" y="%.0f" text-anchor="end">%.0f</text>`,
+			ox, top+plotH+14, xmin, ox+plotW, top+plotH+14, xmax)
+		b.WriteString(`<polyline fill="none" stroke="#3b528b" stroke-width="1.5" points="`)
+		for _, q := range pts {
+			fmt.Fprintf(&b, "%.1f,%.1f ", ox+plotW*(q[0]-xmin)/(xmax-xmin), top+plotH*(1-(q[1]-ymin)/(ymax-ymin)))
+		}
+		b.WriteString(`"/>`)
+	}
+	b.WriteString(`</svg>`)
+	return SVG(b.String())
+}
+
+// Update redraws the plot in its notebook output (in place; as an image so it
+// also survives HTML export). Outside a notebook it does nothing.
+func (p *LivePlot) Update() {
+	if !InNotebook() {
+		return
+	}
+	gonbui.UpdateHTML(p.id, fmt.Sprintf(`<img alt="%s" src="data:image/svg+xml;charset=utf-8,%s">`, esc(p.title), url.PathEscape(string(p.SVG()))))
+	gonbui.Sync()
+}
