@@ -13,6 +13,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/vggnb/vggnb/display"
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/weights"
 )
@@ -89,6 +92,23 @@ func loadInput(n *netFlags) (image.Image, error) {
 	return gomlx_vgg.LoadImg(n.image, opts...)
 }
 
+// prepare builds the model and loads the image as a preprocessed batch of one.
+func (n *netFlags) prepare(stderr io.Writer) (*gomlx_vgg.Model, image.Image, *tensors.Tensor, error) {
+	img, err := loadInput(n)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	m, err := n.build(stderr)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	x, err := gomlx_vgg.PreprocessInput(gomlx_vgg.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return m, img, gomlx_vgg.MustBatch(x), nil
+}
+
 // layerJSON is one layer of `features --json`.
 type layerJSON struct {
 	Shape []int   `json:"shape"`
@@ -109,20 +129,12 @@ func featuresCmd(args []string, stdout, stderr io.Writer) error {
 	} else if len(pos) > 0 {
 		return fmt.Errorf("features: unexpected arguments %q", pos)
 	}
-	img, err := loadInput(&n)
-	if err != nil {
-		return err
-	}
-	m, err := n.build(stderr)
-	if err != nil {
-		return err
-	}
-	x, err := gomlx_vgg.PreprocessInput(gomlx_vgg.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
+	m, img, x, err := n.prepare(stderr)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	outs, err := m.Outputs(gomlx_vgg.MustBatch(x), strings.Split(n.layer, ",")...)
+	outs, err := m.Outputs(x, strings.Split(n.layer, ",")...)
 	if err != nil {
 		return err
 	}
@@ -221,26 +233,13 @@ func layersCmd(args []string, stdout, stderr io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 0, 0, 3, ' ', 0)
 	fmt.Fprintln(tw, "Layer (type)\tOutput Shape\tParam #\tTrainable")
 	for _, l := range m.Layers() {
-		fmt.Fprintf(tw, "%s (%s)\t%s\t%d\t%v\n", l.Name, l.Class, kerasShape(l.OutputShape), l.Params, l.Trainable && l.Params > 0)
+		fmt.Fprintf(tw, "%s (%s)\t%s\t%d\t%v\n", l.Name, l.Class, display.KerasShape(l.OutputShape), l.Params, l.Trainable && l.Params > 0)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "Total params: %d\nTrainable params: %d\nNon-trainable params: %d\n", total, trainable, total-trainable)
 	return nil
-}
-
-// kerasShape prints a shape as Keras does: (None, 7, 7, 512).
-func kerasShape(s []int) string {
-	parts := make([]string, len(s))
-	for i, d := range s {
-		if d < 0 {
-			parts[i] = "None"
-		} else {
-			parts[i] = strconv.Itoa(d)
-		}
-	}
-	return "(" + strings.Join(parts, ", ") + ")"
 }
 
 func predictCmd(args []string, stdout, stderr io.Writer) error {
@@ -258,19 +257,11 @@ func predictCmd(args []string, stdout, stderr io.Writer) error {
 	if n.size != "" && n.size != "224x224" {
 		return errors.New("predict: the classifier needs 224x224 inputs (omit --size)")
 	}
-	img, err := loadInput(&n)
+	m, _, x, err := n.prepare(stderr)
 	if err != nil {
 		return err
 	}
-	m, err := n.build(stderr)
-	if err != nil {
-		return err
-	}
-	x, err := gomlx_vgg.PreprocessInput(gomlx_vgg.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
-	if err != nil {
-		return err
-	}
-	preds, err := m.Predict(gomlx_vgg.MustBatch(x))
+	preds, err := m.Predict(x)
 	if err != nil {
 		return err
 	}
