@@ -65,7 +65,7 @@ func (m *Model) applyLayers(scope *model.Scope, x *Node, span func(layer string,
 			k, b := m.vars(scope, x.Graph(), l.Name)
 			x = conv3x3Relu(x, k, b)
 		case "MaxPooling2D":
-			x = MaxPool(x).Window(2).Done()
+			x = maxPool2x2(x)
 		case "Flatten":
 			if m.cfg.dataFormat == weights.ChannelsFirst {
 				x = TransposeAllAxes(x, 0, 3, 1, 2)
@@ -225,4 +225,16 @@ func opsOf(g *Graph, from, to int) []Op {
 		ops = append(ops, op)
 	}
 	return ops
+}
+
+// maxPool2x2 is Keras' MaxPooling2D(2) (stride 2, "valid": an odd last row or
+// column is dropped) on NHWC x, as a reshape to 2x2 blocks and a max over them:
+// on the Go backend this is several times faster than ReduceWindow.
+func maxPool2x2(x *Node) *Node {
+	d := x.Shape().Dimensions
+	n, h, w, c := d[0], d[1], d[2], d[3]
+	if h%2 != 0 || w%2 != 0 {
+		x = Slice(x, AxisRange(), AxisRange(0, h/2*2), AxisRange(0, w/2*2), AxisRange())
+	}
+	return ReduceMax(Reshape(x, n, h/2, 2, w/2, 2, c), 2, 4)
 }
