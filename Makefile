@@ -47,6 +47,7 @@ notebooks:
 bench:
 	$(GO) run ./bench/weightsload -python $(PYTHON)
 	$(GO) run ./bench/mlp -python $(PYTHON)
+	$(GO) run ./bench/vgg -python $(PYTHON)
 	$(GO) test -run XXX -bench . -benchtime 5x ./weights
 
 fuzz:

@@ -1,0 +1,179 @@
+// Command vgg benchmarks VGG19 features (no top) on the pure-Go backend and in
+// PyTorch (Debian's python3-torch) in one run on this machine: per-image time,
+// GFLOP/s and the Go/PyTorch ratio for batch 1 at 224x224 and 200x300 and batch
+// 8 at 224x224; then the weight load time and process start to first output.
+// The output format is stable, one line per measurement, for run-to-run diffs.
+//
+//	GOEXPERIMENT=simd go run ./bench/vgg [-reps 5] [-threads 2]
+package main
+
+import (
+	_ "embed"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/vggnb/vggnb/gomlx_vgg"
+	"github.com/vggnb/vggnb/weights"
+)
+
+//go:embed torch_vgg.py
+var torchScript []byte
+
+var cases = []struct{ n, h, w int }{{1, 224, 224}, {1, 200, 300}, {8, 224, 224}}
+
+func main() {
+	reps := flag.Int("reps", 5, "timed runs per case (median reported)")
+	threads := flag.Int("threads", runtime.NumCPU(), "PyTorch threads")
+	python := flag.String("python", "/usr/bin/python3", "python with torch")
+	child := flag.String("child", "", "internal: weights file for the start-to-first-output run")
+	flag.Parse()
+	if *child != "" {
+		firstOutput(*child)
+		return
+	}
+	fmt.Printf("bench/vgg: VGG19 features, %d CPUs, %s, GOGC=%s\n", runtime.NumCPU(), runtime.Version(), gogc())
+	m, err := gomlx_vgg.VGG19().IncludeTop(false).Weights(gomlx_vgg.WeightsSynthetic).Notices(nil).Done()
+	check(err)
+	goTimes := map[string]float64{}
+	for _, c := range cases {
+		x := tensors.FromShape(shapes.Make(dtypes.Float32, c.n, c.h, c.w, 3))
+		_, err := m.Predict(x) // compile and warm up
+		check(err)
+		var ts []float64
+		for range *reps {
+			t0 := time.Now()
+			_, err := m.Predict(x)
+			check(err)
+			ts = append(ts, time.Since(t0).Seconds())
+		}
+		slices.Sort(ts)
+		goTimes[key(c.n, c.h, c.w)] = ts[len(ts)/2]
+	}
+	torch := runTorch(*python, *threads, *reps)
+	fmt.Printf("%-12s %12s %10s %14s %16s %10s %12s\n", "case", "go ms/img", "go GFLOP/s", "torch ms/img", "torch_cl ms/img", "go/torch", "go/torch_cl")
+	for _, c := range cases {
+		k := key(c.n, c.h, c.w)
+		g := goTimes[k] / float64(c.n)
+		t := torch.Runs[k+"/default"] / float64(c.n)
+		tcl := torch.Runs[k+"/channels_last"] / float64(c.n)
+		fmt.Printf("%-12s %12.1f %10.1f %14.1f %16.1f %10.2f %12.2f\n", k, 1000*g, flops(c.h, c.w)/g/1e9, 1000*t, 1000*tcl, g/t, g/tcl)
+	}
+	fmt.Printf("(PyTorch %s, %d threads)\n", torch.Torch, torch.Threads)
+	loadAndStart()
+}
+
+func key(n, h, w int) string { return fmt.Sprintf("%dx%dx%d", n, h, w) }
+
+func gogc() string {
+	if v := os.Getenv("GOGC"); v != "" {
+		return v
+	}
+	return "100"
+}
+
+// flops is the multiply-adds x2 of VGG19's convolutions for one h x w image.
+func flops(h, w int) float64 {
+	var f float64
+	cin := 3
+	for b, n := range []int{2, 2, 4, 4, 4} {
+		cout := []int{64, 128, 256, 512, 512}[b]
+		for range n {
+			f += 2 * float64(h*w*9*cin*cout)
+			cin = cout
+		}
+		h, w = h/2, w/2
+	}
+	return f
+}
+
+type torchResult struct {
+	Torch   string             `json:"torch"`
+	Threads int                `json:"threads"`
+	Runs    map[string]float64 `json:"runs"`
+}
+
+func runTorch(python string, threads, reps int) torchResult {
+	dir, err := os.MkdirTemp("", "vggnb-bench-")
+	check(err)
+	defer os.RemoveAll(dir)
+	script := filepath.Join(dir, "torch_vgg.py")
+	check(os.WriteFile(script, torchScript, 0o644))
+	args := []string{script, strconv.Itoa(threads), strconv.Itoa(reps)}
+	for _, c := range cases {
+		args = append(args, key(c.n, c.h, c.w))
+	}
+	out, err := exec.Command(python, args...).Output()
+	check(err)
+	var r torchResult
+	check(json.Unmarshal(out, &r))
+	return r
+}
+
+// loadAndStart writes a synthetic VGG19 no-top file, then times a cached load
+// and a fresh process from exec to its first VGG19 output.
+func loadAndStart() {
+	dir, err := os.MkdirTemp("", "vggnb-bench-")
+	check(err)
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "vgg19_notop.h5")
+	spec := weights.MustVGG("vgg19", false, 0)
+	check(weights.WriteKeras2(path, weights.Synthetic(spec, 1)))
+	cache := weights.WithCacheDir(filepath.Join(dir, "cache"))
+	t0 := time.Now()
+	_, err = weights.LoadVGG(path, spec, cache)
+	check(err)
+	cold := time.Since(t0)
+	t0 = time.Now()
+	_, err = weights.LoadVGG(path, spec, cache)
+	check(err)
+	fmt.Printf("weights load (80 MB VGG19 no-top): cold %.1f ms, cached %.1f ms\n", ms(cold), ms(time.Since(t0)))
+	self, err := os.Executable()
+	check(err)
+	var ts []float64
+	for range 3 {
+		t0 = time.Now()
+		cmd := exec.Command(self, "-child", path)
+		cmd.Env = append(os.Environ(), "VGGNB_CACHE="+filepath.Join(dir, "cache"))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			check(fmt.Errorf("child: %v\n%s", err, out))
+		}
+		ts = append(ts, time.Since(t0).Seconds())
+	}
+	slices.Sort(ts)
+	fmt.Printf("process start to first VGG19 224x224 output (weights cached): %.0f ms (median of 3)\n", 1000*ts[1])
+}
+
+// firstOutput is the child: load cached weights, run VGG19 once on the demo photo.
+func firstOutput(path string) {
+	m, err := gomlx_vgg.VGG19().IncludeTop(false).Weights(path).Done()
+	check(err)
+	img, err := gomlx_vgg.DemoImage(gomlx_vgg.TargetSize(224, 224))
+	check(err)
+	x, err := gomlx_vgg.PreprocessInput(gomlx_vgg.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
+	check(err)
+	_, err = m.Predict(gomlx_vgg.MustBatch(x))
+	check(err)
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench/vgg:", strings.TrimSpace(err.Error()))
+		os.Exit(1)
+	}
+}
