@@ -48,6 +48,7 @@ type NotebookError struct {
 	Executed string
 }
 
+// Error lists the failed cells with their messages.
 func (e *NotebookError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %d cell(s) failed (executed notebook: %s)", e.Notebook, len(e.Failures), e.Executed)
