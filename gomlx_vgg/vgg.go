@@ -449,16 +449,15 @@ func (m *Model) loadWeights() error {
 		if err != nil {
 			return fmt.Errorf("gomlx_vgg: %w", err)
 		}
-		opts := append([]weights.FetchOption{weights.WithSearchDirs(weights.KerasCacheDir())}, c.fetchOpts...)
 		if c.weights == WeightsAuto {
-			path, err = weights.Local(e, opts...)
+			path, err = weights.Local(e, c.fetchOpts...)
 			if err != nil {
 				f = weights.Synthetic(spec, c.seed)
 				fmt.Fprintf(c.notices, "%s\n  (%v; run `vggnb weights fetch --model %s%s` where there is network)\n",
 					weights.SyntheticNotice, err, c.name, map[bool]string{true: " --include-top"}[c.includeTop])
 			}
 		} else {
-			path, err = weights.Fetch(context.Background(), e, opts...)
+			path, err = weights.Fetch(context.Background(), e, c.fetchOpts...)
 			if err != nil {
 				return fmt.Errorf("gomlx_vgg: imagenet weights for %s: %w", spec, err)
 			}

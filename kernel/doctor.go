@@ -100,7 +100,7 @@ func Doctor(cfg Config) []Check {
 		for _, top := range []bool{false, true} {
 			e, _ := weights.ImageNet(model, top)
 			ch := Check{Name: "weights " + e.FileName}
-			if p, err := weights.Local(e, weights.WithSearchDirs(weights.KerasCacheDir())); err == nil {
+			if p, err := weights.Local(e); err == nil {
 				ch.OK, ch.Detail = true, p
 			} else {
 				ch.Detail = "absent: notebooks use SYNTHETIC weights"

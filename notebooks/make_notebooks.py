@@ -73,7 +73,7 @@ func must(err error) {
 func weightsFile() (path string, synthetic bool) {
 	e, err := weights.ImageNet("vgg19", false)
 	must(err)
-	if p, err := weights.Local(e, weights.WithSearchDirs(weights.KerasCacheDir())); err == nil {
+	if p, err := weights.Local(e); err == nil {
 		return p, false
 	}
 	p := filepath.Join(weights.CacheDir(), "synthetic", "vgg19_notop_seed1.h5")

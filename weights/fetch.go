@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -86,8 +87,8 @@ func WithHTTPClient(client *http.Client) FetchOption {
 // match the entry's size and MD5.
 func WithURL(url string) FetchOption { return func(c *fetchConfig) { c.url = url } }
 
-// WithSearchDirs also accepts a verified copy already present in these directories
-// (for example ~/.keras/models, where Keras keeps the same files).
+// WithSearchDirs also accepts a verified copy already present in these
+// directories, searched before Keras' own cache (KerasCacheDir, always searched).
 func WithSearchDirs(dirs ...string) FetchOption {
 	return func(c *fetchConfig) { c.extra = append(c.extra, dirs...) }
 }
@@ -112,7 +113,7 @@ func KerasCacheDir() string {
 // download never looks complete. Concurrent fetchers of the same file, in one
 // process or several, take turns on a lock file. A checksum mismatch deletes the
 // download. Offline, the error names the URL and the exact path where the file
-// can be placed by hand.
+// can be placed by hand. A verified copy found by Local is used as it is.
 func Fetch(ctx context.Context, e Entry, opts ...FetchOption) (string, error) {
 	cfg := fetchConfig{dir: filepath.Join(CacheDir(), "models"), url: e.URL}
 	for _, o := range opts {
@@ -147,9 +148,9 @@ func Fetch(ctx context.Context, e Entry, opts ...FetchOption) (string, error) {
 	return final, nil
 }
 
-// Local returns the path of a verified copy of e already on this machine (the
-// download directory, then WithSearchDirs), without downloading. The error lists
-// where it looked.
+// Local returns the path of a verified copy of e already on this machine
+// (WithSearchDirs, Keras' own cache KerasCacheDir, then the download directory),
+// without downloading. The error lists where it looked.
 func Local(e Entry, opts ...FetchOption) (string, error) {
 	cfg := fetchConfig{dir: filepath.Join(CacheDir(), "models"), url: e.URL}
 	for _, o := range opts {
@@ -160,8 +161,9 @@ func Local(e Entry, opts ...FetchOption) (string, error) {
 
 func local(cfg fetchConfig, e Entry) (string, error) {
 	var tried []string
-	for _, d := range append(cfg.extra, cfg.dir) {
-		if d == "" {
+	dirs := slices.Concat(cfg.extra, []string{KerasCacheDir(), cfg.dir})
+	for i, d := range dirs {
+		if d == "" || slices.Contains(dirs[:i], d) {
 			continue
 		}
 		p := filepath.Join(d, e.FileName)

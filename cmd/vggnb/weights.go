@@ -120,7 +120,7 @@ func weightsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return err
 		}
-		p, err := weights.Fetch(ctx, e, weights.WithProgress(stderr), weights.WithSearchDirs(weights.KerasCacheDir()))
+		p, err := weights.Fetch(ctx, e, weights.WithProgress(stderr))
 		if err != nil {
 			return err
 		}
