@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/vggnb/vggnb/gomlx_vgg/torchref"
 )
 
 // Pinned versions: the module proxy refuses @latest here.
@@ -40,7 +42,7 @@ type Config struct {
 	// Checkout is the vggnb source tree notebooks import (default: found from the
 	// working directory upwards).
 	Checkout string
-	// Python runs the PyTorch reference from notebooks (default /usr/bin/python3).
+	// Python runs the PyTorch reference from notebooks (default torchref.Python()).
 	Python string
 	// Log receives progress lines (default: discarded).
 	Log io.Writer
@@ -77,10 +79,7 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	if c.Python == "" {
-		c.Python = "/usr/bin/python3"
-		if p := os.Getenv("VGGNB_PYTHON"); p != "" {
-			c.Python = p
-		}
+		c.Python = torchref.Python()
 	}
 	if c.Log == nil {
 		c.Log = io.Discard

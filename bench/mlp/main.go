@@ -11,13 +11,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"time"
 
 	"github.com/vggnb/vggnb/gomlx_vgg/mlp"
+	"github.com/vggnb/vggnb/gomlx_vgg/torchref"
 )
 
 //go:embed torch_mlp.py
@@ -26,7 +25,7 @@ var torchScript []byte
 func main() {
 	seconds := flag.Float64("seconds", 3, "measuring time per batch size")
 	threads := flag.Int("threads", runtime.NumCPU(), "PyTorch threads")
-	python := flag.String("python", "/usr/bin/python3", "python with torch")
+	python := flag.String("python", torchref.Python(), "python with torch")
 	flag.Parse()
 	batches := []int{50, 512}
 	fmt.Printf("MLP 784-128-128-10 training steps/s, %d CPUs, %s\n", runtime.NumCPU(), runtime.Version())
@@ -34,16 +33,11 @@ func main() {
 	for _, b := range batches {
 		goRates[b] = goSteps(b, *seconds)
 	}
-	dir, err := os.MkdirTemp("", "vggnb-bench-")
-	check(err)
-	defer os.RemoveAll(dir)
-	script := filepath.Join(dir, "torch_mlp.py")
-	check(os.WriteFile(script, torchScript, 0o644))
-	args := []string{script, strconv.Itoa(*threads), fmt.Sprint(*seconds)}
+	args := []string{strconv.Itoa(*threads), fmt.Sprint(*seconds)}
 	for _, b := range batches {
 		args = append(args, strconv.Itoa(b))
 	}
-	out, err := exec.Command(*python, args...).Output()
+	out, err := torchref.RunScript(*python, "torch_mlp.py", torchScript, args...)
 	check(err)
 	var res struct {
 		Torch     string             `json:"torch"`

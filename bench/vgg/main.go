@@ -26,6 +26,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
+	"github.com/vggnb/vggnb/gomlx_vgg/torchref"
 	"github.com/vggnb/vggnb/weights"
 )
 
@@ -37,7 +38,7 @@ var cases = []struct{ n, h, w int }{{1, 224, 224}, {1, 200, 300}, {8, 224, 224}}
 func main() {
 	reps := flag.Int("reps", 5, "timed runs per case (median reported)")
 	threads := flag.Int("threads", runtime.NumCPU(), "PyTorch threads")
-	python := flag.String("python", "/usr/bin/python3", "python with torch")
+	python := flag.String("python", torchref.Python(), "python with torch")
 	child := flag.String("child", "", "internal: weights file for the start-to-first-output run")
 	flag.Parse()
 	if *child != "" {
@@ -106,16 +107,11 @@ type torchResult struct {
 }
 
 func runTorch(python string, threads, reps int) torchResult {
-	dir, err := os.MkdirTemp("", "vggnb-bench-")
-	check(err)
-	defer os.RemoveAll(dir)
-	script := filepath.Join(dir, "torch_vgg.py")
-	check(os.WriteFile(script, torchScript, 0o644))
-	args := []string{script, strconv.Itoa(threads), strconv.Itoa(reps)}
+	args := []string{strconv.Itoa(threads), strconv.Itoa(reps)}
 	for _, c := range cases {
 		args = append(args, key(c.n, c.h, c.w))
 	}
-	out, err := exec.Command(python, args...).Output()
+	out, err := torchref.RunScript(python, "torch_vgg.py", torchScript, args...)
 	check(err)
 	var r torchResult
 	check(json.Unmarshal(out, &r))

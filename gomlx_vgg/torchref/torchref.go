@@ -9,6 +9,7 @@
 package torchref
 
 import (
+	"bytes"
 	_ "embed" // the reference script
 	"encoding/binary"
 	"encoding/json"
@@ -103,12 +104,8 @@ func Run(o Options) (*Result, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	scriptPath := filepath.Join(dir, "torch_reference.py")
-	if err := os.WriteFile(scriptPath, script, 0o644); err != nil {
-		return nil, err
-	}
 	out := filepath.Join(dir, "out")
-	args := []string{scriptPath, "--weights", o.Weights, "--model", o.Model, "--image", o.Image,
+	args := []string{"--weights", o.Weights, "--model", o.Model, "--image", o.Image,
 		"--interpolation", o.Interpolation, "--out", out, "--threads", fmt.Sprint(o.Threads)}
 	if o.IncludeTop {
 		args = append(args, "--top")
@@ -116,11 +113,11 @@ func Run(o Options) (*Result, error) {
 	if o.Height > 0 {
 		args = append(args, "--size", fmt.Sprintf("%dx%d", o.Height, o.Width))
 	}
-	if b, err := exec.Command(o.Python, args...).CombinedOutput(); err != nil {
+	if _, err := RunScript(o.Python, "torch_reference.py", script, args...); err != nil {
 		if cerr := Check(o.Python); cerr != nil {
 			return nil, cerr
 		}
-		return nil, fmt.Errorf("torchref: %s %s: %v\n%s", o.Python, strings.Join(args, " "), err, b)
+		return nil, err
 	}
 	var man struct {
 		Layers []struct {
@@ -157,6 +154,32 @@ func Run(o Options) (*Result, error) {
 		res.Layers = append(res.Layers, Layer{Name: l.Name, Shape: l.Shape, Data: v})
 	}
 	return res, nil
+}
+
+// RunScript runs Python source src, saved as a temporary file called name,
+// with python (Python() when empty) and args, and returns its standard output.
+// The error of a failed run carries the command and its standard error.
+func RunScript(python, name string, src []byte, args ...string) ([]byte, error) {
+	if python == "" {
+		python = Python()
+	}
+	dir, err := os.MkdirTemp("", "vggnb-py-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, src, 0o644); err != nil {
+		return nil, err
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(python, append([]string{path}, args...)...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("torchref: %s %s %s: %v\n%s", python, name, strings.Join(args, " "), err, stderr.String())
+	}
+	return out, nil
 }
 
 // Compare returns max|got - want| and that divided by max|want| (the absolute
