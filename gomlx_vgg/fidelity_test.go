@@ -132,51 +132,57 @@ func TestFidelityTorch(t *testing.T) {
 				t.Fatal(err)
 			}
 			x := MustBatch(MustPreprocessInput(ImgToArray(img, c.df), c.df))
-			outs, err := m.Outputs(x, append([]string{"input_1"}, m.LayerNames()...)...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(outs) != len(ref.Layers) {
-				t.Fatalf("Go gave %d layers, torch %d", len(outs), len(ref.Layers))
-			}
-			for _, l := range m.Layers() {
-				got := nhwc(outs[l.Name], c.df)
-				rl := ref.Layer(l.Name)
-				if rl == nil {
-					t.Fatalf("torch reference has no layer %s", l.Name)
-				}
-				want := rl.Data
-				if l.Name == "flatten" && c.df == weights.ChannelsFirst {
-					// Keras flattens channels_first activations in (C, H, W) order.
-					want = chwOrder(want, 7, 7, 512)
-				}
-				if !slices.Equal(got.Shape().Dimensions, rl.Shape) {
-					t.Fatalf("%s: Go shape %v, torch %v", l.Name, got.Shape().Dimensions, rl.Shape)
-				}
-				var e float64
-				tensors.ConstFlatData(got, func(g []float32) {
-					_, e = torchref.Compare(g, want)
-					if l.Name == "input_1" && e != 0 {
-						t.Errorf("input_1 (load_img + preprocess_input) differs from PIL/numpy: rel %.3g", e)
+			// Both implementations: the native kernels (Outputs' default on the Go
+			// backend) and the GoMLX graph.
+			for _, kernels := range []string{KernelsNative, KernelsGraph} {
+				t.Run(kernels, func(t *testing.T) {
+					outs, err := m.outputs(kernels, x, append([]string{"input_1"}, m.LayerNames()...))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(outs) != len(ref.Layers) {
+						t.Fatalf("Go gave %d layers, torch %d", len(outs), len(ref.Layers))
+					}
+					for _, l := range m.Layers() {
+						got := nhwc(outs[l.Name], c.df)
+						rl := ref.Layer(l.Name)
+						if rl == nil {
+							t.Fatalf("torch reference has no layer %s", l.Name)
+						}
+						want := rl.Data
+						if l.Name == "flatten" && c.df == weights.ChannelsFirst {
+							// Keras flattens channels_first activations in (C, H, W) order.
+							want = chwOrder(want, 7, 7, 512)
+						}
+						if !slices.Equal(got.Shape().Dimensions, rl.Shape) {
+							t.Fatalf("%s: Go shape %v, torch %v", l.Name, got.Shape().Dimensions, rl.Shape)
+						}
+						var e float64
+						tensors.ConstFlatData(got, func(g []float32) {
+							_, e = torchref.Compare(g, want)
+							if l.Name == "input_1" && e != 0 {
+								t.Errorf("input_1 (load_img + preprocess_input) differs from PIL/numpy: rel %.3g", e)
+							}
+						})
+						if e > FidelityTolerance {
+							t.Errorf("%s: max|go-torch|/max|torch| = %.3g > %g", l.Name, e, FidelityTolerance)
+						}
+						t.Logf("  %-14s rel err %.3g", l.Name, e)
+						if l.Name == "block5_pool" || l.Name == "predictions" {
+							var tm float64
+							for _, v := range want {
+								tm += float64(v)
+							}
+							tm /= float64(len(want))
+							t.Logf("%s %v: mean Go %.9g, torch %.9g; rel err %.3g", l.Name, got.Shape().Dimensions, StatsOf(got).Mean, tm, e)
+						}
+					}
+					if c.h == 200 && c.w == 300 {
+						if d := outs["block5_pool"].Shape().Dimensions; !slices.Equal(d, []int{1, 6, 9, 512}) {
+							t.Errorf("block5_pool of a 200x300 input has shape %v, want [1 6 9 512]", d)
+						}
 					}
 				})
-				if e > FidelityTolerance {
-					t.Errorf("%s: max|go-torch|/max|torch| = %.3g > %g", l.Name, e, FidelityTolerance)
-				}
-				t.Logf("  %-14s rel err %.3g", l.Name, e)
-				if l.Name == "block5_pool" || l.Name == "predictions" {
-					var tm float64
-					for _, v := range want {
-						tm += float64(v)
-					}
-					tm /= float64(len(want))
-					t.Logf("%s %v: mean Go %.9g, torch %.9g; rel err %.3g", l.Name, got.Shape().Dimensions, StatsOf(got).Mean, tm, e)
-				}
-			}
-			if c.h == 200 && c.w == 300 {
-				if d := outs["block5_pool"].Shape().Dimensions; !slices.Equal(d, []int{1, 6, 9, 512}) {
-					t.Errorf("block5_pool of a 200x300 input has shape %v, want [1 6 9 512]", d)
-				}
 			}
 		})
 	}

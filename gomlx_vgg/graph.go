@@ -108,20 +108,27 @@ func (m *Model) toModelFormat(x *Node) *Node {
 
 // checkInput panics with a Keras-like message when x does not fit the model.
 func (m *Model) checkInput(x *Node) {
+	if err := m.checkDims(x.Shape().Dimensions); err != nil {
+		panic(err)
+	}
+}
+
+// checkDims returns a Keras-like error when an input of dims does not fit the model.
+func (m *Model) checkDims(dims []int) error {
 	h, w, ch := m.cfg.hwc()
 	want := m.cfg.shapeString(h, w, ch)
-	dims := x.Shape().Dimensions
-	if x.Rank() != 4 {
-		panic(fmt.Errorf("gomlx_vgg: %s expects a batch of images of shape (batch, %s), got shape %v", m, want[1:len(want)-1], dims))
+	if len(dims) != 4 {
+		return fmt.Errorf("gomlx_vgg: %s expects a batch of images of shape (batch, %s), got shape %v", m, want[1:len(want)-1], dims)
 	}
 	gh, gw, gc := dims[1], dims[2], dims[3]
 	if m.cfg.dataFormat == weights.ChannelsFirst {
 		gc, gh, gw = dims[1], dims[2], dims[3]
 	}
 	if gc != ch || (h != 0 && gh != h) || (w != 0 && gw != w) || gh < MinSize || gw < MinSize {
-		panic(fmt.Errorf("gomlx_vgg: %s: input of shape %v does not fit input_shape %s (at least %dx%d)",
-			m, dims, want, MinSize, MinSize))
+		return fmt.Errorf("gomlx_vgg: %s: input of shape %v does not fit input_shape %s (at least %dx%d)",
+			m, dims, want, MinSize, MinSize)
 	}
+	return nil
 }
 
 // vars returns the kernel and bias nodes of a layer.

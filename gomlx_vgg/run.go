@@ -28,9 +28,21 @@ func (m *Model) Predict(x *tensors.Tensor) (*tensors.Tensor, error) {
 
 // Outputs runs the model once on a preprocessed batch x (in the model's data
 // format) and returns the named layers' values, by name. AllLayers ("all") asks
-// for every layer; no names asks for the output layer. The graph for a set of
-// names and an input shape is compiled once and reused.
+// for every layer; no names asks for the output layer. What computes them is
+// Kernels(): vggnb's native kernels, or the GoMLX graph, compiled once for a
+// set of names and an input shape and reused.
 func (m *Model) Outputs(x *tensors.Tensor, names ...string) (map[string]*tensors.Tensor, error) {
+	return m.outputs(m.Kernels(), x, names)
+}
+
+// GraphOutputs is Outputs computed by the GoMLX graph that Apply builds, on the
+// model's backend, whatever Kernels() says: the second implementation that
+// consistency checks compare the native kernels with.
+func (m *Model) GraphOutputs(x *tensors.Tensor, names ...string) (map[string]*tensors.Tensor, error) {
+	return m.outputs(KernelsGraph, x, names)
+}
+
+func (m *Model) outputs(kernels string, x *tensors.Tensor, names []string) (map[string]*tensors.Tensor, error) {
 	names, err := m.resolveNames(names)
 	if err != nil {
 		return nil, err
@@ -43,6 +55,9 @@ func (m *Model) Outputs(x *tensors.Tensor, names ...string) (map[string]*tensors
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if kernels == KernelsNative {
+		return m.nativeOutputs(x, names)
+	}
 	key := strings.Join(names, ",")
 	exec, ok := m.execs[key]
 	if !ok {

@@ -83,6 +83,7 @@ type Builder struct {
 	notices     io.Writer
 	fetchOpts   []weights.FetchOption
 	loadOptions []weights.Option
+	kernels     string
 	err         error
 }
 
@@ -252,8 +253,9 @@ type Model struct {
 	source    string
 	synthetic bool
 
-	mu    sync.Mutex
-	execs map[string]*model.Exec
+	mu     sync.Mutex
+	execs  map[string]*model.Exec
+	native nativeState
 }
 
 // Done checks the configuration like Keras does, loads the weights and returns the model.

@@ -1,0 +1,42 @@
+package kernels
+
+// mr is the number of output pixels one micro-kernel call computes.
+const mr = 4
+
+// microKernel computes out[i][j] = relu(bias[j] + sum over taps t < taps and
+// channels k < c of rows[i*9+t][k] * b[(t*c+k)*nr+j]) for a tile of mr pixels
+// and one panel of nr output channels. It is set to the fastest implementation
+// this build and CPU have.
+var microKernel = microKernelGo
+
+// microKernelGo is the portable micro-kernel.
+func microKernelGo(rows *[mr * 9][]float32, taps, c int, b, bias []float32, out *[mr][]float32) {
+	var sum [mr][nr]float32
+	for t := range taps {
+		// Each tap's c products are summed apart, then added to the totals:
+		// float32 error grows with c, not 9c.
+		var acc [mr][nr]float32
+		bt := b[t*c*nr : (t+1)*c*nr]
+		for i := range mr {
+			a := rows[i*9+t][:c]
+			ai := &acc[i]
+			for k, av := range a {
+				bk := (*[nr]float32)(bt[k*nr : k*nr+nr])
+				for j := range nr {
+					ai[j] += av * bk[j]
+				}
+			}
+		}
+		for i := range mr {
+			for j := range nr {
+				sum[i][j] += acc[i][j]
+			}
+		}
+	}
+	for i := range mr {
+		o := (*[nr]float32)(out[i][:nr])
+		for j := range nr {
+			o[j] = max(0, sum[i][j]+bias[j])
+		}
+	}
+}

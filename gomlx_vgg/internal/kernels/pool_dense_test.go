@@ -1,0 +1,76 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestMaxPool2x2(t *testing.T) {
+	for _, tc := range []struct{ n, h, w, c int }{{1, 4, 4, 16}, {2, 5, 7, 3}, {1, 2, 2, 35}} {
+		t.Run(fmt.Sprintf("%dx%dx%dx%d", tc.n, tc.h, tc.w, tc.c), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(3, 4))
+			src := randSlice(r, tc.n*tc.h*tc.w*tc.c)
+			ho, wo := tc.h/2, tc.w/2
+			dst := make([]float32, tc.n*ho*wo*tc.c)
+			if err := MaxPool2x2(dst, src, tc.n, tc.h, tc.w, tc.c); err != nil {
+				t.Fatal(err)
+			}
+			at := func(i, y, x, ch int) float32 { return src[((i*tc.h+y)*tc.w+x)*tc.c+ch] }
+			for i := range tc.n {
+				for y := range ho {
+					for x := range wo {
+						for ch := range tc.c {
+							want := max(at(i, 2*y, 2*x, ch), at(i, 2*y, 2*x+1, ch), at(i, 2*y+1, 2*x, ch), at(i, 2*y+1, 2*x+1, ch))
+							if got := dst[((i*ho+y)*wo+x)*tc.c+ch]; got != want {
+								t.Fatalf("(%d, %d, %d, %d): got %g, want %g", i, y, x, ch, got, want)
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+	if err := MaxPool2x2(make([]float32, 3), make([]float32, 16), 1, 4, 4, 1); err == nil {
+		t.Error("MaxPool2x2 accepted a destination of the wrong size")
+	}
+}
+
+func TestDense(t *testing.T) {
+	for _, tc := range []struct {
+		n, k, o int
+		relu    bool
+	}{{1, 1000, 70, true}, {3, 512, 200, false}, {2, 17, 5, true}} {
+		t.Run(fmt.Sprintf("%dx%d->%d", tc.n, tc.k, tc.o), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(5, 6))
+			x, kernel, bias := randSlice(r, tc.n*tc.k), randSlice(r, tc.k*tc.o), randSlice(r, tc.o)
+			for i := range x {
+				if i%3 == 0 {
+					x[i] = 0 // zeros are skipped; the result must not change
+				}
+			}
+			dst := make([]float32, tc.n*tc.o)
+			if err := Dense(dst, x, kernel, bias, tc.n, tc.k, tc.o, tc.relu); err != nil {
+				t.Fatal(err)
+			}
+			for i := range tc.n {
+				for j := range tc.o {
+					s := float64(bias[j])
+					for l := range tc.k {
+						s += float64(x[i*tc.k+l]) * float64(kernel[l*tc.o+j])
+					}
+					if tc.relu {
+						s = max(0, s)
+					}
+					if got := float64(dst[i*tc.o+j]); math.Abs(got-s) > 1e-4*(1+math.Abs(s)) {
+						t.Fatalf("(%d, %d): got %g, want %g", i, j, got, s)
+					}
+				}
+			}
+		})
+	}
+	if err := Dense(make([]float32, 1), make([]float32, 4), make([]float32, 8), make([]float32, 2), 1, 4, 2, false); err == nil {
+		t.Error("Dense accepted a destination of the wrong size")
+	}
+}

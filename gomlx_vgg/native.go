@@ -1,0 +1,320 @@
+package gomlx_vgg
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/gobackend"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/vggnb/vggnb/gomlx_vgg/internal/kernels"
+	"github.com/vggnb/vggnb/weights"
+)
+
+// What runs Outputs and Predict (see Builder.Kernels).
+const (
+	// KernelsAuto (the default) is KernelsNative on the pure-Go backend and
+	// KernelsGraph on any other (XLA: its own native convolution).
+	KernelsAuto = "auto"
+	// KernelsNative runs the model with vggnb's own CPU kernels: a fused 3x3
+	// convolution + bias + ReLU (indirect GEMM, AVX-512 when built with
+	// GOEXPERIMENT=simd), 2x2 max pooling and blocked dense layers, on the
+	// model's variables, with no graph to build or compile.
+	KernelsNative = "native"
+	// KernelsGraph runs the GoMLX graph that Apply builds, on the model's backend.
+	KernelsGraph = "graph"
+)
+
+// KernelsSIMD names the vector instructions KernelsNative uses in this build on
+// this CPU ("AVX-512"), or "none" (portable Go, slower: build with
+// GOEXPERIMENT=simd on an AVX-512 CPU).
+func KernelsSIMD() string { return kernels.SIMD }
+
+// Kernels chooses what runs Outputs and Predict: KernelsAuto (default),
+// KernelsNative or KernelsGraph. Apply always builds the GoMLX graph (for
+// training, gradients and your own graphs), whatever this says.
+func (b *Builder) Kernels(k string) *Builder {
+	switch k {
+	case "", KernelsAuto:
+		b.kernels = KernelsAuto
+	case KernelsNative, KernelsGraph:
+		b.kernels = k
+	default:
+		return b.fail("kernels must be %q, %q or %q, got %q", KernelsAuto, KernelsNative, KernelsGraph, k)
+	}
+	return b
+}
+
+// Kernels says what runs this model's Outputs and Predict: KernelsNative or KernelsGraph.
+func (m *Model) Kernels() string {
+	switch m.cfg.kernels {
+	case KernelsNative, KernelsGraph:
+		return m.cfg.kernels
+	}
+	if m.backend.Name() == gobackend.GetBackend().Name() {
+		return KernelsNative
+	}
+	return KernelsGraph
+}
+
+// nativeState is what the native kernels keep between runs: packed
+// convolution kernels and two activation buffers used in turn.
+type nativeState struct {
+	convs map[string]*packedConv
+	bufs  [2][]float32
+}
+
+// packedConv is a layer's packed kernel, with the variable values it was packed
+// from: a value replaced (training, SetValue) is packed again.
+type packedConv struct {
+	kernel, bias *tensors.Tensor
+	cv           *kernels.Conv3x3
+}
+
+// variableValues returns the current kernel and bias tensors of a layer.
+func (m *Model) variableValues(layer string) (kernel, bias *tensors.Tensor, err error) {
+	ls := m.store.RootScope().At("%s", layer)
+	kv, bv := ls.GetVariable("kernel"), ls.GetVariable("bias")
+	if kv == nil || bv == nil {
+		return nil, nil, fmt.Errorf("gomlx_vgg: %s: no variables %s/kernel and bias", m, layer)
+	}
+	if !kv.HasValue() || !bv.HasValue() { // weights "none": initialised on first use, as the graph does
+		if err := m.store.InitializeVariables(m.backend, nil); err != nil {
+			return nil, nil, fmt.Errorf("gomlx_vgg: %s: initialising variables: %w", m, err)
+		}
+	}
+	if kernel, err = kv.Value(); err != nil {
+		return nil, nil, fmt.Errorf("gomlx_vgg: %s: %s/kernel: %w", m, layer, err)
+	}
+	if bias, err = bv.Value(); err != nil {
+		return nil, nil, fmt.Errorf("gomlx_vgg: %s: %s/bias: %w", m, layer, err)
+	}
+	return kernel, bias, nil
+}
+
+// conv returns the packed kernel of a Conv2D layer, packing it if needed.
+func (m *Model) conv(layer string) (*kernels.Conv3x3, error) {
+	kt, bt, err := m.variableValues(layer)
+	if err != nil {
+		return nil, err
+	}
+	if m.native.convs == nil {
+		m.native.convs = map[string]*packedConv{}
+	}
+	if p := m.native.convs[layer]; p != nil && p.kernel == kt && p.bias == bt {
+		return p.cv, nil
+	}
+	d := kt.Shape().Dimensions
+	if len(d) != 4 || d[0] != 3 || d[1] != 3 || kt.DType() != dtypes.Float32 {
+		return nil, fmt.Errorf("gomlx_vgg: %s: %s/kernel has shape %s, want (Float32)[3 3 C O]", m, layer, kt.Shape())
+	}
+	var cv *kernels.Conv3x3
+	err = tensors.ConstFlatData(kt, func(k []float32) {
+		err = tensors.ConstFlatData(bt, func(b []float32) { cv, err = kernels.PackConv3x3(k, b, d[2], d[3]) })
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gomlx_vgg: %s: packing %s: %w", m, layer, err)
+	}
+	m.native.convs[layer] = &packedConv{kernel: kt, bias: bt, cv: cv}
+	return cv, nil
+}
+
+// buffer returns activation buffer i (0 or 1) with room for size values.
+func (m *Model) buffer(i, size int) []float32 {
+	if cap(m.native.bufs[i]) < size {
+		m.native.bufs[i] = make([]float32, size)
+	}
+	return m.native.bufs[i][:size]
+}
+
+// nativeOutputs is Outputs with the native kernels; m.mu is held.
+func (m *Model) nativeOutputs(x *tensors.Tensor, names []string) (map[string]*tensors.Tensor, error) {
+	dims := x.Shape().Dimensions
+	if err := m.checkDims(dims); err != nil {
+		return nil, err
+	}
+	last := 0
+	for _, name := range names {
+		last = max(last, slices.IndexFunc(m.layers, func(l Layer) bool { return l.Name == name }))
+	}
+	out := make(map[string]*tensors.Tensor, len(names))
+	var runErr error
+	err := tensors.ConstFlatData(x, func(xs []float32) { runErr = m.runNative(xs, dims, m.layers[1:last+1], names, out) })
+	if err == nil {
+		err = runErr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("gomlx_vgg: %s on input %v: %w", m, dims, err)
+	}
+	return out, nil
+}
+
+// act is an activation during a native run: NHWC (n, h, w, c), or (n, c) when flat.
+type act struct {
+	data       []float32
+	n, h, w, c int
+	flat       bool
+	buf        int // which buffer holds data (-1: the caller's input)
+}
+
+// runNative runs layers on the input xs of shape dims (model data format) and
+// stores the named layers' values in out.
+func (m *Model) runNative(xs []float32, dims []int, layers []Layer, names []string, out map[string]*tensors.Tensor) error {
+	first := m.cfg.dataFormat == weights.ChannelsFirst
+	a := act{data: xs, n: dims[0], h: dims[1], w: dims[2], c: dims[3], buf: -1}
+	if first {
+		a = act{n: dims[0], c: dims[1], h: dims[2], w: dims[3], buf: 0}
+		a.data = m.buffer(0, len(xs))
+		nchwToNHWC(a.data, xs, a.n, a.c, a.h, a.w)
+	}
+	want := func(name string) bool { return slices.Contains(names, name) }
+	if want("input_1") {
+		out["input_1"] = m.record(a)
+	}
+	for _, l := range layers {
+		next := act{n: a.n, h: a.h, w: a.w, c: a.c, flat: a.flat, buf: 1}
+		if a.buf == 1 {
+			next.buf = 0
+		}
+		switch l.Class {
+		case "Conv2D":
+			cv, err := m.conv(l.Name)
+			if err != nil {
+				return err
+			}
+			if cv.C != a.c {
+				return fmt.Errorf("layer %s: input has %d channels, kernel %d", l.Name, a.c, cv.C)
+			}
+			next.c = cv.O
+			next.data = m.buffer(next.buf, a.n*a.h*a.w*cv.O)
+			if err := cv.Apply(next.data, a.data, a.n, a.h, a.w); err != nil {
+				return fmt.Errorf("layer %s: %w", l.Name, err)
+			}
+		case "MaxPooling2D":
+			next.h, next.w = a.h/2, a.w/2
+			next.data = m.buffer(next.buf, a.n*next.h*next.w*a.c)
+			if err := kernels.MaxPool2x2(next.data, a.data, a.n, a.h, a.w, a.c); err != nil {
+				return fmt.Errorf("layer %s: %w", l.Name, err)
+			}
+		case "Flatten":
+			next.flat, next.c = true, a.h*a.w*a.c
+			if first { // Keras flattens channels_first activations in (C, H, W) order
+				next.data = m.buffer(next.buf, len(a.data))
+				nhwcToNCHW(next.data, a.data, a.n, a.h, a.w, a.c)
+			} else {
+				next.data, next.buf = a.data, a.buf
+			}
+		case "Dense":
+			kt, bt, err := m.variableValues(l.Name)
+			if err != nil {
+				return err
+			}
+			kd := kt.Shape().Dimensions
+			if len(kd) != 2 || kd[0] != a.c {
+				return fmt.Errorf("layer %s: kernel has shape %v for %d inputs", l.Name, kd, a.c)
+			}
+			next.c = kd[1]
+			next.data = m.buffer(next.buf, a.n*next.c)
+			err = tensors.ConstFlatData(kt, func(k []float32) {
+				err = tensors.ConstFlatData(bt, func(b []float32) {
+					err = kernels.Dense(next.data, a.data, k, b, a.n, kd[0], kd[1], l.Name != "predictions")
+				})
+			})
+			if err != nil {
+				return fmt.Errorf("layer %s: %w", l.Name, err)
+			}
+			if l.Name == "predictions" && m.cfg.activation == "softmax" {
+				softmaxRows(next.data, next.c)
+			}
+		case "GlobalAveragePooling2D", "GlobalMaxPooling2D":
+			next.flat, next.data = true, m.buffer(next.buf, a.n*a.c)
+			globalPool(next.data, a.data, a.n, a.h*a.w, a.c, l.Class == "GlobalMaxPooling2D")
+		default:
+			return fmt.Errorf("internal: layer %s of class %s", l.Name, l.Class)
+		}
+		a = next
+		if want(l.Name) {
+			out[l.Name] = m.record(a)
+		}
+	}
+	return nil
+}
+
+// record copies an activation into a new tensor in the model's data format.
+func (m *Model) record(a act) *tensors.Tensor {
+	var t *tensors.Tensor
+	switch {
+	case a.flat:
+		t = tensors.FromShape(shapes.Make(dtypes.Float32, a.n, a.c))
+	case m.cfg.dataFormat == weights.ChannelsFirst:
+		t = tensors.FromShape(shapes.Make(dtypes.Float32, a.n, a.c, a.h, a.w))
+	default:
+		t = tensors.FromShape(shapes.Make(dtypes.Float32, a.n, a.h, a.w, a.c))
+	}
+	tensors.MustMutableFlatData(t, func(d []float32) {
+		if !a.flat && m.cfg.dataFormat == weights.ChannelsFirst {
+			nhwcToNCHW(d, a.data, a.n, a.h, a.w, a.c)
+		} else {
+			copy(d, a.data)
+		}
+	})
+	return t
+}
+
+func nchwToNHWC(dst, src []float32, n, c, h, w int) {
+	for i := range n {
+		for ch := range c {
+			for p := range h * w {
+				dst[(i*h*w+p)*c+ch] = src[(i*c+ch)*h*w+p]
+			}
+		}
+	}
+}
+
+func nhwcToNCHW(dst, src []float32, n, h, w, c int) {
+	for i := range n {
+		for p := range h * w {
+			for ch := range c {
+				dst[(i*c+ch)*h*w+p] = src[(i*h*w+p)*c+ch]
+			}
+		}
+	}
+}
+
+// softmaxRows applies softmax to each row of width values, in float64.
+func softmaxRows(v []float32, width int) {
+	for r := 0; r+width <= len(v); r += width {
+		row := v[r : r+width]
+		hi := float64(slices.Max(row))
+		var sum float64
+		for _, x := range row {
+			sum += math.Exp(float64(x) - hi)
+		}
+		for j, x := range row {
+			row[j] = float32(math.Exp(float64(x)-hi) / sum)
+		}
+	}
+}
+
+// globalPool averages (or takes the max of) the pixels of each image and channel.
+func globalPool(dst, src []float32, n, pixels, c int, isMax bool) {
+	for i := range n {
+		for ch := range c {
+			var sum float64
+			hi := float32(math.Inf(-1))
+			for p := range pixels {
+				v := src[(i*pixels+p)*c+ch]
+				sum += float64(v)
+				hi = max(hi, v)
+			}
+			if isMax {
+				dst[i*c+ch] = hi
+			} else {
+				dst[i*c+ch] = float32(sum / float64(pixels))
+			}
+		}
+	}
+}

@@ -1,0 +1,165 @@
+package gomlx_vgg
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/vggnb/vggnb/weights"
+)
+
+// randomBatch is a deterministic batch with the spread of preprocessed pixels.
+func randomBatch(seed uint64, dims ...int) *tensors.Tensor {
+	r := rand.New(rand.NewPCG(seed, 1))
+	t := tensors.FromShape(shapes.Make(dtypes.Float32, dims...))
+	tensors.MustMutableFlatData(t, func(v []float32) {
+		for i := range v {
+			v[i] = float32(r.NormFloat64() * 60)
+		}
+	})
+	return t
+}
+
+// relDiff is max|a-b| / max|b| over two tensors of one shape.
+func relDiff(t *testing.T, a, b *tensors.Tensor) float64 {
+	t.Helper()
+	if !slices.Equal(a.Shape().Dimensions, b.Shape().Dimensions) {
+		t.Fatalf("shapes differ: %v and %v", a.Shape(), b.Shape())
+	}
+	var diff, scale float64
+	tensors.MustConstFlatData(a, func(av []float32) {
+		tensors.MustConstFlatData(b, func(bv []float32) {
+			for i := range av {
+				diff = max(diff, math.Abs(float64(av[i])-float64(bv[i])))
+				scale = max(scale, math.Abs(float64(bv[i])))
+			}
+		})
+	})
+	if scale == 0 {
+		return diff
+	}
+	return diff / scale
+}
+
+// compareKernels checks that every layer from the native kernels matches the
+// GoMLX graph on x.
+func compareKernels(t *testing.T, m *Model, x *tensors.Tensor) {
+	t.Helper()
+	if m.Kernels() != KernelsNative {
+		t.Fatalf("%s on the Go backend runs %s, want %s", m, m.Kernels(), KernelsNative)
+	}
+	native, err := m.Outputs(x, AllLayers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	graph, err := m.GraphOutputs(x, AllLayers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range m.LayerNames()[1:] {
+		if name == "input_1" {
+			continue
+		}
+		if e := relDiff(t, native[name], graph[name]); e > FidelityTolerance {
+			t.Errorf("%s: native vs graph: max|diff|/max = %.3g > %g", name, e, FidelityTolerance)
+		}
+	}
+}
+
+func TestNativeMatchesGraph(t *testing.T) {
+	cases := []struct {
+		name string
+		b    *Builder
+		dims []int
+	}{
+		{"vgg16/max pooling/odd sizes", VGG16().IncludeTop(false).Pooling("max"), []int{2, 45, 67, 3}},
+		{"vgg19/avg pooling/channels_first", VGG19().IncludeTop(false).Pooling("avg").DataFormat(weights.ChannelsFirst), []int{1, 3, 40, 64}},
+		{"vgg16/top/10 classes/linear", VGG16().Classes(10).ClassifierActivation("linear"), []int{1, 224, 224, 3}},
+		{"vgg16/top/softmax/channels_first", VGG16().Classes(7).DataFormat(weights.ChannelsFirst), []int{2, 3, 224, 224}},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m, err := c.b.Weights(WeightsNone).Done()
+			if err != nil {
+				t.Fatal(err)
+			}
+			compareKernels(t, m, randomBatch(uint64(i), c.dims...))
+		})
+	}
+}
+
+// TestNativeRepacks checks that the native kernels follow the variables: a
+// new value (training, SetValue) is used by the next run, in a truncated
+// model too.
+func TestNativeRepacks(t *testing.T) {
+	m, err := VGG16().IncludeTop(false).Weights(WeightsSynthetic).Notices(nil).Done()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut, err := m.Truncate("block2_conv1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := randomBatch(9, 1, 32, 48, 3)
+	before, err := cut.Predict(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := m.Store().RootScope().At("block1_conv2").GetVariable("kernel")
+	old := v.MustValue()
+	doubled := tensors.FromShape(old.Shape())
+	tensors.MustConstFlatData(old, func(src []float32) {
+		tensors.MustMutableFlatData(doubled, func(dst []float32) {
+			for i, s := range src {
+				dst[i] = 2 * s
+			}
+		})
+	})
+	if err := v.SetValue(doubled); err != nil {
+		t.Fatal(err)
+	}
+	after, err := cut.Predict(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := relDiff(t, after, before); e < 0.1 {
+		t.Errorf("block2_conv1 changed by only %.3g after doubling block1_conv2's kernel", e)
+	}
+	compareKernels(t, cut, x)
+}
+
+func TestKernelsOption(t *testing.T) {
+	if _, err := VGG16().IncludeTop(false).Weights(WeightsNone).Kernels("cudnn").Done(); err == nil {
+		t.Error("Kernels(\"cudnn\") was accepted")
+	}
+	for k, want := range map[string]string{"": KernelsNative, KernelsAuto: KernelsNative, KernelsNative: KernelsNative, KernelsGraph: KernelsGraph} {
+		m, err := VGG16().IncludeTop(false).Weights(WeightsNone).Kernels(k).Done()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Kernels(); got != want {
+			t.Errorf("Kernels(%q) on the Go backend runs %s, want %s", k, got, want)
+		}
+	}
+	// Both reject an input that does not fit, with the same message.
+	m := VGG16().IncludeTop(false).Weights(WeightsNone).MustDone()
+	bad := randomBatch(1, 1, 31, 40, 3)
+	_, errNative := m.Outputs(bad)
+	_, errGraph := m.GraphOutputs(bad)
+	if errNative == nil || errGraph == nil {
+		t.Fatalf("a 31x40 input was accepted: native %v, graph %v", errNative, errGraph)
+	}
+	t.Logf("native: %v\ngraph: %v", errNative, errGraph)
+}
+
+func ExampleModel_Kernels() {
+	m := VGG19().IncludeTop(false).Weights(WeightsSynthetic).Notices(nil).MustDone()
+	fmt.Println(m.Kernels())
+	// Output: native
+}
