@@ -9,7 +9,7 @@ export GOFLAGS ?= -buildvcs=false
 export GOEXPERIMENT ?= simd
 OUT ?= out
 
-.PHONY: all build vet test test-short run notebooks bench fuzz clean
+.PHONY: all build vet test test-nosimd test-short run notebooks bench fuzz clean
 
 all: build
 
@@ -19,11 +19,16 @@ build:
 vet:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
+	GOEXPERIMENT= $(GO) vet ./...
+
+# Builds without GOEXPERIMENT=simd use the portable kernels: they must agree too.
+test-nosimd:
+	GOEXPERIMENT= $(GO) test -count=1 ./gomlx_vgg/internal/kernels
 
 # The whole suite, fixtures included (the Keras layout fixtures are generated with
 # h5py on first use, ~2 GB in $TMPDIR, reused by later runs), the PyTorch fidelity
 # checks and the flagship notebook run through Jupyter.
-test: vet
+test: vet test-nosimd
 	$(GO) test -count=1 -timeout 30m ./...
 
 test-short: vet
@@ -48,7 +53,7 @@ bench:
 	$(GO) run ./bench/weightsload -python $(PYTHON)
 	$(GO) run ./bench/mlp -python $(PYTHON)
 	$(GO) run ./bench/vgg -python $(PYTHON)
-	$(GO) test -run XXX -bench . -benchtime 5x ./weights
+	$(GO) test -run XXX -bench . -benchtime 5x ./weights ./gomlx_vgg/internal/kernels
 
 fuzz:
 	$(GO) test -run XXX -fuzz FuzzRead -fuzztime 60s ./weights

@@ -63,7 +63,11 @@ func (m *Model) applyLayers(scope *model.Scope, x *Node, span func(layer string,
 		switch l.Class {
 		case "Conv2D":
 			k, b := m.vars(scope, x.Graph(), l.Name)
-			x = conv3x3Relu(x, k, b)
+			if m.onGoBackend() {
+				x = conv3x3Relu(x, k, b) // the Go backend: its ConvGeneral is ~100x slower
+			} else {
+				x = convolveRelu(x, k, b)
+			}
 		case "MaxPooling2D":
 			x = maxPool2x2(x)
 		case "Flatten":
@@ -161,6 +165,13 @@ func conv3x3Relu(x, kernel, bias *Node) *Node {
 	cols := Reshape(Concatenate(parts, -1), n*h*w, 9*c)
 	y := Add(MatMul(cols, Reshape(kernel, 9*c, o)), InsertAxes(bias, 0))
 	return Reshape(MaxScalar(y, 0), n, h, w, o)
+}
+
+// convolveRelu is conv3x3Relu with the backend's own convolution op: XLA's
+// (cuDNN on CUDA) is faster than any rewrite of it.
+func convolveRelu(x, kernel, bias *Node) *Node {
+	y := Convolve(x, kernel).PadSame().Done()
+	return MaxScalar(Add(y, Reshape(bias, 1, 1, 1, -1)), 0)
 }
 
 // denseBlock is the length of the partial sums blockedMatMul adds up.

@@ -54,11 +54,14 @@ func (m *Model) Kernels() string {
 	case KernelsNative, KernelsGraph:
 		return m.cfg.kernels
 	}
-	if m.backend.Name() == gobackend.GetBackend().Name() {
+	if m.onGoBackend() {
 		return KernelsNative
 	}
 	return KernelsGraph
 }
+
+// onGoBackend reports whether the model's backend is the pure-Go one.
+func (m *Model) onGoBackend() bool { return m.backend.Name() == gobackend.GetBackend().Name() }
 
 // nativeState is what the native kernels keep between runs: packed
 // convolution kernels and two activation buffers used in turn.

@@ -8,7 +8,9 @@ import (
 	"testing"
 
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/gobackend"
 	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX's own style for graph code.
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/vggnb/vggnb/weights"
@@ -162,4 +164,20 @@ func ExampleModel_Kernels() {
 	m := VGG19().IncludeTop(false).Weights(WeightsSynthetic).Notices(nil).MustDone()
 	fmt.Println(m.Kernels())
 	// Output: native
+}
+
+// TestConvolveMatchesIm2col checks the convolution the graph uses off the Go
+// backend (the backend's own op, for XLA) against the im2col one, here on the
+// Go backend with a small input.
+func TestConvolveMatchesIm2col(t *testing.T) {
+	backend := gobackend.GetBackend()
+	x := randomBatch(3, 2, 9, 13, 5)
+	k := randomBatch(4, 3, 3, 5, 8)
+	b := randomBatch(5, 8)
+	run := func(f func(x, k, b *Node) *Node) *tensors.Tensor {
+		return MustExecOnce(backend, f, x, k, b)
+	}
+	if e := relDiff(t, run(convolveRelu), run(conv3x3Relu)); e > 1e-6 {
+		t.Errorf("Convolve vs im2col: max|diff|/max = %.3g", e)
+	}
 }

@@ -44,9 +44,11 @@ func Doctor(cfg Config) []Check {
 		add(Check{Name: "go", Required: true, Detail: "no go on PATH", Fix: "eval \"$(bash scripts/deps.sh)\""})
 	}
 	simd := buildSetting("GOEXPERIMENT")
-	add(Check{Name: "this build", OK: strings.Contains(simd, "simd"), Detail: fmt.Sprintf("GOEXPERIMENT=%q (pure-Go matmul %s)",
-		simd, map[bool]string{true: "SIMD, fast", false: "without SIMD, ~20x slower"}[strings.Contains(simd, "simd")]),
-		Fix: "GOEXPERIMENT=simd go build ./cmd/vggnb (make build)"})
+	vec := gomlx_vgg.KernelsSIMD()
+	fast := strings.Contains(simd, "simd") && vec != "none"
+	add(Check{Name: "this build", OK: fast, Detail: fmt.Sprintf("GOEXPERIMENT=%q, native VGG kernels: %s (%s)", simd, vec,
+		map[bool]string{true: "fast: VGG19 224x224 in ~0.2 s on 2 cores", false: "portable Go, ~25x slower"}[fast]),
+		Fix: map[bool]string{false: "GOEXPERIMENT=simd go build ./cmd/vggnb (make build)", true: "none: this CPU has no AVX-512, the portable kernels are used"}[strings.Contains(simd, "simd")]})
 	if out, err := exec.Command("jupyter", "nbconvert", "--version").Output(); err == nil {
 		add(Check{Name: "jupyter nbconvert", OK: true, Required: true, Detail: strings.TrimSpace(string(out))})
 	} else {

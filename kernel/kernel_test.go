@@ -119,7 +119,7 @@ func TestFlagshipNotebook(t *testing.T) {
 	}
 	executed := string(b)
 	for _, w := range []string{`"image/png"`, `"image/svg+xml"`, `"text/html"`, "block5_pool shape [1 6 9 512]",
-		"identical: true", "unchanged: true", "PASS", "GoMLX pure Go vs PyTorch"} {
+		"identical: true", "unchanged: true", "PASS", "pure Go, native kernels vs PyTorch", "pure Go, GoMLX graph vs PyTorch"} {
 		if !strings.Contains(executed, w) {
 			t.Errorf("executed notebook lacks %q", w)
 		}

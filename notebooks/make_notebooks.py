@@ -22,7 +22,8 @@ This notebook reproduces the blog post *"Use Keras pretrained models with Tensor
    mean as a "hash" of the activations;
 3. build the model a second way and get the identical number;
 4. walk through the **four pitfalls** of the post and the GoMLX guard for each;
-5. check, layer by layer, that **pure Go and PyTorch** compute the same activations;
+5. check, layer by layer, that **pure Go and PyTorch** compute the same activations — both pure-Go ways:
+   vggnb's native kernels (what `Outputs` runs on the Go backend, ~0.2 s for VGG19) and the GoMLX graph;
 6. look inside: activation maps, histograms, per-layer means, the model summary and its graph.
 
 **Weights.** If the official Keras file `vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5` is on this machine
@@ -302,6 +303,10 @@ md("""
 An independent implementation — PyTorch (Debian's `python3-torch`), reading the same `.h5` with h5py and the
 same photo with PIL, as Keras would — computes every layer. The table puts both means side by side and passes a
 layer when max|Go − PyTorch| / max|PyTorch| ≤ 1e-5.
+
+Pure Go computes it two ways, and both are checked: `Outputs` on the Go backend runs vggnb's **native kernels**
+(a fused 3×3 convolution + bias + ReLU, AVX-512 when built with `GOEXPERIMENT=simd`), and `GraphOutputs` runs
+the **GoMLX graph** that `Apply` builds (the one you train and differentiate).
 """),
 code("""
 %%
@@ -312,13 +317,19 @@ must(err)
 ref, err := torchref.Run(torchref.Options{Weights: path, Model: "vgg19", Image: photo(), Height: 200, Width: 300})
 must(err)
 layers := append([]string{"input_1"}, m.LayerNames()...)
-report := display.Consistency(display.FromTensors("GoMLX pure Go", goOuts), display.FromTorch(ref), layers, 1e-5)
+report := display.Consistency(display.FromTensors("pure Go, native kernels", goOuts), display.FromTorch(ref), layers, 1e-5)
 display.MustShow(report.HTML())
+graphOuts, err := m.GraphOutputs(input(200, 300), layers...)
+must(err)
+graphReport := display.Consistency(display.FromTensors("pure Go, GoMLX graph", graphOuts), display.FromTorch(ref), layers, 1e-5)
+display.MustShow(graphReport.HTML())
 if synthetic {
 	fmt.Println("(SYNTHETIC weights: the check compares computations, not ImageNet features)")
 }
-if !report.Passed() {
-	panic(fmt.Sprintf("layers disagree with PyTorch: %v", report.Failed()))
+for _, r := range []*display.Report{report, graphReport} {
+	if !r.Passed() {
+		panic(fmt.Sprintf("layers disagree with PyTorch: %v", r.Failed()))
+	}
 }
 // With a PJRT plugin on this machine the kernel links XLA (see `vggnb kernel doctor`): compare it too.
 if plugin := os.Getenv("VGGNB_XLA_PLUGIN"); plugin != "" && gomlx_vgg.XLALinked() {

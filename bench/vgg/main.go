@@ -1,10 +1,11 @@
 // Command vgg benchmarks VGG19 features (no top) on the pure-Go backend and in
 // PyTorch (Debian's python3-torch) in one run on this machine: per-image time,
 // GFLOP/s and the Go/PyTorch ratio for batch 1 at 224x224 and 200x300 and batch
-// 8 at 224x224; then the weight load time and process start to first output.
+// 8 at 224x224, the GoMLX graph (im2col) for comparison; then the weight load
+// time and process start to first output.
 // The output format is stable, one line per measurement, for run-to-run diffs.
 //
-//	GOEXPERIMENT=simd go run ./bench/vgg [-reps 5] [-threads 2]
+//	GOEXPERIMENT=simd go run ./bench/vgg [-reps 5] [-threads 2] [-cpuprofile f]
 package main
 
 import (
@@ -16,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,14 +42,21 @@ func main() {
 	threads := flag.Int("threads", runtime.NumCPU(), "PyTorch threads")
 	python := flag.String("python", torchref.Python(), "python with torch")
 	child := flag.String("child", "", "internal: weights file for the start-to-first-output run")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the Go runs (native kernels) here")
 	flag.Parse()
 	if *child != "" {
 		firstOutput(*child)
 		return
 	}
-	fmt.Printf("bench/vgg: VGG19 features, %d CPUs, %s, GOGC=%s\n", runtime.NumCPU(), runtime.Version(), gogc())
 	m, err := gomlx_vgg.VGG19().IncludeTop(false).Weights(gomlx_vgg.WeightsSynthetic).Notices(nil).Done()
 	check(err)
+	fmt.Printf("bench/vgg: VGG19 features, %d CPUs, %s, GOGC=%s, go = %s kernels (SIMD %s)\n",
+		runtime.NumCPU(), runtime.Version(), gogc(), m.Kernels(), gomlx_vgg.KernelsSIMD())
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+	}
 	goTimes := map[string]float64{}
 	for _, c := range cases {
 		x := tensors.FromShape(shapes.Make(dtypes.Float32, c.n, c.h, c.w, 3))
@@ -63,6 +72,10 @@ func main() {
 		slices.Sort(ts)
 		goTimes[key(c.n, c.h, c.w)] = ts[len(ts)/2]
 	}
+	if *cpuprofile != "" {
+		pprof.StopCPUProfile()
+	}
+	graph := graphTime(m, *reps)
 	torch := runTorch(*python, *threads, *reps)
 	fmt.Printf("%-12s %12s %10s %14s %16s %10s %12s\n", "case", "go ms/img", "go GFLOP/s", "torch ms/img", "torch_cl ms/img", "go/torch", "go/torch_cl")
 	for _, c := range cases {
@@ -73,7 +86,26 @@ func main() {
 		fmt.Printf("%-12s %12.1f %10.1f %14.1f %16.1f %10.2f %12.2f\n", k, 1000*g, flops(c.h, c.w)/g/1e9, 1000*t, 1000*tcl, g/t, g/tcl)
 	}
 	fmt.Printf("(PyTorch %s, %d threads)\n", torch.Torch, torch.Threads)
+	g := goTimes[key(1, 224, 224)]
+	fmt.Printf("GoMLX graph (im2col + SIMD matmul) 1x224x224: %.1f ms/img, %.1f GFLOP/s; native/graph %.2f\n",
+		1000*graph, flops(224, 224)/graph/1e9, g/graph)
 	loadAndStart()
+}
+
+// graphTime is the median time of a 224x224 image through the GoMLX graph.
+func graphTime(m *gomlx_vgg.Model, reps int) float64 {
+	x := tensors.FromShape(shapes.Make(dtypes.Float32, 1, 224, 224, 3))
+	_, err := m.GraphOutputs(x) // compile and warm up
+	check(err)
+	var ts []float64
+	for range reps {
+		t0 := time.Now()
+		_, err := m.GraphOutputs(x)
+		check(err)
+		ts = append(ts, time.Since(t0).Seconds())
+	}
+	slices.Sort(ts)
+	return ts[len(ts)/2]
 }
 
 func key(n, h, w int) string { return fmt.Sprintf("%dx%dx%d", n, h, w) }

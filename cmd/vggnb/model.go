@@ -23,6 +23,7 @@ import (
 // netFlags are the flags that build a gomlx_vgg model and feed it an image.
 type netFlags struct {
 	model, weights, image, size, interp, backend, layer string
+	kernels                                             string
 	includeTop, json                                    bool
 	seed                                                uint64
 }
@@ -36,6 +37,8 @@ func (n *netFlags) register(fs *flag.FlagSet, defaultWeights string) {
 	fs.StringVar(&n.size, "size", "", "resize the image to HxW first (default: its own size; 224x224 with --include-top)")
 	fs.StringVar(&n.interp, "interpolation", gomlx_vgg.Nearest, "resize filter: nearest (Keras' default), bilinear, bicubic, lanczos, box, hamming")
 	fs.StringVar(&n.backend, "backend", "go", "go, or xla:cpu / xla:cuda / xla:/path/plugin.so in a -tags xla build")
+	fs.StringVar(&n.kernels, "kernels", gomlx_vgg.KernelsAuto,
+		"auto (native on the go backend), native (vggnb's fused CPU kernels) or graph (the GoMLX graph on the backend)")
 	fs.BoolVar(&n.json, "json", false, "print one JSON object")
 	fs.Uint64Var(&n.seed, "seed", 1, "seed of SYNTHETIC weights")
 }
@@ -61,7 +64,7 @@ func (n *netFlags) build(stderr io.Writer) (*gomlx_vgg.Model, error) {
 		return nil, err
 	}
 	b := gomlx_vgg.New(n.model).IncludeTop(n.includeTop).Weights(n.weights).Seed(n.seed).
-		Backend(backend).Notices(stderr).FetchOptions(weights.WithProgress(stderr))
+		Backend(backend).Kernels(n.kernels).Notices(stderr).FetchOptions(weights.WithProgress(stderr))
 	if n.size != "" && !n.includeTop {
 		h, w, err := parseSize(n.size)
 		if err != nil {
@@ -169,7 +172,7 @@ func featuresCmd(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintf(stderr, "vggnb: %s computed in %v on backend %s\n", m.Name, elapsed.Round(time.Millisecond), n.backend)
+	fmt.Fprintf(stderr, "vggnb: %s computed in %v on backend %s (%s kernels)\n", m.Name, elapsed.Round(time.Millisecond), n.backend, m.Kernels())
 	if m.Synthetic() {
 		fmt.Fprintln(stderr, "WARNING:", weights.SyntheticNotice)
 	}
