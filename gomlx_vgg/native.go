@@ -20,7 +20,7 @@ const (
 	// KernelsGraph on any other (XLA: its own native convolution).
 	KernelsAuto = "auto"
 	// KernelsNative runs the model with vggnb's own CPU kernels: a fused 3x3
-	// convolution + bias + ReLU (indirect GEMM, AVX-512 when built with
+	// convolution + bias + ReLU (indirect GEMM, AVX-512 or AVX2 when built with
 	// GOEXPERIMENT=simd), 2x2 max pooling and blocked dense layers, on the
 	// model's variables, with no graph to build or compile.
 	KernelsNative = "native"
@@ -29,8 +29,8 @@ const (
 )
 
 // KernelsSIMD names the vector instructions KernelsNative uses in this build on
-// this CPU ("AVX-512"), or "none" (portable Go, slower: build with
-// GOEXPERIMENT=simd on an AVX-512 CPU).
+// this CPU ("AVX-512", "AVX2"), or "none" (portable Go, ~25x slower: build with
+// GOEXPERIMENT=simd). $VGGNB_SIMD=AVX2 or none selects a slower one, to compare.
 func KernelsSIMD() string { return kernels.SIMD }
 
 // Kernels chooses what runs Outputs and Predict: KernelsAuto (default),

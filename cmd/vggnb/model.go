@@ -172,7 +172,11 @@ func featuresCmd(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintf(stderr, "vggnb: %s computed in %v on backend %s (%s kernels)\n", m.Name, elapsed.Round(time.Millisecond), n.backend, m.Kernels())
+	kernels := m.Kernels()
+	if kernels == gomlx_vgg.KernelsNative {
+		kernels += ", SIMD " + gomlx_vgg.KernelsSIMD()
+	}
+	fmt.Fprintf(stderr, "vggnb: %s computed in %v on backend %s (%s kernels)\n", m.Name, elapsed.Round(time.Millisecond), n.backend, kernels)
 	if m.Synthetic() {
 		fmt.Fprintln(stderr, "WARNING:", weights.SyntheticNotice)
 	}

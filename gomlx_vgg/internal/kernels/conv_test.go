@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"runtime"
 	"testing"
 )
 
@@ -42,7 +44,20 @@ func randSlice(r *rand.Rand, n int) []float32 {
 	return v
 }
 
+// TestConv3x3 checks every micro-kernel this build and CPU have (the portable
+// one always) against the textbook convolution.
 func TestConv3x3(t *testing.T) {
+	defer func(k func(*[mr * 9][]float32, int, int, []float32, []float32, *[mr][]float32)) { microKernel = k }(microKernel)
+	for name, k := range microKernels {
+		microKernel = k
+		t.Run(name, testConv3x3)
+	}
+	if len(microKernels) < 2 && runtime.GOARCH == "amd64" {
+		t.Logf("only the portable micro-kernel is built (GOEXPERIMENT=%q)", os.Getenv("GOEXPERIMENT"))
+	}
+}
+
+func testConv3x3(t *testing.T) {
 	cases := []struct{ n, h, w, c, o int }{
 		{1, 5, 7, 3, 64},   // VGG's first layer shape, pixels not a multiple of the tile
 		{2, 6, 4, 16, 32},  // batch: neighbourhoods must not cross images
@@ -90,8 +105,19 @@ func TestConv3x3Errors(t *testing.T) {
 	}
 }
 
-// BenchmarkConv3x3 runs VGG19's convolution shapes at 224x224.
-func BenchmarkConv3x3(b *testing.B) {
+// BenchmarkConv3x3 runs VGG19's convolution shapes at 224x224 with the
+// micro-kernel this CPU gets; BenchmarkConv3x3Kernels with each of them.
+func BenchmarkConv3x3(b *testing.B) { benchConv3x3(b) }
+
+func BenchmarkConv3x3Kernels(b *testing.B) {
+	defer func(k func(*[mr * 9][]float32, int, int, []float32, []float32, *[mr][]float32)) { microKernel = k }(microKernel)
+	for name, k := range microKernels {
+		microKernel = k
+		b.Run(name, benchConv3x3)
+	}
+}
+
+func benchConv3x3(b *testing.B) {
 	for _, s := range []struct{ hw, c, o int }{{224, 3, 64}, {224, 64, 64}, {112, 128, 128}, {56, 256, 256}, {28, 512, 512}, {14, 512, 512}} {
 		b.Run(fmt.Sprintf("%dx%d_%d-%d", s.hw, s.hw, s.c, s.o), func(b *testing.B) {
 			r := rand.New(rand.NewPCG(1, 2))

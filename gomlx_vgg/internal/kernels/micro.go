@@ -9,6 +9,12 @@ const mr = 4
 // this build and CPU have.
 var microKernel = microKernelGo
 
+// microKernels are all the micro-kernels this build and CPU can run, by name
+// (tests check each).
+var microKernels = map[string]func(rows *[mr * 9][]float32, taps, c int, b, bias []float32, out *[mr][]float32){
+	"none": microKernelGo,
+}
+
 // microKernelGo is the portable micro-kernel.
 func microKernelGo(rows *[mr * 9][]float32, taps, c int, b, bias []float32, out *[mr][]float32) {
 	var sum [mr][nr]float32

@@ -9,8 +9,8 @@ import (
 
 func init() {
 	if archsimd.X86.AVX512() {
-		microKernel = microKernelAVX512
-		SIMD = "AVX-512"
+		microKernel, SIMD = microKernelAVX512, "AVX-512"
+		microKernels["AVX-512"] = microKernelAVX512
 	}
 }
 
