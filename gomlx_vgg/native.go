@@ -84,11 +84,6 @@ func (m *Model) variableValues(layer string) (kernel, bias *tensors.Tensor, err 
 	if kv == nil || bv == nil {
 		return nil, nil, fmt.Errorf("gomlx_vgg: %s: no variables %s/kernel and bias", m, layer)
 	}
-	if !kv.HasValue() || !bv.HasValue() { // weights "none": initialised on first use, as the graph does
-		if err := m.store.InitializeVariables(m.backend, nil); err != nil {
-			return nil, nil, fmt.Errorf("gomlx_vgg: %s: initialising variables: %w", m, err)
-		}
-	}
 	if kernel, err = kv.Value(); err != nil {
 		return nil, nil, fmt.Errorf("gomlx_vgg: %s: %s/kernel: %w", m, layer, err)
 	}
@@ -98,17 +93,46 @@ func (m *Model) variableValues(layer string) (kernel, bias *tensors.Tensor, err 
 	return kernel, bias, nil
 }
 
+// packConvs packs the Conv2D layers among layers that need it, on all cores.
+func (m *Model) packConvs(layers []Layer) error {
+	var convs []string
+	for _, l := range layers {
+		if l.Class == "Conv2D" {
+			convs = append(convs, l.Name)
+		}
+	}
+	errs := make([]error, len(convs))
+	packed := make([]*packedConv, len(convs))
+	forEach(len(convs), func(i int) { packed[i], errs[i] = m.packConv(convs[i]) })
+	for i, p := range packed {
+		if errs[i] != nil {
+			return errs[i]
+		}
+		m.native.convs[convs[i]] = p
+	}
+	return nil
+}
+
 // conv returns the packed kernel of a Conv2D layer, packing it if needed.
 func (m *Model) conv(layer string) (*kernels.Conv3x3, error) {
+	p, err := m.packConv(layer)
+	if err != nil {
+		return nil, err
+	}
+	m.native.convs[layer] = p
+	return p.cv, nil
+}
+
+// packConv returns a layer's packed kernel: the one in m.native.convs if its
+// variables still hold the values it was packed from, else a new one. It only
+// reads m.native.convs, so calls for several layers may run at once.
+func (m *Model) packConv(layer string) (*packedConv, error) {
 	kt, bt, err := m.variableValues(layer)
 	if err != nil {
 		return nil, err
 	}
-	if m.native.convs == nil {
-		m.native.convs = map[string]*packedConv{}
-	}
 	if p := m.native.convs[layer]; p != nil && p.kernel == kt && p.bias == bt {
-		return p.cv, nil
+		return p, nil
 	}
 	d := kt.Shape().Dimensions
 	if len(d) != 4 || d[0] != 3 || d[1] != 3 || kt.DType() != dtypes.Float32 {
@@ -121,8 +145,7 @@ func (m *Model) conv(layer string) (*kernels.Conv3x3, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gomlx_vgg: %s: packing %s: %w", m, layer, err)
 	}
-	m.native.convs[layer] = &packedConv{kernel: kt, bias: bt, cv: cv}
-	return cv, nil
+	return &packedConv{kernel: kt, bias: bt, cv: cv}, nil
 }
 
 // buffer returns activation buffer i (0 or 1) with room for size values.
@@ -139,9 +162,19 @@ func (m *Model) nativeOutputs(x *tensors.Tensor, names []string) (map[string]*te
 	if err := m.checkDims(dims); err != nil {
 		return nil, err
 	}
+	if m.native.convs == nil {
+		m.native.convs = map[string]*packedConv{}
+	}
+	// Weights "none" get their values on first use, as in the graph.
+	if err := m.store.InitializeVariables(m.backend, nil); err != nil {
+		return nil, fmt.Errorf("gomlx_vgg: %s: initialising variables: %w", m, err)
+	}
 	last := 0
 	for _, name := range names {
 		last = max(last, slices.IndexFunc(m.layers, func(l Layer) bool { return l.Name == name }))
+	}
+	if err := m.packConvs(m.layers[1 : last+1]); err != nil {
+		return nil, err
 	}
 	out := make(map[string]*tensors.Tensor, len(names))
 	var runErr error

@@ -27,7 +27,7 @@ func microKernelAVX2(rows *[mr * 9][]float32, taps, c int, b, bias []float32, ou
 	sp := func(i int) *[8]float32 { return (*[8]float32)(sums[i*8 : i*8+8]) }
 	base := unsafe.Pointer(unsafe.SliceData(b))
 	for half := range 2 {
-		bp := unsafe.Add(base, half*64)
+		bo := uintptr(half * 64) // byte offset of the next row of b: never a pointer past its end
 		for t := range taps {
 			// Each tap's c products are summed apart, then added to the totals:
 			// float32 error grows with c, not 9c.
@@ -37,9 +37,9 @@ func microKernelAVX2(rows *[mr * 9][]float32, taps, c int, b, bias []float32, ou
 			r2 := unsafe.Pointer(unsafe.SliceData(rows[18+t][:c]))
 			r3 := unsafe.Pointer(unsafe.SliceData(rows[27+t][:c]))
 			for k := 0; k < c; k++ {
-				b0 := archsimd.LoadFloat32x8((*[8]float32)(bp))
-				b1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 32)))
-				bp = unsafe.Add(bp, 128)
+				b0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(base, bo)))
+				b1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(base, bo+32)))
+				bo += 128
 				off := uintptr(k) * 4
 				v0 := archsimd.BroadcastFloat32x8(*(*float32)(unsafe.Add(r0, off)))
 				a00 = b0.MulAdd(v0, a00)

@@ -22,7 +22,8 @@ func microKernelAVX512(rows *[mr * 9][]float32, taps, c int, b, bias []float32, 
 	// The totals live in memory (L1): in registers they would spill.
 	var sums [mr * nr]float32
 	sp := func(i int) *[16]float32 { return (*[16]float32)(sums[i*16 : i*16+16]) }
-	bp := unsafe.Pointer(unsafe.SliceData(b))
+	base := unsafe.Pointer(unsafe.SliceData(b))
+	bo := uintptr(0) // byte offset of the next row of b: never a pointer past its end
 	for t := range taps {
 		// Each tap's c products are summed apart, then added to the totals:
 		// float32 error grows with c, not 9c.
@@ -33,9 +34,9 @@ func microKernelAVX512(rows *[mr * 9][]float32, taps, c int, b, bias []float32, 
 		r2 := unsafe.Pointer(unsafe.SliceData(rows[18+t][:c]))
 		r3 := unsafe.Pointer(unsafe.SliceData(rows[27+t][:c]))
 		for k := 0; k < c; k++ {
-			b0 := archsimd.LoadFloat32x16((*[16]float32)(bp))
-			b1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(bp, 64)))
-			bp = unsafe.Add(bp, 128)
+			b0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(base, bo)))
+			b1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(base, bo+64)))
+			bo += 128
 			off := uintptr(k) * 4
 			v0 := archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Add(r0, off)))
 			a00 = b0.MulAdd(v0, a00)
