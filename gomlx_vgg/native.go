@@ -103,7 +103,7 @@ func (m *Model) packConvs(layers []Layer) error {
 	}
 	errs := make([]error, len(convs))
 	packed := make([]*packedConv, len(convs))
-	forEach(len(convs), func(i int) { packed[i], errs[i] = m.packConv(convs[i]) })
+	kernels.ForEach(len(convs), func(i int) { packed[i], errs[i] = m.packConv(convs[i]) })
 	for i, p := range packed {
 		if errs[i] != nil {
 			return errs[i]
@@ -113,19 +113,9 @@ func (m *Model) packConvs(layers []Layer) error {
 	return nil
 }
 
-// conv returns the packed kernel of a Conv2D layer, packing it if needed.
-func (m *Model) conv(layer string) (*kernels.Conv3x3, error) {
-	p, err := m.packConv(layer)
-	if err != nil {
-		return nil, err
-	}
-	m.native.convs[layer] = p
-	return p.cv, nil
-}
-
 // packConv returns a layer's packed kernel: the one in m.native.convs if its
 // variables still hold the values it was packed from, else a new one. It only
-// reads m.native.convs, so calls for several layers may run at once.
+// reads m.native.convs, so packConvs runs it for several layers at once.
 func (m *Model) packConv(layer string) (*packedConv, error) {
 	kt, bt, err := m.variableValues(layer)
 	if err != nil {
@@ -217,10 +207,7 @@ func (m *Model) runNative(xs []float32, dims []int, layers []Layer, names []stri
 		}
 		switch l.Class {
 		case "Conv2D":
-			cv, err := m.conv(l.Name)
-			if err != nil {
-				return err
-			}
+			cv := m.native.convs[l.Name].cv // packed by packConvs
 			if cv.C != a.c {
 				return fmt.Errorf("layer %s: input has %d channels, kernel %d", l.Name, a.c, cv.C)
 			}

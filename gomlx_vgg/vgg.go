@@ -20,11 +20,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
@@ -34,6 +32,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
 
+	"github.com/vggnb/vggnb/gomlx_vgg/internal/kernels"
 	"github.com/vggnb/vggnb/weights"
 )
 
@@ -507,7 +506,7 @@ func (m *Model) loadWeights() error {
 			jobs = append(jobs, &job{layer: l, index: i, data: wt.Data, shape: shape})
 		}
 	}
-	forEach(len(jobs), func(i int) { jobs[i].value = tensors.FromFlatDataAndDimensions(jobs[i].data, jobs[i].shape...) })
+	kernels.ForEach(len(jobs), func(i int) { jobs[i].value = tensors.FromFlatDataAndDimensions(jobs[i].data, jobs[i].shape...) })
 	for _, j := range jobs {
 		v, err := m.store.CreateVariable("/"+j.layer.Name+"/"+weightNames[j.index], j.value)
 		if err != nil {
@@ -516,20 +515,6 @@ func (m *Model) loadWeights() error {
 		v.Trainable = j.layer.Trainable
 	}
 	return nil
-}
-
-// forEach calls fn(0) ... fn(n-1) on all cores and waits.
-func forEach(n int, fn func(i int)) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(n, runtime.GOMAXPROCS(0)) {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				fn(i)
-			}
-		})
-	}
-	wg.Wait()
 }
 
 var weightNames = []string{"kernel", "bias"}

@@ -14,22 +14,15 @@ const DenseBlock = 256
 // bias (o), all row-major, with ReLU if relu is set. The k products of each
 // output are summed in blocks of DenseBlock, and the blocks' sums then added.
 func Dense(dst, x, kernel, bias []float32, n, k, o int, relu bool) error {
-	if len(x) != n*k || len(kernel) != k*o || len(bias) != o || len(dst) != n*o {
+	if k <= 0 || o <= 0 || len(x) != n*k || len(kernel) != k*o || len(bias) != o || len(dst) != n*o {
 		return fmt.Errorf("kernels: dense %d->%d on batch %d: x has %d values (want %d), kernel %d (want %d), bias %d (want %d), dst %d (want %d)",
 			k, o, n, len(x), n*k, len(kernel), k*o, len(bias), o, len(dst), n*o)
 	}
 	// Workers take column ranges, multiples of 16 wide.
 	workers := max(1, min(runtime.GOMAXPROCS(0), o/64))
 	step := (o/workers + 15) / 16 * 16
-	ranges := make(chan [2]int, workers)
-	for c0 := 0; c0 < o; c0 += step {
-		ranges <- [2]int{c0, min(o, c0+step)}
-	}
-	close(ranges)
-	parallel(workers, func() {
-		for r := range ranges {
-			denseColumns(dst, x, kernel, bias, n, k, o, r[0], r[1], relu)
-		}
+	ForEach((o+step-1)/step, func(i int) {
+		denseColumns(dst, x, kernel, bias, n, k, o, i*step, min(o, (i+1)*step), relu)
 	})
 	return nil
 }

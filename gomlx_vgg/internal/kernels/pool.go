@@ -1,10 +1,6 @@
 package kernels
 
-import (
-	"fmt"
-	"runtime"
-	"sync/atomic"
-)
+import "fmt"
 
 // MaxPool2x2 is Keras' MaxPooling2D(2) (stride 2, "valid": an odd last row or
 // column is dropped) from src (n, h, w, c) to dst (n, h/2, w/2, c), NHWC.
@@ -14,22 +10,14 @@ func MaxPool2x2(dst, src []float32, n, h, w, c int) error {
 		return fmt.Errorf("kernels: 2x2 max pool on (%d, %d, %d, %d): src has %d values (want %d), dst %d (want %d)",
 			n, h, w, c, len(src), n*h*w*c, len(dst), n*ho*wo*c)
 	}
-	rows := n * ho
-	var next atomic.Int64
-	parallel(min(rows, runtime.GOMAXPROCS(0)), func() {
-		for {
-			r := int(next.Add(1) - 1)
-			if r >= rows {
-				return
-			}
-			img, y := r/ho, r%ho
-			top := src[((img*h+2*y)*w)*c:]
-			bottom := src[((img*h+2*y+1)*w)*c:]
-			out := dst[r*wo*c : (r+1)*wo*c]
-			for x := range wo {
-				a, b := top[2*x*c:(2*x+2)*c], bottom[2*x*c:(2*x+2)*c]
-				maxRows(out[x*c:(x+1)*c], a[:c], a[c:], b[:c], b[c:])
-			}
+	ForEach(n*ho, func(r int) {
+		img, y := r/ho, r%ho
+		top := src[((img*h+2*y)*w)*c:]
+		bottom := src[((img*h+2*y+1)*w)*c:]
+		out := dst[r*wo*c : (r+1)*wo*c]
+		for x := range wo {
+			a, b := top[2*x*c:(2*x+2)*c], bottom[2*x*c:(2*x+2)*c]
+			maxRows(out[x*c:(x+1)*c], a[:c], a[c:], b[:c], b[c:])
 		}
 	})
 	return nil
