@@ -1,6 +1,7 @@
 package gomlx_vgg
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -129,10 +130,11 @@ func (m *Model) packConv(layer string) (*packedConv, error) {
 		return nil, fmt.Errorf("gomlx_vgg: %s: %s/kernel has shape %s, want (Float32)[3 3 C O]", m, layer, kt.Shape())
 	}
 	var cv *kernels.Conv3x3
+	var packErr, biasErr error
 	err = tensors.ConstFlatData(kt, func(k []float32) {
-		err = tensors.ConstFlatData(bt, func(b []float32) { cv, err = kernels.PackConv3x3(k, b, d[2], d[3]) })
+		biasErr = tensors.ConstFlatData(bt, func(b []float32) { cv, packErr = kernels.PackConv3x3(k, b, d[2], d[3]) })
 	})
-	if err != nil {
+	if err = errors.Join(err, biasErr, packErr); err != nil {
 		return nil, fmt.Errorf("gomlx_vgg: %s: packing %s: %w", m, layer, err)
 	}
 	return &packedConv{kernel: kt, bias: bt, cv: cv}, nil
@@ -241,12 +243,13 @@ func (m *Model) runNative(xs []float32, dims []int, layers []Layer, names []stri
 			}
 			next.c = kd[1]
 			next.data = m.buffer(next.buf, a.n*next.c)
+			var denseErr, biasErr error
 			err = tensors.ConstFlatData(kt, func(k []float32) {
-				err = tensors.ConstFlatData(bt, func(b []float32) {
-					err = kernels.Dense(next.data, a.data, k, b, a.n, kd[0], kd[1], l.Name != "predictions")
+				biasErr = tensors.ConstFlatData(bt, func(b []float32) {
+					denseErr = kernels.Dense(next.data, a.data, k, b, a.n, kd[0], kd[1], l.Name != "predictions")
 				})
 			})
-			if err != nil {
+			if err = errors.Join(err, biasErr, denseErr); err != nil {
 				return fmt.Errorf("layer %s: %w", l.Name, err)
 			}
 			if l.Name == "predictions" && m.cfg.activation == "softmax" {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/compute/dtypes"
@@ -180,4 +181,22 @@ func TestConvolveMatchesIm2col(t *testing.T) {
 	if e := relDiff(t, run(convolveRelu), run(conv3x3Relu)); e > 1e-6 {
 		t.Errorf("Convolve vs im2col: max|diff|/max = %.3g", e)
 	}
+}
+
+// TestNativeBadVariable checks that a variable the kernels cannot use is an
+// error naming the layer, not a crash.
+func TestNativeBadVariable(t *testing.T) {
+	m, err := VGG16().IncludeTop(false).Weights(WeightsSynthetic).Notices(nil).Done()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := m.Store().RootScope().At("block1_conv2").GetVariable("bias")
+	if err := v.SetValue(tensors.FromShape(shapes.Make(dtypes.Float32, 63))); err != nil {
+		t.Fatal(err)
+	}
+	_, err = m.Outputs(randomBatch(2, 1, 32, 32, 3))
+	if err == nil || !strings.Contains(err.Error(), "block1_conv2") {
+		t.Errorf("a 63-value bias for 64 channels gave %v, want an error naming block1_conv2", err)
+	}
+	t.Log(err)
 }
