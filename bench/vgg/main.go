@@ -60,22 +60,13 @@ func main() {
 	goTimes := map[string]float64{}
 	for _, c := range cases {
 		x := tensors.FromShape(shapes.Make(dtypes.Float32, c.n, c.h, c.w, 3))
-		_, err := m.Predict(x) // compile and warm up
-		check(err)
-		var ts []float64
-		for range *reps {
-			t0 := time.Now()
-			_, err := m.Predict(x)
-			check(err)
-			ts = append(ts, time.Since(t0).Seconds())
-		}
-		slices.Sort(ts)
-		goTimes[key(c.n, c.h, c.w)] = ts[len(ts)/2]
+		goTimes[key(c.n, c.h, c.w)] = medianTime(*reps, func() error { _, err := m.Predict(x); return err })
 	}
 	if *cpuprofile != "" {
 		pprof.StopCPUProfile()
 	}
-	graph := graphTime(m, *reps)
+	x224 := tensors.FromShape(shapes.Make(dtypes.Float32, 1, 224, 224, 3))
+	graph := medianTime(*reps, func() error { _, err := m.GraphOutputs(x224); return err })
 	torch := runTorch(*python, *threads, *reps)
 	fmt.Printf("%-12s %12s %10s %14s %16s %10s %12s\n", "case", "go ms/img", "go GFLOP/s", "torch ms/img", "torch_cl ms/img", "go/torch", "go/torch_cl")
 	for _, c := range cases {
@@ -92,16 +83,14 @@ func main() {
 	loadAndStart()
 }
 
-// graphTime is the median time of a 224x224 image through the GoMLX graph.
-func graphTime(m *gomlx_vgg.Model, reps int) float64 {
-	x := tensors.FromShape(shapes.Make(dtypes.Float32, 1, 224, 224, 3))
-	_, err := m.GraphOutputs(x) // compile and warm up
-	check(err)
+// medianTime runs fn once to warm up (compile, pack), then reps times, and
+// returns the median time in seconds.
+func medianTime(reps int, fn func() error) float64 {
+	check(fn())
 	var ts []float64
 	for range reps {
 		t0 := time.Now()
-		_, err := m.GraphOutputs(x)
-		check(err)
+		check(fn())
 		ts = append(ts, time.Since(t0).Seconds())
 	}
 	slices.Sort(ts)

@@ -65,7 +65,15 @@ func (n *netFlags) build(stderr io.Writer) (*gomlx_vgg.Model, error) {
 	}
 	b := gomlx_vgg.New(n.model).IncludeTop(n.includeTop).Weights(n.weights).Seed(n.seed).
 		Backend(backend).Kernels(n.kernels).Notices(stderr).FetchOptions(weights.WithProgress(stderr))
-	if n.size != "" && !n.includeTop {
+	if n.includeTop { // --size only resizes the image: the classifier takes 224x224
+		return b.Done()
+	}
+	return n.withSize(b)
+}
+
+// withSize sets --size, if given, as the input shape and builds the model.
+func (n *netFlags) withSize(b *gomlx_vgg.Builder) (*gomlx_vgg.Model, error) {
+	if n.size != "" {
 		h, w, err := parseSize(n.size)
 		if err != nil {
 			return nil, err
@@ -209,14 +217,7 @@ func layersCmd(args []string, stdout, stderr io.Writer) error {
 	// the pretrained model unless --weights none.
 	b := gomlx_vgg.New(n.model).IncludeTop(n.includeTop).Weights(gomlx_vgg.WeightsNone).Pooling(*pooling).
 		Trainable(n.weights == gomlx_vgg.WeightsNone)
-	if n.size != "" {
-		h, w, err := parseSize(n.size)
-		if err != nil {
-			return err
-		}
-		b = b.InputShape(h, w, 3)
-	}
-	m, err := b.Done()
+	m, err := n.withSize(b)
 	if err != nil {
 		return err
 	}
