@@ -2,6 +2,7 @@ package display
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/gomlx/gomlx/core/tensors"
@@ -11,16 +12,18 @@ import (
 
 // Activations are one implementation's layer outputs, channels_last, by name.
 type Activations struct {
-	// Name of the implementation ("GoMLX pure Go", "PyTorch 1.13", "XLA CPU").
+	// Name of the implementation ("pure Go, native kernels", "PyTorch 1.13
+	// float64", "XLA CPU").
 	Name string
 	// Layers holds the values and shapes by layer name.
 	Layers map[string]Activation
 }
 
-// Activation is one layer's output.
+// Activation is one layer's output. Values are held as float64 so that a
+// float64 reference keeps its precision; float32 outputs convert exactly.
 type Activation struct {
 	Shape []int
-	Data  []float32
+	Data  []float64
 }
 
 // FromTensors turns model outputs into Activations.
@@ -28,19 +31,34 @@ func FromTensors(name string, outs map[string]*tensors.Tensor) Activations {
 	a := Activations{Name: name, Layers: map[string]Activation{}}
 	for k, t := range outs {
 		tensors.ConstFlatData(t, func(v []float32) {
-			a.Layers[k] = Activation{Shape: slices.Clone(t.Shape().Dimensions), Data: slices.Clone(v)}
+			a.Layers[k] = Activation{Shape: slices.Clone(t.Shape().Dimensions), Data: float64s(v)}
 		})
 	}
 	return a
 }
 
-// FromTorch turns a torchref.Result into Activations.
-func FromTorch(r *torchref.Result) Activations {
-	a := Activations{Name: "PyTorch " + r.Torch, Layers: map[string]Activation{}}
+// FromTorch turns a torchref.Result into Activations: truth is its float64
+// computation, the reference of consistency reports; float32 is PyTorch's own
+// float32 run (no layers unless the run had torchref.Options.Float32), the
+// peer to show beside Go with Report.Beside.
+func FromTorch(r *torchref.Result) (truth, float32 Activations) {
+	truth = Activations{Name: "PyTorch " + r.Torch + " float64", Layers: map[string]Activation{}}
+	float32 = Activations{Name: "PyTorch " + r.Torch + " float32", Layers: map[string]Activation{}}
 	for _, l := range r.Layers {
-		a.Layers[l.Name] = Activation{Shape: l.Shape, Data: l.Data}
+		truth.Layers[l.Name] = Activation{Shape: l.Shape, Data: l.Data}
+		if l.Float32 != nil {
+			float32.Layers[l.Name] = Activation{Shape: l.Shape, Data: float64s(l.Float32)}
+		}
 	}
-	return a
+	return truth, float32
+}
+
+func float64s(v []float32) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out
 }
 
 // ConsistencyRow compares one layer.
@@ -50,7 +68,10 @@ type ConsistencyRow struct {
 	MeanA, MeanB float64
 	// MaxAbs is max|a - b|; Rel is MaxAbs / max|b|.
 	MaxAbs, Rel float64
-	Pass        bool
+	// PeerRel is the peer's max|peer - b| / max|b| (see Report.Beside), or
+	// NaN where the peer lacks the layer; it does not decide Pass.
+	PeerRel float64
+	Pass    bool
 	// Problem explains a failure that is not a tolerance one (missing layer, shapes).
 	Problem string
 }
@@ -60,12 +81,16 @@ type Report struct {
 	A, B      string
 	Tolerance float64
 	Rows      []ConsistencyRow
+	// Peer names a third implementation measured against the same reference
+	// (e.g. PyTorch float32 against float64 truth), shown for scale; "" if none.
+	Peer string
+	ref  Activations
 }
 
 // Consistency compares a against b (the reference) on the given layers, in order:
 // a layer passes when max|a-b| / max|b| <= tol and the shapes are equal.
 func Consistency(a, b Activations, layers []string, tol float64) *Report {
-	r := &Report{A: a.Name, B: b.Name, Tolerance: tol}
+	r := &Report{A: a.Name, B: b.Name, Tolerance: tol, ref: b}
 	for _, name := range layers {
 		row := ConsistencyRow{Layer: name}
 		la, okA := a.Layers[name]
@@ -87,12 +112,30 @@ func Consistency(a, b Activations, layers []string, tol float64) *Report {
 	return r
 }
 
-func mean(v []float32) float64 {
+func mean(v []float64) float64 {
 	var s float64
 	for _, x := range v {
-		s += float64(x)
+		s += x
 	}
 	return s / float64(max(len(v), 1))
+}
+
+// Beside adds a column to r: how far peer is from r's reference on each layer
+// (max|peer - b| / max|b|), so a reader sees the first implementation's error
+// next to another's, e.g. Go's and float32 PyTorch's against float64 truth.
+// It returns r.
+func (r *Report) Beside(peer Activations) *Report {
+	r.Peer = peer.Name
+	for i := range r.Rows {
+		row := &r.Rows[i]
+		row.PeerRel = math.NaN()
+		lp, okP := peer.Layers[row.Layer]
+		lb, okB := r.ref.Layers[row.Layer]
+		if okP && okB && slices.Equal(lp.Shape, lb.Shape) {
+			_, row.PeerRel = torchref.Compare(lp.Data, lb.Data)
+		}
+	}
+	return r
 }
 
 // Passed reports whether every layer passed.
@@ -116,7 +159,8 @@ func (r *Report) Failed() []string {
 	return out
 }
 
-// HTML renders the report: both means side by side, the differences, PASS/FAIL.
+// HTML renders the report: both means side by side, the differences,
+// PASS/FAIL, and the peer's relative error when Beside added one.
 func (r *Report) HTML() HTML {
 	var rows [][]string
 	for _, row := range r.Rows {
@@ -124,17 +168,30 @@ func (r *Report) HTML() HTML {
 		if !row.Pass {
 			verdict = `<span class="fail">FAIL</span>`
 		}
+		var cells []string
 		if row.Problem != "" {
-			rows = append(rows, []string{esc(row.Layer), esc(fmt.Sprint(row.Shape)), "", "", "", esc(row.Problem), verdict})
-			continue
+			cells = []string{esc(row.Layer), esc(fmt.Sprint(row.Shape)), "", "", "", esc(row.Problem)}
+		} else {
+			cells = []string{esc(row.Layer), esc(fmt.Sprint(row.Shape)), num(row.MeanA), num(row.MeanB),
+				num(row.MaxAbs), esc(fmt.Sprintf("%.2e", row.Rel))}
 		}
-		rows = append(rows, []string{esc(row.Layer), esc(fmt.Sprint(row.Shape)), num(row.MeanA), num(row.MeanB),
-			num(row.MaxAbs), esc(fmt.Sprintf("%.2e", row.Rel)), verdict})
+		if r.Peer != "" {
+			peer := "—"
+			if !math.IsNaN(row.PeerRel) {
+				peer = esc(fmt.Sprintf("%.2e", row.PeerRel))
+			}
+			cells = append(cells, peer)
+		}
+		rows = append(rows, append(cells, verdict))
 	}
 	overall := "PASS"
 	if !r.Passed() {
 		overall = fmt.Sprintf("FAIL (%d layers)", len(r.Failed()))
 	}
 	caption := fmt.Sprintf("%s vs %s — max|a−b| / max|b| ≤ %g: %s", r.A, r.B, r.Tolerance, overall)
-	return table(caption, []string{"layer", "shape", "mean " + r.A, "mean " + r.B, "max |a−b|", "rel", ""}, rows)
+	head := []string{"layer", "shape", "mean " + r.A, "mean " + r.B, "max |a−b|", "rel (a)"}
+	if r.Peer != "" {
+		head = append(head, "rel ("+r.Peer+")")
+	}
+	return table(caption, append(head, ""), rows)
 }

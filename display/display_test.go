@@ -3,6 +3,7 @@ package display
 import (
 	"bytes"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,14 +93,14 @@ func TestRenderers(t *testing.T) {
 
 func TestConsistency(t *testing.T) {
 	a := Activations{Name: "a", Layers: map[string]Activation{
-		"l1": {Shape: []int{2}, Data: []float32{1, 2}},
-		"l2": {Shape: []int{2}, Data: []float32{1, 2}},
-		"l3": {Shape: []int{2}, Data: []float32{1, 2}},
+		"l1": {Shape: []int{2}, Data: []float64{1, 2}},
+		"l2": {Shape: []int{2}, Data: []float64{1, 2}},
+		"l3": {Shape: []int{2}, Data: []float64{1, 2}},
 	}}
 	b := Activations{Name: "b", Layers: map[string]Activation{
-		"l1": {Shape: []int{2}, Data: []float32{1, 2.00001}},
-		"l2": {Shape: []int{2}, Data: []float32{1, 2.1}},
-		"l3": {Shape: []int{1, 2}, Data: []float32{1, 2}},
+		"l1": {Shape: []int{2}, Data: []float64{1, 2.00001}},
+		"l2": {Shape: []int{2}, Data: []float64{1, 2.1}},
+		"l3": {Shape: []int{1, 2}, Data: []float64{1, 2}},
 	}}
 	r := Consistency(a, b, []string{"l1", "l2", "l3", "l4"}, 1e-5)
 	if r.Passed() {
@@ -116,6 +117,27 @@ func TestConsistency(t *testing.T) {
 	}
 	if !Consistency(a, a, []string{"l1"}, 0).Passed() {
 		t.Error("identical activations failed")
+	}
+
+	// A peer beside: its error against the same reference, shown, not judged.
+	peer := Activations{Name: "PyTorch float32", Layers: map[string]Activation{
+		"l1": {Shape: []int{2}, Data: []float64{1, 2.00003}},
+	}}
+	r = Consistency(a, b, []string{"l1", "l2"}, 1e-4).Beside(peer)
+	if got := r.Rows[0].PeerRel; math.Abs(got-1e-5) > 1e-9 {
+		t.Errorf("peer rel on l1 = %g, want 1e-5 (|2.00003-2.00001|/2.00001)", got)
+	}
+	if !math.IsNaN(r.Rows[1].PeerRel) {
+		t.Errorf("peer rel on l2, which the peer lacks = %g, want NaN", r.Rows[1].PeerRel)
+	}
+	h = string(r.HTML())
+	for _, w := range []string{"rel (PyTorch float32)", "1.00e-05", "—"} {
+		if !strings.Contains(h, w) {
+			t.Errorf("report with a peer lacks %q", w)
+		}
+	}
+	if r.Rows[0].Pass != true || r.Rows[1].Pass != false {
+		t.Error("the peer changed the verdicts")
 	}
 }
 

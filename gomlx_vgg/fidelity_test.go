@@ -84,22 +84,74 @@ func nhwc(x *tensors.Tensor, df weights.DataFormat) *tensors.Tensor {
 	return tensors.FromFlatDataAndDimensions(out, n, h, w, c)
 }
 
-// FidelityTolerance is the largest max|go - torch| / max|torch| accepted per layer.
+// FidelityTolerance is the largest max|go - ref| / max|ref| accepted per layer,
+// ref being PyTorch's float64 computation (the truth, whatever BLAS it used).
 const FidelityTolerance = 1e-5
 
+// fidelityCase is one configuration compared with the float64 reference.
+type fidelityCase struct {
+	model  string
+	top    bool
+	h, w   int
+	interp string
+	df     weights.DataFormat
+}
+
+// fidelityErrors runs m through engine on the case's photo and returns, for
+// every layer, max|go - ref| / max|ref| against the float64 reference ref,
+// failing the test on shape or layer mismatches (those are not tolerances).
+func fidelityErrors(t *testing.T, m *Model, engine string, x *tensors.Tensor, ref *torchref.Result, c fidelityCase) map[string]float64 {
+	t.Helper()
+	outs, err := m.outputs(engine, x, append([]string{"input_1"}, m.LayerNames()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(outs) != len(ref.Layers) {
+		t.Fatalf("Go gave %d layers, torch %d", len(outs), len(ref.Layers))
+	}
+	errs := map[string]float64{}
+	for _, l := range m.Layers() {
+		got := nhwc(outs[l.Name], c.df)
+		rl := ref.Layer(l.Name)
+		if rl == nil {
+			t.Fatalf("torch reference has no layer %s", l.Name)
+		}
+		want := rl.Data
+		if l.Name == "flatten" && c.df == weights.ChannelsFirst {
+			// Keras flattens channels_first activations in (C, H, W) order.
+			want = chwOrder(want, 7, 7, 512)
+		}
+		if !slices.Equal(got.Shape().Dimensions, rl.Shape) {
+			t.Fatalf("%s: Go shape %v, torch %v", l.Name, got.Shape().Dimensions, rl.Shape)
+		}
+		tensors.ConstFlatData(got, func(g []float32) {
+			_, errs[l.Name] = torchref.Compare(g, want)
+		})
+		if l.Name == "block5_pool" || l.Name == "predictions" {
+			var tm float64
+			for _, v := range want {
+				tm += v
+			}
+			tm /= float64(len(want))
+			t.Logf("%s %v: mean Go %.9g, float64 torch %.9g; rel err %.3g", l.Name, got.Shape().Dimensions, StatsOf(got).Mean, tm, errs[l.Name])
+		}
+	}
+	if c.h == 200 && c.w == 300 {
+		if d := outs["block5_pool"].Shape().Dimensions; !slices.Equal(d, []int{1, 6, 9, 512}) {
+			t.Errorf("block5_pool of a 200x300 input has shape %v, want [1 6 9 512]", d)
+		}
+	}
+	return errs
+}
+
 // TestFidelityTorch compares every layer of VGG16 and VGG19, with and without
-// the top, with an independent PyTorch implementation reading the same Keras
-// file and photo.
+// the top, through the native kernels and the GoMLX graph, with an independent
+// PyTorch implementation computing in float64 from the same Keras file and
+// photo. PyTorch's own float32 error against the same truth is logged beside.
 func TestFidelityTorch(t *testing.T) {
 	referencePython(t)
 	photo := filepath.Join("demo", "chelsea.png")
-	cases := []struct {
-		model  string
-		top    bool
-		h, w   int
-		interp string
-		df     weights.DataFormat
-	}{
+	cases := []fidelityCase{
 		{"vgg16", false, 200, 300, Nearest, weights.ChannelsLast},
 		{"vgg19", false, 200, 300, Nearest, weights.ChannelsLast},
 		{"vgg16", true, 224, 224, Nearest, weights.ChannelsLast},
@@ -107,13 +159,13 @@ func TestFidelityTorch(t *testing.T) {
 		{"vgg19", false, 0, 0, Nearest, weights.ChannelsLast}, // the photo at its own size, 300x451
 		{"vgg19", true, 224, 224, Nearest, weights.ChannelsFirst},
 	}
-	for _, c := range cases {
+	for i, c := range cases {
 		name := fmt.Sprintf("%s/top=%v/%dx%d/%s/%s", c.model, c.top, c.h, c.w, c.interp, c.df)
 		t.Run(name, func(t *testing.T) {
 			spec := weights.MustVGG(c.model, c.top, 1000)
 			path := syntheticFile(t, spec)
 			ref, err := torchref.Run(torchref.Options{Weights: path, Model: c.model, IncludeTop: c.top,
-				Image: photo, Height: c.h, Width: c.w, Interpolation: c.interp})
+				Image: photo, Height: c.h, Width: c.w, Interpolation: c.interp, Float32: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -134,63 +186,77 @@ func TestFidelityTorch(t *testing.T) {
 			x := MustBatch(MustPreprocessInput(ImgToArray(img, c.df), c.df))
 			// Both implementations: the native kernels (Outputs' default on the Go
 			// backend) and the GoMLX graph.
-			for _, kernels := range []string{KernelsNative, KernelsGraph} {
-				t.Run(kernels, func(t *testing.T) {
-					outs, err := m.outputs(kernels, x, append([]string{"input_1"}, m.LayerNames()...))
-					if err != nil {
-						t.Fatal(err)
-					}
-					if len(outs) != len(ref.Layers) {
-						t.Fatalf("Go gave %d layers, torch %d", len(outs), len(ref.Layers))
+			for _, engine := range []string{KernelsNative, KernelsGraph} {
+				t.Run(engine, func(t *testing.T) {
+					errs := fidelityErrors(t, m, engine, x, ref, c)
+					if errs["input_1"] != 0 {
+						t.Errorf("input_1 (load_img + preprocess_input) differs from PIL/numpy: rel %.3g", errs["input_1"])
 					}
 					for _, l := range m.Layers() {
-						got := nhwc(outs[l.Name], c.df)
-						rl := ref.Layer(l.Name)
-						if rl == nil {
-							t.Fatalf("torch reference has no layer %s", l.Name)
-						}
-						want := rl.Data
-						if l.Name == "flatten" && c.df == weights.ChannelsFirst {
-							// Keras flattens channels_first activations in (C, H, W) order.
-							want = chwOrder(want, 7, 7, 512)
-						}
-						if !slices.Equal(got.Shape().Dimensions, rl.Shape) {
-							t.Fatalf("%s: Go shape %v, torch %v", l.Name, got.Shape().Dimensions, rl.Shape)
-						}
-						var e float64
-						tensors.ConstFlatData(got, func(g []float32) {
-							_, e = torchref.Compare(g, want)
-							if l.Name == "input_1" && e != 0 {
-								t.Errorf("input_1 (load_img + preprocess_input) differs from PIL/numpy: rel %.3g", e)
-							}
-						})
+						e := errs[l.Name]
 						if e > FidelityTolerance {
-							t.Errorf("%s: max|go-torch|/max|torch| = %.3g > %g", l.Name, e, FidelityTolerance)
+							t.Errorf("%s: max|go-ref|/max|ref| = %.3g > %g (ref: float64 PyTorch)", l.Name, e, FidelityTolerance)
 						}
-						t.Logf("  %-14s rel err %.3g", l.Name, e)
-						if l.Name == "block5_pool" || l.Name == "predictions" {
-							var tm float64
-							for _, v := range want {
-								tm += float64(v)
-							}
-							tm /= float64(len(want))
-							t.Logf("%s %v: mean Go %.9g, torch %.9g; rel err %.3g", l.Name, got.Shape().Dimensions, StatsOf(got).Mean, tm, e)
-						}
+						_, e32 := torchref.Compare(ref.Layer(l.Name).Float32, ref.Layer(l.Name).Data)
+						t.Logf("  %-14s rel err Go %.3g, float32 PyTorch %.3g", l.Name, e, e32)
 					}
-					if c.h == 200 && c.w == 300 {
-						if d := outs["block5_pool"].Shape().Dimensions; !slices.Equal(d, []int{1, 6, 9, 512}) {
-							t.Errorf("block5_pool of a 200x300 input has shape %v, want [1 6 9 512]", d)
-						}
-					}
+				})
+			}
+			if i == 0 {
+				t.Run("detects a 1e-4 weight change", func(t *testing.T) {
+					fidelityDetectsPerturbation(t, m, x, ref, c)
 				})
 			}
 		})
 	}
 }
 
+// fidelityDetectsPerturbation scales one conv layer's kernel (block3_conv1's
+// weight tensor) by 1+1e-4 in the Go model only and checks that the fidelity
+// comparison then fails from that layer on, through both engines, while every
+// layer before it still passes: the 1e-5 check can fail.
+func fidelityDetectsPerturbation(t *testing.T, m *Model, x *tensors.Tensor, ref *torchref.Result, c fidelityCase) {
+	const layer = "block3_conv1"
+	v := m.Store().RootScope().At(layer).GetVariable("kernel")
+	old := v.MustValue()
+	scaled := tensors.FromShape(old.Shape())
+	tensors.MustConstFlatData(old, func(src []float32) {
+		tensors.MustMutableFlatData(scaled, func(dst []float32) {
+			for i, s := range src {
+				dst[i] = s * (1 + 1e-4)
+			}
+		})
+	})
+	if err := v.SetValue(scaled); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := v.SetValue(old); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	for _, engine := range []string{KernelsNative, KernelsGraph} {
+		errs := fidelityErrors(t, m, engine, x, ref, c)
+		before := true
+		for _, l := range m.Layers() {
+			if l.Name == layer {
+				before = false
+			}
+			e := errs[l.Name]
+			switch {
+			case before && e > FidelityTolerance:
+				t.Errorf("%s: %s fails (%.3g) before the changed layer", engine, l.Name, e)
+			case !before && l.Name != "input_1" && e <= FidelityTolerance:
+				t.Errorf("%s: %s passes (%.3g <= %g) with %s's kernel scaled by 1+1e-4", engine, l.Name, e, FidelityTolerance, layer)
+			}
+		}
+		t.Logf("%s: %s rel err %.3g, block5_pool %.3g with the change", engine, layer, errs[layer], errs["block5_pool"])
+	}
+}
+
 // chwOrder reorders a flattened (H, W, C) vector to (C, H, W).
-func chwOrder(v []float32, h, w, c int) []float32 {
-	out := make([]float32, len(v))
+func chwOrder(v []float64, h, w, c int) []float64 {
+	out := make([]float64, len(v))
 	for y := range h {
 		for x := range w {
 			for ch := range c {

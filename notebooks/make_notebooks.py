@@ -22,7 +22,8 @@ This notebook reproduces the blog post *"Use Keras pretrained models with Tensor
    mean as a "hash" of the activations;
 3. build the model a second way and get the identical number;
 4. walk through the **four pitfalls** of the post and the GoMLX guard for each;
-5. check, layer by layer, that **pure Go and PyTorch** compute the same activations — both pure-Go ways:
+5. check, layer by layer, that **pure Go** computes the same activations as PyTorch in **float64** (the
+   truth), as closely as PyTorch's own float32 does — both pure-Go ways:
    vggnb's native kernels (what `Outputs` runs on the Go backend, ~0.2 s for VGG19) and the GoMLX graph;
 6. look inside: activation maps, histograms, per-layer means, the model summary and its graph.
 
@@ -298,11 +299,14 @@ fmt.Printf("VGG weights sum: before %.12g, after %.12g, unchanged: %v\\n", vggBe
 fmt.Printf("image sum:       before %.6g, after %.6g\\n", imgBefore, imageSum())
 """),
 md("""
-## 4. Consistency: pure Go vs PyTorch, layer by layer
+## 4. Consistency: pure Go vs float64 truth, layer by layer
 
 An independent implementation — PyTorch (Debian's `python3-torch`), reading the same `.h5` with h5py and the
-same photo with PIL, as Keras would — computes every layer. The table puts both means side by side and passes a
-layer when max|Go − PyTorch| / max|PyTorch| ≤ 1e-5.
+same photo with PIL, as Keras would — computes every layer **in float64**: the float32 weights and the
+preprocessed image are converted after loading, so its rounding (~1e-16) is far below the tolerance and the
+truth does not depend on which BLAS this machine has. The table puts the means side by side and passes a layer
+when max|Go − truth| / max|truth| ≤ 1e-5. The last column is PyTorch's own **float32** run measured against the
+same truth: Go's error sits at the same scale (a few 1e-7), which is what float32 arithmetic allows.
 
 Pure Go computes it two ways, and both are checked: `Outputs` on the Go backend runs vggnb's **native kernels**
 (a fused 3×3 convolution + bias + ReLU, AVX-512 when built with `GOEXPERIMENT=simd`), and `GraphOutputs` runs
@@ -314,21 +318,22 @@ path, synthetic := weightsFile()
 m := vgg19(gomlx_vgg.VGG19().IncludeTop(false))
 goOuts, err := m.Outputs(input(200, 300), append([]string{"input_1"}, m.LayerNames()...)...)
 must(err)
-ref, err := torchref.Run(torchref.Options{Weights: path, Model: "vgg19", Image: photo(), Height: 200, Width: 300})
+ref, err := torchref.Run(torchref.Options{Weights: path, Model: "vgg19", Image: photo(), Height: 200, Width: 300, Float32: true})
 must(err)
+truth, torch32 := display.FromTorch(ref)
 layers := append([]string{"input_1"}, m.LayerNames()...)
-report := display.Consistency(display.FromTensors("pure Go, native kernels", goOuts), display.FromTorch(ref), layers, 1e-5)
+report := display.Consistency(display.FromTensors("pure Go, native kernels", goOuts), truth, layers, 1e-5).Beside(torch32)
 display.MustShow(report.HTML())
 graphOuts, err := m.GraphOutputs(input(200, 300), layers...)
 must(err)
-graphReport := display.Consistency(display.FromTensors("pure Go, GoMLX graph", graphOuts), display.FromTorch(ref), layers, 1e-5)
+graphReport := display.Consistency(display.FromTensors("pure Go, GoMLX graph", graphOuts), truth, layers, 1e-5).Beside(torch32)
 display.MustShow(graphReport.HTML())
 if synthetic {
 	fmt.Println("(SYNTHETIC weights: the check compares computations, not ImageNet features)")
 }
 for _, r := range []*display.Report{report, graphReport} {
 	if !r.Passed() {
-		panic(fmt.Sprintf("layers disagree with PyTorch: %v", r.Failed()))
+		panic(fmt.Sprintf("layers disagree with the float64 truth: %v", r.Failed()))
 	}
 }
 // With a PJRT plugin on this machine the kernel links XLA (see `vggnb kernel doctor`): compare it too.
@@ -338,7 +343,7 @@ if plugin := os.Getenv("VGGNB_XLA_PLUGIN"); plugin != "" && gomlx_vgg.XLALinked(
 	mx := vgg19(gomlx_vgg.VGG19().IncludeTop(false).Backend(backend))
 	xlaOuts, err := mx.Outputs(input(200, 300), layers...)
 	must(err)
-	xr := display.Consistency(display.FromTensors("XLA "+plugin, xlaOuts), display.FromTorch(ref), layers, 1e-5)
+	xr := display.Consistency(display.FromTensors("XLA "+plugin, xlaOuts), truth, layers, 1e-5).Beside(torch32)
 	display.MustShow(xr.HTML())
 } else {
 	fmt.Println("XLA: no PJRT plugin on this machine (or not linked), skipped; see `vggnb kernel doctor`")
@@ -400,7 +405,8 @@ md("""
   same hash;
 - the pretrained weights survive fresh executors, new variables' initialisation, a second application and
   an optimisation of the input;
-- pure Go and PyTorch agree on every layer within 1e-5 (relative to the largest activation).
+- pure Go agrees with PyTorch's float64 computation on every layer within 1e-5 (relative to the largest
+  activation), as closely as PyTorch's own float32 run does.
 
 Run it headless with `vggnb kernel run notebooks/01_vgg19_consistency.ipynb` (CI does), which fails on any
 cell that does not compile, panics or errors.

@@ -2,15 +2,27 @@
 # Installs what vggnb's build, tests and main job need on Debian 12, only where
 # missing: Debian packages with apt-get, and Go (the version go.mod pins) from the
 # Go module proxy's toolchain module when no new enough go is on PATH.
-# Prints the PATH additions to eval: eval "$(scripts/deps.sh)".
+# Prints the PATH additions to eval, and exits non-zero (after saying why on
+# stderr) when anything could not be installed:
+#   path=$(bash scripts/deps.sh) && eval "$path"
 set -euo pipefail
 
 GO_VERSION=1.26.8
-# python3-torch and python3-pil are the independent reference (PyTorch, PIL) the
-# gomlx_vgg fidelity tests compare against.
-# Jupyter runs the notebooks (GoNB itself is installed by `vggnb kernel install`).
-APT_PACKAGES=(make curl unzip ca-certificates git gcc python3 python3-numpy python3-h5py hdf5-tools
-  python3-torch python3-pil dataset-fashion-mnist
+# Everything a `debootstrap --variant=minbase bookworm` root lacks (proven by
+# scripts/fresh-check.sh), and nothing else:
+# - curl, unzip, ca-certificates: the Go toolchain download below;
+# - git: getting and updating the checkout itself;
+# - make: the Makefile's targets;
+# - gcc, libc6-dev: cgo (runtime/cgo, net, os/user link against libc when a C
+#   compiler is present; `go test -race` and `-tags xla` builds need it);
+# - python3, python3-numpy, python3-h5py, python3-torch, python3-pil: the
+#   independent reference (PyTorch, h5py, PIL) the fidelity tests and notebooks
+#   compare against;
+# - dataset-fashion-mnist: the MLP's data offline;
+# - jupyter-*, python3-nbclient, python3-nbformat, python3-ipykernel: running the
+#   notebooks (GoNB itself is installed by `vggnb kernel install`).
+APT_PACKAGES=(curl unzip ca-certificates git make gcc libc6-dev
+  python3 python3-numpy python3-h5py python3-torch python3-pil dataset-fashion-mnist
   jupyter-notebook jupyter-nbconvert jupyter-client python3-nbclient python3-nbformat python3-ipykernel)
 
 log() { echo "deps: $*" >&2; }
@@ -22,8 +34,9 @@ done
 if ((${#missing[@]})); then
   log "installing ${missing[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-  $SUDO apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  $SUDO apt-get update -qq >&2 || { log "apt-get update failed"; exit 1; }
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 \
+    || { log "apt-get install failed: ${missing[*]}"; exit 1; }
 fi
 
 go_ok() {
@@ -39,11 +52,13 @@ if ! go_ok; then
     log "installing Go $GO_VERSION from the Go module proxy"
     mkdir -p "$dir"
     zip="$dir/go.zip"
-    curl -fsSL -o "$zip.part" "https://proxy.golang.org/golang.org/toolchain/@v/v0.0.1-go$GO_VERSION.linux-amd64.zip"
+    url="https://proxy.golang.org/golang.org/toolchain/@v/v0.0.1-go$GO_VERSION.linux-amd64.zip"
+    curl -fsSL --retry 3 -o "$zip.part" "$url" || { rm -f "$zip.part"; log "downloading Go failed: $url"; exit 1; }
     mv "$zip.part" "$zip"
-    (cd "$dir" && unzip -q -o go.zip && rm go.zip)
+    (cd "$dir" && unzip -q -o go.zip && rm go.zip) || { log "unpacking $zip failed"; exit 1; }
     chmod +x "$goroot"/bin/* "$goroot"/pkg/tool/*/* 2>/dev/null || true
   fi
+  "$goroot/bin/go" version >/dev/null || { log "the Go in $goroot does not run"; exit 1; }
   echo "export PATH=\"$goroot/bin:\$PATH\""
 else
   echo "export PATH=\"\$PATH:/usr/local/go/bin\""

@@ -6,12 +6,20 @@ Reads a Keras weight file with h5py the way Keras 2's load_weights does
 loads an image the way keras.utils.load_img does (PIL, convert("RGB"),
 Image.resize with the named filter), applies preprocess_input in caffe mode in
 numpy, runs the network with torch.nn.functional, and writes every layer's
-output in NHWC (Keras channels_last) as raw little-endian float32 plus a
-manifest.json:
+output in NHWC (Keras channels_last) plus a manifest.json.
 
-  {"layers": [{"name": "input_1", "shape": [1, 200, 300, 3], "file": "input_1.f32"}, ...],
-   "torch": "1.13.0", "threads": 2}
+The truth is computed in float64: the float32 weights and the float32
+preprocessed input are converted to float64 after loading, and every layer runs
+in float64, so the reference's own rounding (~1e-16) is far below the 1e-5
+tolerance and does not depend on the BLAS the machine has. With --float32 the
+same network also runs in float32, as PyTorch users run it, so its own error
+against the same truth can be shown beside Go's.
 
+  {"layers": [{"name": "input_1", "shape": [1, 200, 300, 3], "file": "input_1.f64",
+               "float32_file": "input_1.f32"}, ...],
+   "torch": "1.13.0", "threads": 2, "dtype": "float64"}
+
+Files are raw little-endian float64 (.f64) and float32 (.f32).
 Nothing here is shared with the Go implementation.
 """
 import argparse
@@ -63,6 +71,32 @@ def preprocess_caffe(x):
     return x
 
 
+def forward(x, w, model, top, dtype, emit):
+    """Runs VGG on the NHWC numpy input x with weights w in dtype, calling
+    emit(name, NHWC array) for every layer after input_1."""
+    def p(a):
+        return torch.from_numpy(np.asarray(a, dtype=np.float32)).to(dtype)
+
+    with torch.no_grad():
+        t = p(x).permute(0, 3, 1, 2).contiguous()  # NCHW for torch
+        for b, n in enumerate(BLOCKS[model], start=1):
+            for c in range(1, n + 1):
+                name = "block%d_conv%d" % (b, c)
+                k, bias = w[name]
+                t = F.relu(F.conv2d(t, p(k).permute(3, 2, 0, 1).contiguous(), p(bias), padding=1))
+                emit(name, t.permute(0, 2, 3, 1).numpy())
+            t = F.max_pool2d(t, 2)
+            emit("block%d_pool" % b, t.permute(0, 2, 3, 1).numpy())
+        if top:
+            t = t.permute(0, 2, 3, 1).reshape(t.shape[0], -1)  # Keras flattens NHWC
+            emit("flatten", t.numpy())
+            for name in ["fc1", "fc2", "predictions"]:
+                k, bias = w[name]
+                t = t @ p(k) + p(bias)
+                t = torch.softmax(t, dim=-1) if name == "predictions" else F.relu(t)
+                emit(name, t.numpy())
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--weights", required=True)
@@ -73,42 +107,38 @@ def main():
     ap.add_argument("--interpolation", default="nearest", choices=sorted(FILTERS))
     ap.add_argument("--out", required=True)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--float32", action="store_true",
+                    help="also run the network in float32 (PyTorch's default precision)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     size = tuple(int(v) for v in a.size.split("x")) if a.size else None
     w = keras_weights(a.weights)
-    x = preprocess_caffe(load_img(a.image, size, a.interpolation))[None]  # NHWC
+    x = preprocess_caffe(load_img(a.image, size, a.interpolation))[None]  # NHWC, float32 as Keras
     os.makedirs(a.out, exist_ok=True)
     layers = []
+    index = {}
 
-    def emit(name, t_nhwc):
-        arr = np.ascontiguousarray(t_nhwc, dtype="<f4")
-        fn = name + ".f32"
+    def emit64(name, arr):
+        arr = np.ascontiguousarray(arr, dtype="<f8")
+        fn = name + ".f64"
         arr.tofile(os.path.join(a.out, fn))
+        index[name] = len(layers)
         layers.append({"name": name, "shape": list(arr.shape), "file": fn})
 
-    emit("input_1", x)
-    with torch.no_grad():
-        t = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()  # NCHW for torch
-        for b, n in enumerate(BLOCKS[a.model], start=1):
-            for c in range(1, n + 1):
-                name = "block%d_conv%d" % (b, c)
-                k, bias = w[name]
-                t = F.relu(F.conv2d(t, torch.from_numpy(k).permute(3, 2, 0, 1).contiguous(),
-                                    torch.from_numpy(bias), padding=1))
-                emit(name, t.permute(0, 2, 3, 1).numpy())
-            t = F.max_pool2d(t, 2)
-            emit("block%d_pool" % b, t.permute(0, 2, 3, 1).numpy())
-        if a.top:
-            t = t.permute(0, 2, 3, 1).reshape(t.shape[0], -1)  # Keras flattens NHWC
-            emit("flatten", t.numpy())
-            for name in ["fc1", "fc2", "predictions"]:
-                k, bias = w[name]
-                t = t @ torch.from_numpy(k) + torch.from_numpy(bias)
-                t = torch.softmax(t, dim=-1) if name == "predictions" else F.relu(t)
-                emit(name, t.numpy())
+    def emit32(name, arr):
+        arr = np.ascontiguousarray(arr, dtype="<f4")
+        fn = name + ".f32"
+        arr.tofile(os.path.join(a.out, fn))
+        layers[index[name]]["float32_file"] = fn
+
+    emit64("input_1", x)
+    forward(x, w, a.model, a.top, torch.float64, emit64)
+    if a.float32:
+        emit32("input_1", x)
+        forward(x, w, a.model, a.top, torch.float32, emit32)
     with open(os.path.join(a.out, "manifest.json"), "w") as f:
-        json.dump({"layers": layers, "torch": torch.__version__, "threads": torch.get_num_threads()}, f)
+        json.dump({"layers": layers, "torch": torch.__version__, "threads": torch.get_num_threads(),
+                   "dtype": "float64"}, f)
 
 
 if __name__ == "__main__":

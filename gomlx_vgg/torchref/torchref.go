@@ -3,6 +3,11 @@
 // python3-h5py and python3-pil) on a Keras weight file and an image, and returns
 // every layer's output, for consistency checks against gomlx_vgg.
 //
+// The reference is computed in float64 (the float32 weights and preprocessed
+// input converted after loading), so it is the truth to within ~1e-16 whatever
+// BLAS the machine has; float32 PyTorch's own outputs can come alongside
+// (Options.Float32) to show its error against the same truth.
+//
 // The script shares nothing with the Go code: it reads the .h5 with h5py as Keras
 // 2's load_weights does, loads and resizes the image with PIL as Keras' load_img
 // does, preprocesses in numpy (caffe mode) and runs torch.nn.functional.
@@ -40,13 +45,20 @@ type Options struct {
 	Python string
 	// Threads for torch (default 2).
 	Threads int
+	// Float32 also runs the network in float32, PyTorch's default precision,
+	// and returns those outputs in Layer.Float32.
+	Float32 bool
 }
 
 // Layer is one layer's output, NHWC (Keras channels_last) for 4-D activations.
 type Layer struct {
 	Name  string
 	Shape []int
-	Data  []float32
+	// Data is the float64 truth.
+	Data []float64
+	// Float32 is float32 PyTorch's output for the same layer (nil unless
+	// Options.Float32 asked for it).
+	Float32 []float32
 }
 
 // Result is a reference run: the layers in network order, input_1 (the
@@ -110,6 +122,9 @@ func Run(o Options) (*Result, error) {
 	if o.IncludeTop {
 		args = append(args, "--top")
 	}
+	if o.Float32 {
+		args = append(args, "--float32")
+	}
 	if o.Height > 0 {
 		args = append(args, "--size", fmt.Sprintf("%dx%d", o.Height, o.Width))
 	}
@@ -121,9 +136,10 @@ func Run(o Options) (*Result, error) {
 	}
 	var man struct {
 		Layers []struct {
-			Name  string `json:"name"`
-			Shape []int  `json:"shape"`
-			File  string `json:"file"`
+			Name   string `json:"name"`
+			Shape  []int  `json:"shape"`
+			File   string `json:"file"`
+			File32 string `json:"float32_file"`
 		} `json:"layers"`
 		Torch string `json:"torch"`
 	}
@@ -136,24 +152,43 @@ func Run(o Options) (*Result, error) {
 	}
 	res := &Result{Torch: man.Torch}
 	for _, l := range man.Layers {
-		raw, err := os.ReadFile(filepath.Join(out, l.File))
-		if err != nil {
-			return nil, fmt.Errorf("torchref: %w", err)
-		}
 		n := 1
 		for _, d := range l.Shape {
 			n *= d
 		}
-		if len(raw) != 4*n {
-			return nil, fmt.Errorf("torchref: %s: %d bytes for shape %v", l.File, len(raw), l.Shape)
+		raw, err := readRaw(filepath.Join(out, l.File), 8*n, l.Shape)
+		if err != nil {
+			return nil, err
 		}
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+		layer := Layer{Name: l.Name, Shape: l.Shape, Data: make([]float64, n)}
+		for i := range layer.Data {
+			layer.Data[i] = math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:]))
 		}
-		res.Layers = append(res.Layers, Layer{Name: l.Name, Shape: l.Shape, Data: v})
+		if o.Float32 {
+			raw, err := readRaw(filepath.Join(out, l.File32), 4*n, l.Shape)
+			if err != nil {
+				return nil, err
+			}
+			layer.Float32 = make([]float32, n)
+			for i := range layer.Float32 {
+				layer.Float32[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+			}
+		}
+		res.Layers = append(res.Layers, layer)
 	}
 	return res, nil
+}
+
+// readRaw reads a layer file the script wrote, checking its size for shape.
+func readRaw(path string, size int, shape []int) ([]byte, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("torchref: %w", err)
+	}
+	if len(raw) != size {
+		return nil, fmt.Errorf("torchref: %s: %d bytes for shape %v, want %d", filepath.Base(path), len(raw), shape, size)
+	}
+	return raw, nil
 }
 
 // RunScript runs Python source src, saved as a temporary file called name,
@@ -184,8 +219,8 @@ func RunScript(python, name string, src []byte, args ...string) ([]byte, error) 
 
 // Compare returns max|got - want| and that divided by max|want| (the absolute
 // difference itself when want is all zeros): the tolerance measure of
-// consistency checks.
-func Compare(got, want []float32) (maxAbs, rel float64) {
+// consistency checks. want is usually the float64 truth (Layer.Data).
+func Compare[G, W float32 | float64](got []G, want []W) (maxAbs, rel float64) {
 	var maxRef float64
 	for i := range min(len(got), len(want)) {
 		maxAbs = math.Max(maxAbs, math.Abs(float64(got[i])-float64(want[i])))

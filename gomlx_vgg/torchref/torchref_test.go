@@ -1,8 +1,13 @@
 package torchref
 
 import (
+	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vggnb/vggnb/weights"
 )
 
 func TestCompare(t *testing.T) {
@@ -19,6 +24,75 @@ func TestCompare(t *testing.T) {
 			t.Errorf("Compare(%v, %v) = %v, %v; want %v, %v", c.got, c.want, abs, rel, c.abs, c.rel)
 		}
 	}
+}
+
+func TestCompareFloat64Truth(t *testing.T) {
+	// float32(0.1) is 0.1 + 1.49e-9: measured against float64 truth it is off.
+	abs, rel := Compare([]float32{0.1, 1}, []float64{0.1, 1})
+	if want := float64(float32(0.1)) - 0.1; abs != want || rel != want {
+		t.Errorf("Compare(float32 0.1, float64 0.1) = %g, %g; want %g", abs, rel, want)
+	}
+}
+
+// TestRunIsFloat64 checks that the reference really computes in float64 (its
+// values are not float32 numbers) and that Float32 brings PyTorch's float32
+// outputs, close to the truth but not equal to it.
+func TestRunIsFloat64(t *testing.T) {
+	if err := Check(""); err != nil {
+		t.Fatal(err)
+	}
+	spec := weights.MustVGG("vgg16", false, 0)
+	path := filepath.Join(t.TempDir(), "vgg16.h5")
+	if err := weights.WriteKeras2(path, weights.Synthetic(spec, 3)); err != nil {
+		t.Fatal(err)
+	}
+	photo, err := filepath.Abs(filepath.Join("..", "demo", "chelsea.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(photo); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Run(Options{Weights: path, Model: "vgg16", Image: photo, Height: 32, Width: 48, Float32: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Layers) != 1+13+5 {
+		t.Fatalf("%d layers, want input_1 + 13 convs + 5 pools", len(r.Layers))
+	}
+	l := r.Layer("block3_conv3")
+	if l == nil || len(l.Float32) != len(l.Data) {
+		t.Fatalf("block3_conv3: %+v", l)
+	}
+	notF32 := 0
+	for _, v := range l.Data {
+		if v != float64(float32(v)) {
+			notF32++
+		}
+	}
+	if notF32 < len(l.Data)/4 {
+		t.Errorf("only %d of %d block3_conv3 values are not float32 numbers: the truth is not float64", notF32, len(l.Data))
+	}
+	_, rel := Compare(l.Float32, l.Data)
+	if rel == 0 || rel > 1e-5 {
+		t.Errorf("float32 PyTorch vs float64 truth at block3_conv3: rel %.3g, want in (0, 1e-5]", rel)
+	}
+	if in := r.Layer("input_1"); in == nil || !equalAsFloat32(in.Data, in.Float32) {
+		t.Error("input_1 (preprocess_input, float32 as Keras) differs between the float64 and float32 runs")
+	}
+	t.Logf("torch %s: block3_conv3 float32 vs float64 rel %.3g", r.Torch, rel)
+}
+
+func equalAsFloat32(a []float64, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if float32(a[i]) != b[i] || math.IsNaN(a[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func TestMissingPython(t *testing.T) {

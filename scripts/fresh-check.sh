@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Proves the README's two set-up commands on a bare Debian 12 root: a
+# `debootstrap --variant=minbase bookworm` root imported into podman, with nothing
+# installed but what scripts/deps.sh installs. Not part of .ci/run (it takes a
+# few minutes of debootstrap and a full install).
+#
+#   bash scripts/fresh-check.sh [--openblas] [--skip-run] [--skip-test] [--keep]
+#
+# --openblas   install libopenblas0 in the root before the tests (python3-torch's
+#              matmuls then go through OpenBLAS rather than the reference BLAS)
+# --skip-run   do not run `bash scripts/run.sh` (the main job)
+# --skip-test  do not run `bash scripts/test.sh` (the test suite)
+#
+# Needs root, debootstrap, podman and runc (apt-get install podman runc debootstrap).
+# The Debian mirror is the one apt's sources name here (override with VGGNB_MIRROR);
+# the work folder is $VGGNB_FRESH_DIR (default /var/tmp/vggnb-fresh). Where the
+# registries are reached through a TLS proxy, its CA ($SSL_CERT_FILE) is mounted
+# into the container. Logs: $VGGNB_FRESH_DIR/logs/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+openblas=0 run=1 tst=1
+for a in "$@"; do
+  case "$a" in
+    --openblas) openblas=1 ;;
+    --skip-run) run=0 ;;
+    --skip-test) tst=0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "fresh-check: unknown argument $a (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+die() { echo "fresh-check: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || die "needs root (debootstrap, podman import)"
+for c in debootstrap podman runc; do
+  command -v "$c" >/dev/null || die "$c not found: apt-get install podman runc debootstrap"
+done
+
+work="${VGGNB_FRESH_DIR:-/var/tmp/vggnb-fresh}"
+image=localhost/deb12:base
+mkdir -p "$work/logs"
+
+# podman as DEVELOPERS.md says works here: runc (crun fails), vfs storage, a nofile limit.
+cat >"$work/containers.conf" <<'EOF'
+[containers]
+default_ulimits = ["nofile=1024:20000"]
+[engine]
+runtime = "runc"
+EOF
+cat >"$work/storage.conf" <<EOF
+[storage]
+driver = "vfs"
+runroot = "$work/run"
+graphroot = "$work/storage"
+EOF
+export CONTAINERS_CONF="$work/containers.conf" CONTAINERS_STORAGE_CONF="$work/storage.conf"
+
+mirror="${VGGNB_MIRROR:-}"
+if [ -z "$mirror" ]; then
+  mirror=$(grep -hoE '^(URIs:|deb) +[^ ]+' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null \
+    | awk '{print $2}' | grep -v security | head -1 || true)
+  mirror="${mirror:-http://deb.debian.org/debian}"
+fi
+
+if ! podman image exists "$image"; then
+  root="$work/root"
+  rm -rf "$root"
+  echo "fresh-check: debootstrap --variant=minbase bookworm from $mirror (log: $work/logs/debootstrap.log)"
+  debootstrap --variant=minbase bookworm "$root" "$mirror" >"$work/logs/debootstrap.log" 2>&1 \
+    || die "debootstrap failed: see $work/logs/debootstrap.log"
+  tar -C "$root" -c . | podman import - "$image" >/dev/null
+  rm -rf "$root"
+fi
+
+# The checkout as git sees it (tracked and untracked-not-ignored files), no build outputs.
+src="$work/src"
+rm -rf "$src"; mkdir -p "$src"
+git ls-files -co --exclude-standard -z | tar --null -T - -c | tar -C "$src" -x
+
+ca_mount=() ca_env=()
+if [ -n "${SSL_CERT_FILE:-}" ] && [ -f "$SSL_CERT_FILE" ]; then
+  ca=/etc/vggnb-host-ca.crt
+  ca_mount=(-v "$SSL_CERT_FILE:$ca:ro")
+  ca_env=(-e SSL_CERT_FILE=$ca -e CURL_CA_BUNDLE=$ca -e NODE_EXTRA_CA_CERTS=$ca -e GIT_SSL_CAINFO=$ca)
+fi
+
+steps="set -euo pipefail; cp -a /src /root/vggnb; cd /root/vggnb;"
+if ((openblas)); then
+  steps+=" apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libopenblas0 >/dev/null;"
+fi
+steps+=' t0=$(date +%s);'
+((tst)) && steps+=' bash scripts/test.sh; echo "fresh-check: test.sh passed in $(( $(date +%s) - t0 )) s"; t0=$(date +%s);'
+((run)) && steps+=' bash scripts/run.sh; test -s out/report.html; echo "fresh-check: run.sh passed in $(( $(date +%s) - t0 )) s";'
+
+name="vggnb-fresh-$$"
+trap 'podman rm -f "$name" >/dev/null 2>&1 || true' EXIT INT TERM
+log="$work/logs/run-$(date +%Y%m%d-%H%M%S)$([ $openblas = 1 ] && echo -openblas).log"
+echo "fresh-check: running in a bare Debian 12 container (log: $log)"
+start=$(date +%s)
+set +e
+podman run --rm --name "$name" --network host -e CI=true -e HOME=/root \
+  "${ca_mount[@]}" "${ca_env[@]}" -v "$src:/src:ro" "$image" bash -c "$steps" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+echo "fresh-check: exit $rc after $(( $(date +%s) - start )) s$([ $openblas = 1 ] && echo ' (with libopenblas0)')"
+exit "$rc"
