@@ -40,7 +40,7 @@ test-short: vet
 NOTEBOOK ?= notebooks/01_vgg19_consistency.ipynb
 run:
 	@mkdir -p $(OUT) bin
-	$(GO) build -o bin/vggnb ./cmd/vggnb
+	$(GO) build -o bin/ ./cmd/vggnb ./cmd/vggnb-graphviz
 	bin/vggnb kernel install
 	bin/vggnb kernel run --out $(OUT) $(NOTEBOOK)
 	cp $(OUT)/$(basename $(notdir $(NOTEBOOK))).html $(OUT)/report.html

@@ -3,41 +3,117 @@ package display
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
-
-	"github.com/goccy/go-graphviz"
+	"time"
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
+	"github.com/vggnb/vggnb/weights"
 )
 
-// graphvizMu serialises renders: the embedded (WebAssembly) Graphviz is not
-// safe for concurrent use.
-var graphvizMu sync.Mutex
+// GraphvizHelper is the command RenderDOT runs (cmd/vggnb-graphviz).
+const GraphvizHelper = "vggnb-graphviz"
 
-// RenderDOT lays out a Graphviz DOT graph with the embedded Graphviz (no
-// system install needed) and returns it as SVG.
+// RenderDOT lays out a Graphviz DOT graph and returns it as SVG. Graphviz runs
+// as WebAssembly in its own process, the vggnb-graphviz command, so that nothing
+// graphviz-related happens in this one until a graph is drawn: its compiled
+// module is cached under the user's vggnb cache (weights.CacheDir()/graphviz),
+// never in a shared temp directory.
+//
+// The command is found as $VGGNB_GRAPHVIZ, on PATH, beside this executable, or
+// in weights.CacheDir()/bin; failing those it is built there once with `go
+// build` (from $VGGNB_CHECKOUT or the working directory, as in a GoNB cell or a
+// checkout). Errors say which and how to install it.
 func RenderDOT(dot string) (SVG, error) {
-	graphvizMu.Lock()
-	defer graphvizMu.Unlock()
-	ctx := context.Background()
-	gv, err := graphviz.New(ctx)
+	helper, err := graphvizCommand()
 	if err != nil {
-		return "", fmt.Errorf("display: graphviz: %w", err)
+		return "", err
 	}
-	defer gv.Close()
-	g, err := graphviz.ParseBytes([]byte(dot))
+	tmp := filepath.Join(weights.CacheDir(), "graphviz")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return "", fmt.Errorf("display: graphviz cache: %w (set VGGNB_CACHE to a writable directory)", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, helper)
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	cmd.Stdin = strings.NewReader(dot)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("display: graphviz (%s): %v: %s", helper, err, strings.TrimSpace(tail(stderr.String(), 2000)))
+	}
+	return SVG(stripProlog(stdout.String())), nil
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+var (
+	helperOnce sync.Once
+	helperPath string
+	helperErr  error
+)
+
+// graphvizCommand finds (or, once, builds) the vggnb-graphviz command.
+func graphvizCommand() (string, error) {
+	helperOnce.Do(func() { helperPath, helperErr = findOrBuildHelper() })
+	return helperPath, helperErr
+}
+
+func findOrBuildHelper() (string, error) {
+	if p := os.Getenv("VGGNB_GRAPHVIZ"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("display: VGGNB_GRAPHVIZ: %w", err)
+		}
+		return p, nil
+	}
+	if p, err := exec.LookPath(GraphvizHelper); err == nil {
+		return p, nil
+	}
+	cached := filepath.Join(weights.CacheDir(), "bin", GraphvizHelper)
+	candidates := []string{cached}
+	if exe, err := os.Executable(); err == nil {
+		candidates = append([]string{filepath.Join(filepath.Dir(exe), GraphvizHelper)}, candidates...)
+	}
+	for _, p := range candidates {
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	install := fmt.Sprintf("go install %s/cmd/%s (vggnb kernel install does), or set VGGNB_GRAPHVIZ", "github.com/vggnb/vggnb", GraphvizHelper)
+	goBin, err := exec.LookPath("go")
 	if err != nil {
-		return "", fmt.Errorf("display: graphviz: parse DOT: %w", err)
+		return "", fmt.Errorf("display: drawing graphs needs the %s command, not found on PATH, beside %s or in %s, and no go to build it: %s",
+			GraphvizHelper, os.Args[0], filepath.Dir(cached), install)
 	}
-	defer g.Close()
-	var buf bytes.Buffer
-	if err := gv.Render(ctx, g, graphviz.SVG, &buf); err != nil {
-		return "", fmt.Errorf("display: graphviz: render: %w", err)
+	if err := os.MkdirAll(filepath.Dir(cached), 0o755); err != nil {
+		return "", fmt.Errorf("display: building %s: %w; %s", GraphvizHelper, err, install)
 	}
-	return SVG(stripProlog(buf.String())), nil
+	tmp := fmt.Sprintf("%s.%d.tmp", cached, os.Getpid())
+	cmd := exec.Command(goBin, "build", "-o", tmp, "github.com/vggnb/vggnb/cmd/"+GraphvizHelper)
+	cmd.Dir = os.Getenv("VGGNB_CHECKOUT")
+	cmd.Env = append(os.Environ(), "GOEXPERIMENT=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		_ = os.Remove(tmp)
+		return "", fmt.Errorf("display: drawing graphs needs the %s command; building it failed (%v: %s); %s",
+			GraphvizHelper, err, strings.TrimSpace(tail(string(out), 1000)), install)
+	}
+	if err := os.Rename(tmp, cached); err != nil {
+		_ = os.Remove(tmp)
+		return "", errors.Join(fmt.Errorf("display: installing %s", GraphvizHelper), err)
+	}
+	return cached, nil
 }
 
 var prolog = regexp.MustCompile(`(?s)^.*?(<svg)`)

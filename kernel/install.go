@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/vggnb/vggnb/display"
 	"github.com/vggnb/vggnb/gomlx_vgg/torchref"
 )
 
@@ -109,7 +110,8 @@ func (c Config) Bin(tool string) string { return filepath.Join(c.ToolsDir, "bin"
 func (c Config) KernelDir() string { return filepath.Join(c.JupyterDataDir, "kernels", KernelName) }
 
 // Install installs GoNB, goimports and gopls (pinned, through the Go module
-// proxy, skipped when already there) and writes the vggnb kernelspec. It returns
+// proxy, skipped when already there) and vggnb-graphviz (from the checkout),
+// and writes the vggnb kernelspec. It returns
 // the completed Config.
 func Install(ctx context.Context, cfg Config) (Config, error) {
 	c, err := cfg.withDefaults()
@@ -158,6 +160,13 @@ func Install(ctx context.Context, cfg Config) (Config, error) {
 		if err := run(ctx, mod, env, goBin, "install", "github.com/janpfeifer/gonb"); err != nil {
 			return c, err
 		}
+	}
+	// Graph drawing runs Graphviz (WebAssembly) in this helper's process, found on
+	// the kernel's PATH (display.RenderDOT); rebuilt from the checkout each time,
+	// it is small and quick with a warm build cache.
+	fmt.Fprintf(c.Log, "kernel: building %s from %s\n", display.GraphvizHelper, c.Checkout)
+	if err := run(ctx, c.Checkout, env, goBin, "install", "./cmd/"+display.GraphvizHelper); err != nil {
+		return c, err
 	}
 	if err := writeKernelSpec(c, goBin); err != nil {
 		return c, err

@@ -89,18 +89,21 @@ if ((openblas)); then
   steps+=" apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libopenblas0 >/dev/null;"
 fi
 steps+=' t0=$(date +%s);'
-((tst)) && steps+=' bash scripts/test.sh; echo "fresh-check: test.sh passed in $(( $(date +%s) - t0 )) s"; t0=$(date +%s);'
-((run)) && steps+=' bash scripts/run.sh; test -s out/report.html; echo "fresh-check: run.sh passed in $(( $(date +%s) - t0 )) s";'
+if ((tst)); then steps+=' bash scripts/test.sh; echo "fresh-check: test.sh passed in $(( $(date +%s) - t0 )) s"; t0=$(date +%s);'; fi
+if ((run)); then steps+=' bash scripts/run.sh; test -s out/report.html; echo "fresh-check: run.sh passed in $(( $(date +%s) - t0 )) s";'; fi
 
 name="vggnb-fresh-$$"
 trap 'podman rm -f "$name" >/dev/null 2>&1 || true' EXIT INT TERM
-log="$work/logs/run-$(date +%Y%m%d-%H%M%S)$([ $openblas = 1 ] && echo -openblas).log"
+variant=""; if ((openblas)); then variant="-openblas"; fi
+log="$work/logs/run-$(date +%Y%m%d-%H%M%S)$variant.log"
 echo "fresh-check: running in a bare Debian 12 container (log: $log)"
 start=$(date +%s)
 set +e
-podman run --rm --name "$name" --network host -e CI=true -e HOME=/root \
+# Limits no higher than this sandbox allows (podman's defaults are refused by runc here).
+podman run --rm --name "$name" --network host --ulimit nofile=1024:20000 --ulimit nproc=32768:32768 \
+  -e CI=true -e HOME=/root \
   "${ca_mount[@]}" "${ca_env[@]}" -v "$src:/src:ro" "$image" bash -c "$steps" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
-echo "fresh-check: exit $rc after $(( $(date +%s) - start )) s$([ $openblas = 1 ] && echo ' (with libopenblas0)')"
+echo "fresh-check: exit $rc after $(( $(date +%s) - start )) s${variant:+ (with libopenblas0)}"
 exit "$rc"
