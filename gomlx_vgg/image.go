@@ -3,6 +3,7 @@ package gomlx_vgg
 import (
 	"bytes"
 	_ "embed" // the demo photograph
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -43,9 +44,15 @@ const (
 	Hamming  = "hamming"
 )
 
+// DefaultMaxPixels is how many pixels LoadImg and DecodeImg accept by default,
+// in the decoded image and in the target size: 64 megapixels (8000x8000 is
+// 256 MB decoded). Raise it with MaxPixels.
+const DefaultMaxPixels = 64_000_000
+
 type imgConfig struct {
-	h, w   int
-	interp string
+	h, w      int
+	interp    string
+	maxPixels int
 }
 
 // ImgOption configures LoadImg.
@@ -55,6 +62,13 @@ type ImgOption func(*imgConfig)
 // An image that already has this size is not resampled.
 func TargetSize(height, width int) ImgOption {
 	return func(c *imgConfig) { c.h, c.w = height, width }
+}
+
+// MaxPixels sets the largest image (width x height, read from the file's header
+// before anything is decoded) and target size accepted; default
+// DefaultMaxPixels. A larger one is an error that names both numbers.
+func MaxPixels(n int) ImgOption {
+	return func(c *imgConfig) { c.maxPixels = n }
 }
 
 // Interpolation selects the resampling filter: Nearest (Keras' default),
@@ -70,7 +84,8 @@ func Interpolation(method string) ImgOption {
 // arithmetic when TargetSize is given and differs from the image's size.
 //
 // JPEG decoding is Go's (image/jpeg): its pixels can differ from libjpeg's (PIL)
-// by a few levels; PNG and GIF pixels are identical.
+// by a few levels; PNG and GIF pixels are identical. Images and target sizes
+// over DefaultMaxPixels are refused before decoding (see MaxPixels).
 func LoadImg(path string, opts ...ImgOption) (*image.NRGBA, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -86,9 +101,16 @@ func LoadImg(path string, opts ...ImgOption) (*image.NRGBA, error) {
 
 // DecodeImg is LoadImg reading from r.
 func DecodeImg(r io.Reader, opts ...ImgOption) (*image.NRGBA, error) {
-	cfg := imgConfig{interp: Nearest}
+	cfg := imgConfig{interp: Nearest, maxPixels: DefaultMaxPixels}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	tooBig := func(what string, w, h int) error {
+		if int64(w)*int64(h) > int64(cfg.maxPixels) {
+			return fmt.Errorf("%s %dx%d is %d pixels, over the limit of %d (raise it with MaxPixels, or --max-pixels)",
+				what, w, h, int64(w)*int64(h), cfg.maxPixels)
+		}
+		return nil
 	}
 	if _, ok := filters[cfg.interp]; !ok && cfg.interp != Nearest {
 		return nil, fmt.Errorf("gomlx_vgg: interpolation %q: want nearest, bilinear, bicubic, lanczos, box or hamming", cfg.interp)
@@ -96,7 +118,20 @@ func DecodeImg(r io.Reader, opts ...ImgOption) (*image.NRGBA, error) {
 	if (cfg.h != 0 || cfg.w != 0) && (cfg.h <= 0 || cfg.w <= 0) {
 		return nil, fmt.Errorf("gomlx_vgg: target size %dx%d must be positive", cfg.h, cfg.w)
 	}
-	src, _, err := image.Decode(r)
+	if err := tooBig("gomlx_vgg: target size", cfg.w, cfg.h); err != nil {
+		return nil, err
+	}
+	// The header first: an 8000x8000 PNG of a few hundred KB must not be decoded
+	// into gigabytes before it is refused.
+	var header bytes.Buffer
+	conf, _, err := image.DecodeConfig(io.TeeReader(r, &header))
+	if err != nil {
+		return nil, fmt.Errorf("decode image: %w", err)
+	}
+	if err := tooBig("image", conf.Width, conf.Height); err != nil {
+		return nil, err
+	}
+	src, _, err := image.Decode(io.MultiReader(&header, r))
 	if err != nil {
 		return nil, fmt.Errorf("decode image: %w", err)
 	}
@@ -126,6 +161,11 @@ func toRGB(src image.Image) *image.NRGBA {
 				r, g, bl = im.Pix[p], im.Pix[p+1], im.Pix[p+2]
 			case *image.Gray:
 				v := im.GrayAt(x, y).Y
+				r, g, bl = v, v, v
+			case *image.Gray16:
+				// PIL opens 16-bit grey PNGs in mode "I" (32-bit integers), and
+				// convert("RGB") clips those to 0..255 rather than scaling.
+				v := uint8(min(im.Gray16At(x, y).Y, 255))
 				r, g, bl = v, v, v
 			case *image.YCbCr:
 				c := im.YCbCrAt(x, y)
@@ -330,8 +370,11 @@ func resample(src *image.NRGBA, w, h int, f filter) *image.NRGBA {
 
 // ImgToArray converts an image to a float32 tensor of RGB values in [0, 255]:
 // (height, width, 3) for channels_last, (3, height, width) for channels_first
-// (Keras img_to_array).
+// (Keras img_to_array). A nil image gives a nil tensor.
 func ImgToArray(img image.Image, df weights.DataFormat) *tensors.Tensor {
+	if img == nil {
+		return nil // PreprocessInput and Batch then say so
+	}
 	rgb, ok := img.(*image.NRGBA)
 	if !ok || rgb.Bounds().Min != (image.Point{}) {
 		rgb = toRGB(img)
@@ -368,6 +411,9 @@ var CaffeMean = [3]float32{103.939, 116.779, 123.68}
 // float32 like numpy. x has rank 3 or 4 with channels last or first as df says;
 // a new tensor is returned.
 func PreprocessInput(x *tensors.Tensor, df weights.DataFormat) (*tensors.Tensor, error) {
+	if x == nil {
+		return nil, errors.New("gomlx_vgg: preprocess_input of a nil tensor")
+	}
 	dims := x.Shape().Dimensions
 	if x.DType() != dtypes.Float32 || (len(dims) != 3 && len(dims) != 4) {
 		return nil, fmt.Errorf("gomlx_vgg: preprocess_input wants a float32 image or batch (rank 3 or 4), got %s", x.Shape())

@@ -51,6 +51,9 @@ func (b *Builder) Kernels(k string) *Builder {
 
 // Kernels says what runs this model's Outputs and Predict: KernelsNative or KernelsGraph.
 func (m *Model) Kernels() string {
+	if m == nil {
+		return KernelsGraph
+	}
 	switch m.cfg.kernels {
 	case KernelsNative, KernelsGraph:
 		return m.cfg.kernels
@@ -62,7 +65,9 @@ func (m *Model) Kernels() string {
 }
 
 // onGoBackend reports whether the model's backend is the pure-Go one.
-func (m *Model) onGoBackend() bool { return m.backend.Name() == gobackend.GetBackend().Name() }
+func (m *Model) onGoBackend() bool {
+	return m != nil && m.backend != nil && m.backend.Name() == gobackend.GetBackend().Name()
+}
 
 // nativeState is what the native kernels keep between runs: packed
 // convolution kernels and two activation buffers used in turn.
@@ -128,6 +133,11 @@ func (m *Model) packConv(layer string) (*packedConv, error) {
 	d := kt.Shape().Dimensions
 	if len(d) != 4 || d[0] != 3 || d[1] != 3 || kt.DType() != dtypes.Float32 {
 		return nil, fmt.Errorf("gomlx_vgg: %s: %s/kernel has shape %s, want (Float32)[3 3 C O]", m, layer, kt.Shape())
+	}
+	// The kernels' ReLU would hide a NaN weight (max(NaN, 0) is 0 in SIMD):
+	// checked here, once per packing, as the graph reports it.
+	if err := errors.Join(checkFiniteTensor(layer, "kernel", kt), checkFiniteTensor(layer, "bias", bt)); err != nil {
+		return nil, fmt.Errorf("gomlx_vgg: %s: %w", m, err)
 	}
 	var cv *kernels.Conv3x3
 	var packErr, biasErr error
@@ -203,6 +213,9 @@ func (m *Model) runNative(xs []float32, dims []int, layers []Layer, names []stri
 		out["input_1"] = m.record(a)
 	}
 	for _, l := range layers {
+		if err := m.ctx.Err(); err != nil {
+			return fmt.Errorf("stopped before layer %s: %w", l.Name, err)
+		}
 		next := act{n: a.n, h: a.h, w: a.w, c: a.c, flat: a.flat, buf: 1}
 		if a.buf == 1 {
 			next.buf = 0

@@ -1,6 +1,7 @@
 package gomlx_vgg
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -19,6 +20,9 @@ const AllLayers = "all"
 // Predict runs the model on a preprocessed batch x and returns its output
 // (predictions with the top, block5_pool or the pooled features without).
 func (m *Model) Predict(x *tensors.Tensor) (*tensors.Tensor, error) {
+	if err := m.built(); err != nil {
+		return nil, err
+	}
 	outs, err := m.Outputs(x, m.output)
 	if err != nil {
 		return nil, err
@@ -43,6 +47,9 @@ func (m *Model) GraphOutputs(x *tensors.Tensor, names ...string) (map[string]*te
 }
 
 func (m *Model) outputs(kernels string, x *tensors.Tensor, names []string) (map[string]*tensors.Tensor, error) {
+	if err := m.built(); err != nil {
+		return nil, err
+	}
 	names, err := m.resolveNames(names)
 	if err != nil {
 		return nil, err
@@ -53,14 +60,43 @@ func (m *Model) outputs(kernels string, x *tensors.Tensor, names []string) (map[
 	if x.DType() != dtypes.Float32 {
 		return nil, fmt.Errorf("gomlx_vgg: %s: input must be float32, got %s", m, x.Shape())
 	}
+	if err := checkFiniteTensor("input_1", "input", x); err != nil {
+		return nil, fmt.Errorf("gomlx_vgg: %s on input %v: %w", m, x.Shape().Dimensions, err)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	var out map[string]*tensors.Tensor
 	if kernels == KernelsNative {
-		return m.nativeOutputs(x, names)
+		out, err = m.nativeOutputs(x, names)
+	} else {
+		out, err = m.graphOutputs(x, names)
 	}
+	if err != nil {
+		return nil, err
+	}
+	// Non-finite outputs are an error on every engine, traced to their source.
+	last := names[0]
+	for _, l := range m.layers {
+		if _, ok := out[l.Name]; ok {
+			last = l.Name
+		}
+	}
+	for _, l := range m.layers {
+		if t, ok := out[l.Name]; ok {
+			if err := checkFiniteTensor(l.Name, "output", t); err != nil {
+				return nil, fmt.Errorf("gomlx_vgg: %s on input %v: %w", m, x.Shape().Dimensions, m.traceNonFinite(last, err))
+			}
+		}
+	}
+	return out, nil
+}
+
+// graphOutputs is Outputs through the GoMLX graph; m.mu is held.
+func (m *Model) graphOutputs(x *tensors.Tensor, names []string) (map[string]*tensors.Tensor, error) {
 	key := strings.Join(names, ",")
 	exec, ok := m.execs[key]
 	if !ok {
+		var err error
 		exec, err = model.NewExec(m.backend, m.store, func(scope *model.Scope, x *Node) []*Node {
 			return m.ApplyLayers(scope, x, names...)
 		})
@@ -79,6 +115,14 @@ func (m *Model) outputs(kernels string, x *tensors.Tensor, names []string) (map[
 		out[n] = vals[i]
 	}
 	return out, nil
+}
+
+// built reports a Model that was not made by a Builder (a zero Model).
+func (m *Model) built() error {
+	if m == nil || m.store == nil || m.mu == nil {
+		return errors.New("gomlx_vgg: a zero or nil Model: build one with VGG16(), VGG19() or New(name) and Done()")
+	}
+	return nil
 }
 
 // resolveNames expands AllLayers and checks the names.
@@ -106,6 +150,11 @@ func (m *Model) resolveNames(names []string) ([]string, error) {
 func Batch(images ...*tensors.Tensor) (*tensors.Tensor, error) {
 	if len(images) == 0 {
 		return nil, fmt.Errorf("gomlx_vgg: Batch of no images")
+	}
+	for i, im := range images {
+		if im == nil {
+			return nil, fmt.Errorf("gomlx_vgg: Batch: image %d is nil", i)
+		}
 	}
 	dims := images[0].Shape().Dimensions
 	size := images[0].Size()
@@ -151,6 +200,9 @@ type Stats struct {
 // StatsOf computes Stats of a float32 tensor in float64 (two passes, so the
 // standard deviation does not lose precision on large activations).
 func StatsOf(t *tensors.Tensor) Stats {
+	if t == nil { // no values: every statistic is NaN, as for an empty tensor
+		return Stats{Mean: math.NaN(), Std: math.NaN(), Min: math.NaN(), Max: math.NaN(), Zeros: math.NaN()}
+	}
 	s := Stats{Shape: slices.Clone(t.Shape().Dimensions), Min: math.Inf(1), Max: math.Inf(-1)}
 	tensors.ConstFlatData(t, func(v []float32) {
 		if len(v) == 0 {

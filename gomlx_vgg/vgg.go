@@ -85,6 +85,7 @@ type Builder struct {
 	fetchOpts   []weights.FetchOption
 	loadOptions []weights.Option
 	kernels     string
+	ctx         context.Context
 	err         error
 }
 
@@ -214,6 +215,11 @@ func (b *Builder) Notices(w io.Writer) *Builder {
 	return b
 }
 
+// Context sets the context that cancels the model's long work: downloading
+// ImageNet weights (575 MB for VGG19 with its top) while Done runs, and native
+// runs of Outputs/Predict, checked between layers. Default context.Background().
+func (b *Builder) Context(ctx context.Context) *Builder { b.ctx = ctx; return b }
+
 // FetchOptions passes options to weights.Fetch for WeightsImageNet / WeightsAuto
 // (download directory, progress, search directories).
 func (b *Builder) FetchOptions(opts ...weights.FetchOption) *Builder {
@@ -254,9 +260,13 @@ type Model struct {
 	source    string
 	synthetic bool
 
-	mu     sync.Mutex
+	// mu guards the store's initialisation, execs and native, and is shared
+	// with the models Truncate makes from this one, which share the store.
+	mu     *sync.Mutex
 	execs  map[string]*model.Exec
-	native nativeState
+	native *nativeState
+	// ctx (Builder.Context) stops a download and a native run between layers.
+	ctx context.Context
 }
 
 // Done checks the configuration like Keras does, loads the weights and returns the model.
@@ -272,7 +282,12 @@ func (b *Builder) Done() (*Model, error) {
 	if cfg.backend == nil {
 		cfg.backend = gobackend.GetBackend()
 	}
-	m := &Model{Name: cfg.name, cfg: cfg, backend: cfg.backend, store: model.NewStore(), execs: map[string]*model.Exec{}}
+	ctx := cfg.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	m := &Model{Name: cfg.name, cfg: cfg, backend: cfg.backend, store: model.NewStore(), execs: map[string]*model.Exec{},
+		mu: &sync.Mutex{}, native: &nativeState{}, ctx: ctx}
 	m.layers = cfg.layerTable()
 	m.output = m.layers[len(m.layers)-1].Name
 	if err := m.loadWeights(); err != nil {
@@ -460,7 +475,7 @@ func (m *Model) loadWeights() error {
 					weights.SyntheticNotice, err, c.name, map[bool]string{true: " --include-top"}[c.includeTop])
 			}
 		} else {
-			path, err = weights.Fetch(context.Background(), e, c.fetchOpts...)
+			path, err = weights.Fetch(m.ctx, e, c.fetchOpts...)
 			if err != nil {
 				return fmt.Errorf("gomlx_vgg: imagenet weights for %s: %w", spec, err)
 			}
@@ -551,6 +566,10 @@ func (m *Model) varShapes(l Layer) [][]int {
 // Layers returns the model's layers in order, the input layer first, as Keras'
 // model.layers / summary() list them (output shapes in the model's data format).
 func (m *Model) Layers() []Layer {
+	if m.mu != nil { // the trainable flags live in the store, which runs may be initialising
+		m.mu.Lock()
+		defer m.mu.Unlock()
+	}
 	out := make([]Layer, 0, len(m.layers))
 	for _, l := range m.layers {
 		l.OutputShape = slices.Clone(l.OutputShape)
@@ -590,6 +609,9 @@ func (m *Model) unknownLayer(name string) error {
 
 // String names the model as Keras would construct it.
 func (m *Model) String() string {
+	if m == nil || len(m.layers) == 0 {
+		return "Model(not built)"
+	}
 	s := fmt.Sprintf("%s(include_top=%v, weights=%s, input_shape=%s", strings.ToUpper(m.Name),
 		pyBool(m.cfg.includeTop), m.cfg.weights, m.cfg.shapeString(m.cfg.hwc()))
 	if m.cfg.pooling != PoolingNone {
@@ -662,9 +684,11 @@ func (m *Model) SetTrainable(trainable bool, layers ...string) error {
 		if l.Params == 0 {
 			continue
 		}
+		m.mu.Lock()
 		for _, wn := range weightNames {
 			m.store.GetVariable("/" + name + "/" + wn).Trainable = trainable
 		}
+		m.mu.Unlock()
 	}
 	return nil
 }
@@ -677,5 +701,6 @@ func (m *Model) Truncate(layer string) (*Model, error) {
 		return nil, err
 	}
 	return &Model{Name: m.Name, cfg: m.cfg, layers: m.layers, output: layer, store: m.store, backend: m.backend,
-		source: m.source, synthetic: m.synthetic, execs: map[string]*model.Exec{}}, nil
+		source: m.source, synthetic: m.synthetic, execs: map[string]*model.Exec{},
+		mu: m.mu, native: m.native, ctx: m.ctx}, nil
 }

@@ -17,7 +17,8 @@ func TestInspect(t *testing.T) {
  {"cell_type": "code", "execution_count": 2, "outputs": [{"output_type": "stream", "name": "stderr", "text": ["panic: boom\n", "\n", "goroutine 1\n"]}]},
  {"cell_type": "code", "execution_count": 3, "outputs": [{"output_type": "error", "ename": "ERROR", "evalue": "x", "traceback": ["Cell[3]: Line 2", "undefined: y"]}]},
  {"cell_type": "code", "execution_count": 4, "outputs": [{"output_type": "stream", "name": "stderr", "text": "warning: slow\n"}]},
- {"cell_type": "code", "execution_count": 5, "outputs": [{"output_type": "stream", "name": "stderr", "text": "\u001b[7mexit status 3\u001b[0m\n"}]}
+ {"cell_type": "code", "execution_count": 5, "outputs": [{"output_type": "stream", "name": "stderr", "text": "\u001b[7mexit status 3\u001b[0m\n"}]},
+ {"cell_type": "code", "execution_count": 6, "outputs": [{"output_type": "stream", "name": "stderr", "text": "pan"}, {"output_type": "stream", "name": "stdout", "text": "x"}, {"output_type": "stream", "name": "stderr", "text": "ic: split\n"}]}
 ]}`
 	path := filepath.Join(t.TempDir(), "nb.ipynb")
 	if err := os.WriteFile(path, []byte(nb), 0o644); err != nil {
@@ -27,17 +28,18 @@ func TestInspect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code != 5 {
-		t.Errorf("%d code cells, want 5", code)
+	if code != 6 {
+		t.Errorf("%d code cells, want 6", code)
 	}
 	var cells []int
 	for _, f := range failures {
 		cells = append(cells, f.Cell)
 	}
-	if len(cells) != 3 || cells[0] != 3 || cells[1] != 4 || cells[2] != 6 {
-		t.Fatalf("failed cells %v, want [3 4 6]", cells)
+	if len(cells) != 4 || cells[0] != 3 || cells[1] != 4 || cells[2] != 6 || cells[3] != 7 {
+		t.Fatalf("failed cells %v, want [3 4 6 7]", cells)
 	}
-	if !strings.Contains(failures[1].Message, "undefined: y") || !strings.Contains(failures[2].Message, "exit status 3") {
+	if !strings.Contains(failures[1].Message, "undefined: y") || !strings.Contains(failures[2].Message, "exit status 3") ||
+		!strings.Contains(failures[3].Message, "panic: split") {
 		t.Errorf("messages %+v", failures)
 	}
 }

@@ -12,7 +12,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,14 +24,23 @@ type RunOptions struct {
 	OutDir string
 	// Kernel is the kernelspec name (default KernelName).
 	Kernel string
-	// CellTimeout bounds each cell (default 20 minutes).
+	// CellTimeout bounds each cell (default 20 minutes; at least MinCellTimeout).
+	// A cell that runs past it fails, named, and the notebook executed so far is
+	// kept.
 	CellTimeout time.Duration
 	// JupyterDataDir, when set, is added to JUPYTER_PATH so a kernelspec
 	// installed there (Install with Config.JupyterDataDir) is found.
 	JupyterDataDir string
-	// Jupyter is the jupyter command (default "jupyter").
+	// Jupyter is the jupyter command (default "jupyter"), which exports HTML.
 	Jupyter string
+	// Python runs the embedded nbclient script that executes notebooks (default:
+	// the interpreter of Jupyter's own script, which has nbclient).
+	Python string
 }
+
+// MinCellTimeout is the smallest RunOptions.CellTimeout accepted: nbclient counts
+// whole seconds, and 0 would mean no limit at all.
+const MinCellTimeout = time.Second
 
 // CellFailure is one failed cell.
 type CellFailure struct {
@@ -89,11 +100,18 @@ func Run(ctx context.Context, notebooks []string, o RunOptions) ([]Result, error
 	if o.CellTimeout == 0 {
 		o.CellTimeout = 20 * time.Minute
 	}
+	if o.CellTimeout < MinCellTimeout {
+		return nil, fmt.Errorf("kernel: cell timeout %v: must be at least %v", o.CellTimeout, MinCellTimeout)
+	}
 	if o.Jupyter == "" {
 		o.Jupyter = "jupyter"
 	}
-	if _, err := exec.LookPath(o.Jupyter); err != nil {
+	jupyter, err := exec.LookPath(o.Jupyter)
+	if err != nil {
 		return nil, errors.New("kernel: no jupyter on PATH: apt-get install jupyter-nbconvert python3-nbclient python3-ipykernel (scripts/deps.sh does)")
+	}
+	if o.Python == "" {
+		o.Python = scriptInterpreter(jupyter)
 	}
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("kernel: %w", err)
@@ -131,27 +149,41 @@ func runOne(ctx context.Context, nb string, o RunOptions, env []string) (*Result
 	}
 	res := &Result{Notebook: nb, Executed: filepath.Join(outDir, base+".ipynb"), HTML: filepath.Join(outDir, base+".html")}
 	start := time.Now()
-	// Write to a temporary name: an interrupted run leaves no half-executed notebook
-	// under the final name.
-	tmpName := "." + base + ".running.ipynb"
-	args := []string{"nbconvert", "--to", "notebook", "--execute", "--allow-errors",
-		"--ExecutePreprocessor.kernel_name=" + o.Kernel,
-		fmt.Sprintf("--ExecutePreprocessor.timeout=%d", int(o.CellTimeout.Seconds())),
-		"--output-dir", outDir, "--output", tmpName, abs}
-	cmd := exec.CommandContext(ctx, o.Jupyter, args...)
-	cmd.Env = env
+	// Execute into a temporary name unique to this run (two runs into one OutDir
+	// must not share it), inspect that file, and only then rename: an interrupted
+	// run leaves no half-executed notebook under the final name, and a run's
+	// verdict is about its own notebook.
+	tmp, err := os.CreateTemp(outDir, "."+base+".*.running.ipynb")
+	if err != nil {
+		return nil, fmt.Errorf("kernel: %w", err)
+	}
+	tmpName := tmp.Name()
+	tmp.Close()
+	defer os.Remove(tmpName)
+	script, err := os.CreateTemp("", "vggnb-execute-*.py")
+	if err == nil {
+		_, err = script.Write(executeScript)
+		script.Close()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kernel: %w", err)
+	}
+	defer os.Remove(script.Name())
+
+	cmd := exec.CommandContext(ctx, o.Python, script.Name(), abs, tmpName, o.Kernel,
+		fmt.Sprint(int(o.CellTimeout.Round(time.Second).Seconds())))
 	cmd.Dir = filepath.Dir(abs)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		_ = os.Remove(filepath.Join(outDir, tmpName))
+	timedOut, err := runOwned(cmd, env)
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("kernel: executing %s: %w", nb, context.Cause(ctx))
+	}
+	if err != nil && !timedOut {
 		return nil, fmt.Errorf("kernel: executing %s: %v\n%s", nb, err, tail(stderr.String(), 4000))
 	}
-	if err := os.Rename(filepath.Join(outDir, tmpName), res.Executed); err != nil {
-		return nil, fmt.Errorf("kernel: %w", err)
-	}
 	res.Duration = time.Since(start)
-	failures, cells, err := Inspect(res.Executed)
+	failures, cells, err := Inspect(tmpName)
 	if err != nil {
 		return nil, err
 	}
@@ -161,17 +193,85 @@ func runOne(ctx context.Context, nb string, o RunOptions, env []string) (*Result
 		return res, err
 	}
 	defer os.RemoveAll(tmpl)
+	tmpHTML := strings.TrimSuffix(tmpName, ".ipynb") + ".html"
+	defer os.Remove(tmpHTML)
 	html := exec.CommandContext(ctx, o.Jupyter, "nbconvert", "--to", "html",
 		"--TemplateExporter.extra_template_basedirs="+tmpl, "--template", "vggnb",
-		"--output-dir", outDir, "--output", base+".html", res.Executed)
-	html.Env = env
-	if out, err := html.CombinedOutput(); err != nil {
-		return res, fmt.Errorf("kernel: HTML export of %s: %v\n%s", res.Executed, err, tail(string(out), 2000))
+		"--output-dir", outDir, "--output", filepath.Base(tmpHTML), tmpName)
+	var htmlOut bytes.Buffer
+	html.Stdout, html.Stderr = &htmlOut, &htmlOut
+	if _, err := runOwned(html, env); err != nil {
+		return res, fmt.Errorf("kernel: HTML export of %s: %v\n%s", nb, err, tail(htmlOut.String(), 2000))
+	}
+	if err := os.Rename(tmpName, res.Executed); err != nil {
+		return nil, fmt.Errorf("kernel: %w", err)
+	}
+	if err := os.Rename(tmpHTML, res.HTML); err != nil {
+		return res, fmt.Errorf("kernel: %w", err)
 	}
 	if len(failures) > 0 {
 		return res, &NotebookError{Notebook: nb, Failures: failures, Executed: res.Executed}
 	}
 	return res, nil
+}
+
+// executeScript runs a notebook with nbclient (see its doc string).
+//
+//go:embed execute.py
+var executeScript []byte
+
+// exitTimeout is execute.py's exit status when a cell ran past its time limit.
+const exitTimeout = 3
+
+// runOwned runs cmd with env and owns every process it starts, however deep:
+// Jupyter starts kernels in a new session, and GoNB runs each cell as a program
+// of its own, so neither a process group nor cmd's own exit reaches them. Each
+// run marks its processes with a unique environment variable, inherited by
+// them all; on any return (success, failure, ctx cancelled by Ctrl-C) every
+// process still carrying the mark gets SIGTERM, then SIGKILL, and Wait gives
+// up on pipes they may still hold. timedOut reports execute.py's status for a
+// cell past its limit.
+func runOwned(cmd *exec.Cmd, env []string) (timedOut bool, err error) {
+	mark := fmt.Sprintf("VGGNB_RUN=%d-%d", os.Getpid(), runSeq.Add(1))
+	cmd.Env = append(slices.Clip(env), mark)
+	cmd.Cancel = func() error {
+		killMarked(mark)
+		return nil
+	}
+	cmd.WaitDelay = 5 * time.Second
+	defer killMarked(mark)
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && exit.ExitCode() == exitTimeout {
+		return true, err
+	}
+	return false, err
+}
+
+var runSeq atomic.Int64
+
+// scriptInterpreter returns the interpreter named on a script's #! line (for
+// Jupyter: the python that has nbclient), or "python3".
+func scriptInterpreter(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return "python3"
+	}
+	defer f.Close()
+	line := make([]byte, 256)
+	n, _ := f.Read(line)
+	first, _, _ := strings.Cut(string(line[:n]), "\n")
+	if !strings.HasPrefix(first, "#!") {
+		return "python3"
+	}
+	fields := strings.Fields(strings.TrimPrefix(first, "#!"))
+	switch {
+	case len(fields) > 1 && filepath.Base(fields[0]) == "env":
+		return fields[1]
+	case len(fields) > 0:
+		return fields[0]
+	}
+	return "python3"
 }
 
 // nbTemplate is the HTML export template (lab, with SVG kept as images).
@@ -248,6 +348,7 @@ func Inspect(path string) ([]CellFailure, int, error) {
 			f.ExecutionCount = *c.ExecutionCount
 		}
 		var msgs []string
+		var stderr strings.Builder // a program's stderr may come in several stream outputs
 		for _, o := range c.Outputs {
 			switch {
 			case o.OutputType == "error":
@@ -257,11 +358,11 @@ func Inspect(path string) ([]CellFailure, int, error) {
 				}
 				msgs = append(msgs, ansi.ReplaceAllString(msg, ""))
 			case o.OutputType == "stream" && o.Name == "stderr":
-				text := ansi.ReplaceAllString(streamText(o.Text), "")
-				if failurePatterns.MatchString(text) {
-					msgs = append(msgs, text)
-				}
+				stderr.WriteString(ansi.ReplaceAllString(streamText(o.Text), ""))
 			}
+		}
+		if text := stderr.String(); failurePatterns.MatchString(text) {
+			msgs = append(msgs, text)
 		}
 		if len(msgs) > 0 {
 			f.Message = strings.Join(msgs, "\n")

@@ -1,6 +1,7 @@
 package weights
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,8 +20,15 @@ const ExportKerasVersion = "2.15.0"
 // exactly as given (channels_last unless f was converted).
 //
 // The file is written to a temporary name beside path and renamed into place, so
-// an interrupted export leaves no half-written file at path.
-func WriteKeras2(path string, f *File) (err error) {
+// an interrupted export leaves no half-written file at path. It is readable by
+// all (0644), like files Keras writes.
+func WriteKeras2(path string, f *File) error {
+	return WriteKeras2Context(context.Background(), path, f)
+}
+
+// WriteKeras2Context is WriteKeras2 stopped by ctx between weights: the
+// temporary file is removed and ctx's error returned.
+func WriteKeras2Context(ctx context.Context, path string, f *File) (err error) {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -42,12 +50,18 @@ func WriteKeras2(path string, f *File) (err error) {
 	if err != nil {
 		return fmt.Errorf("weights: export %s: %w", path, err)
 	}
-	if err := writeKeras2Groups(fw, f); err != nil {
+	if err := writeKeras2Groups(ctx, fw, f); err != nil {
 		fw.Close()
 		return fmt.Errorf("weights: export %s: %w", path, err)
 	}
 	if err := fw.Close(); err != nil {
 		return fmt.Errorf("weights: export %s: %w", path, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("weights: export %s: %w", path, err)
+	}
+	if err := os.Chmod(tmpName, 0o644); err != nil {
+		return fmt.Errorf("weights: export: %w", err)
 	}
 	if err := os.Rename(tmpName, path); err != nil {
 		return fmt.Errorf("weights: export: %w", err)
@@ -65,7 +79,7 @@ func kerasWeightName(layer, name string) string {
 	return layer + "/" + base + ":0"
 }
 
-func writeKeras2Groups(fw *hdf5.FileWriter, f *File) error {
+func writeKeras2Groups(ctx context.Context, fw *hdf5.FileWriter, f *File) error {
 	const root = "/model_weights"
 	mw, err := fw.CreateGroup(root)
 	if err != nil {
@@ -86,6 +100,9 @@ func writeKeras2Groups(fw *hdf5.FileWriter, f *File) error {
 		}
 		var wnames []string
 		for _, t := range l.Weights {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			wn := kerasWeightName(l.Name, t.Name)
 			wnames = append(wnames, wn)
 			if len(t.Data) != Size(t.Shape) {

@@ -40,10 +40,13 @@ func kernelCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return nil
 	case "run":
 		out := fs.String("out", "out", "directory for the executed notebooks and their HTML")
-		timeout := fs.Duration("cell-timeout", 20*time.Minute, "time limit of one cell")
+		timeout := fs.Duration("cell-timeout", 20*time.Minute, "time limit of one cell (at least 1s)")
 		nbs, err := parse(fs, args[1:])
 		if err != nil {
 			return err
+		}
+		if *timeout < kernel.MinCellTimeout {
+			return fmt.Errorf("kernel run: --cell-timeout %v: must be at least %v (there is no unlimited setting)", *timeout, kernel.MinCellTimeout)
 		}
 		if len(nbs) == 0 {
 			return errors.New("kernel run: want NOTEBOOK.ipynb ...")

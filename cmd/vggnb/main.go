@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
 )
 
 const usage = `usage:
@@ -49,13 +50,23 @@ machine (vggnb weights fetch); otherwise SYNTHETIC weights, announced on stderr.
 `
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// The first SIGINT or SIGTERM cancels ctx: commands stop, remove what they
+	// were writing and end their child processes. A second one, with the handler
+	// gone, ends vggnb at once.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}
 		fmt.Fprintln(os.Stderr, "vggnb:", err)
+		if ctx.Err() != nil {
+			os.Exit(130) // stopped by a signal, as shells report Ctrl-C
+		}
 		os.Exit(1)
 	}
 }
@@ -71,11 +82,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "kernel":
 		return kernelCmd(ctx, args[1:], stdout, stderr)
 	case "features":
-		return featuresCmd(args[1:], stdout, stderr)
+		return featuresCmd(ctx, args[1:], stdout, stderr)
 	case "layers":
 		return layersCmd(args[1:], stdout, stderr)
 	case "predict":
-		return predictCmd(args[1:], stdout, stderr)
+		return predictCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -25,7 +26,10 @@ type netFlags struct {
 	model, weights, image, size, interp, backend, layer string
 	kernels                                             string
 	includeTop, json                                    bool
-	seed                                                uint64
+	maxPixels                                           int
+	// ctx stops the download and the native run (Ctrl-C, SIGTERM).
+	ctx  context.Context
+	seed uint64
 }
 
 func (n *netFlags) register(fs *flag.FlagSet, defaultWeights string) {
@@ -41,6 +45,7 @@ func (n *netFlags) register(fs *flag.FlagSet, defaultWeights string) {
 		"auto (native on the go backend), native (vggnb's fused CPU kernels) or graph (the GoMLX graph on the backend)")
 	fs.BoolVar(&n.json, "json", false, "print one JSON object")
 	fs.Uint64Var(&n.seed, "seed", 1, "seed of SYNTHETIC weights")
+	fs.IntVar(&n.maxPixels, "max-pixels", gomlx_vgg.DefaultMaxPixels, "largest image (and --size) accepted, in pixels, checked before decoding")
 }
 
 func parseSize(s string) (h, w int, err error) {
@@ -65,6 +70,9 @@ func (n *netFlags) build(stderr io.Writer) (*gomlx_vgg.Model, error) {
 	}
 	b := gomlx_vgg.New(n.model).IncludeTop(n.includeTop).Weights(n.weights).Seed(n.seed).
 		Backend(backend).Kernels(n.kernels).Notices(stderr).FetchOptions(weights.WithProgress(stderr))
+	if n.ctx != nil {
+		b = b.Context(n.ctx)
+	}
 	if n.includeTop { // --size only resizes the image: the classifier takes 224x224
 		return b.Done()
 	}
@@ -85,7 +93,7 @@ func (n *netFlags) withSize(b *gomlx_vgg.Builder) (*gomlx_vgg.Model, error) {
 
 // loadInput loads the image, resized to --size (224x224 for the classifier).
 func loadInput(n *netFlags) (image.Image, error) {
-	var opts []gomlx_vgg.ImgOption
+	opts := []gomlx_vgg.ImgOption{gomlx_vgg.MaxPixels(n.maxPixels)}
 	size := n.size
 	if size == "" && n.includeTop {
 		size = "224x224"
@@ -129,10 +137,10 @@ type layerJSON struct {
 	Max   float64 `json:"max"`
 }
 
-func featuresCmd(args []string, stdout, stderr io.Writer) error {
+func featuresCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("vggnb features", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var n netFlags
+	n := netFlags{ctx: ctx}
 	n.register(fs, gomlx_vgg.WeightsAuto)
 	fs.StringVar(&n.layer, "layer", "block5_pool", "layer name(s), comma-separated, or all")
 	if pos, err := parse(fs, args); err != nil {
@@ -250,10 +258,10 @@ func layersCmd(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func predictCmd(args []string, stdout, stderr io.Writer) error {
+func predictCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("vggnb predict", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var n netFlags
+	n := netFlags{ctx: ctx}
 	n.register(fs, gomlx_vgg.WeightsAuto)
 	top := fs.Int("top", 5, "number of classes to print")
 	if pos, err := parse(fs, args); err != nil {

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 var (
@@ -31,7 +34,11 @@ func vggnbBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "vggnb")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		// As the Makefile builds it: the native kernels with SIMD, so that a
+		// layer takes a fraction of a second and Ctrl-C is honoured promptly.
+		build := exec.Command("go", "build", "-o", binPath, ".")
+		build.Env = append(os.Environ(), "GOEXPERIMENT=simd")
+		out, err := build.CombinedOutput()
 		if err != nil {
 			binErr = err
 			binPath = string(out)
@@ -92,5 +99,109 @@ func TestStartupTouchesNoDisk(t *testing.T) {
 	}
 	if strings.Contains(string(deps), "go-graphviz") {
 		t.Error("vggnb or display links github.com/goccy/go-graphviz (its init writes to $TMPDIR); only cmd/vggnb-graphviz may")
+	}
+}
+
+// waitExit waits up to d for cmd to end and returns its exit code (-1 on timeout,
+// after killing it).
+func waitExit(t *testing.T, cmd *exec.Cmd, d time.Duration) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+		return cmd.ProcessState.ExitCode()
+	case <-time.After(d):
+		cmd.Process.Kill()
+		<-done
+		return -1
+	}
+}
+
+// TestSynthStopsOnSIGTERM: SIGTERM while synth writes its 491 MB file must stop
+// it at once, non-zero, leaving neither the file nor its temporary (x.h5.tmpNNN).
+func TestSynthStopsOnSIGTERM(t *testing.T) {
+	bin := vggnbBinary(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "x.h5")
+	cmd := exec.Command(bin, "weights", "synth", out, "--model", "vgg19", "--include-top")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if tmps, _ := filepath.Glob(out + ".tmp*"); len(tmps) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("synth never started writing:\n%s", stderr.String())
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := waitExit(t, cmd, 10*time.Second); code != 130 {
+		t.Errorf("synth after SIGTERM exited %d, want 130 within 10 s\n%s", code, stderr.String())
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) > 0 {
+		t.Errorf("synth stopped by SIGTERM left %v", left)
+	}
+}
+
+// TestFeaturesStopsOnSIGINT: Ctrl-C during a long features run (VGG19 on a
+// 1200x1200 image, ~6 s) stops it between layers instead of finishing with 0.
+func TestFeaturesStopsOnSIGINT(t *testing.T) {
+	bin := vggnbBinary(t)
+	cmd := exec.Command(bin, "features", "--model", "vgg19", "--weights", "synthetic", "--size", "1200x1200", "--layer", "block5_pool")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	start := time.Now()
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	code := waitExit(t, cmd, 20*time.Second)
+	if code != 130 || !strings.Contains(stderr.String(), "context canceled") {
+		t.Errorf("features after SIGINT exited %d, want 130 naming the cancellation\n%s", code, stderr.String())
+	}
+	t.Logf("stopped %v after SIGINT: %s", time.Since(start).Round(time.Millisecond), strings.TrimSpace(stderr.String()))
+}
+
+// TestCommandLimits: sizes and class counts that would need hundreds of GB are
+// refused up front with the limit and the flag that raises it; what synth and
+// convert write is readable by all.
+func TestCommandLimits(t *testing.T) {
+	offline(t)
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"features", "--size", "100000x100000"}, "over the limit of 64000000 (raise it with MaxPixels, or --max-pixels)"},
+		{[]string{"features", "--size", "1000x1000", "--max-pixels", "999999"}, "over the limit of 999999"},
+		{[]string{"weights", "synth", filepath.Join(dir, "big.h5"), "--model", "vgg16", "--include-top", "--classes", "100000000"}, "over the limit of 100000"},
+	} {
+		var out, errb strings.Builder
+		err := run(context.Background(), c.args, &out, &errb)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("vggnb %s: %v, want an error containing %q", strings.Join(c.args, " "), err, c.want)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) > 0 {
+		t.Errorf("refused commands left %v", left)
+	}
+	path := filepath.Join(dir, "small.h5")
+	var out, errb strings.Builder
+	if err := run(context.Background(), []string{"weights", "synth", path, "--model", "vgg16"}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("synth wrote %s with mode %v, want 0644 (%v)", path, st.Mode().Perm(), err)
 	}
 }

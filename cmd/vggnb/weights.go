@@ -21,6 +21,7 @@ func (m *modelFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.model, "model", "", "vgg16 or vgg19")
 	fs.BoolVar(&m.includeTop, "include-top", false, "the model includes flatten, fc1, fc2 and predictions")
 	fs.IntVar(&m.classes, "classes", 1000, "width of predictions (with --include-top)")
+	fs.IntVar(&weights.MaxClasses, "max-classes", weights.MaxClasses, "largest --classes accepted")
 }
 
 func (m *modelFlags) spec() (weights.Spec, error) {
@@ -141,7 +142,10 @@ func weightsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return err
 		}
-		if err := weights.WriteKeras2(pos[1], f); err != nil {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("convert: %w", err)
+		}
+		if err := weights.WriteKeras2Context(ctx, pos[1], f); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "wrote %s: %s, Keras 2 channels_last, %d parameters\n", pos[1], spec, f.NumParams())
@@ -154,7 +158,11 @@ func weightsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 		fmt.Fprintln(stderr, "WARNING:", weights.SyntheticNotice)
-		if err := weights.WriteKeras2(pos[0], weights.Synthetic(spec, seed)); err != nil {
+		f := weights.Synthetic(spec, seed)
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("synth: %w", err)
+		}
+		if err := weights.WriteKeras2Context(ctx, pos[0], f); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "wrote %s: %s with SYNTHETIC weights (seed %d)\n", pos[0], spec, seed)

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 
+import numpy as np
 from PIL import Image
 
 FILTERS = {"nearest": Image.NEAREST, "bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC,
@@ -23,6 +24,8 @@ def main(photo, out):
     sources["palette.png"] = base.convert("P", palette=Image.ADAPTIVE, colors=64)
     sources["photo.jpg"] = base
     sources["photo.gif"] = base.convert("P", palette=Image.ADAPTIVE, colors=32)
+    # 16-bit grey, values 0..1020 (PIL opens it in mode "I": some within 0..255, most above).
+    sources["gray16.png"] = Image.fromarray(np.asarray(base.convert("L"), dtype=np.uint16) * 4)
     cases = []
     for name, im in sources.items():
         path = os.path.join(out, name)

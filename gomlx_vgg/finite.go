@@ -1,0 +1,80 @@
+package gomlx_vgg
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+// NonFiniteError reports NaN or infinite values where VGG needs finite ones: in
+// the input, in a layer's weights, or in an output. Every engine reports them
+// alike: the native kernels' ReLU and max pooling would turn a NaN into 0
+// unseen, so weights are checked when packed and inputs before each run; the
+// GoMLX graph propagates them, and a non-finite output is traced back to its
+// source.
+type NonFiniteError struct {
+	// Layer is the layer ("input_1" for the input); What is "input", "kernel",
+	// "bias" or "output".
+	Layer, What string
+	// NaN and Inf count the values; First is the flat index of the first one.
+	NaN, Inf, First int
+}
+
+func (e *NonFiniteError) Error() string {
+	return fmt.Sprintf("layer %s: %s has non-finite values (%d NaN, %d Inf; first at flat index %d)", e.Layer, e.What, e.NaN, e.Inf, e.First)
+}
+
+// checkFinite returns a *NonFiniteError if v holds NaN or ±Inf.
+func checkFinite(layer, what string, v []float32) error {
+	e := NonFiniteError{Layer: layer, What: what, First: -1}
+	for i, x := range v {
+		f := float64(x)
+		switch {
+		case math.IsNaN(f):
+			e.NaN++
+		case math.IsInf(f, 0):
+			e.Inf++
+		default:
+			continue
+		}
+		if e.First < 0 {
+			e.First = i
+		}
+	}
+	if e.First < 0 {
+		return nil
+	}
+	return &e
+}
+
+// checkFiniteTensor is checkFinite on a float32 tensor.
+func checkFiniteTensor(layer, what string, t *tensors.Tensor) error {
+	var err error
+	tensors.ConstFlatData(t, func(v []float32) { err = checkFinite(layer, what, v) })
+	return err
+}
+
+// traceNonFinite explains non-finite outputs: the first layer up to last (in
+// network order) whose weights are not finite, or the output layer itself when
+// every weight is (an overflow). m.mu is held.
+func (m *Model) traceNonFinite(last string, output error) error {
+	for _, l := range m.layers[1:] {
+		if l.Params > 0 {
+			kt, bt, err := m.variableValues(l.Name)
+			if err != nil {
+				return err
+			}
+			if err := checkFiniteTensor(l.Name, "kernel", kt); err != nil {
+				return err
+			}
+			if err := checkFiniteTensor(l.Name, "bias", bt); err != nil {
+				return err
+			}
+		}
+		if l.Name == last {
+			break
+		}
+	}
+	return output
+}

@@ -1,0 +1,132 @@
+package gomlx_vgg
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+// setElement replaces one value of a layer's variable (via SetValue, as training would).
+func setElement(t *testing.T, m *Model, layer, name string, i int, v float32) {
+	t.Helper()
+	vr := m.Store().RootScope().At("%s", layer).GetVariable(name)
+	old := vr.MustValue()
+	nv := tensors.FromShape(old.Shape())
+	tensors.MustConstFlatData(old, func(src []float32) {
+		tensors.MustMutableFlatData(nv, func(dst []float32) { copy(dst, src); dst[i] = v })
+	})
+	if err := vr.SetValue(nv); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestNonFiniteSameOnEveryEngine: one NaN in a kernel was hidden by the native
+// kernels (their ReLU turned it into 0: a plausible mean, no error) while the
+// graph propagated it. Both engines must now fail with the same
+// *NonFiniteError naming the layer and the weight; a NaN input likewise.
+func TestNonFiniteSameOnEveryEngine(t *testing.T) {
+	m, err := VGG16().IncludeTop(false).Weights(WeightsSynthetic).Notices(nil).Done()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := randomBatch(3, 1, 32, 48, 3)
+	if _, err := m.Outputs(x, "block5_pool"); err != nil {
+		t.Fatal(err)
+	}
+	setElement(t, m, "block1_conv2", "kernel", 100, float32(math.NaN()))
+	want := NonFiniteError{Layer: "block1_conv2", What: "kernel", NaN: 1, First: 100}
+	for _, engine := range []string{KernelsNative, KernelsGraph} {
+		_, err := m.outputs(engine, x, []string{"block5_pool"})
+		var nf *NonFiniteError
+		if !errors.As(err, &nf) || *nf != want {
+			t.Errorf("%s with a NaN in block1_conv2's kernel: %v, want %v", engine, err, &want)
+		}
+	}
+	setElement(t, m, "block1_conv2", "kernel", 100, 0.01)
+	tensors.MustMutableFlatData(x, func(v []float32) { v[7] = float32(math.Inf(-1)) })
+	for _, engine := range []string{KernelsNative, KernelsGraph} {
+		_, err := m.outputs(engine, x, []string{"block5_pool"})
+		var nf *NonFiniteError
+		if !errors.As(err, &nf) || nf.Layer != "input_1" || nf.Inf != 1 {
+			t.Errorf("%s with -Inf in the input: %v", engine, err)
+		}
+	}
+}
+
+// TestTruncateSharesTheLock: a model and its Truncate() share the store, so
+// they must share its lock: concurrent first use raced
+// (Store.InitializeVariables against the executor) and, with Weights("none"),
+// failed with "initializer was not configured" or gave different values. Run
+// under -race (make test-race); the native path only, as compute v0.1.6's
+// matmul trips checkptr.
+func TestTruncateSharesTheLock(t *testing.T) {
+	x := randomBatch(5, 1, 32, 32, 3)
+	for trial := range 12 {
+		m, err := VGG16().IncludeTop(false).Weights(WeightsNone).Notices(nil).Done()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cut, err := m.Truncate("block2_pool")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		outs := make([]*tensors.Tensor, 4)
+		errs := make([]error, 4)
+		for i := range outs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				mm := m
+				if i%2 == 1 {
+					mm = cut
+				}
+				var o map[string]*tensors.Tensor
+				o, errs[i] = mm.Outputs(x, "block2_pool")
+				outs[i] = o["block2_pool"]
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("trial %d, caller %d: %v", trial, i, err)
+			}
+		}
+		for i := 1; i < len(outs); i++ {
+			if e := relDiff(t, outs[i], outs[0]); e != 0 {
+				t.Fatalf("trial %d: caller %d got different values (rel %g): the weights were initialised twice", trial, i, e)
+			}
+		}
+	}
+}
+
+// TestNilAndZeroValues: nil tensors and a zero Model give errors, not nil-pointer panics.
+func TestNilAndZeroValues(t *testing.T) {
+	if _, err := Batch(nil); err == nil || !strings.Contains(err.Error(), "image 0 is nil") {
+		t.Errorf("Batch(nil): %v", err)
+	}
+	if _, err := PreprocessInput(nil, 0); err == nil {
+		t.Error("PreprocessInput(nil) gave no error")
+	}
+	if _, err := PreprocessInput(ImgToArray(nil, 0), 0); err == nil {
+		t.Error("PreprocessInput(ImgToArray(nil)) gave no error")
+	}
+	if s := StatsOf(nil); !math.IsNaN(s.Mean) || s.Shape != nil {
+		t.Errorf("StatsOf(nil) = %+v, want NaN statistics", s)
+	}
+	x := randomBatch(1, 1, 32, 32, 3)
+	var zero Model
+	var nilModel *Model
+	for name, m := range map[string]*Model{"zero": &zero, "nil": nilModel} {
+		if _, err := m.Predict(x); err == nil || !strings.Contains(err.Error(), "zero or nil Model") {
+			t.Errorf("%s Model Predict: %v", name, err)
+		}
+		if _, err := m.Outputs(x, "block1_pool"); err == nil {
+			t.Errorf("%s Model Outputs gave no error", name)
+		}
+	}
+}
