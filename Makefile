@@ -9,7 +9,7 @@ export GOFLAGS ?= -buildvcs=false
 export GOEXPERIMENT ?= simd
 OUT ?= out
 
-.PHONY: all build vet test test-nosimd test-short run notebooks bench fuzz clean
+.PHONY: all build vet test test-nosimd test-race test-short run notebooks bench fuzz clean
 
 all: build
 
@@ -25,10 +25,17 @@ vet:
 test-nosimd:
 	GOEXPERIMENT= $(GO) test -count=1 ./gomlx_vgg/internal/kernels
 
+# The race detector on what runs concurrently: a model and its Truncate() on the
+# native kernels, the notebook runner's parallel runs. (Tests that go through the
+# GoMLX graph are left out: compute v0.1.6's matmul packing fails checkptr.)
+test-race:
+	$(GO) test -race -count=1 -run 'TestTruncateSharesTheLock|TestNilAndZeroValues' ./gomlx_vgg
+	$(GO) test -race -count=1 -run 'TestRunInterruptEndsEverything|TestRunConcurrentSameName' ./kernel
+
 # The whole suite, fixtures included (the Keras layout fixtures are generated with
 # h5py on first use, ~2 GB in $TMPDIR, reused by later runs), the PyTorch fidelity
 # checks and the flagship notebook run through Jupyter.
-test: vet test-nosimd
+test: vet test-nosimd test-race
 	$(GO) test -count=1 -timeout 30m ./...
 
 test-short: vet

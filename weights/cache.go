@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"math"
 	"os"
 	"path/filepath"
@@ -32,8 +33,12 @@ func CacheDir() string {
 
 // The fast-reload form: magic, a little-endian uint32 header length, a JSON header,
 // zero padding to a 64-byte boundary, then every tensor's float32 values,
-// little-endian, each starting on a 64-byte boundary.
-const cacheMagic = "VGGNBT01"
+// little-endian, each starting on a 64-byte boundary. The header carries each
+// tensor's CRC-32C (Castagnoli, hardware-assisted: ~10 GB/s), checked on every
+// load: a corrupted cache is reloaded from its source, never used.
+const cacheMagic = "VGGNBT02"
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 type cacheKey struct {
 	path   string // absolute source path
@@ -68,6 +73,7 @@ type cacheTensor struct {
 	Name   string `json:"name"`
 	Shape  []int  `json:"shape"`
 	Offset int64  `json:"offset"`
+	CRC32C uint32 `json:"crc32c"`
 }
 
 func newCacheKey(path string, spec Spec, cfg loadConfig) (cacheKey, error) {
@@ -128,6 +134,9 @@ func readCache(key cacheKey) (f *File, err error) {
 			if ct.Offset < 0 || ct.Offset%64 != 0 || end > int64(len(buf)) || n < 0 {
 				return nil, errors.New("truncated cache data")
 			}
+			if crc32.Checksum(buf[ct.Offset:end], castagnoli) != ct.CRC32C {
+				return nil, fmt.Errorf("corrupted cache: %s/%s fails its checksum", cl.Name, ct.Name)
+			}
 			l.Weights = append(l.Weights, Tensor{Name: ct.Name, Shape: ct.Shape, Data: floatsOf(buf[ct.Offset:end])})
 		}
 		f.Layers = append(f.Layers, l)
@@ -162,7 +171,8 @@ func writeCache(key cacheKey, f *File) error {
 	for _, l := range f.Layers {
 		cl := cacheLayer{Name: l.Name, Class: l.Class}
 		for _, t := range l.Weights {
-			cl.Weights = append(cl.Weights, cacheTensor{Name: t.Name, Shape: t.Shape, Offset: total})
+			cl.Weights = append(cl.Weights, cacheTensor{Name: t.Name, Shape: t.Shape, Offset: total,
+				CRC32C: crc32.Checksum(bytesOf(t.Data), castagnoli)})
 			total += align64(int64(4 * len(t.Data)))
 		}
 		h.Layers = append(h.Layers, cl)

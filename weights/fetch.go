@@ -1,6 +1,7 @@
 package weights
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
@@ -65,6 +66,8 @@ func ImageNet(model string, includeTop bool) (Entry, error) {
 type FetchOption func(*fetchConfig)
 
 type fetchConfig struct {
+	idle     time.Duration
+	rejected string // why the file already at the final path was not used
 	dir      string
 	progress io.Writer
 	client   *http.Client
@@ -82,6 +85,14 @@ func WithProgress(w io.Writer) FetchOption { return func(c *fetchConfig) { c.pro
 func WithHTTPClient(client *http.Client) FetchOption {
 	return func(c *fetchConfig) { c.client = client }
 }
+
+// DefaultIdleTimeout is how long a download may receive nothing before it is
+// given up (and resumed by the next Fetch).
+const DefaultIdleTimeout = time.Minute
+
+// WithIdleTimeout sets how long the download may go without receiving a byte;
+// default DefaultIdleTimeout.
+func WithIdleTimeout(d time.Duration) FetchOption { return func(c *fetchConfig) { c.idle = d } }
 
 // WithURL downloads from a mirror instead of the entry's URL; the file must still
 // match the entry's size and MD5.
@@ -115,7 +126,7 @@ func KerasCacheDir() string {
 // download. Offline, the error names the URL and the exact path where the file
 // can be placed by hand. A verified copy found by Local is used as it is.
 func Fetch(ctx context.Context, e Entry, opts ...FetchOption) (string, error) {
-	cfg := fetchConfig{dir: filepath.Join(CacheDir(), "models"), url: e.URL}
+	cfg := fetchConfig{dir: filepath.Join(CacheDir(), "models"), url: e.URL, idle: DefaultIdleTimeout}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -139,8 +150,10 @@ func Fetch(ctx context.Context, e Entry, opts ...FetchOption) (string, error) {
 	}
 	defer unlock()
 	// Another fetcher may have finished while we waited.
-	if verified(final, e) == nil {
+	if err := verified(final, e); err == nil {
 		return final, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		cfg.rejected = err.Error()
 	}
 	if err := download(ctx, cfg, e, final); err != nil {
 		return "", err
@@ -180,8 +193,27 @@ func local(cfg fetchConfig, e Entry) (string, error) {
 	return "", fmt.Errorf("weights: no verified %s: looked at %s", e.FileName, strings.Join(tried, "; "))
 }
 
-func manualHint(e Entry, final string) string {
-	return fmt.Sprintf("download %s elsewhere and place it at %s (MD5 %s, %d bytes)", e.URL, final, e.MD5, e.Size)
+func manualHint(cfg fetchConfig, e Entry, final string) string {
+	hint := fmt.Sprintf("download %s elsewhere and place it at %s (MD5 %s, %d bytes)", e.URL, final, e.MD5, e.Size)
+	if cfg.rejected != "" {
+		hint += "; the file already there was rejected: " + strings.TrimPrefix(cfg.rejected, "weights: ")
+	}
+	return hint
+}
+
+// idleReader cancels its download (through cancel) when no byte arrives for d.
+type idleReader struct {
+	r     io.Reader
+	timer *time.Timer
+	d     time.Duration
+}
+
+func (i *idleReader) Read(p []byte) (int, error) {
+	n, err := i.r.Read(p)
+	if n > 0 {
+		i.timer.Reset(i.d)
+	}
+	return n, err
 }
 
 func download(ctx context.Context, cfg fetchConfig, e Entry, final string) error {
@@ -198,6 +230,11 @@ func download(ctx context.Context, cfg fetchConfig, e Entry, final string) error
 	if e.Size > 0 && have == e.Size {
 		return finish(e, part, final, h)
 	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stalled := fmt.Errorf("no data for %v", cfg.idle)
+	idle := time.AfterFunc(cfg.idle, func() { cancel(stalled) })
+	defer idle.Stop()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.url, nil)
 	if err != nil {
 		return fmt.Errorf("weights: %s: %w", cfg.url, err)
@@ -207,7 +244,7 @@ func download(ctx context.Context, cfg fetchConfig, e Entry, final string) error
 	}
 	resp, err := cfg.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("weights: cannot download %s: %w (offline? %s)", e.Name, err, manualHint(e, final))
+		return fmt.Errorf("weights: cannot download %s: %w (offline? %s)", e.Name, causeOf(ctx, err), manualHint(cfg, e, final))
 	}
 	defer resp.Body.Close()
 	flags := os.O_WRONLY | os.O_CREATE
@@ -219,7 +256,35 @@ func download(ctx context.Context, cfg fetchConfig, e Entry, final string) error
 		have = 0
 		h.Reset()
 	default:
-		return fmt.Errorf("weights: cannot download %s: %s answered %s (%s)", e.Name, cfg.url, resp.Status, manualHint(e, final))
+		return fmt.Errorf("weights: cannot download %s: %s answered %s (%s)", e.Name, cfg.url, resp.Status, manualHint(cfg, e, final))
+	}
+	// What is not the weight file is never kept as a partial download (the next
+	// fetch would resume into it): a web page, a body of the wrong length, or a
+	// start that is not HDF5's signature.
+	notWeights := func(why string) error {
+		if have == 0 {
+			os.Remove(part)
+		}
+		return fmt.Errorf("weights: cannot download %s: %s sent %s, not the weight file (a proxy's or portal's page?); nothing was kept (%s)",
+			e.Name, cfg.url, why, manualHint(cfg, e, final))
+	}
+	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "text/") {
+		return notWeights("a " + ct + " page")
+	}
+	if want := e.Size - have; e.Size > 0 && resp.ContentLength >= 0 && resp.ContentLength != want {
+		return notWeights(fmt.Sprintf("%d bytes where %d remain", resp.ContentLength, want))
+	}
+	body := io.Reader(&idleReader{r: resp.Body, timer: idle, d: cfg.idle})
+	if have == 0 {
+		head := make([]byte, len(hdf5Signature))
+		n, err := io.ReadFull(body, head)
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("weights: download of %s from %s: %w", e.Name, cfg.url, causeOf(ctx, err))
+		}
+		if string(head[:n]) != hdf5Signature {
+			return notWeights(fmt.Sprintf("%q, which does not start like an HDF5 file", head[:n]))
+		}
+		body = io.MultiReader(bytes.NewReader(head[:n]), body)
 	}
 	out, err := os.OpenFile(part, flags, 0o644)
 	if err != nil {
@@ -227,7 +292,8 @@ func download(ctx context.Context, cfg fetchConfig, e Entry, final string) error
 	}
 	bar := NewProgress(cfg.progress, "Downloading "+e.FileName, e.Size)
 	bar.Set(have)
-	n, copyErr := io.Copy(io.MultiWriter(out, h, bar), resp.Body)
+	n, copyErr := io.Copy(io.MultiWriter(out, h, bar), body)
+	copyErr = causeOf(ctx, copyErr)
 	closeErr := out.Close()
 	bar.Done()
 	have += n
@@ -335,4 +401,13 @@ func lockFile(ctx context.Context, path string) (func(), error) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// causeOf returns ctx's cause (a stall, a cancellation) for an error that ctx's
+// end caused, else err.
+func causeOf(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%w (%v)", err, context.Cause(ctx))
+	}
+	return err
 }

@@ -25,6 +25,7 @@ func payload(size int) ([]byte, Entry) {
 	for i := range b {
 		b[i] = byte(r.UintN(256))
 	}
+	copy(b, hdf5Signature) // Fetch refuses what does not start like an HDF5 file
 	s := md5.Sum(b)
 	return b, Entry{Name: "test_notop", FileName: "test_notop.h5", MD5: hex.EncodeToString(s[:]), Size: int64(size)}
 }
@@ -246,4 +247,91 @@ func TestProgress(t *testing.T) {
 	if len(lines) != 11 || !strings.Contains(lines[10], "100%") || !strings.Contains(lines[0], "0%") {
 		t.Errorf("non-terminal progress printed %d lines:\n%s", len(lines), b.String())
 	}
+}
+
+// TestFetchHostileServers: what is not the weight file is never kept as a
+// partial download to be resumed into; a stalled body is given up; offline, the
+// error says why the file already in place was not used.
+func TestFetchHostileServers(t *testing.T) {
+	body, e := payload(64 << 10)
+	page := "<html>please log in</html>\n" // 27 bytes, as a captive portal sends
+	for _, c := range []struct {
+		name    string
+		handler func(w http.ResponseWriter, r *http.Request) bool
+		want    string
+	}{
+		{"html page with 200", func(w http.ResponseWriter, r *http.Request) bool {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			fmt.Fprint(w, page)
+			return true
+		}, "a text/html; charset=utf-8 page"},
+		{"wrong length", func(w http.ResponseWriter, r *http.Request) bool {
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Header().Set("Content-Length", "27")
+			fmt.Fprint(w, page)
+			return true
+		}, "27 bytes where 65536 remain"},
+		{"chunked, not HDF5", func(w http.ResponseWriter, r *http.Request) bool {
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.(http.Flusher).Flush() // chunked: no Content-Length
+			fmt.Fprint(w, page)
+			return true
+		}, "does not start like an HDF5 file"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			bad := newServer(t, body, c.handler)
+			_, err := Fetch(context.Background(), e, WithDir(dir), WithURL(bad.URL+"/w.h5"))
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "nothing was kept") {
+				t.Fatalf("error %v, want one containing %q", err, c.want)
+			}
+			if left, _ := filepath.Glob(filepath.Join(dir, "*.part")); len(left) > 0 {
+				t.Fatalf("kept %v", left)
+			}
+			good := newServer(t, body, nil)
+			p, err := Fetch(context.Background(), e, WithDir(dir), WithURL(good.URL+"/w.h5"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := os.ReadFile(p); !bytes.Equal(got, body) {
+				t.Error("the next fetch did not get the right file")
+			}
+			if r := good.ranges[0]; r != "" {
+				t.Errorf("the next fetch resumed (Range %q) from what the bad server sent", r)
+			}
+		})
+	}
+
+	t.Run("stalled body", func(t *testing.T) {
+		dir := t.TempDir()
+		s := newServer(t, body, func(w http.ResponseWriter, r *http.Request) bool {
+			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+			w.Write(body[:len(body)/2])
+			w.(http.Flusher).Flush()
+			<-r.Context().Done() // then nothing, until the client gives up
+			return true
+		})
+		start := time.Now()
+		_, err := Fetch(context.Background(), e, WithDir(dir), WithURL(s.URL+"/w.h5"), WithIdleTimeout(300*time.Millisecond))
+		if err == nil || !strings.Contains(err.Error(), "no data for 300ms") {
+			t.Fatalf("error %v, want the stall named", err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("gave up after %v", d)
+		}
+		if st, err := os.Stat(filepath.Join(dir, e.FileName+".part")); err != nil || st.Size() != int64(len(body)/2) {
+			t.Errorf("the half received is not kept for resuming: %v", err)
+		}
+	})
+
+	t.Run("offline with a rejected file in place", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, e.FileName), []byte("not it"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Fetch(context.Background(), e, WithDir(dir), WithURL("http://127.0.0.1:1/w.h5"))
+		if err == nil || !strings.Contains(err.Error(), "the file already there was rejected") || !strings.Contains(err.Error(), "has 6 bytes, want 65536") {
+			t.Errorf("offline error %v does not say why the file in place was rejected", err)
+		}
+	})
 }

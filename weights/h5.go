@@ -3,6 +3,7 @@ package weights
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"regexp"
@@ -42,6 +43,9 @@ func openH5(path string) (h *h5file, err error) {
 	if err := checkSignature(path); err != nil {
 		return nil, err
 	}
+	if err := checkEOF(path, st.Size()); err != nil {
+		return nil, err
+	}
 	defer recoverTo(&err, path, "opening HDF5 structure")
 	f, err := hdf5.Open(path)
 	if err != nil {
@@ -67,6 +71,49 @@ func checkSignature(path string) error {
 	n, _ := f.Read(buf)
 	if n < len(buf) || string(buf) != hdf5Signature {
 		return fmt.Errorf("weights: %s is not an HDF5 file (no HDF5 signature in its first bytes; an HTML error page or an unfinished download?)", path)
+	}
+	return nil
+}
+
+// checkEOF compares the file's size with the end-of-file address its HDF5
+// superblock records (h5py and our writer both record it exactly): a file cut
+// short, wherever the cut falls, is reported as truncated before parsing, rather
+// than as whatever the parser misses first.
+func checkEOF(path string, size int64) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("weights: %w", err)
+	}
+	defer f.Close()
+	b := make([]byte, 96)
+	n, _ := io.ReadFull(f, b)
+	b = b[:n]
+	if len(b) < 10 {
+		return fmt.Errorf("weights: %s: truncated: %d bytes, not even an HDF5 superblock", path, size)
+	}
+	var offsetSize, at int
+	switch b[8] { // superblock version
+	case 0, 1:
+		offsetSize, at = int(b[13]), 24
+		if b[8] == 1 {
+			at = 28
+		}
+		at += 2 * offsetSize // base address, free-space info address
+	case 2, 3:
+		offsetSize, at = int(b[9]), 12
+		at += 2 * offsetSize // base address, superblock extension address
+	default:
+		return nil // unknown version: leave it to the parser
+	}
+	if offsetSize != 4 && offsetSize != 8 || at+offsetSize > len(b) {
+		return nil
+	}
+	var eof uint64
+	for i := offsetSize - 1; i >= 0; i-- {
+		eof = eof<<8 | uint64(b[at+i])
+	}
+	if eof != math.MaxUint64 && eof > uint64(size) {
+		return fmt.Errorf("weights: %s: truncated: the file has %d bytes, its HDF5 superblock says %d (an unfinished download or copy?)", path, size, eof)
 	}
 	return nil
 }

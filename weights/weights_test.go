@@ -3,6 +3,7 @@ package weights
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -213,6 +214,14 @@ func TestWrongFiles(t *testing.T) {
 	if err := WriteKeras2(badPath, bad); err != nil {
 		t.Fatal(err)
 	}
+	oursPath := filepath.Join(dir, "ours.h5")
+	if err := WriteKeras2(oursPath, Synthetic(MustVGG("vgg16", false, 0), 2)); err != nil {
+		t.Fatal(err)
+	}
+	ours, err := os.ReadFile(oursPath)
+	if err != nil {
+		t.Fatal(err)
+	}
 	corrupt := slices.Clone(whole[:4096])
 	for i := 100; i < len(corrupt); i += 7 {
 		corrupt[i] ^= 0x5a
@@ -229,8 +238,10 @@ func TestWrongFiles(t *testing.T) {
 		{"notop file for include_top", vgg19, MustVGG("vgg19", true, 0), []string{"fc1", "notop"}},
 		{"keras3 notop for include_top", fixture(t, "vgg19_keras3_notop.weights.h5"), MustVGG("vgg19", true, 0), []string{"fc1", "notop"}},
 		{"wrong bias shape", badPath, MustVGG("vgg16", false, 0), []string{"block5_conv3", "bias", "[256]", "[512]"}},
-		{"truncated", write("trunc.h5", whole[:len(whole)*6/10]), MustVGG("vgg19", false, 0), []string{"trunc.h5"}},
-		{"truncated header", write("trunc_hdr.h5", whole[:3000]), MustVGG("vgg19", false, 0), []string{"trunc_hdr.h5"}},
+		{"truncated", write("trunc.h5", whole[:len(whole)*6/10]), MustVGG("vgg19", false, 0), []string{"trunc.h5", "truncated"}},
+		{"truncated header", write("trunc_hdr.h5", whole[:3000]), MustVGG("vgg19", false, 0), []string{"trunc_hdr.h5", "truncated"}},
+		// Our writer puts layer_names last: a file cut just before it said "not a Keras weight file".
+		{"cut before layer_names", write("trunc_tail.h5", ours[:len(ours)-64]), MustVGG("vgg16", false, 0), []string{"trunc_tail.h5", "truncated", fmt.Sprint(len(ours))}},
 		{"corrupt metadata", write("corrupt.h5", append(corrupt, whole[4096:]...)), MustVGG("vgg19", false, 0), []string{"corrupt.h5"}},
 		{"not hdf5", write("page.h5", []byte("<html>404 Not Found</html>")), MustVGG("vgg19", false, 0), []string{"page.h5", "not an HDF5 file"}},
 		{"empty", write("empty.h5", nil), MustVGG("vgg19", false, 0), []string{"empty.h5", "not an HDF5 file"}},

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -203,5 +205,64 @@ func TestCommandLimits(t *testing.T) {
 	}
 	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o644 {
 		t.Errorf("synth wrote %s with mode %v, want 0644 (%v)", path, st.Mode().Perm(), err)
+	}
+}
+
+// TestKernelRunCtrlC: Ctrl-C on `vggnb kernel run` killed only nbconvert; the
+// kernel (in a session of its own) and its busy cell kept running, and vggnb
+// blocked on the pipe they held. Here a stand-in executor starts such a
+// grandchild and hangs: SIGINT must end vggnb (130) and the grandchild.
+func TestKernelRunCtrlC(t *testing.T) {
+	bin := vggnbBinary(t)
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "bin")
+	if err := os.Mkdir(fake, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pidFile := filepath.Join(dir, "kernel.pid")
+	// jupyter's #! line names the python that runs the executor script.
+	files := map[string]string{
+		"python":  "#!/bin/bash\nsetsid sleep 300 & echo $! > " + pidFile + "\nsleep 300\n",
+		"jupyter": "#!" + filepath.Join(fake, "python") + "\n",
+	}
+	for name, src := range files {
+		if err := os.WriteFile(filepath.Join(fake, name), []byte(src), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nb := filepath.Join(dir, "hang.ipynb")
+	if err := os.WriteFile(nb, []byte(`{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "kernel", "run", "--jupyter-data", dir, "--out", filepath.Join(dir, "out"), nb)
+	cmd.Env = append(os.Environ(), "PATH="+fake+":"+os.Getenv("PATH"))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	for deadline := time.Now().Add(20 * time.Second); pid == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the stand-in kernel never started:\n%s", stderr.String())
+		}
+		b, _ := os.ReadFile(pidFile)
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	defer syscall.Kill(pid, syscall.SIGKILL)
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if code := waitExit(t, cmd, 15*time.Second); code != 130 {
+		t.Errorf("vggnb kernel run after Ctrl-C exited %d, want 130 within 15 s\n%s", code, stderr.String())
+	}
+	for deadline := time.Now().Add(5 * time.Second); syscall.Kill(pid, 0) == nil; time.Sleep(50 * time.Millisecond) {
+		if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && strings.Contains(string(stat), ") Z ") {
+			break // a zombie: ended, waiting for init to reap it
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the kernel-like grandchild %d outlived vggnb kernel run's Ctrl-C", pid)
+		}
 	}
 }
