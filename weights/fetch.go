@@ -32,6 +32,10 @@ type Entry struct {
 	MD5 string
 	// Size in bytes; 0 if unknown.
 	Size int64
+	// Magic is what the file starts with (HDF5's signature for Keras files, gzip's
+	// for MNIST); a download that starts otherwise (a web page) is refused and
+	// not kept. Empty: not checked.
+	Magic string
 }
 
 const kerasBase = "https://storage.googleapis.com/tensorflow/keras-applications/"
@@ -40,13 +44,13 @@ const kerasBase = "https://storage.googleapis.com/tensorflow/keras-applications/
 // keras.applications pins (file_hash) and their sizes.
 var Catalog = map[string]Entry{
 	"vgg16": {Name: "vgg16", URL: kerasBase + "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels.h5",
-		FileName: "vgg16_weights_tf_dim_ordering_tf_kernels.h5", MD5: "64373286793e3c8b2b4e3219cbf3544b", Size: 553467096},
+		FileName: "vgg16_weights_tf_dim_ordering_tf_kernels.h5", MD5: "64373286793e3c8b2b4e3219cbf3544b", Size: 553467096, Magic: hdf5Signature},
 	"vgg16_notop": {Name: "vgg16_notop", URL: kerasBase + "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-		FileName: "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", MD5: "6d6bbae143d832006294945121d1f1fc", Size: 58889256},
+		FileName: "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", MD5: "6d6bbae143d832006294945121d1f1fc", Size: 58889256, Magic: hdf5Signature},
 	"vgg19": {Name: "vgg19", URL: kerasBase + "vgg19/vgg19_weights_tf_dim_ordering_tf_kernels.h5",
-		FileName: "vgg19_weights_tf_dim_ordering_tf_kernels.h5", MD5: "cbe5617147190e668d6c5d5026f83318", Size: 574710816},
+		FileName: "vgg19_weights_tf_dim_ordering_tf_kernels.h5", MD5: "cbe5617147190e668d6c5d5026f83318", Size: 574710816, Magic: hdf5Signature},
 	"vgg19_notop": {Name: "vgg19_notop", URL: kerasBase + "vgg19/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
-		FileName: "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", MD5: "253f8cb515780f3b799900260a226db6", Size: 80134624},
+		FileName: "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", MD5: "253f8cb515780f3b799900260a226db6", Size: 80134624, Magic: hdf5Signature},
 }
 
 // ImageNet returns the catalog entry for a VGG model with or without its top.
@@ -217,6 +221,9 @@ func (i *idleReader) Read(p []byte) (int, error) {
 }
 
 func download(ctx context.Context, cfg fetchConfig, e Entry, final string) error {
+	if e.Name == "" {
+		e.Name = e.FileName // for messages
+	}
 	part := final + ".part"
 	h := md5.New()
 	var have int64
@@ -258,14 +265,14 @@ func download(ctx context.Context, cfg fetchConfig, e Entry, final string) error
 	default:
 		return fmt.Errorf("weights: cannot download %s: %s answered %s (%s)", e.Name, cfg.url, resp.Status, manualHint(cfg, e, final))
 	}
-	// What is not the weight file is never kept as a partial download (the next
-	// fetch would resume into it): a web page, a body of the wrong length, or a
-	// start that is not HDF5's signature.
+	// What is not the file is never kept as a partial download (the next fetch
+	// would resume into it): a web page, a body of the wrong length, or a start
+	// that is not the entry's Magic.
 	notWeights := func(why string) error {
 		if have == 0 {
 			os.Remove(part)
 		}
-		return fmt.Errorf("weights: cannot download %s: %s sent %s, not the weight file (a proxy's or portal's page?); nothing was kept (%s)",
+		return fmt.Errorf("weights: cannot download %s: %s sent %s, not the file (a proxy's or portal's page?); nothing was kept (%s)",
 			e.Name, cfg.url, why, manualHint(cfg, e, final))
 	}
 	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "text/") {
@@ -275,14 +282,14 @@ func download(ctx context.Context, cfg fetchConfig, e Entry, final string) error
 		return notWeights(fmt.Sprintf("%d bytes where %d remain", resp.ContentLength, want))
 	}
 	body := io.Reader(&idleReader{r: resp.Body, timer: idle, d: cfg.idle})
-	if have == 0 {
-		head := make([]byte, len(hdf5Signature))
+	if have == 0 && e.Magic != "" {
+		head := make([]byte, len(e.Magic))
 		n, err := io.ReadFull(body, head)
 		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("weights: download of %s from %s: %w", e.Name, cfg.url, causeOf(ctx, err))
 		}
-		if string(head[:n]) != hdf5Signature {
-			return notWeights(fmt.Sprintf("%q, which does not start like an HDF5 file", head[:n]))
+		if string(head[:n]) != e.Magic {
+			return notWeights(fmt.Sprintf("%q where the file starts with %q", head[:n], e.Magic))
 		}
 		body = io.MultiReader(bytes.NewReader(head[:n]), body)
 	}

@@ -27,7 +27,7 @@ func payload(size int) ([]byte, Entry) {
 	}
 	copy(b, hdf5Signature) // Fetch refuses what does not start like an HDF5 file
 	s := md5.Sum(b)
-	return b, Entry{Name: "test_notop", FileName: "test_notop.h5", MD5: hex.EncodeToString(s[:]), Size: int64(size)}
+	return b, Entry{Name: "test_notop", FileName: "test_notop.h5", MD5: hex.EncodeToString(s[:]), Size: int64(size), Magic: hdf5Signature}
 }
 
 type server struct {
@@ -276,7 +276,7 @@ func TestFetchHostileServers(t *testing.T) {
 			w.(http.Flusher).Flush() // chunked: no Content-Length
 			fmt.Fprint(w, page)
 			return true
-		}, "does not start like an HDF5 file"},
+		}, `where the file starts with "\x89HDF\r\n\x1a\n"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()

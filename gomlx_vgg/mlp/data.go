@@ -130,10 +130,10 @@ var MNISTMirrors = []string{
 
 // MNISTFiles are the four MNIST files with their pinned sizes and MD5s.
 var MNISTFiles = []weights.Entry{
-	{FileName: "train-images-idx3-ubyte.gz", MD5: "f68b3c2dcbeaaa9fbdd348bbdeb94873", Size: 9912422},
-	{FileName: "train-labels-idx1-ubyte.gz", MD5: "d53e105ee54ea40749a09fcbcd1e9432", Size: 28881},
-	{FileName: "t10k-images-idx3-ubyte.gz", MD5: "9fb629c4189551a2d022fa330f9573f3", Size: 1648877},
-	{FileName: "t10k-labels-idx1-ubyte.gz", MD5: "ec29112dd5afa0611ce80d1b7f02629c", Size: 4542},
+	{FileName: "train-images-idx3-ubyte.gz", MD5: "f68b3c2dcbeaaa9fbdd348bbdeb94873", Size: 9912422, Magic: "\x1f\x8b"},
+	{FileName: "train-labels-idx1-ubyte.gz", MD5: "d53e105ee54ea40749a09fcbcd1e9432", Size: 28881, Magic: "\x1f\x8b"},
+	{FileName: "t10k-images-idx3-ubyte.gz", MD5: "9fb629c4189551a2d022fa330f9573f3", Size: 1648877, Magic: "\x1f\x8b"},
+	{FileName: "t10k-labels-idx1-ubyte.gz", MD5: "ec29112dd5afa0611ce80d1b7f02629c", Size: 4542, Magic: "\x1f\x8b"},
 }
 
 // LoadMNIST returns MNIST, downloading the files (verified by MD5, resumable)
