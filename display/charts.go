@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/vggnb/vggnb/gomlx_vgg"
 )
 
 // Histogram renders the distribution of a tensor's values in bins (default 50
@@ -47,7 +49,7 @@ func Histogram(title string, t *tensors.Tensor, bins int, logCounts bool) SVG {
 }
 
 // LayerMeans renders one bar per layer (the seed's per-layer "hash").
-func LayerMeans(title string, stats []LayerStats) SVG {
+func LayerMeans(title string, stats []gomlx_vgg.LayerStats) SVG {
 	labels := make([]string, len(stats))
 	values := make([]float64, len(stats))
 	for i, s := range stats {

@@ -25,7 +25,7 @@ func TestRenderers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stats := StatsOf(m, outs)
+	stats := m.Stats(outs)
 	if len(stats) != 18 || stats[0].Layer != "block1_conv1" {
 		t.Fatalf("stats rows %d, first %q", len(stats), stats[0].Layer)
 	}

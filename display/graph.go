@@ -123,9 +123,9 @@ func stripProlog(s string) string { return prolog.ReplaceAllString(s, "$1") }
 
 func dotQuote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }
 
-var classColor = map[string]string{
-	"InputLayer": "#eeeeee", "Conv2D": "#c6dbef", "MaxPooling2D": "#fdd0a2", "Flatten": "#eeeeee",
-	"Dense": "#c7e9c0", "GlobalAveragePooling2D": "#fdd0a2", "GlobalMaxPooling2D": "#fdd0a2",
+var classColor = map[weights.Class]string{
+	weights.InputLayer: "#eeeeee", weights.Conv2D: "#c6dbef", weights.MaxPooling2D: "#fdd0a2", weights.Flatten: "#eeeeee",
+	weights.Dense: "#c7e9c0", weights.GlobalAveragePooling2D: "#fdd0a2", weights.GlobalMaxPooling2D: "#fdd0a2",
 }
 
 // LayerGraph draws the model's layers top to bottom with their classes, output
@@ -136,7 +136,7 @@ func LayerGraph(m *gomlx_vgg.Model) (SVG, error) {
 	fmt.Fprintf(&b, "label=%s; labelloc=t; fontname=\"Helvetica\";\n", dotQuote(m.String()))
 	layers := m.Layers()
 	for i, l := range layers {
-		label := fmt.Sprintf("%s\\n%s\\n%s", l.Name, l.Class, KerasShape(l.OutputShape))
+		label := fmt.Sprintf("%s\\n%s\\n%s", l.Name, l.Class, gomlx_vgg.KerasShape(l.OutputShape))
 		if l.Params > 0 {
 			label += fmt.Sprintf("\\n%d params", l.Params)
 		}

@@ -8,26 +8,9 @@ import (
 	"github.com/vggnb/vggnb/gomlx_vgg"
 )
 
-// LayerStats is one row of a statistics table.
-type LayerStats struct {
-	Layer string
-	gomlx_vgg.Stats
-}
-
-// StatsOf computes the statistics of the model's outputs, in network order.
-func StatsOf(m *gomlx_vgg.Model, outs map[string]*tensors.Tensor) []LayerStats {
-	var rows []LayerStats
-	for _, l := range m.Layers() {
-		if t, ok := outs[l.Name]; ok {
-			rows = append(rows, LayerStats{Layer: l.Name, Stats: gomlx_vgg.StatsOf(t)})
-		}
-	}
-	return rows
-}
-
 // StatsTable renders layer statistics: shape, mean, std, min, max and the
 // fraction of exact zeros (dead ReLUs).
-func StatsTable(caption string, rows []LayerStats) HTML {
+func StatsTable(caption string, rows []gomlx_vgg.LayerStats) HTML {
 	var cells [][]string
 	for _, r := range rows {
 		cells = append(cells, []string{esc(r.Layer), esc(fmt.Sprint(r.Shape)), num(r.Mean), num(r.Std),

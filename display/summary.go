@@ -3,7 +3,6 @@ package display
 import (
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
 )
@@ -13,7 +12,7 @@ import (
 func Summary(m *gomlx_vgg.Model) HTML {
 	var rows [][]string
 	for _, l := range m.Layers() {
-		rows = append(rows, []string{esc(fmt.Sprintf("%s (%s)", l.Name, l.Class)), esc(KerasShape(l.OutputShape)),
+		rows = append(rows, []string{esc(fmt.Sprintf("%s (%s)", l.Name, l.Class)), esc(gomlx_vgg.KerasShape(l.OutputShape)),
 			esc(strconv.Itoa(l.Params)), esc(strconv.FormatBool(l.Trainable && l.Params > 0))})
 	}
 	total, trainable := m.CountParams()
@@ -22,17 +21,4 @@ func Summary(m *gomlx_vgg.Model) HTML {
 		[]string{"<b>Trainable params</b>", "", esc(strconv.Itoa(trainable)), ""},
 		[]string{"<b>Non-trainable params</b>", "", esc(strconv.Itoa(total - trainable)), ""})
 	return table(m.String(), []string{"Layer (type)", "Output Shape", "Param #", "Trainable"}, rows)
-}
-
-// KerasShape prints a shape as Keras does: (None, 7, 7, 512).
-func KerasShape(s []int) string {
-	parts := make([]string, len(s))
-	for i, d := range s {
-		if d < 0 {
-			parts[i] = "None"
-		} else {
-			parts[i] = strconv.Itoa(d)
-		}
-	}
-	return "(" + strings.Join(parts, ", ") + ")"
 }

@@ -12,7 +12,7 @@ func BenchmarkVGG19(b *testing.B) {
 	m := VGG19().IncludeTop(false).Weights(WeightsSynthetic).Notices(nil).MustDone()
 	for _, n := range []int{1, 8} {
 		x := randomBatch(1, n, 224, 224, 3)
-		for _, k := range []string{KernelsNative, KernelsGraph} {
+		for _, k := range []Engine{EngineNative, EngineGraph} {
 			b.Run(fmt.Sprintf("%s/batch%d", k, n), func(b *testing.B) {
 				if _, err := m.outputs(k, x, nil); err != nil { // packs or compiles
 					b.Fatal(err)

@@ -93,14 +93,14 @@ type fidelityCase struct {
 	model  string
 	top    bool
 	h, w   int
-	interp string
+	interp Filter
 	df     weights.DataFormat
 }
 
 // fidelityErrors runs m through engine on the case's photo and returns, for
 // every layer, max|go - ref| / max|ref| against the float64 reference ref,
 // failing the test on shape or layer mismatches (those are not tolerances).
-func fidelityErrors(t *testing.T, m *Model, engine string, x *tensors.Tensor, ref *torchref.Result, c fidelityCase) map[string]float64 {
+func fidelityErrors(t *testing.T, m *Model, engine Engine, x *tensors.Tensor, ref *torchref.Result, c fidelityCase) map[string]float64 {
 	t.Helper()
 	outs, err := m.outputs(engine, x, append([]string{"input_1"}, m.LayerNames()...))
 	if err != nil {
@@ -165,12 +165,12 @@ func TestFidelityTorch(t *testing.T) {
 			spec := weights.MustVGG(c.model, c.top, 1000)
 			path := syntheticFile(t, spec)
 			ref, err := torchref.Run(torchref.Options{Weights: path, Model: c.model, IncludeTop: c.top,
-				Image: photo, Height: c.h, Width: c.w, Interpolation: c.interp, Float32: true})
+				Image: photo, Height: c.h, Width: c.w, Interpolation: string(c.interp), Float32: true})
 			if err != nil {
 				t.Fatal(err)
 			}
 
-			m, err := New(c.model).IncludeTop(c.top).Weights(path).DataFormat(c.df).
+			m, err := New(c.model).IncludeTop(c.top).Weights(WeightSource(path)).DataFormat(c.df).
 				LoadOptions(weights.WithoutCache()).Done()
 			if err != nil {
 				t.Fatal(err)
@@ -186,8 +186,8 @@ func TestFidelityTorch(t *testing.T) {
 			x := MustBatch(MustPreprocessInput(ImgToArray(img, c.df), c.df))
 			// Both implementations: the native kernels (Outputs' default on the Go
 			// backend) and the GoMLX graph.
-			for _, engine := range []string{KernelsNative, KernelsGraph} {
-				t.Run(engine, func(t *testing.T) {
+			for _, engine := range []Engine{EngineNative, EngineGraph} {
+				t.Run(string(engine), func(t *testing.T) {
 					errs := fidelityErrors(t, m, engine, x, ref, c)
 					if errs["input_1"] != 0 {
 						t.Errorf("input_1 (load_img + preprocess_input) differs from PIL/numpy: rel %.3g", errs["input_1"])
@@ -235,7 +235,7 @@ func fidelityDetectsPerturbation(t *testing.T, m *Model, x *tensors.Tensor, ref 
 			t.Fatal(err)
 		}
 	}()
-	for _, engine := range []string{KernelsNative, KernelsGraph} {
+	for _, engine := range []Engine{EngineNative, EngineGraph} {
 		errs := fidelityErrors(t, m, engine, x, ref, c)
 		before := true
 		for _, l := range m.Layers() {

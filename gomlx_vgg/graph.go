@@ -10,6 +10,7 @@ import (
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX's own style for graph code.
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/vggnb/vggnb/gomlx_vgg/internal/kernels"
 	"github.com/vggnb/vggnb/weights"
 )
 
@@ -61,21 +62,21 @@ func (m *Model) applyLayers(scope *model.Scope, x *Node, span func(layer string,
 	for _, l := range m.layers[1 : last+1] {
 		from := len(g.Nodes())
 		switch l.Class {
-		case "Conv2D":
+		case weights.Conv2D:
 			k, b := m.vars(scope, x.Graph(), l.Name)
 			if m.onGoBackend() {
 				x = conv3x3Relu(x, k, b) // the Go backend: its ConvGeneral is ~100x slower
 			} else {
 				x = convolveRelu(x, k, b)
 			}
-		case "MaxPooling2D":
+		case weights.MaxPooling2D:
 			x = maxPool2x2(x)
-		case "Flatten":
+		case weights.Flatten:
 			if m.cfg.dataFormat == weights.ChannelsFirst {
 				x = TransposeAllAxes(x, 0, 3, 1, 2)
 			}
 			x = Reshape(x, x.Shape().Dimensions[0], -1)
-		case "Dense":
+		case weights.Dense:
 			k, b := m.vars(scope, x.Graph(), l.Name)
 			x = Add(blockedMatMul(x, k), InsertAxes(b, 0))
 			if l.Name != "predictions" {
@@ -83,9 +84,9 @@ func (m *Model) applyLayers(scope *model.Scope, x *Node, span func(layer string,
 			} else if m.cfg.activation == "softmax" {
 				x = Softmax(x, -1)
 			}
-		case "GlobalAveragePooling2D":
+		case weights.GlobalAveragePooling2D:
 			x = ReduceMean(x, 1, 2)
-		case "GlobalMaxPooling2D":
+		case weights.GlobalMaxPooling2D:
 			x = ReduceMax(x, 1, 2)
 		default:
 			panic(fmt.Errorf("gomlx_vgg: internal: layer %s of class %s", l.Name, l.Class))
@@ -174,9 +175,6 @@ func convolveRelu(x, kernel, bias *Node) *Node {
 	return MaxScalar(Add(y, Reshape(bias, 1, 1, 1, -1)), 0)
 }
 
-// denseBlock is the length of the partial sums blockedMatMul adds up.
-const denseBlock = 256
-
 // blockedMatMul is x·kernel for x (batch, K) and kernel (K, units), with K split
 // into blocks whose partial products are summed at the end: float32 rounding
 // error then grows with the block length instead of K (4096 or 25088 for VGG's
@@ -184,12 +182,12 @@ const denseBlock = 256
 func blockedMatMul(x, kernel *Node) *Node {
 	n, k := x.Shape().Dimensions[0], x.Shape().Dimensions[1]
 	units := kernel.Shape().Dimensions[1]
-	if k%denseBlock != 0 || k == denseBlock {
+	if k%kernels.DenseBlock != 0 || k == kernels.DenseBlock {
 		return MatMul(x, kernel)
 	}
-	nb := k / denseBlock
-	xb := Reshape(x, n, nb, denseBlock)
-	kb := Reshape(kernel, nb, denseBlock, units)
+	nb := k / kernels.DenseBlock
+	xb := Reshape(x, n, nb, kernels.DenseBlock)
+	kb := Reshape(kernel, nb, kernels.DenseBlock, units)
 	partial := DotGeneral(xb, []int{2}, []int{1}, kb, []int{1}, []int{0}) // (nb, n, units)
 	return ReduceSum(partial, 0)
 }

@@ -39,7 +39,7 @@ func TestNonFiniteSameOnEveryEngine(t *testing.T) {
 	}
 	setElement(t, m, "block1_conv2", "kernel", 100, float32(math.NaN()))
 	want := NonFiniteError{Layer: "block1_conv2", What: "kernel", NaN: 1, First: 100}
-	for _, engine := range []string{KernelsNative, KernelsGraph} {
+	for _, engine := range []Engine{EngineNative, EngineGraph} {
 		_, err := m.outputs(engine, x, []string{"block5_pool"})
 		var nf *NonFiniteError
 		if !errors.As(err, &nf) || *nf != want {
@@ -48,7 +48,7 @@ func TestNonFiniteSameOnEveryEngine(t *testing.T) {
 	}
 	setElement(t, m, "block1_conv2", "kernel", 100, 0.01)
 	tensors.MustMutableFlatData(x, func(v []float32) { v[7] = float32(math.Inf(-1)) })
-	for _, engine := range []string{KernelsNative, KernelsGraph} {
+	for _, engine := range []Engine{EngineNative, EngineGraph} {
 		_, err := m.outputs(engine, x, []string{"block5_pool"})
 		var nf *NonFiniteError
 		if !errors.As(err, &nf) || nf.Layer != "input_1" || nf.Inf != 1 {

@@ -34,14 +34,18 @@ func DemoImage(opts ...ImgOption) (*image.NRGBA, error) {
 	return DecodeImg(bytes.NewReader(demoPNG), opts...)
 }
 
-// Interpolation methods of LoadImg, as Keras' load_img names them (PIL filters).
+// Filter is a resampling filter of LoadImg, as Keras' load_img names them
+// (interpolation=...; PIL's filters).
+type Filter string
+
+// The filters.
 const (
-	Nearest  = "nearest"
-	Bilinear = "bilinear"
-	Bicubic  = "bicubic"
-	Lanczos  = "lanczos"
-	Box      = "box"
-	Hamming  = "hamming"
+	Nearest  Filter = "nearest"
+	Bilinear Filter = "bilinear"
+	Bicubic  Filter = "bicubic"
+	Lanczos  Filter = "lanczos"
+	Box      Filter = "box"
+	Hamming  Filter = "hamming"
 )
 
 // DefaultMaxPixels is how many pixels LoadImg and DecodeImg accept by default,
@@ -51,7 +55,7 @@ const DefaultMaxPixels = 64_000_000
 
 type imgConfig struct {
 	h, w      int
-	interp    string
+	interp    Filter
 	maxPixels int
 }
 
@@ -74,8 +78,8 @@ func MaxPixels(n int) ImgOption {
 // Interpolation selects the resampling filter: Nearest (Keras' default),
 // Bilinear, Bicubic, Lanczos, Box or Hamming. Results are pixel-identical to
 // PIL's Image.resize, which Keras' load_img calls.
-func Interpolation(method string) ImgOption {
-	return func(c *imgConfig) { c.interp = strings.ToLower(method) }
+func Interpolation(f Filter) ImgOption {
+	return func(c *imgConfig) { c.interp = Filter(strings.ToLower(string(f))) }
 }
 
 // LoadImg reads a JPEG, PNG or GIF file as an RGB image the way Keras'
@@ -213,7 +217,7 @@ type filter struct {
 	fn      func(float64) float64
 }
 
-var filters = map[string]filter{
+var filters = map[Filter]filter{
 	Box: {0.5, func(x float64) float64 {
 		if x > -0.5 && x <= 0.5 {
 			return 1

@@ -44,7 +44,7 @@ func TestLoadImgMatchesPIL(t *testing.T) {
 		name := fmt.Sprintf("%s/%v/%s", c.Image, c.Size, c.Filter)
 		var opts []ImgOption
 		if c.Size != nil {
-			opts = append(opts, TargetSize(c.Size[0], c.Size[1]), Interpolation(c.Filter))
+			opts = append(opts, TargetSize(c.Size[0], c.Size[1]), Interpolation(Filter(c.Filter)))
 		}
 		img, err := LoadImg(filepath.Join(dir, c.Image), opts...)
 		if err != nil {
@@ -90,7 +90,7 @@ func TestLoadImgNoResizeAtSameSize(t *testing.T) {
 	if a.Bounds().Dx() != 451 || a.Bounds().Dy() != 300 {
 		t.Fatalf("demo image is %v, want 451x300", a.Bounds())
 	}
-	for _, f := range []string{Nearest, Bilinear, Lanczos} {
+	for _, f := range []Filter{Nearest, Bilinear, Lanczos} {
 		b, err := DemoImage(TargetSize(300, 451), Interpolation(f))
 		if err != nil {
 			t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/gobackend"
@@ -15,53 +16,65 @@ import (
 	"github.com/vggnb/vggnb/weights"
 )
 
-// What runs Outputs and Predict (see Builder.Kernels).
+// Engine is what computes Outputs and Predict (Builder.Engine). ("Kernel" in
+// vggnb means the Jupyter kernel.)
+type Engine string
+
+// The engines.
 const (
-	// KernelsAuto (the default) is KernelsNative on the pure-Go backend and
-	// KernelsGraph on any other (XLA: its own native convolution).
-	KernelsAuto = "auto"
-	// KernelsNative runs the model with vggnb's own CPU kernels: a fused 3x3
+	// EngineAuto (the default) is EngineNative on the pure-Go backend and
+	// EngineGraph on any other (XLA: its own native convolution).
+	EngineAuto Engine = "auto"
+	// EngineNative runs the model with vggnb's own CPU kernels: a fused 3x3
 	// convolution + bias + ReLU (indirect GEMM, AVX-512 or AVX2 when built with
 	// GOEXPERIMENT=simd), 2x2 max pooling and blocked dense layers, on the
 	// model's variables, with no graph to build or compile.
-	KernelsNative = "native"
-	// KernelsGraph runs the GoMLX graph that Apply builds, on the model's backend.
-	KernelsGraph = "graph"
+	EngineNative Engine = "native"
+	// EngineGraph runs the GoMLX graph that Apply builds, on the model's backend.
+	EngineGraph Engine = "graph"
 )
 
-// KernelsSIMD names the vector instructions KernelsNative uses in this build on
+// ParseEngine reads an Engine's name ("" is EngineAuto), as the CLI's --engine takes it.
+func ParseEngine(s string) (Engine, error) {
+	switch e := Engine(strings.ToLower(s)); e {
+	case "", EngineAuto:
+		return EngineAuto, nil
+	case EngineNative, EngineGraph:
+		return e, nil
+	}
+	return "", fmt.Errorf("gomlx_vgg: engine must be %q, %q or %q, got %q", EngineAuto, EngineNative, EngineGraph, s)
+}
+
+// NativeSIMD names the vector instructions EngineNative uses in this build on
 // this CPU ("AVX-512", "AVX2"), or "none" (portable Go, ~25x slower: build with
 // GOEXPERIMENT=simd). $VGGNB_SIMD=AVX2 or none selects a slower one, to compare.
-func KernelsSIMD() string { return kernels.SIMD }
+func NativeSIMD() string { return kernels.SIMD }
 
-// Kernels chooses what runs Outputs and Predict: KernelsAuto (default),
-// KernelsNative or KernelsGraph. Apply always builds the GoMLX graph (for
+// Engine chooses what runs Outputs and Predict: EngineAuto (default),
+// EngineNative or EngineGraph. Apply always builds the GoMLX graph (for
 // training, gradients and your own graphs), whatever this says.
-func (b *Builder) Kernels(k string) *Builder {
-	switch k {
-	case "", KernelsAuto:
-		b.kernels = KernelsAuto
-	case KernelsNative, KernelsGraph:
-		b.kernels = k
-	default:
-		return b.fail("kernels must be %q, %q or %q, got %q", KernelsAuto, KernelsNative, KernelsGraph, k)
+func (b *Builder) Engine(e Engine) *Builder {
+	e, err := ParseEngine(string(e))
+	if err != nil {
+		return b.fail("%v", strings.TrimPrefix(err.Error(), "gomlx_vgg: "))
 	}
+	b.engine = e
 	return b
 }
 
-// Kernels says what runs this model's Outputs and Predict: KernelsNative or KernelsGraph.
-func (m *Model) Kernels() string {
+// Engine says what runs this model's Outputs and Predict: EngineNative or EngineGraph.
+func (m *Model) Engine() Engine {
 	if m == nil {
-		return KernelsGraph
+		return EngineGraph
 	}
-	switch m.cfg.kernels {
-	case KernelsNative, KernelsGraph:
-		return m.cfg.kernels
+	switch m.cfg.engine {
+	case EngineNative, EngineGraph:
+		return m.cfg.engine
 	}
 	if m.onGoBackend() {
-		return KernelsNative
+		return EngineNative
 	}
-	return KernelsGraph
+	return EngineGraph
 }
 
 // onGoBackend reports whether the model's backend is the pure-Go one.
@@ -103,7 +116,7 @@ func (m *Model) variableValues(layer string) (kernel, bias *tensors.Tensor, err 
 func (m *Model) packConvs(layers []Layer) error {
 	var convs []string
 	for _, l := range layers {
-		if l.Class == "Conv2D" {
+		if l.Class == weights.Conv2D {
 			convs = append(convs, l.Name)
 		}
 	}
@@ -221,7 +234,7 @@ func (m *Model) runNative(xs []float32, dims []int, layers []Layer, names []stri
 			next.buf = 0
 		}
 		switch l.Class {
-		case "Conv2D":
+		case weights.Conv2D:
 			cv := m.native.convs[l.Name].cv // packed by packConvs
 			if cv.C != a.c {
 				return fmt.Errorf("layer %s: input has %d channels, kernel %d", l.Name, a.c, cv.C)
@@ -231,13 +244,13 @@ func (m *Model) runNative(xs []float32, dims []int, layers []Layer, names []stri
 			if err := cv.Apply(next.data, a.data, a.n, a.h, a.w); err != nil {
 				return fmt.Errorf("layer %s: %w", l.Name, err)
 			}
-		case "MaxPooling2D":
+		case weights.MaxPooling2D:
 			next.h, next.w = a.h/2, a.w/2
 			next.data = m.buffer(next.buf, a.n*next.h*next.w*a.c)
 			if err := kernels.MaxPool2x2(next.data, a.data, a.n, a.h, a.w, a.c); err != nil {
 				return fmt.Errorf("layer %s: %w", l.Name, err)
 			}
-		case "Flatten":
+		case weights.Flatten:
 			next.flat, next.c = true, a.h*a.w*a.c
 			if first { // Keras flattens channels_first activations in (C, H, W) order
 				next.data = m.buffer(next.buf, len(a.data))
@@ -245,7 +258,7 @@ func (m *Model) runNative(xs []float32, dims []int, layers []Layer, names []stri
 			} else {
 				next.data, next.buf = a.data, a.buf
 			}
-		case "Dense":
+		case weights.Dense:
 			kt, bt, err := m.variableValues(l.Name)
 			if err != nil {
 				return err
@@ -268,9 +281,9 @@ func (m *Model) runNative(xs []float32, dims []int, layers []Layer, names []stri
 			if l.Name == "predictions" && m.cfg.activation == "softmax" {
 				softmaxRows(next.data, next.c)
 			}
-		case "GlobalAveragePooling2D", "GlobalMaxPooling2D":
+		case weights.GlobalAveragePooling2D, weights.GlobalMaxPooling2D:
 			next.flat, next.data = true, m.buffer(next.buf, a.n*a.c)
-			globalPool(next.data, a.data, a.n, a.h*a.w, a.c, l.Class == "GlobalMaxPooling2D")
+			globalPool(next.data, a.data, a.n, a.h*a.w, a.c, l.Class == weights.GlobalMaxPooling2D)
 		default:
 			return fmt.Errorf("internal: layer %s of class %s", l.Name, l.Class)
 		}

@@ -54,8 +54,8 @@ func relDiff(t *testing.T, a, b *tensors.Tensor) float64 {
 // GoMLX graph on x.
 func compareKernels(t *testing.T, m *Model, x *tensors.Tensor) {
 	t.Helper()
-	if m.Kernels() != KernelsNative {
-		t.Fatalf("%s on the Go backend runs %s, want %s", m, m.Kernels(), KernelsNative)
+	if m.Engine() != EngineNative {
+		t.Fatalf("%s on the Go backend runs %s, want %s", m, m.Engine(), EngineNative)
 	}
 	native, err := m.Outputs(x, AllLayers)
 	if err != nil {
@@ -137,17 +137,17 @@ func TestNativeRepacks(t *testing.T) {
 	compareKernels(t, cut, x)
 }
 
-func TestKernelsOption(t *testing.T) {
-	if _, err := VGG16().IncludeTop(false).Weights(WeightsNone).Kernels("cudnn").Done(); err == nil {
-		t.Error("Kernels(\"cudnn\") was accepted")
+func TestEngineOption(t *testing.T) {
+	if _, err := VGG16().IncludeTop(false).Weights(WeightsNone).Engine("cudnn").Done(); err == nil {
+		t.Error("Engine(\"cudnn\") was accepted")
 	}
-	for k, want := range map[string]string{"": KernelsNative, KernelsAuto: KernelsNative, KernelsNative: KernelsNative, KernelsGraph: KernelsGraph} {
-		m, err := VGG16().IncludeTop(false).Weights(WeightsNone).Kernels(k).Done()
+	for k, want := range map[Engine]Engine{"": EngineNative, EngineAuto: EngineNative, EngineNative: EngineNative, EngineGraph: EngineGraph} {
+		m, err := VGG16().IncludeTop(false).Weights(WeightsNone).Engine(k).Done()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := m.Kernels(); got != want {
-			t.Errorf("Kernels(%q) on the Go backend runs %s, want %s", k, got, want)
+		if got := m.Engine(); got != want {
+			t.Errorf("Engine(%q) on the Go backend runs %s, want %s", k, got, want)
 		}
 	}
 	// Both reject an input that does not fit, with the same message.
@@ -161,9 +161,9 @@ func TestKernelsOption(t *testing.T) {
 	t.Logf("native: %v\ngraph: %v", errNative, errGraph)
 }
 
-func ExampleModel_Kernels() {
+func ExampleModel_Engine() {
 	m := VGG19().IncludeTop(false).Weights(WeightsSynthetic).Notices(nil).MustDone()
-	fmt.Println(m.Kernels())
+	fmt.Println(m.Engine())
 	// Output: native
 }
 

@@ -36,17 +36,17 @@ func (m *Model) Predict(x *tensors.Tensor) (*tensors.Tensor, error) {
 // Kernels(): vggnb's native kernels, or the GoMLX graph, compiled once for a
 // set of names and an input shape and reused.
 func (m *Model) Outputs(x *tensors.Tensor, names ...string) (map[string]*tensors.Tensor, error) {
-	return m.outputs(m.Kernels(), x, names)
+	return m.outputs(m.Engine(), x, names)
 }
 
 // GraphOutputs is Outputs computed by the GoMLX graph that Apply builds, on the
 // model's backend, whatever Kernels() says: the second implementation that
 // consistency checks compare the native kernels with.
 func (m *Model) GraphOutputs(x *tensors.Tensor, names ...string) (map[string]*tensors.Tensor, error) {
-	return m.outputs(KernelsGraph, x, names)
+	return m.outputs(EngineGraph, x, names)
 }
 
-func (m *Model) outputs(kernels string, x *tensors.Tensor, names []string) (map[string]*tensors.Tensor, error) {
+func (m *Model) outputs(engine Engine, x *tensors.Tensor, names []string) (map[string]*tensors.Tensor, error) {
 	if err := m.built(); err != nil {
 		return nil, err
 	}
@@ -66,7 +66,7 @@ func (m *Model) outputs(kernels string, x *tensors.Tensor, names []string) (map[
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out map[string]*tensors.Tensor
-	if kernels == KernelsNative {
+	if engine == EngineNative {
 		out, err = m.nativeOutputs(x, names)
 	} else {
 		out, err = m.graphOutputs(x, names)
@@ -195,6 +195,23 @@ type Stats struct {
 	Max  float64 `json:"max"`
 	// Zeros is the fraction of values that are exactly 0 (dead ReLUs).
 	Zeros float64 `json:"-"`
+}
+
+// LayerStats are one layer's Stats, a row of display.StatsTable.
+type LayerStats struct {
+	Layer string
+	Stats
+}
+
+// Stats computes the Stats of outputs (as Outputs returns them), in network order.
+func (m *Model) Stats(outs map[string]*tensors.Tensor) []LayerStats {
+	var rows []LayerStats
+	for _, l := range m.Layers() {
+		if t, ok := outs[l.Name]; ok {
+			rows = append(rows, LayerStats{Layer: l.Name, Stats: StatsOf(t)})
+		}
+	}
+	return rows
 }
 
 // StatsOf computes Stats of a float32 tensor in float64 (two passes, so the

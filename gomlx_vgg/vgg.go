@@ -21,6 +21,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -36,28 +37,36 @@ import (
 	"github.com/vggnb/vggnb/weights"
 )
 
-// Values accepted by Builder.Weights besides a file path.
+// WeightSource is what Builder.Weights loads: one of the values below, or the
+// path of a Keras .h5 weight file (WeightSource(path)).
+type WeightSource string
+
+// The weight sources besides a file path.
 const (
 	// WeightsImageNet loads the official Keras ImageNet weights from the Keras or
 	// vggnb cache, downloading them if needed (weights.Fetch); an error if that fails.
-	WeightsImageNet = "imagenet"
+	WeightsImageNet WeightSource = "imagenet"
 	// WeightsAuto uses the ImageNet weights when a verified copy is already on this
 	// machine and otherwise deterministic synthetic weights, announcing them on the
 	// notice writer (stderr by default). It never downloads.
-	WeightsAuto = "auto"
+	WeightsAuto WeightSource = "auto"
 	// WeightsSynthetic uses weights.Synthetic: deterministic, in the Keras layout,
 	// not trained. Every output based on them must say so (weights.SyntheticNotice).
-	WeightsSynthetic = "synthetic"
+	WeightsSynthetic WeightSource = "synthetic"
 	// WeightsNone initialises the variables as Keras does with weights=None
 	// (glorot_uniform kernels, zero biases) when the model first runs.
-	WeightsNone = "none"
+	WeightsNone WeightSource = "none"
 )
 
-// Global pooling modes of a model without its top (Keras pooling=None|"avg"|"max").
+// Pooling is the global pooling of a model without its top (Keras
+// pooling=None|"avg"|"max").
+type Pooling string
+
+// The pooling modes.
 const (
-	PoolingNone = ""
-	PoolingAvg  = "avg"
-	PoolingMax  = "max"
+	PoolingNone Pooling = ""
+	PoolingAvg  Pooling = "avg"
+	PoolingMax  Pooling = "max"
 )
 
 // MinSize is the smallest input height and width Keras accepts for VGG without its top.
@@ -71,9 +80,9 @@ const DefaultSize = 224
 type Builder struct {
 	name        string
 	includeTop  bool
-	weights     string
+	weights     WeightSource
 	inputShape  []int
-	pooling     string
+	pooling     Pooling
 	classes     int
 	activation  string
 	dataFormat  weights.DataFormat
@@ -84,7 +93,7 @@ type Builder struct {
 	notices     io.Writer
 	fetchOpts   []weights.FetchOption
 	loadOptions []weights.Option
-	kernels     string
+	engine      Engine
 	ctx         context.Context
 	err         error
 }
@@ -121,8 +130,8 @@ func (b *Builder) IncludeTop(v bool) *Builder { b.includeTop = v; return b }
 
 // Weights selects the weights: WeightsImageNet, WeightsAuto, WeightsSynthetic,
 // WeightsNone, or the path of a Keras weight file (any layout package weights reads).
-func (b *Builder) Weights(w string) *Builder {
-	if w == "" || strings.EqualFold(w, "None") {
+func (b *Builder) Weights(w WeightSource) *Builder {
+	if w == "" || strings.EqualFold(string(w), "None") {
 		w = WeightsNone
 	}
 	b.weights = w
@@ -144,8 +153,8 @@ func (b *Builder) InputShape(dims ...int) *Builder {
 
 // Pooling sets global pooling after block5_pool for a model without its top:
 // PoolingNone (the 4D block5_pool output), PoolingAvg or PoolingMax.
-func (b *Builder) Pooling(p string) *Builder {
-	switch strings.ToLower(p) {
+func (b *Builder) Pooling(p Pooling) *Builder {
+	switch Pooling(strings.ToLower(string(p))) {
 	case "", "none":
 		b.pooling = PoolingNone
 	case PoolingAvg:
@@ -238,13 +247,16 @@ type Layer struct {
 	// Name is the Keras layer name (block1_conv1, ..., predictions).
 	Name string
 	// Class is the Keras class (InputLayer, Conv2D, MaxPooling2D, Flatten, Dense, ...).
-	Class string
+	Class weights.Class
 	// OutputShape includes the batch axis; -1 stands for Keras' None.
 	OutputShape []int
 	// Params is the number of weights of the layer.
 	Params int
 	// Trainable is whether its weights are trainable.
 	Trainable bool
+
+	// shapes are the weights' shapes (weights.LayerSpec.Shapes), nil if none.
+	shapes [][]int
 }
 
 // Model is a built VGG16 or VGG19. It is safe for concurrent use by Outputs/Predict.
@@ -314,17 +326,32 @@ func (c *Builder) hwc() (h, w, ch int) {
 	return s[0], s[1], s[2]
 }
 
+// shapeString prints an input shape (0 for None) in the data format, as Keras does.
 func (c *Builder) shapeString(h, w, ch int) string {
-	dim := func(v int) string {
+	none := func(v int) int {
 		if v == 0 {
-			return "None"
+			return -1
 		}
-		return fmt.Sprint(v)
+		return v
 	}
 	if c.dataFormat == weights.ChannelsFirst {
-		return fmt.Sprintf("(%s, %s, %s)", dim(ch), dim(h), dim(w))
+		return KerasShape([]int{none(ch), none(h), none(w)})
 	}
-	return fmt.Sprintf("(%s, %s, %s)", dim(h), dim(w), dim(ch))
+	return KerasShape([]int{none(h), none(w), none(ch)})
+}
+
+// KerasShape prints a shape as Keras does, negative dimensions as None:
+// (None, 7, 7, 512).
+func KerasShape(s []int) string {
+	parts := make([]string, len(s))
+	for i, d := range s {
+		if d < 0 {
+			parts[i] = "None"
+		} else {
+			parts[i] = strconv.Itoa(d)
+		}
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
 }
 
 func (c *Builder) pretrained() bool { return c.weights != WeightsNone }
@@ -337,7 +364,7 @@ func (c *Builder) checkKeras() error {
 		return fmt.Errorf("gomlx_vgg: if using weights=%q with include_top=True, classes should be 1000, got %d", w, c.classes)
 	}
 	if !imagenet && w != WeightsNone {
-		if _, err := os.Stat(w); err != nil {
+		if _, err := os.Stat(string(w)); err != nil {
 			return fmt.Errorf("gomlx_vgg: weights must be %q, %q, %q, %q or the path of a weights file: %w",
 				WeightsImageNet, WeightsAuto, WeightsSynthetic, WeightsNone, err)
 		}
@@ -379,12 +406,9 @@ func (c *Builder) checkKeras() error {
 	return nil
 }
 
-var blockConvs = map[string][]int{"vgg16": {2, 2, 3, 3, 3}, "vgg19": {2, 2, 4, 4, 4}}
-
-var blockFilters = []int{64, 128, 256, 512, 512}
-
 // layerTable lists the layers with output shapes (channels_last internally, in
-// the model's data format for reporting) and parameter counts.
+// the model's data format for reporting) and parameter counts, derived from the
+// architecture's one source, weights.VGG's Spec, plus Keras' optional pooling.
 func (c *Builder) layerTable() []Layer {
 	h, w, ch := c.hwc()
 	dims := func(h, w, ch int) []int {
@@ -403,31 +427,37 @@ func (c *Builder) layerTable() []Layer {
 	if c.trainable != nil {
 		train = *c.trainable
 	}
-	layers := []Layer{{Name: "input_1", Class: "InputLayer", OutputShape: dims(h, w, ch)}}
-	cin := ch
-	for b, n := range blockConvs[c.name] {
-		cout := blockFilters[b]
-		for i := 1; i <= n; i++ {
-			layers = append(layers, Layer{Name: fmt.Sprintf("block%d_conv%d", b+1, i), Class: "Conv2D",
-				OutputShape: dims(h, w, cout), Params: 9*cin*cout + cout, Trainable: train})
-			cin = cout
+	layers := []Layer{{Name: "input_1", Class: weights.InputLayer, OutputShape: dims(h, w, ch)}}
+	for _, ls := range c.kerasSpec().Layers {
+		l := Layer{Name: ls.Name, Class: ls.Class, shapes: ls.Shapes}
+		switch ls.Class {
+		case weights.Conv2D:
+			ch = ls.Shapes[0][3]
+			l.OutputShape = dims(h, w, ch)
+		case weights.MaxPooling2D:
+			h, w = h/2, w/2
+			l.OutputShape = dims(h, w, ch)
+		case weights.Flatten:
+			l.OutputShape = []int{-1, h * w * ch}
+		case weights.Dense:
+			// Units from the spec; inputs from the layer before (with weights
+			// "none" Keras builds the top for any input size, not only 7x7x512).
+			in, units := layers[len(layers)-1].OutputShape[1], ls.Shapes[0][1]
+			l.shapes = [][]int{{in, units}, {units}}
+			l.OutputShape = []int{-1, units}
 		}
-		h, w = h/2, w/2
-		layers = append(layers, Layer{Name: fmt.Sprintf("block%d_pool", b+1), Class: "MaxPooling2D", OutputShape: dims(h, w, cout)})
+		for _, s := range l.shapes {
+			l.Params += weights.Size(s)
+		}
+		l.Trainable = l.Params > 0 && train
+		layers = append(layers, l)
 	}
 	switch {
 	case c.includeTop:
-		flat := h * w * 512
-		layers = append(layers,
-			Layer{Name: "flatten", Class: "Flatten", OutputShape: []int{-1, flat}},
-			Layer{Name: "fc1", Class: "Dense", OutputShape: []int{-1, 4096}, Params: flat*4096 + 4096, Trainable: train},
-			Layer{Name: "fc2", Class: "Dense", OutputShape: []int{-1, 4096}, Params: 4096*4096 + 4096, Trainable: train},
-			Layer{Name: "predictions", Class: "Dense", OutputShape: []int{-1, c.classes}, Params: 4096*c.classes + c.classes, Trainable: train},
-		)
 	case c.pooling == PoolingAvg:
-		layers = append(layers, Layer{Name: "global_average_pooling2d", Class: "GlobalAveragePooling2D", OutputShape: []int{-1, 512}})
+		layers = append(layers, Layer{Name: "global_average_pooling2d", Class: weights.GlobalAveragePooling2D, OutputShape: []int{-1, ch}})
 	case c.pooling == PoolingMax:
-		layers = append(layers, Layer{Name: "global_max_pooling2d", Class: "GlobalMaxPooling2D", OutputShape: []int{-1, 512}})
+		layers = append(layers, Layer{Name: "global_max_pooling2d", Class: weights.GlobalMaxPooling2D, OutputShape: []int{-1, ch}})
 	}
 	return layers
 }
@@ -441,15 +471,15 @@ func (c *Builder) kerasSpec() weights.Spec {
 func (m *Model) loadWeights() error {
 	c := &m.cfg
 	if c.weights == WeightsNone {
-		m.source = WeightsNone
+		m.source = string(WeightsNone)
 		init := initializer.GlorotUniformFn(m.store.RootScope())
 		for _, l := range m.weighted() {
-			for i, shape := range m.varShapes(l) {
+			for i, shape := range l.shapes {
 				vinit := init
 				if i == 1 {
 					vinit = initializer.Zero
 				}
-				v := m.store.VariableWithShape("/"+l.Name+"/"+weightNames[i], shapes.Make(dtypes.Float32, shape...), vinit)
+				v := m.store.VariableWithShape("/"+l.Name+"/"+weights.WeightNames[i], shapes.Make(dtypes.Float32, shape...), vinit)
 				v.Trainable = l.Trainable
 			}
 		}
@@ -457,7 +487,7 @@ func (m *Model) loadWeights() error {
 	}
 	spec := c.kerasSpec()
 	var f *weights.File
-	path := c.weights
+	path := string(c.weights)
 	switch c.weights {
 	case WeightsSynthetic:
 		f = weights.Synthetic(spec, c.seed)
@@ -513,17 +543,17 @@ func (m *Model) loadWeights() error {
 		if fl == nil {
 			return fmt.Errorf("gomlx_vgg: %s: layer %s missing from the loaded weights", m.source, l.Name)
 		}
-		for i, shape := range m.varShapes(l) {
+		for i, shape := range l.shapes {
 			wt := fl.Weights[i]
 			if !slices.Equal(wt.Shape, shape) {
-				return fmt.Errorf("gomlx_vgg: %s: layer %s %s has shape %v, the model needs %v", m.source, l.Name, weightNames[i], wt.Shape, shape)
+				return fmt.Errorf("gomlx_vgg: %s: layer %s %s has shape %v, the model needs %v", m.source, l.Name, weights.WeightNames[i], wt.Shape, shape)
 			}
 			jobs = append(jobs, &job{layer: l, index: i, data: wt.Data, shape: shape})
 		}
 	}
 	kernels.ForEach(len(jobs), func(i int) { jobs[i].value = tensors.FromFlatDataAndDimensions(jobs[i].data, jobs[i].shape...) })
 	for _, j := range jobs {
-		v, err := m.store.CreateVariable("/"+j.layer.Name+"/"+weightNames[j.index], j.value)
+		v, err := m.store.CreateVariable("/"+j.layer.Name+"/"+weights.WeightNames[j.index], j.value)
 		if err != nil {
 			return fmt.Errorf("gomlx_vgg: layer %s: %w", j.layer.Name, err)
 		}
@@ -531,8 +561,6 @@ func (m *Model) loadWeights() error {
 	}
 	return nil
 }
-
-var weightNames = []string{"kernel", "bias"}
 
 // weighted returns the layers with weights.
 func (m *Model) weighted() []Layer {
@@ -543,24 +571,6 @@ func (m *Model) weighted() []Layer {
 		}
 	}
 	return out
-}
-
-// varShapes returns the kernel (HWIO or (in, out)) and bias shapes of a layer.
-func (m *Model) varShapes(l Layer) [][]int {
-	idx := slices.IndexFunc(m.layers, func(x Layer) bool { return x.Name == l.Name })
-	prev := m.layers[idx-1]
-	out := l.OutputShape[len(l.OutputShape)-1]
-	if m.cfg.dataFormat == weights.ChannelsFirst && l.Class == "Conv2D" {
-		out = l.OutputShape[1]
-	}
-	if l.Class == "Conv2D" {
-		cin := prev.OutputShape[len(prev.OutputShape)-1]
-		if m.cfg.dataFormat == weights.ChannelsFirst {
-			cin = prev.OutputShape[1]
-		}
-		return [][]int{{3, 3, cin, out}, {out}}
-	}
-	return [][]int{{prev.OutputShape[1], out}, {out}}
 }
 
 // Layers returns the model's layers in order, the input layer first, as Keras'
@@ -615,7 +625,7 @@ func (m *Model) String() string {
 	s := fmt.Sprintf("%s(include_top=%v, weights=%s, input_shape=%s", strings.ToUpper(m.Name),
 		pyBool(m.cfg.includeTop), m.cfg.weights, m.cfg.shapeString(m.cfg.hwc()))
 	if m.cfg.pooling != PoolingNone {
-		s += ", pooling=" + m.cfg.pooling
+		s += ", pooling=" + string(m.cfg.pooling)
 	}
 	if m.cfg.dataFormat == weights.ChannelsFirst {
 		s += ", data_format=channels_first"
@@ -685,7 +695,7 @@ func (m *Model) SetTrainable(trainable bool, layers ...string) error {
 			continue
 		}
 		m.mu.Lock()
-		for _, wn := range weightNames {
+		for _, wn := range weights.WeightNames {
 			m.store.GetVariable("/" + name + "/" + wn).Trainable = trainable
 		}
 		m.mu.Unlock()

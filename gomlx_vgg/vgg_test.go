@@ -42,7 +42,7 @@ func TestKerasParamCounts(t *testing.T) {
 }
 
 // orNone keeps tests that only need shapes from loading weights.
-func orNone(w string) string {
+func orNone(w WeightSource) WeightSource {
 	if w == WeightsImageNet {
 		return WeightsNone
 	}
@@ -170,7 +170,7 @@ func TestOutputsAndTruncate(t *testing.T) {
 	if _, err := m.Outputs(tensors.FromShape(shapes.Make(dtypes.Float32, 1, 16, 16, 3))); err == nil || !strings.Contains(err.Error(), "32x32") {
 		t.Errorf("16x16 input: %v", err)
 	}
-	for _, p := range []string{PoolingAvg, PoolingMax} {
+	for _, p := range []Pooling{PoolingAvg, PoolingMax} {
 		pm := VGG16().IncludeTop(false).Weights(WeightsSynthetic).Notices(nil).Pooling(p).MustDone()
 		out, err := pm.Predict(x)
 		if err != nil {

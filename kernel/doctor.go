@@ -44,7 +44,7 @@ func Doctor(cfg Config) []Check {
 		add(Check{Name: "go", Required: true, Detail: "no go on PATH", Fix: "eval \"$(bash scripts/deps.sh)\""})
 	}
 	simd := buildSetting("GOEXPERIMENT")
-	vec := gomlx_vgg.KernelsSIMD()
+	vec := gomlx_vgg.NativeSIMD()
 	speed := map[string]string{"AVX-512": "VGG19 224x224 in ~0.2 s on 2 cores", "AVX2": "VGG19 224x224 in ~0.4 s on 2 cores"}[vec]
 	if speed == "" {
 		speed = "portable Go, ~25x slower than AVX-512"

@@ -369,7 +369,7 @@ g1, err := display.ActivationGrid(outs["block1_conv1"], display.Channels(32), di
 must(err)
 g5, err := display.ActivationGrid(outs["block5_conv4"], display.Channels(32), display.Columns(8))
 must(err)
-stats := display.StatsOf(m, outs)
+stats := m.Stats(outs)
 display.MustShow(
 	display.Markdown("**block1_conv1**, first 32 of 64 channels"), g1,
 	display.Markdown("**block5_conv4**, first 32 of 512 channels"), g5,

@@ -65,7 +65,7 @@ type cacheHeader struct {
 
 type cacheLayer struct {
 	Name    string        `json:"name"`
-	Class   string        `json:"class"`
+	Class   Class         `json:"class"`
 	Weights []cacheTensor `json:"weights"`
 }
 

@@ -18,17 +18,7 @@ func TestCacheChecksum(t *testing.T) {
 		t.Fatal(err)
 	}
 	cache := filepath.Join(dir, "cache")
-	first, err := LoadVGG(src, spec, WithCacheDir(cache))
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := newCacheKey(src, spec, loadConfig{source: ChannelsAuto, target: ChannelsLast, cacheDir: cache})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := readCache(key); err != nil {
-		t.Fatalf("no valid cache written: %v", err)
-	}
+	first, key := loadCached(t, src, spec, cache)
 	// Overwrite 4 KB in the middle of the tensor data.
 	fh, err := os.OpenFile(key.file, os.O_RDWR, 0)
 	if err != nil {

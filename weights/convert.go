@@ -8,13 +8,14 @@ import (
 // DataFormat is Keras' image_data_format: where the channels axis sits.
 type DataFormat int
 
+// The data formats; the zero value is channels_last, Keras' default.
 const (
-	// ChannelsAuto asks LoadVGG to detect the source layout from kernel shapes.
-	ChannelsAuto DataFormat = iota
 	// ChannelsLast is NHWC images, HWIO kernels, (H, W, C) flatten order (TensorFlow).
-	ChannelsLast
+	ChannelsLast DataFormat = iota
 	// ChannelsFirst is NCHW images and (C, H, W) flatten order (Theano, Keras 2 channels_first).
 	ChannelsFirst
+	// ChannelsAuto asks LoadVGG to detect the source layout from kernel shapes.
+	ChannelsAuto
 )
 
 // String returns Keras' spelling: channels_last, channels_first.
@@ -122,7 +123,7 @@ func ToTheano(f *File) *File {
 		nl := Layer{Name: l.Name, Class: l.Class}
 		for i, t := range l.Weights {
 			switch {
-			case l.Class == "Conv2D" && i == 0:
+			case l.Class == Conv2D && i == 0:
 				t = KernelToOIHW(t)
 			case l.Name == "fc1" && i == 0:
 				t = reorderFlatten(t, ChannelsLast, ChannelsFirst)

@@ -82,7 +82,7 @@ type Layer struct {
 	// Name is the layer's name (block1_conv1), or for Keras 3 files its storage key (conv2d_1).
 	Name string
 	// Class is the Keras class where the file tells it (Keras 3 keys), else "".
-	Class string
+	Class Class
 	// Weights are the layer's arrays (kernel then bias for Conv2D and Dense).
 	Weights []Tensor
 }
@@ -228,15 +228,15 @@ func splitKey(key string) (string, int) {
 }
 
 // keras3Classes maps Keras 3 storage keys (snake_case class names) to Keras classes.
-var keras3Classes = map[string]string{
-	"input_layer":              "InputLayer",
-	"conv2d":                   "Conv2D",
-	"max_pooling2d":            "MaxPooling2D",
+var keras3Classes = map[string]Class{
+	"input_layer":              InputLayer,
+	"conv2d":                   Conv2D,
+	"max_pooling2d":            MaxPooling2D,
 	"average_pooling2d":        "AveragePooling2D",
-	"global_average_pooling2d": "GlobalAveragePooling2D",
-	"global_max_pooling2d":     "GlobalMaxPooling2D",
-	"flatten":                  "Flatten",
-	"dense":                    "Dense",
+	"global_average_pooling2d": GlobalAveragePooling2D,
+	"global_max_pooling2d":     GlobalMaxPooling2D,
+	"flatten":                  Flatten,
+	"dense":                    Dense,
 	"dropout":                  "Dropout",
 	"batch_normalization":      "BatchNormalization",
 }

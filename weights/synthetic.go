@@ -20,7 +20,7 @@ func Synthetic(spec Spec, seed uint64) *File {
 	for _, ls := range spec.Weighted() {
 		l := Layer{Name: ls.Name, Class: ls.Class}
 		for i, shape := range ls.Shapes {
-			h := sha256.Sum256([]byte(ls.Name + "/" + weightNames[i]))
+			h := sha256.Sum256([]byte(ls.Name + "/" + WeightNames[i]))
 			r := rand.New(rand.NewPCG(seed, binary.LittleEndian.Uint64(h[:8])))
 			scale := 0.01
 			if i == 0 {
@@ -36,7 +36,7 @@ func Synthetic(spec Spec, seed uint64) *File {
 			for j := range data {
 				data[j] = float32(r.NormFloat64() * scale)
 			}
-			l.Weights = append(l.Weights, Tensor{Name: weightNames[i], Shape: append([]int(nil), shape...), Data: data})
+			l.Weights = append(l.Weights, Tensor{Name: WeightNames[i], Shape: append([]int(nil), shape...), Data: data})
 		}
 		f.Layers = append(f.Layers, l)
 	}

@@ -19,12 +19,26 @@ type Spec struct {
 	Layers []LayerSpec
 }
 
+// Class is a Keras layer class, as model.summary() prints it.
+type Class string
+
+// The Keras layer classes of VGG models.
+const (
+	InputLayer             Class = "InputLayer"
+	Conv2D                 Class = "Conv2D"
+	MaxPooling2D           Class = "MaxPooling2D"
+	Flatten                Class = "Flatten"
+	Dense                  Class = "Dense"
+	GlobalAveragePooling2D Class = "GlobalAveragePooling2D"
+	GlobalMaxPooling2D     Class = "GlobalMaxPooling2D"
+)
+
 // LayerSpec is one layer of a Spec.
 type LayerSpec struct {
 	// Name is the Keras layer name, e.g. block5_pool.
 	Name string
 	// Class is the Keras class, e.g. Conv2D.
-	Class string
+	Class Class
 	// Shapes of the weights in channels_last (kernel HWIO or (in, out), then bias); nil if none.
 	Shapes [][]int
 }
@@ -69,21 +83,21 @@ func VGG(model string, includeTop bool, classes int) (Spec, error) {
 		cout := vggFilters[b]
 		for c := 1; c <= n; c++ {
 			s.Layers = append(s.Layers, LayerSpec{
-				Name: fmt.Sprintf("block%d_conv%d", b+1, c), Class: "Conv2D",
+				Name: fmt.Sprintf("block%d_conv%d", b+1, c), Class: Conv2D,
 				Shapes: [][]int{{3, 3, cin, cout}, {cout}},
 			})
 			cin = cout
 		}
-		s.Layers = append(s.Layers, LayerSpec{Name: fmt.Sprintf("block%d_pool", b+1), Class: "MaxPooling2D"})
+		s.Layers = append(s.Layers, LayerSpec{Name: fmt.Sprintf("block%d_pool", b+1), Class: MaxPooling2D})
 	}
 	if includeTop {
 		s.Classes = classes
 		flat := FlattenShape[0] * FlattenShape[1] * FlattenShape[2]
 		s.Layers = append(s.Layers,
-			LayerSpec{Name: "flatten", Class: "Flatten"},
-			LayerSpec{Name: "fc1", Class: "Dense", Shapes: [][]int{{flat, 4096}, {4096}}},
-			LayerSpec{Name: "fc2", Class: "Dense", Shapes: [][]int{{4096, 4096}, {4096}}},
-			LayerSpec{Name: "predictions", Class: "Dense", Shapes: [][]int{{4096, classes}, {classes}}},
+			LayerSpec{Name: "flatten", Class: Flatten},
+			LayerSpec{Name: "fc1", Class: Dense, Shapes: [][]int{{flat, 4096}, {4096}}},
+			LayerSpec{Name: "fc2", Class: Dense, Shapes: [][]int{{4096, 4096}, {4096}}},
+			LayerSpec{Name: "predictions", Class: Dense, Shapes: [][]int{{4096, classes}, {classes}}},
 		)
 	}
 	return s, nil
@@ -127,7 +141,9 @@ func (s Spec) String() string {
 	return fmt.Sprintf("%s(include_top=False)", s.Model)
 }
 
-var weightNames = []string{"kernel", "bias"}
+// WeightNames are the names of a weighted layer's weights, in Keras' order: the
+// kernel (HWIO for Conv2D, (in, out) for Dense), then the bias.
+var WeightNames = []string{"kernel", "bias"}
 
 // topLayers are dropped, not rejected, when a file with the classifier is loaded
 // into a model without it (the convolutional weights are the same).
@@ -139,20 +155,20 @@ func match(f *File, spec Spec) (map[string]*Layer, error) {
 	got := map[string]*Layer{}
 	if f.Format == FormatKeras3 {
 		// No names in the file: match by class, in order.
-		byClass := map[string][]*Layer{}
+		byClass := map[Class][]*Layer{}
 		for i := range f.Layers {
 			l := &f.Layers[i]
 			if len(l.Weights) > 0 {
 				byClass[l.Class] = append(byClass[l.Class], l)
 			}
 		}
-		need := map[string][]LayerSpec{}
+		need := map[Class][]LayerSpec{}
 		for _, l := range want {
 			need[l.Class] = append(need[l.Class], l)
 		}
 		for class, have := range byClass {
 			specs := need[class]
-			if class == "Dense" && !spec.IncludeTop && len(specs) == 0 {
+			if class == Dense && !spec.IncludeTop && len(specs) == 0 {
 				continue // a file with the top loaded into a no-top model
 			}
 			if len(have) != len(specs) {
@@ -201,18 +217,18 @@ func match(f *File, spec Spec) (map[string]*Layer, error) {
 	return got, nil
 }
 
-func orUnknown(class string) string {
+func orUnknown(class Class) string {
 	if class == "" {
 		return "unrecognised"
 	}
-	return class
+	return string(class)
 }
 
-func modelHint(class string, have int) string {
+func modelHint(class Class, have int) string {
 	switch {
-	case class == "Conv2D" && have == 13:
+	case class == Conv2D && have == 13:
 		return " (this looks like a VGG16 file)"
-	case class == "Conv2D" && have == 16:
+	case class == Conv2D && have == 16:
 		return " (this looks like a VGG19 file)"
 	}
 	return ""
@@ -339,8 +355,8 @@ func normalize(raw *File, spec Spec, cfg loadConfig) (*File, error) {
 		nl := Layer{Name: ls.Name, Class: ls.Class}
 		for i, w := range l.Weights {
 			want := ls.Shapes[i]
-			t := Tensor{Name: weightNames[i], Shape: slices.Clone(w.Shape), Data: w.Data}
-			if ls.Class == "Conv2D" && i == 0 && theanoKernels {
+			t := Tensor{Name: WeightNames[i], Shape: slices.Clone(w.Shape), Data: w.Data}
+			if ls.Class == Conv2D && i == 0 && theanoKernels {
 				if len(t.Shape) != 4 {
 					return nil, shapeError(raw.Path, l, ls, i, w)
 				}
@@ -372,9 +388,9 @@ func shapeError(path string, l *Layer, ls LayerSpec, i int, w Tensor) error {
 	if ls.Name == "predictions" && len(w.Shape) == 2 && len(want) == 2 && w.Shape[1] != want[1] {
 		hint = fmt.Sprintf(" (the file's classifier has %d classes, the model %d)", w.Shape[1], want[1])
 	}
-	if ls.Class == "Conv2D" && len(w.Shape) == 4 && len(want) == 4 && w.Shape[2] != want[2] {
+	if ls.Class == Conv2D && len(w.Shape) == 4 && len(want) == 4 && w.Shape[2] != want[2] {
 		hint = " (the file is for a different model or input channels)"
 	}
 	return fmt.Errorf("weights: %s: layer %s weight %s (%s): file has shape %v, model expects %v%s",
-		path, describeLayer(l, ls), weightNames[i], w.Name, w.Shape, want, hint)
+		path, describeLayer(l, ls), WeightNames[i], w.Name, w.Shape, want, hint)
 }

@@ -273,20 +273,31 @@ func TestWrongFiles(t *testing.T) {
 	}
 }
 
+// loadCached loads src through a cache in dir and returns the weights and the
+// cache's key, failing the test if no valid cache was written.
+func loadCached(t *testing.T, src string, spec Spec, dir string) (*File, cacheKey) {
+	t.Helper()
+	f, err := LoadVGG(src, spec, WithCacheDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := newCacheKey(src, spec, loadConfig{source: ChannelsAuto, target: ChannelsLast, cacheDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readCache(key); err != nil {
+		t.Fatalf("no valid cache written: %v", err)
+	}
+	return f, key
+}
+
 func TestCache(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "w.h5")
 	copyFile(t, fixture(t, "vgg16_tf2016_notop.h5"), src)
 	spec := MustVGG("vgg16", false, 0)
 	cache := filepath.Join(dir, "cache")
-	first, err := LoadVGG(src, spec, WithCacheDir(cache))
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := newCacheKey(src, spec, loadConfig{source: ChannelsAuto, target: ChannelsLast, cacheDir: cache})
-	if err != nil {
-		t.Fatal(err)
-	}
+	first, key := loadCached(t, src, spec, cache)
 	cached, err := readCache(key)
 	if err != nil {
 		t.Fatalf("no cache written: %v", err)

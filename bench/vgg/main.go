@@ -51,7 +51,7 @@ func main() {
 	m, err := gomlx_vgg.VGG19().IncludeTop(false).Weights(gomlx_vgg.WeightsSynthetic).Notices(nil).Done()
 	check(err)
 	fmt.Printf("bench/vgg: VGG19 features, %d CPUs, %s, GOGC=%s, go = %s kernels (SIMD %s)\n",
-		runtime.NumCPU(), runtime.Version(), gogc(), m.Kernels(), gomlx_vgg.KernelsSIMD())
+		runtime.NumCPU(), runtime.Version(), gogc(), m.Engine(), gomlx_vgg.NativeSIMD())
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		check(err)
@@ -176,7 +176,7 @@ func loadAndStart() {
 
 // firstOutput is the child: load cached weights, run VGG19 once on the demo photo.
 func firstOutput(path string) {
-	m, err := gomlx_vgg.VGG19().IncludeTop(false).Weights(path).Done()
+	m, err := gomlx_vgg.VGG19().IncludeTop(false).Weights(gomlx_vgg.WeightSource(path)).Done()
 	check(err)
 	img, err := gomlx_vgg.DemoImage(gomlx_vgg.TargetSize(224, 224))
 	check(err)

@@ -16,7 +16,6 @@ import (
 
 	"github.com/gomlx/gomlx/core/tensors"
 
-	"github.com/vggnb/vggnb/display"
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/weights"
 )
@@ -24,7 +23,7 @@ import (
 // netFlags are the flags that build a gomlx_vgg model and feed it an image.
 type netFlags struct {
 	model, weights, image, size, interp, backend, layer string
-	kernels                                             string
+	engine                                              string
 	includeTop, json                                    bool
 	maxPixels                                           int
 	// ctx stops the download and the native run (Ctrl-C, SIGTERM).
@@ -32,16 +31,16 @@ type netFlags struct {
 	seed uint64
 }
 
-func (n *netFlags) register(fs *flag.FlagSet, defaultWeights string) {
+func (n *netFlags) register(fs *flag.FlagSet, defaultWeights gomlx_vgg.WeightSource) {
 	fs.StringVar(&n.model, "model", "vgg19", "vgg16 or vgg19")
 	fs.BoolVar(&n.includeTop, "include-top", false, "include flatten, fc1, fc2 and predictions")
-	fs.StringVar(&n.weights, "weights", defaultWeights,
+	fs.StringVar(&n.weights, "weights", string(defaultWeights),
 		"auto (ImageNet if on this machine, else SYNTHETIC), imagenet, synthetic, none, or a Keras .h5 file")
 	fs.StringVar(&n.image, "image", "demo", "JPEG/PNG/GIF file, or demo for the bundled photo (Chelsea the cat, CC0)")
 	fs.StringVar(&n.size, "size", "", "resize the image to HxW first (default: its own size; 224x224 with --include-top)")
-	fs.StringVar(&n.interp, "interpolation", gomlx_vgg.Nearest, "resize filter: nearest (Keras' default), bilinear, bicubic, lanczos, box, hamming")
+	fs.StringVar(&n.interp, "interpolation", string(gomlx_vgg.Nearest), "resize filter: nearest (Keras' default), bilinear, bicubic, lanczos, box, hamming")
 	fs.StringVar(&n.backend, "backend", "go", "go, or xla:cpu / xla:cuda / xla:/path/plugin.so in a -tags xla build")
-	fs.StringVar(&n.kernels, "kernels", gomlx_vgg.KernelsAuto,
+	fs.StringVar(&n.engine, "engine", string(gomlx_vgg.EngineAuto),
 		"auto (native on the go backend), native (vggnb's fused CPU kernels) or graph (the GoMLX graph on the backend)")
 	fs.BoolVar(&n.json, "json", false, "print one JSON object")
 	fs.Uint64Var(&n.seed, "seed", 1, "seed of SYNTHETIC weights")
@@ -68,8 +67,8 @@ func (n *netFlags) build(stderr io.Writer) (*gomlx_vgg.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := gomlx_vgg.New(n.model).IncludeTop(n.includeTop).Weights(n.weights).Seed(n.seed).
-		Backend(backend).Kernels(n.kernels).Notices(stderr).FetchOptions(weights.WithProgress(stderr))
+	b := gomlx_vgg.New(n.model).IncludeTop(n.includeTop).Weights(gomlx_vgg.WeightSource(n.weights)).Seed(n.seed).
+		Backend(backend).Engine(gomlx_vgg.Engine(n.engine)).Notices(stderr).FetchOptions(weights.WithProgress(stderr))
 	if n.ctx != nil {
 		b = b.Context(n.ctx)
 	}
@@ -103,7 +102,7 @@ func loadInput(n *netFlags) (image.Image, error) {
 		if err != nil {
 			return nil, err
 		}
-		opts = append(opts, gomlx_vgg.TargetSize(h, w), gomlx_vgg.Interpolation(n.interp))
+		opts = append(opts, gomlx_vgg.TargetSize(h, w), gomlx_vgg.Interpolation(gomlx_vgg.Filter(n.interp)))
 	}
 	if n.image == "demo" {
 		return gomlx_vgg.DemoImage(opts...)
@@ -188,11 +187,11 @@ func featuresCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return err
 		}
 	}
-	kernels := m.Kernels()
-	if kernels == gomlx_vgg.KernelsNative {
-		kernels += ", SIMD " + gomlx_vgg.KernelsSIMD()
+	engine := string(m.Engine())
+	if m.Engine() == gomlx_vgg.EngineNative {
+		engine += " kernels, SIMD " + gomlx_vgg.NativeSIMD()
 	}
-	fmt.Fprintf(stderr, "vggnb: %s computed in %v on backend %s (%s kernels)\n", m.Name, elapsed.Round(time.Millisecond), n.backend, kernels)
+	fmt.Fprintf(stderr, "vggnb: %s computed in %v on backend %s (engine %s)\n", m.Name, elapsed.Round(time.Millisecond), n.backend, engine)
 	if m.Synthetic() {
 		fmt.Fprintln(stderr, "WARNING:", weights.SyntheticNotice)
 	}
@@ -223,8 +222,8 @@ func layersCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	// The structure needs no weight values: build with weights=None, frozen like
 	// the pretrained model unless --weights none.
-	b := gomlx_vgg.New(n.model).IncludeTop(n.includeTop).Weights(gomlx_vgg.WeightsNone).Pooling(*pooling).
-		Trainable(n.weights == gomlx_vgg.WeightsNone)
+	b := gomlx_vgg.New(n.model).IncludeTop(n.includeTop).Weights(gomlx_vgg.WeightsNone).Pooling(gomlx_vgg.Pooling(*pooling)).
+		Trainable(gomlx_vgg.WeightSource(n.weights) == gomlx_vgg.WeightsNone)
 	m, err := n.withSize(b)
 	if err != nil {
 		return err
@@ -232,11 +231,11 @@ func layersCmd(args []string, stdout, stderr io.Writer) error {
 	total, trainable := m.CountParams()
 	if n.json {
 		type row struct {
-			Name        string `json:"name"`
-			Class       string `json:"class"`
-			OutputShape []int  `json:"output_shape"`
-			Params      int    `json:"params"`
-			Trainable   bool   `json:"trainable"`
+			Name        string        `json:"name"`
+			Class       weights.Class `json:"class"`
+			OutputShape []int         `json:"output_shape"`
+			Params      int           `json:"params"`
+			Trainable   bool          `json:"trainable"`
 		}
 		var rows []row
 		for _, l := range m.Layers() {
@@ -249,7 +248,7 @@ func layersCmd(args []string, stdout, stderr io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 0, 0, 3, ' ', 0)
 	fmt.Fprintln(tw, "Layer (type)\tOutput Shape\tParam #\tTrainable")
 	for _, l := range m.Layers() {
-		fmt.Fprintf(tw, "%s (%s)\t%s\t%d\t%v\n", l.Name, l.Class, display.KerasShape(l.OutputShape), l.Params, l.Trainable && l.Params > 0)
+		fmt.Fprintf(tw, "%s (%s)\t%s\t%d\t%v\n", l.Name, l.Class, gomlx_vgg.KerasShape(l.OutputShape), l.Params, l.Trainable && l.Params > 0)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
