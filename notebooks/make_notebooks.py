@@ -91,7 +91,7 @@ func weightsFile() (path string, synthetic bool) {
 // vgg19 builds VGG19 without its top on the weights above.
 func vgg19(b *gomlx_vgg.Builder) *gomlx_vgg.Model {
 	path, _ := weightsFile()
-	return b.Weights(path).MustDone()
+	return b.Weights(gomlx_vgg.WeightSource(path)).MustDone()
 }
 
 // photo is the demo photograph (Chelsea the cat, CC0, from scikit-image).
