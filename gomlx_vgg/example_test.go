@@ -4,6 +4,13 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/layers"
+	"github.com/gomlx/gomlx/ml/model"
+
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/weights"
 )
@@ -61,4 +68,24 @@ func ExampleDecodePredictions() {
 	top, _ := gomlx_vgg.DecodePredictions(preds, 5)
 	fmt.Println(len(top[0]), "predictions, best first:", top[0][0].Score >= top[0][4].Score)
 	// Output: 5 predictions, best first: true
+}
+
+// VGG16 as a backbone in the caller's own store: its weights are loaded under
+// /vgg16, a GoMLX Dense head is stacked on block5_pool under /head, and one
+// executor runs both.
+func ExampleBuilder_Scope() {
+	store := model.NewStore() // the caller's model
+	vgg := gomlx_vgg.VGG16().IncludeTop(false).InputShape(64, 64, 3).Notices(io.Discard).
+		Weights(gomlx_vgg.WeightsSynthetic).Scope(store.RootScope().In("vgg16")).MustDone()
+	net := model.MustNewExec(vgg.Backend(), store, func(scope *model.Scope, x *graph.Node) *graph.Node {
+		features := vgg.Apply(vgg.Scope(), x) // (batch, 2, 2, 512), frozen
+		flat := graph.Reshape(features, features.Shape().Dimensions[0], -1)
+		return layers.DenseWithBias(scope.In("head"), flat, 10)
+	})
+	logits := net.MustExec1(tensors.FromShape(shapes.Make(dtypes.Float32, 2, 64, 64, 3)))
+	fmt.Println(logits.Shape().Dimensions)
+	fmt.Println(store.GetVariable("/vgg16/block1_conv1/kernel").Shape().Dimensions, store.GetVariable("/head/dense/weights").Shape().Dimensions)
+	// Output:
+	// [2 10]
+	// [3 3 3 64] [2048 10]
 }

@@ -16,7 +16,8 @@ import (
 
 // Apply builds the model on x (a batch in the model's data format, preprocessed)
 // inside a GoMLX graph and returns the output layer's value. scope is where the
-// layers' variables live: m.Store().RootScope() unless they were copied elsewhere.
+// layers' variables live: m.Scope() (Builder.Scope, as a backbone in your own
+// store), unless they were copied elsewhere.
 // Applying the model several times, to several inputs, reuses the same variables.
 //
 // Like all GoMLX graph building, it panics on errors (wrong input shape), which
@@ -141,7 +142,7 @@ func (m *Model) vars(scope *model.Scope, g *Graph, layer string) (kernel, bias *
 	ls := scope.At("%s", layer)
 	kv, bv := ls.GetVariable("kernel"), ls.GetVariable("bias")
 	if kv == nil || bv == nil {
-		panic(fmt.Errorf("gomlx_vgg: no variables %s/kernel and bias in scope %q: apply %s with a scope of its Store()",
+		panic(fmt.Errorf("gomlx_vgg: no variables %s/kernel and bias in scope %q: apply %s with its Scope()",
 			layer, scope.Scope(), m))
 	}
 	return kv.NodeValue(g), bv.NodeValue(g)
@@ -214,9 +215,9 @@ type OpGroup struct {
 // layer: what GoMLX actually computes for each Keras layer.
 func (m *Model) Ops(inputDims ...int) ([]OpGroup, error) {
 	var groups []OpGroup
-	exec, err := model.NewExec(m.backend, m.store, func(scope *model.Scope, x *Node) *Node {
+	exec, err := model.NewExec(m.backend, m.store, func(_ *model.Scope, x *Node) *Node {
 		groups = []OpGroup{{Layer: "input_1", Ops: opsOf(x.Graph(), 0, len(x.Graph().Nodes()))}}
-		return m.applyLayers(scope, x, func(layer string, from, to int) {
+		return m.applyLayers(m.root, x, func(layer string, from, to int) {
 			groups = append(groups, OpGroup{Layer: layer, Ops: opsOf(x.Graph(), from, to)})
 		}, m.output)[0]
 	})

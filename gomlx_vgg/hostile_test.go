@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
 )
 
 // setElement replaces one value of a layer's variable (via SetValue, as training would).
@@ -127,6 +128,40 @@ func TestNilAndZeroValues(t *testing.T) {
 		}
 		if _, err := m.Outputs(x, "block1_pool"); err == nil {
 			t.Errorf("%s Model Outputs gave no error", name)
+		}
+	}
+}
+
+// TestBackboneInCallersStore: VGG under a scope of the caller's store holds its
+// variables there (and nowhere else) and computes what a standalone model
+// computes, through both engines.
+func TestBackboneInCallersStore(t *testing.T) {
+	store := model.NewStore()
+	m, err := VGG16().IncludeTop(false).Weights(WeightsSynthetic).Notices(nil).Scope(store.RootScope().In("backbone")).Done()
+	if err != nil {
+		t.Fatal(err)
+	}
+	alone := VGG16().IncludeTop(false).Weights(WeightsSynthetic).Notices(nil).MustDone()
+	for v := range store.IterVariables() {
+		if !strings.HasPrefix(v.Path(), "/backbone/block") {
+			t.Errorf("variable %s outside the backbone's scope", v.Path())
+		}
+	}
+	if n := store.NumVariables(); n != 26 {
+		t.Errorf("%d variables in the caller's store, want VGG16's 26", n)
+	}
+	x := randomBatch(8, 1, 32, 48, 3)
+	want, err := alone.Predict(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, engine := range []Engine{EngineNative, EngineGraph} {
+		outs, err := m.outputs(engine, x, []string{"block5_pool"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := relDiff(t, outs["block5_pool"], want); e > 1e-6 {
+			t.Errorf("%s in the caller's store differs from a standalone model by %g", engine, e)
 		}
 	}
 }

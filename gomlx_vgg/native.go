@@ -98,7 +98,7 @@ type packedConv struct {
 
 // variableValues returns the current kernel and bias tensors of a layer.
 func (m *Model) variableValues(layer string) (kernel, bias *tensors.Tensor, err error) {
-	ls := m.store.RootScope().At("%s", layer)
+	ls := m.root.At("%s", layer)
 	kv, bv := ls.GetVariable("kernel"), ls.GetVariable("bias")
 	if kv == nil || bv == nil {
 		return nil, nil, fmt.Errorf("gomlx_vgg: %s: no variables %s/kernel and bias", m, layer)

@@ -97,8 +97,8 @@ func (m *Model) graphOutputs(x *tensors.Tensor, names []string) (map[string]*ten
 	exec, ok := m.execs[key]
 	if !ok {
 		var err error
-		exec, err = model.NewExec(m.backend, m.store, func(scope *model.Scope, x *Node) []*Node {
-			return m.ApplyLayers(scope, x, names...)
+		exec, err = model.NewExec(m.backend, m.store, func(_ *model.Scope, x *Node) []*Node {
+			return m.ApplyLayers(m.root, x, names...)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("gomlx_vgg: %s: %w", m, err)

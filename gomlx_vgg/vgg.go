@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -95,6 +96,7 @@ type Builder struct {
 	loadOptions []weights.Option
 	engine      Engine
 	ctx         context.Context
+	scope       *model.Scope
 	err         error
 }
 
@@ -224,6 +226,13 @@ func (b *Builder) Notices(w io.Writer) *Builder {
 	return b
 }
 
+// Scope puts the model's variables under scope, in scope's store: VGG as a
+// backbone in the caller's model, its weights loaded there
+// (<scope>/block1_conv1/kernel, ...), beside the caller's own layers. Apply the
+// model with that same scope. By default the model has a store of its own and
+// its variables sit at the root.
+func (b *Builder) Scope(scope *model.Scope) *Builder { b.scope = scope; return b }
+
 // Context sets the context that cancels the model's long work: downloading
 // ImageNet weights (575 MB for VGG19 with its top) while Done runs, and native
 // runs of Outputs/Predict, checked between layers. Default context.Background().
@@ -268,6 +277,7 @@ type Model struct {
 	layers    []Layer // input layer first
 	output    string  // the layer this model outputs
 	store     *model.Store
+	root      *model.Scope // where the layers' variables live in store
 	backend   compute.Backend
 	source    string
 	synthetic bool
@@ -298,7 +308,11 @@ func (b *Builder) Done() (*Model, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	m := &Model{Name: cfg.name, cfg: cfg, backend: cfg.backend, store: model.NewStore(), execs: map[string]*model.Exec{},
+	root := cfg.scope
+	if root == nil {
+		root = model.NewStore().RootScope()
+	}
+	m := &Model{Name: cfg.name, cfg: cfg, backend: cfg.backend, store: root.Store(), root: root, execs: map[string]*model.Exec{},
 		mu: &sync.Mutex{}, native: &nativeState{}, ctx: ctx}
 	m.layers = cfg.layerTable()
 	m.output = m.layers[len(m.layers)-1].Name
@@ -472,14 +486,14 @@ func (m *Model) loadWeights() error {
 	c := &m.cfg
 	if c.weights == WeightsNone {
 		m.source = string(WeightsNone)
-		init := initializer.GlorotUniformFn(m.store.RootScope())
+		init := initializer.GlorotUniformFn(m.root)
 		for _, l := range m.weighted() {
 			for i, shape := range l.shapes {
 				vinit := init
 				if i == 1 {
 					vinit = initializer.Zero
 				}
-				v := m.store.VariableWithShape("/"+l.Name+"/"+weights.WeightNames[i], shapes.Make(dtypes.Float32, shape...), vinit)
+				v := m.store.VariableWithShape(m.varPath(l.Name, weights.WeightNames[i]), shapes.Make(dtypes.Float32, shape...), vinit)
 				v.Trainable = l.Trainable
 			}
 		}
@@ -553,7 +567,7 @@ func (m *Model) loadWeights() error {
 	}
 	kernels.ForEach(len(jobs), func(i int) { jobs[i].value = tensors.FromFlatDataAndDimensions(jobs[i].data, jobs[i].shape...) })
 	for _, j := range jobs {
-		v, err := m.store.CreateVariable("/"+j.layer.Name+"/"+weights.WeightNames[j.index], j.value)
+		v, err := m.store.CreateVariable(m.varPath(j.layer.Name, weights.WeightNames[j.index]), j.value)
 		if err != nil {
 			return fmt.Errorf("gomlx_vgg: layer %s: %w", j.layer.Name, err)
 		}
@@ -584,7 +598,7 @@ func (m *Model) Layers() []Layer {
 	for _, l := range m.layers {
 		l.OutputShape = slices.Clone(l.OutputShape)
 		if l.Params > 0 {
-			l.Trainable = m.store.GetVariable("/" + l.Name + "/kernel").Trainable
+			l.Trainable = m.store.GetVariable(m.varPath(l.Name, "kernel")).Trainable
 		}
 		out = append(out, l)
 		if l.Name == m.output {
@@ -644,8 +658,18 @@ func pyBool(b bool) string {
 	return "False"
 }
 
+// Scope is where the model's variables live (Builder.Scope, or the root of its
+// own store): what Apply wants.
+func (m *Model) Scope() *model.Scope { return m.root }
+
+// varPath is a layer weight's full path in the store.
+func (m *Model) varPath(layer, weight string) string {
+	return path.Join(m.root.Scope(), layer, weight)
+}
+
 // Store is the GoMLX store holding the model's variables, named like Keras'
-// weights: /block1_conv1/kernel, /block1_conv1/bias, ..., /predictions/bias.
+// weights under Scope(): /block1_conv1/kernel, ..., /predictions/bias by
+// default; the caller's own store with Builder.Scope.
 func (m *Model) Store() *model.Store { return m.store }
 
 // Backend is the compute backend the model runs on.
@@ -696,7 +720,7 @@ func (m *Model) SetTrainable(trainable bool, layers ...string) error {
 		}
 		m.mu.Lock()
 		for _, wn := range weights.WeightNames {
-			m.store.GetVariable("/" + name + "/" + wn).Trainable = trainable
+			m.store.GetVariable(m.varPath(name, wn)).Trainable = trainable
 		}
 		m.mu.Unlock()
 	}
@@ -710,7 +734,7 @@ func (m *Model) Truncate(layer string) (*Model, error) {
 	if _, err := m.Layer(layer); err != nil {
 		return nil, err
 	}
-	return &Model{Name: m.Name, cfg: m.cfg, layers: m.layers, output: layer, store: m.store, backend: m.backend,
+	return &Model{Name: m.Name, cfg: m.cfg, layers: m.layers, output: layer, store: m.store, root: m.root, backend: m.backend,
 		source: m.source, synthetic: m.synthetic, execs: map[string]*model.Exec{},
 		mu: m.mu, native: m.native, ctx: m.ctx}, nil
 }
