@@ -251,7 +251,7 @@ func download(ctx context.Context, cfg fetchConfig, e Entry, final string) error
 	}
 	resp, err := cfg.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("weights: cannot download %s: %w (offline? %s)", e.Name, causeOf(ctx, err), manualHint(cfg, e, final))
+		return withKind(ErrOffline, fmt.Errorf("weights: cannot download %s: %w (offline? %s)", e.Name, causeOf(ctx, err), manualHint(cfg, e, final)))
 	}
 	defer resp.Body.Close()
 	flags := os.O_WRONLY | os.O_CREATE
@@ -305,7 +305,11 @@ func download(ctx context.Context, cfg fetchConfig, e Entry, final string) error
 	bar.Done()
 	have += n
 	if copyErr != nil {
-		return fmt.Errorf("weights: download of %s from %s interrupted after %d of %d bytes: %w; %s is kept and the next fetch resumes it", e.Name, cfg.url, have, e.Size, copyErr, part)
+		err := fmt.Errorf("weights: download of %s from %s interrupted after %d of %d bytes: %w; %s is kept and the next fetch resumes it", e.Name, cfg.url, have, e.Size, copyErr, part)
+		if cause := context.Cause(ctx); cause == nil || cause == stalled {
+			err = withKind(ErrOffline, err) // the network, not the caller, stopped it
+		}
+		return err
 	}
 	if closeErr != nil {
 		return fmt.Errorf("weights: writing %s: %w", part, closeErr)
@@ -325,7 +329,7 @@ func finish(e Entry, part, final string, h hash.Hash) error {
 	got := hex.EncodeToString(h.Sum(nil))
 	if (e.Size > 0 && st.Size() != e.Size) || (e.MD5 != "" && got != e.MD5) {
 		os.Remove(part)
-		return fmt.Errorf("weights: %s: checksum mismatch: got %d bytes with MD5 %s, want %d bytes with MD5 %s; the download was deleted (a proxy's error page or a changed file?)", e.Name, st.Size(), got, e.Size, e.MD5)
+		return withKind(ErrChecksum, fmt.Errorf("weights: %s: checksum mismatch: got %d bytes with MD5 %s, want %d bytes with MD5 %s; the download was deleted (a proxy's error page or a changed file?)", e.Name, st.Size(), got, e.Size, e.MD5))
 	}
 	if err := os.Rename(part, final); err != nil {
 		return fmt.Errorf("weights: %w", err)
@@ -366,7 +370,7 @@ func verified(path string, e Entry) error {
 		return err
 	}
 	if e.Size > 0 && st.Size() != e.Size {
-		return fmt.Errorf("weights: %s has %d bytes, want %d", path, st.Size(), e.Size)
+		return withKind(ErrChecksum, fmt.Errorf("weights: %s has %d bytes, want %d", path, st.Size(), e.Size))
 	}
 	line, err := stampLine(path, e)
 	if err != nil {
@@ -380,7 +384,7 @@ func verified(path string, e Entry) error {
 		return err
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); e.MD5 != "" && got != e.MD5 {
-		return fmt.Errorf("weights: %s has MD5 %s, want %s", path, got, e.MD5)
+		return withKind(ErrChecksum, fmt.Errorf("weights: %s has MD5 %s, want %s", path, got, e.MD5))
 	}
 	writeStamp(path, e)
 	return nil

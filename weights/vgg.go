@@ -172,8 +172,8 @@ func match(f *File, spec Spec) (map[string]*Layer, error) {
 				continue // a file with the top loaded into a no-top model
 			}
 			if len(have) != len(specs) {
-				return nil, fmt.Errorf("weights: %s: file has %d %s layers with weights, %s has %d%s",
-					f.Path, len(have), orUnknown(class), spec, len(specs), modelHint(class, len(have)))
+				return nil, withKind(ErrWrongModel, fmt.Errorf("weights: %s: file has %d %s layers with weights, %s has %d%s",
+					f.Path, len(have), orUnknown(class), spec, len(specs), modelHint(class, len(have))))
 			}
 			for i, l := range specs {
 				got[l.Name] = have[i]
@@ -206,8 +206,8 @@ func match(f *File, spec Spec) (map[string]*Layer, error) {
 		if spec.Model == "vgg16" && strings.HasSuffix(l.Name, "_conv4") {
 			hint = " (this looks like a VGG19 file)"
 		}
-		return nil, fmt.Errorf("weights: %s: layer %s (%d weights, first of shape %v) is not part of %s%s",
-			f.Path, l.Name, len(l.Weights), l.Weights[0].Shape, spec, hint)
+		return nil, withKind(ErrWrongModel, fmt.Errorf("weights: %s: layer %s (%d weights, first of shape %v) is not part of %s%s",
+			f.Path, l.Name, len(l.Weights), l.Weights[0].Shape, spec, hint))
 	}
 	for _, l := range want {
 		if got[l.Name] == nil {
@@ -242,7 +242,7 @@ func missingLayer(f *File, spec Spec, name string) error {
 	case spec.Model == "vgg19" && strings.HasSuffix(name, "_conv4"):
 		hint = " (this looks like a VGG16 file)"
 	}
-	return fmt.Errorf("weights: %s: %s needs layer %s, the file has no weights for it%s", f.Path, spec, name, hint)
+	return withKind(ErrWrongModel, fmt.Errorf("weights: %s: %s needs layer %s, the file has no weights for it%s", f.Path, spec, name, hint))
 }
 
 // Option configures LoadVGG.
@@ -391,6 +391,7 @@ func shapeError(path string, l *Layer, ls LayerSpec, i int, w Tensor) error {
 	if ls.Class == Conv2D && len(w.Shape) == 4 && len(want) == 4 && w.Shape[2] != want[2] {
 		hint = " (the file is for a different model or input channels)"
 	}
-	return fmt.Errorf("weights: %s: layer %s weight %s (%s): file has shape %v, model expects %v%s",
-		path, describeLayer(l, ls), WeightNames[i], w.Name, w.Shape, want, hint)
+	return &ShapeError{File: path, Layer: ls.Name, Weight: WeightNames[i], Got: w.Shape, Want: want,
+		msg: fmt.Sprintf("weights: %s: layer %s weight %s (%s): file has shape %v, model expects %v%s",
+			path, describeLayer(l, ls), WeightNames[i], w.Name, w.Shape, want, hint)}
 }
