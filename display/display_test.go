@@ -3,7 +3,6 @@ package display
 import (
 	"bytes"
 	"image/png"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
+	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
 )
 
 func TestRenderers(t *testing.T) {
@@ -91,53 +91,24 @@ func TestRenderers(t *testing.T) {
 	}
 }
 
-func TestConsistency(t *testing.T) {
-	a := Activations{Name: "a", Layers: map[string]Activation{
+// TestConsistencyTable renders a report with failures, problems and a peer column.
+func TestConsistencyTable(t *testing.T) {
+	a := consistency.Activations{Name: "a", Layers: map[string]consistency.Activation{
 		"l1": {Shape: []int{2}, Data: []float64{1, 2}},
 		"l2": {Shape: []int{2}, Data: []float64{1, 2}},
-		"l3": {Shape: []int{2}, Data: []float64{1, 2}},
 	}}
-	b := Activations{Name: "b", Layers: map[string]Activation{
+	b := consistency.Activations{Name: "b", Layers: map[string]consistency.Activation{
 		"l1": {Shape: []int{2}, Data: []float64{1, 2.00001}},
-		"l2": {Shape: []int{2}, Data: []float64{1, 2.1}},
-		"l3": {Shape: []int{1, 2}, Data: []float64{1, 2}},
+		"l2": {Shape: []int{1, 2}, Data: []float64{1, 2}},
 	}}
-	r := Consistency(a, b, []string{"l1", "l2", "l3", "l4"}, 1e-5)
-	if r.Passed() {
-		t.Fatal("report passed with failing layers")
-	}
-	if got := r.Failed(); strings.Join(got, ",") != "l2,l3,l4" {
-		t.Errorf("failed layers %v, want l2,l3,l4", got)
-	}
-	h := string(r.HTML())
-	for _, w := range []string{"PASS", "FAIL", "shape [2] vs [1 2]", "missing in"} {
+	peer := consistency.Activations{Name: "PyTorch float32", Layers: map[string]consistency.Activation{
+		"l1": {Shape: []int{2}, Data: []float64{1, 2.00003}},
+	}}
+	h := string(ConsistencyTable(consistency.Check(a, b, []string{"l1", "l2", "l3"}, 1e-4).Beside(peer)))
+	for _, w := range []string{"PASS", "FAIL (2 layers)", "shape [2] vs [1 2]", "missing in", "rel (PyTorch float32)", "1.00e-05", "—"} {
 		if !strings.Contains(h, w) {
 			t.Errorf("report lacks %q", w)
 		}
-	}
-	if !Consistency(a, a, []string{"l1"}, 0).Passed() {
-		t.Error("identical activations failed")
-	}
-
-	// A peer beside: its error against the same reference, shown, not judged.
-	peer := Activations{Name: "PyTorch float32", Layers: map[string]Activation{
-		"l1": {Shape: []int{2}, Data: []float64{1, 2.00003}},
-	}}
-	r = Consistency(a, b, []string{"l1", "l2"}, 1e-4).Beside(peer)
-	if got := r.Rows[0].PeerRel; math.Abs(got-1e-5) > 1e-9 {
-		t.Errorf("peer rel on l1 = %g, want 1e-5 (|2.00003-2.00001|/2.00001)", got)
-	}
-	if !math.IsNaN(r.Rows[1].PeerRel) {
-		t.Errorf("peer rel on l2, which the peer lacks = %g, want NaN", r.Rows[1].PeerRel)
-	}
-	h = string(r.HTML())
-	for _, w := range []string{"rel (PyTorch float32)", "1.00e-05", "—"} {
-		if !strings.Contains(h, w) {
-			t.Errorf("report with a peer lacks %q", w)
-		}
-	}
-	if r.Rows[0].Pass != true || r.Rows[1].Pass != false {
-		t.Error("the peer changed the verdicts")
 	}
 }
 

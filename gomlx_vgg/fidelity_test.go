@@ -10,6 +10,7 @@ import (
 
 	"github.com/gomlx/gomlx/core/tensors"
 
+	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
 	"github.com/vggnb/vggnb/gomlx_vgg/torchref"
 	"github.com/vggnb/vggnb/weights"
 )
@@ -125,7 +126,7 @@ func fidelityErrors(t *testing.T, m *Model, engine Engine, x *tensors.Tensor, re
 			t.Fatalf("%s: Go shape %v, torch %v", l.Name, got.Shape().Dimensions, rl.Shape)
 		}
 		tensors.ConstFlatData(got, func(g []float32) {
-			_, errs[l.Name] = torchref.Compare(g, want)
+			_, errs[l.Name] = consistency.Compare(g, want)
 		})
 		if l.Name == "block5_pool" || l.Name == "predictions" {
 			var tm float64
@@ -197,7 +198,7 @@ func TestFidelityTorch(t *testing.T) {
 						if e > FidelityTolerance {
 							t.Errorf("%s: max|go-ref|/max|ref| = %.3g > %g (ref: float64 PyTorch)", l.Name, e, FidelityTolerance)
 						}
-						_, e32 := torchref.Compare(ref.Layer(l.Name).Float32, ref.Layer(l.Name).Data)
+						_, e32 := consistency.Compare(ref.Layer(l.Name).Float32, ref.Layer(l.Name).Data)
 						t.Logf("  %-14s rel err Go %.3g, float32 PyTorch %.3g", l.Name, e, e32)
 					}
 				})

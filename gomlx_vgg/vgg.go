@@ -5,10 +5,13 @@
 // A model is configured with a Builder, as keras.applications.VGG19(...) is with
 // keyword arguments:
 //
-//	m, err := gomlx_vgg.VGG19().IncludeTop(false).Weights("auto").Done()
+//	m, err := gomlx_vgg.VGG19().IncludeTop(false).Weights(gomlx_vgg.WeightsAuto).Done()
 //	img, err := gomlx_vgg.LoadImg("cat.png")
-//	x := gomlx_vgg.PreprocessInput(gomlx_vgg.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
-//	outs, err := m.Outputs(gomlx_vgg.Batch(x), "block5_pool")
+//	x, err := gomlx_vgg.PreprocessInput(gomlx_vgg.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
+//	outs, err := m.Outputs(gomlx_vgg.MustBatch(x), "block5_pool")
+//
+// (error checks left out; ExampleModel_Outputs is the same program, compiled and
+// run by go test).
 //
 // Any layer's output is available by name (Outputs), a model can be cut at a layer
 // (Truncate), and Apply builds the model into a caller's GoMLX graph, sharing the

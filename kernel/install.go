@@ -17,7 +17,7 @@ import (
 	"strings"
 
 	"github.com/vggnb/vggnb/display"
-	"github.com/vggnb/vggnb/gomlx_vgg/torchref"
+	"github.com/vggnb/vggnb/internal/python"
 )
 
 // Pinned versions: the module proxy refuses @latest here.
@@ -43,7 +43,7 @@ type Config struct {
 	// Checkout is the vggnb source tree notebooks import (default: found from the
 	// working directory upwards).
 	Checkout string
-	// Python runs the PyTorch reference from notebooks (default torchref.Python()).
+	// Python runs the PyTorch reference from notebooks (default python.Default()).
 	Python string
 	// Log receives progress lines (default: discarded).
 	Log io.Writer
@@ -80,7 +80,7 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	if c.Python == "" {
-		c.Python = torchref.Python()
+		c.Python = python.Default()
 	}
 	if c.Log == nil {
 		c.Log = io.Discard

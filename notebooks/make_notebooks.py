@@ -59,6 +59,7 @@ import (
 	"github.com/gomlx/compute/shapes"
 
 	"github.com/vggnb/vggnb/display"
+	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/torchref"
 	"github.com/vggnb/vggnb/weights"
@@ -320,18 +321,18 @@ goOuts, err := m.Outputs(input(200, 300), append([]string{"input_1"}, m.LayerNam
 must(err)
 ref, err := torchref.Run(torchref.Options{Weights: path, Model: "vgg19", Image: photo(), Height: 200, Width: 300, Float32: true})
 must(err)
-truth, torch32 := display.FromTorch(ref)
+truth, torch32 := consistency.FromTorch(ref)
 layers := append([]string{"input_1"}, m.LayerNames()...)
-report := display.Consistency(display.FromTensors("pure Go, native kernels", goOuts), truth, layers, 1e-5).Beside(torch32)
-display.MustShow(report.HTML())
+report := consistency.Check(consistency.FromTensors("pure Go, native kernels", goOuts), truth, layers, 1e-5).Beside(torch32)
+display.MustShow(display.ConsistencyTable(report))
 graphOuts, err := m.GraphOutputs(input(200, 300), layers...)
 must(err)
-graphReport := display.Consistency(display.FromTensors("pure Go, GoMLX graph", graphOuts), truth, layers, 1e-5).Beside(torch32)
-display.MustShow(graphReport.HTML())
+graphReport := consistency.Check(consistency.FromTensors("pure Go, GoMLX graph", graphOuts), truth, layers, 1e-5).Beside(torch32)
+display.MustShow(display.ConsistencyTable(graphReport))
 if synthetic {
 	fmt.Println("(SYNTHETIC weights: the check compares computations, not ImageNet features)")
 }
-for _, r := range []*display.Report{report, graphReport} {
+for _, r := range []*consistency.Report{report, graphReport} {
 	if !r.Passed() {
 		panic(fmt.Sprintf("layers disagree with the float64 truth: %v", r.Failed()))
 	}
@@ -343,8 +344,8 @@ if plugin := os.Getenv("VGGNB_XLA_PLUGIN"); plugin != "" && gomlx_vgg.XLALinked(
 	mx := vgg19(gomlx_vgg.VGG19().IncludeTop(false).Backend(backend))
 	xlaOuts, err := mx.Outputs(input(200, 300), layers...)
 	must(err)
-	xr := display.Consistency(display.FromTensors("XLA "+plugin, xlaOuts), truth, layers, 1e-5).Beside(torch32)
-	display.MustShow(xr.HTML())
+	xr := consistency.Check(consistency.FromTensors("XLA "+plugin, xlaOuts), truth, layers, 1e-5).Beside(torch32)
+	display.MustShow(display.ConsistencyTable(xr))
 } else {
 	fmt.Println("XLA: no PJRT plugin on this machine (or not linked), skipped; see `vggnb kernel doctor`")
 }
@@ -438,6 +439,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/vggnb/vggnb/display"
+	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
 	"github.com/vggnb/vggnb/gomlx_vgg/mlp"
 )
 

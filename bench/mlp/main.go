@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/vggnb/vggnb/gomlx_vgg/mlp"
-	"github.com/vggnb/vggnb/gomlx_vgg/torchref"
+	"github.com/vggnb/vggnb/internal/python"
 )
 
 //go:embed torch_mlp.py
@@ -25,7 +25,7 @@ var torchScript []byte
 func main() {
 	seconds := flag.Float64("seconds", 3, "measuring time per batch size")
 	threads := flag.Int("threads", runtime.NumCPU(), "PyTorch threads")
-	python := flag.String("python", torchref.Python(), "python with torch")
+	pythonBin := flag.String("python", python.Default(), "python with torch")
 	flag.Parse()
 	batches := []int{50, 512}
 	fmt.Printf("MLP 784-128-128-10 training steps/s, %d CPUs, %s\n", runtime.NumCPU(), runtime.Version())
@@ -37,7 +37,7 @@ func main() {
 	for _, b := range batches {
 		args = append(args, strconv.Itoa(b))
 	}
-	out, err := torchref.RunScript(*python, "torch_mlp.py", torchScript, args...)
+	out, err := python.Run(*pythonBin, "torch_mlp.py", torchScript, args...)
 	check(err)
 	var res struct {
 		Torch     string             `json:"torch"`

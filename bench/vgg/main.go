@@ -28,7 +28,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
-	"github.com/vggnb/vggnb/gomlx_vgg/torchref"
+	"github.com/vggnb/vggnb/internal/python"
 	"github.com/vggnb/vggnb/weights"
 )
 
@@ -40,7 +40,7 @@ var cases = []struct{ n, h, w int }{{1, 224, 224}, {1, 200, 300}, {8, 224, 224}}
 func main() {
 	reps := flag.Int("reps", 5, "timed runs per case (median reported)")
 	threads := flag.Int("threads", runtime.NumCPU(), "PyTorch threads")
-	python := flag.String("python", torchref.Python(), "python with torch")
+	pythonBin := flag.String("python", python.Default(), "python with torch")
 	child := flag.String("child", "", "internal: weights file for the start-to-first-output run")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the Go runs (native kernels) here")
 	flag.Parse()
@@ -67,7 +67,7 @@ func main() {
 	}
 	x224 := tensors.FromShape(shapes.Make(dtypes.Float32, 1, 224, 224, 3))
 	graph := medianTime(*reps, func() error { _, err := m.GraphOutputs(x224); return err })
-	torch := runTorch(*python, *threads, *reps)
+	torch := runTorch(*pythonBin, *threads, *reps)
 	fmt.Printf("%-12s %12s %10s %14s %16s %10s %12s\n", "case", "go ms/img", "go GFLOP/s", "torch ms/img", "torch_cl ms/img", "go/torch", "go/torch_cl")
 	for _, c := range cases {
 		k := key(c.n, c.h, c.w)
@@ -127,12 +127,12 @@ type torchResult struct {
 	Runs    map[string]float64 `json:"runs"`
 }
 
-func runTorch(python string, threads, reps int) torchResult {
+func runTorch(pythonBin string, threads, reps int) torchResult {
 	args := []string{strconv.Itoa(threads), strconv.Itoa(reps)}
 	for _, c := range cases {
 		args = append(args, key(c.n, c.h, c.w))
 	}
-	out, err := torchref.RunScript(python, "torch_vgg.py", torchScript, args...)
+	out, err := python.Run(pythonBin, "torch_vgg.py", torchScript, args...)
 	check(err)
 	var r torchResult
 	check(json.Unmarshal(out, &r))

@@ -14,7 +14,6 @@
 package torchref
 
 import (
-	"bytes"
 	_ "embed" // the reference script
 	"encoding/binary"
 	"encoding/json"
@@ -24,6 +23,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/vggnb/vggnb/internal/python"
 )
 
 //go:embed torch_reference.py
@@ -79,13 +80,8 @@ func (r *Result) Layer(name string) *Layer {
 	return nil
 }
 
-// Python returns the interpreter torchref uses by default.
-func Python() string {
-	if p := os.Getenv("VGGNB_PYTHON"); p != "" {
-		return p
-	}
-	return "/usr/bin/python3"
-}
+// Python returns the interpreter torchref uses by default: python.Default().
+func Python() string { return python.Default() }
 
 // Check reports whether python has torch, h5py, numpy and PIL, with the fix if not.
 func Check(python string) error {
@@ -128,7 +124,7 @@ func Run(o Options) (*Result, error) {
 	if o.Height > 0 {
 		args = append(args, "--size", fmt.Sprintf("%dx%d", o.Height, o.Width))
 	}
-	if _, err := RunScript(o.Python, "torch_reference.py", script, args...); err != nil {
+	if _, err := python.Run(o.Python, "torch_reference.py", script, args...); err != nil {
 		if cerr := Check(o.Python); cerr != nil {
 			return nil, cerr
 		}
@@ -189,45 +185,4 @@ func readRaw(path string, size int, shape []int) ([]byte, error) {
 		return nil, fmt.Errorf("torchref: %s: %d bytes for shape %v, want %d", filepath.Base(path), len(raw), shape, size)
 	}
 	return raw, nil
-}
-
-// RunScript runs Python source src, saved as a temporary file called name,
-// with python (Python() when empty) and args, and returns its standard output.
-// The error of a failed run carries the command and its standard error.
-func RunScript(python, name string, src []byte, args ...string) ([]byte, error) {
-	if python == "" {
-		python = Python()
-	}
-	dir, err := os.MkdirTemp("", "vggnb-py-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, src, 0o644); err != nil {
-		return nil, err
-	}
-	var stderr bytes.Buffer
-	cmd := exec.Command(python, append([]string{path}, args...)...)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("torchref: %s %s %s: %v\n%s", python, name, strings.Join(args, " "), err, stderr.String())
-	}
-	return out, nil
-}
-
-// Compare returns max|got - want| and that divided by max|want| (the absolute
-// difference itself when want is all zeros): the tolerance measure of
-// consistency checks. want is usually the float64 truth (Layer.Data).
-func Compare[G, W float32 | float64](got []G, want []W) (maxAbs, rel float64) {
-	var maxRef float64
-	for i := range min(len(got), len(want)) {
-		maxAbs = math.Max(maxAbs, math.Abs(float64(got[i])-float64(want[i])))
-		maxRef = math.Max(maxRef, math.Abs(float64(want[i])))
-	}
-	if maxRef == 0 {
-		return maxAbs, maxAbs
-	}
-	return maxAbs, maxAbs / maxRef
 }

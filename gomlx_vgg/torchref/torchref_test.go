@@ -1,4 +1,4 @@
-package torchref
+package torchref_test
 
 import (
 	"math"
@@ -7,38 +7,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
+	"github.com/vggnb/vggnb/gomlx_vgg/torchref"
 	"github.com/vggnb/vggnb/weights"
 )
-
-func TestCompare(t *testing.T) {
-	for _, c := range []struct {
-		got, want []float32
-		abs, rel  float64
-	}{
-		{[]float32{1, 2, 4}, []float32{1, 2, 4}, 0, 0},
-		{[]float32{1, 2, 4.5}, []float32{1, -2, 4}, 4, 1},
-		{[]float32{0.5}, []float32{0}, 0.5, 0.5},
-	} {
-		abs, rel := Compare(c.got, c.want)
-		if abs != c.abs || rel != c.rel {
-			t.Errorf("Compare(%v, %v) = %v, %v; want %v, %v", c.got, c.want, abs, rel, c.abs, c.rel)
-		}
-	}
-}
-
-func TestCompareFloat64Truth(t *testing.T) {
-	// float32(0.1) is 0.1 + 1.49e-9: measured against float64 truth it is off.
-	abs, rel := Compare([]float32{0.1, 1}, []float64{0.1, 1})
-	if want := float64(float32(0.1)) - 0.1; abs != want || rel != want {
-		t.Errorf("Compare(float32 0.1, float64 0.1) = %g, %g; want %g", abs, rel, want)
-	}
-}
 
 // TestRunIsFloat64 checks that the reference really computes in float64 (its
 // values are not float32 numbers) and that Float32 brings PyTorch's float32
 // outputs, close to the truth but not equal to it.
 func TestRunIsFloat64(t *testing.T) {
-	if err := Check(""); err != nil {
+	if err := torchref.Check(""); err != nil {
 		t.Fatal(err)
 	}
 	spec := weights.MustVGG("vgg16", false, 0)
@@ -53,7 +31,7 @@ func TestRunIsFloat64(t *testing.T) {
 	if _, err := os.Stat(photo); err != nil {
 		t.Fatal(err)
 	}
-	r, err := Run(Options{Weights: path, Model: "vgg16", Image: photo, Height: 32, Width: 48, Float32: true})
+	r, err := torchref.Run(torchref.Options{Weights: path, Model: "vgg16", Image: photo, Height: 32, Width: 48, Float32: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +51,7 @@ func TestRunIsFloat64(t *testing.T) {
 	if notF32 < len(l.Data)/4 {
 		t.Errorf("only %d of %d block3_conv3 values are not float32 numbers: the truth is not float64", notF32, len(l.Data))
 	}
-	_, rel := Compare(l.Float32, l.Data)
+	_, rel := consistency.Compare(l.Float32, l.Data)
 	if rel == 0 || rel > 1e-5 {
 		t.Errorf("float32 PyTorch vs float64 truth at block3_conv3: rel %.3g, want in (0, 1e-5]", rel)
 	}
@@ -96,11 +74,11 @@ func equalAsFloat32(a []float64, b []float32) bool {
 }
 
 func TestMissingPython(t *testing.T) {
-	err := Check("/nonexistent/python3")
+	err := torchref.Check("/nonexistent/python3")
 	if err == nil || !strings.Contains(err.Error(), "python3-torch") {
 		t.Errorf("Check of a missing python: %v", err)
 	}
-	if _, err := Run(Options{Python: "/nonexistent/python3", Weights: "w.h5", Model: "vgg16", Image: "x.png"}); err == nil {
+	if _, err := torchref.Run(torchref.Options{Python: "/nonexistent/python3", Weights: "w.h5", Model: "vgg16", Image: "x.png"}); err == nil {
 		t.Error("Run with a missing python succeeded")
 	}
 }

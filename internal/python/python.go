@@ -1,0 +1,48 @@
+// Package python runs Python for vggnb's references and benchmarks: which
+// interpreter (Debian's /usr/bin/python3 unless $VGGNB_PYTHON says otherwise)
+// and running an embedded script with arguments.
+package python
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// Default returns the interpreter to use: $VGGNB_PYTHON, else /usr/bin/python3
+// (Debian's, which has python3-torch, python3-h5py and python3-pil).
+func Default() string {
+	if p := os.Getenv("VGGNB_PYTHON"); p != "" {
+		return p
+	}
+	return "/usr/bin/python3"
+}
+
+// Run runs Python source src, saved as a temporary file called name,
+// with python (Default() when empty) and args, and returns its standard output.
+// The error of a failed run carries the command and its standard error.
+func Run(python, name string, src []byte, args ...string) ([]byte, error) {
+	if python == "" {
+		python = Default()
+	}
+	dir, err := os.MkdirTemp("", "vggnb-py-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, src, 0o644); err != nil {
+		return nil, err
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(python, append([]string{path}, args...)...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("python: %s %s %s: %v\n%s", python, name, strings.Join(args, " "), err, stderr.String())
+	}
+	return out, nil
+}
