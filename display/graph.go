@@ -15,6 +15,7 @@ import (
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/weights"
+	"github.com/vggnb/vggnb/weights/download"
 )
 
 // GraphvizHelper is the command RenderDOT runs (cmd/vggnb-graphviz).
@@ -23,11 +24,11 @@ const GraphvizHelper = "vggnb-graphviz"
 // RenderDOT lays out a Graphviz DOT graph and returns it as SVG. Graphviz runs
 // as WebAssembly in its own process, the vggnb-graphviz command, so that nothing
 // graphviz-related happens in this one until a graph is drawn: its compiled
-// module is cached under the user's vggnb cache (weights.CacheDir()/graphviz),
+// module is cached under the user's vggnb cache (download.CacheDir()/graphviz),
 // never in a shared temp directory.
 //
 // The command is found as $VGGNB_GRAPHVIZ, on PATH, beside this executable, or
-// in weights.CacheDir()/bin; failing those it is built there once with `go
+// in download.CacheDir()/bin; failing those it is built there once with `go
 // build` (from $VGGNB_CHECKOUT or the working directory, as in a GoNB cell or a
 // checkout). Errors say which and how to install it.
 func RenderDOT(dot string) (SVG, error) {
@@ -35,7 +36,7 @@ func RenderDOT(dot string) (SVG, error) {
 	if err != nil {
 		return "", err
 	}
-	tmp := filepath.Join(weights.CacheDir(), "graphviz")
+	tmp := filepath.Join(download.CacheDir(), "graphviz")
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return "", fmt.Errorf("display: graphviz cache: %w (set VGGNB_CACHE to a writable directory)", err)
 	}
@@ -81,7 +82,7 @@ func findOrBuildHelper() (string, error) {
 	if p, err := exec.LookPath(GraphvizHelper); err == nil {
 		return p, nil
 	}
-	cached := filepath.Join(weights.CacheDir(), "bin", GraphvizHelper)
+	cached := filepath.Join(download.CacheDir(), "bin", GraphvizHelper)
 	candidates := []string{cached}
 	if exe, err := os.Executable(); err == nil {
 		candidates = append([]string{filepath.Join(filepath.Dir(exe), GraphvizHelper)}, candidates...)

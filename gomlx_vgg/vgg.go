@@ -39,6 +39,7 @@ import (
 
 	"github.com/vggnb/vggnb/gomlx_vgg/internal/kernels"
 	"github.com/vggnb/vggnb/weights"
+	"github.com/vggnb/vggnb/weights/download"
 )
 
 // WeightSource is what Builder.Weights loads: one of the values below, or the
@@ -48,7 +49,7 @@ type WeightSource string
 // The weight sources besides a file path.
 const (
 	// WeightsImageNet loads the official Keras ImageNet weights from the Keras or
-	// vggnb cache, downloading them if needed (weights.Fetch); an error if that fails.
+	// vggnb cache, downloading them if needed (download.Fetch); an error if that fails.
 	WeightsImageNet WeightSource = "imagenet"
 	// WeightsAuto uses the ImageNet weights when a verified copy is already on this
 	// machine and otherwise deterministic synthetic weights, announcing them on the
@@ -95,7 +96,7 @@ type Builder struct {
 	trainable   *bool
 	seed        uint64
 	notices     io.Writer
-	fetchOpts   []weights.FetchOption
+	fetchOpts   []download.Option
 	loadOptions []weights.Option
 	engine      Engine
 	ctx         context.Context
@@ -241,9 +242,9 @@ func (b *Builder) Scope(scope *model.Scope) *Builder { b.scope = scope; return b
 // runs of Outputs/Predict, checked between layers. Default context.Background().
 func (b *Builder) Context(ctx context.Context) *Builder { b.ctx = ctx; return b }
 
-// FetchOptions passes options to weights.Fetch for WeightsImageNet / WeightsAuto
+// FetchOptions passes options to download.Fetch for WeightsImageNet / WeightsAuto
 // (download directory, progress, search directories).
-func (b *Builder) FetchOptions(opts ...weights.FetchOption) *Builder {
+func (b *Builder) FetchOptions(opts ...download.Option) *Builder {
 	b.fetchOpts = append(b.fetchOpts, opts...)
 	return b
 }
@@ -515,14 +516,14 @@ func (m *Model) loadWeights() error {
 			return fmt.Errorf("gomlx_vgg: %w", err)
 		}
 		if c.weights == WeightsAuto {
-			path, err = weights.Local(e, c.fetchOpts...)
+			path, err = download.Local(e, c.fetchOpts...)
 			if err != nil {
 				f = weights.Synthetic(spec, c.seed)
 				fmt.Fprintf(c.notices, "%s\n  (%v; run `vggnb weights fetch --model %s%s` where there is network)\n",
 					weights.SyntheticNotice, err, c.name, map[bool]string{true: " --include-top"}[c.includeTop])
 			}
 		} else {
-			path, err = weights.Fetch(m.ctx, e, c.fetchOpts...)
+			path, err = download.Fetch(m.ctx, e, c.fetchOpts...)
 			if err != nil {
 				return fmt.Errorf("gomlx_vgg: imagenet weights for %s: %w", spec, err)
 			}

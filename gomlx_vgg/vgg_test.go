@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/vggnb/vggnb/weights"
+	"github.com/vggnb/vggnb/weights/download"
 )
 
 // Parameter counts printed by keras.applications' model.summary().
@@ -235,7 +236,7 @@ func TestImageNetOfflineError(t *testing.T) {
 	offline := &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
 		return nil, errors.New("network unreachable")
 	})}
-	_, err := VGG19().IncludeTop(false).FetchOptions(weights.WithHTTPClient(offline)).Done()
+	_, err := VGG19().IncludeTop(false).FetchOptions(download.WithHTTPClient(offline)).Done()
 	if err == nil {
 		t.Fatal("imagenet weights without network and without a local copy gave no error")
 	}

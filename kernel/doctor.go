@@ -14,6 +14,7 @@ import (
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/torchref"
 	"github.com/vggnb/vggnb/weights"
+	"github.com/vggnb/vggnb/weights/download"
 )
 
 // Check is one line of Doctor's report.
@@ -108,7 +109,7 @@ func Doctor(cfg Config) []Check {
 		for _, top := range []bool{false, true} {
 			e, _ := weights.ImageNet(model, top)
 			ch := Check{Name: "weights " + e.FileName}
-			if p, err := weights.Local(e); err == nil {
+			if p, err := download.Local(e); err == nil {
 				ch.OK, ch.Detail = true, p
 			} else {
 				ch.Detail = "absent: notebooks use SYNTHETIC weights"

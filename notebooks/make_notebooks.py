@@ -63,6 +63,7 @@ import (
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/torchref"
 	"github.com/vggnb/vggnb/weights"
+	"github.com/vggnb/vggnb/weights/download"
 )
 
 func must(err error) {
@@ -76,10 +77,10 @@ func must(err error) {
 func weightsFile() (path string, synthetic bool) {
 	e, err := weights.ImageNet("vgg19", false)
 	must(err)
-	if p, err := weights.Local(e); err == nil {
+	if p, err := download.Local(e); err == nil {
 		return p, false
 	}
-	p := filepath.Join(weights.CacheDir(), "synthetic", "vgg19_notop_seed1.h5")
+	p := filepath.Join(download.CacheDir(), "synthetic", "vgg19_notop_seed1.h5")
 	if _, err := os.Stat(p); err != nil {
 		must(os.MkdirAll(filepath.Dir(p), 0o755))
 		tmp := p + ".tmp"

@@ -13,23 +13,9 @@ import (
 	"os"
 	"path/filepath"
 	"unsafe"
-)
 
-// CacheDir is where vggnb keeps downloaded weight files and their fast-reload
-// forms: $VGGNB_CACHE if set, else $XDG_CACHE_HOME/vggnb, else the user cache
-// directory (~/.cache/vggnb on Linux), else a directory under os.TempDir().
-func CacheDir() string {
-	if d := os.Getenv("VGGNB_CACHE"); d != "" {
-		return d
-	}
-	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
-		return filepath.Join(d, "vggnb")
-	}
-	if d, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(d, "vggnb")
-	}
-	return filepath.Join(os.TempDir(), "vggnb-cache")
-}
+	"github.com/vggnb/vggnb/weights/download"
+)
 
 // The fast-reload form: magic, a little-endian uint32 header length, a JSON header,
 // zero padding to a 64-byte boundary, then every tensor's float32 values,
@@ -87,7 +73,7 @@ func newCacheKey(path string, spec Spec, cfg loadConfig) (cacheKey, error) {
 	}
 	dir := cfg.cacheDir
 	if dir == "" {
-		dir = filepath.Join(CacheDir(), "tensors")
+		dir = filepath.Join(download.CacheDir(), "tensors")
 	}
 	k := cacheKey{path: abs, size: st.Size(), mtime: st.ModTime().UnixNano(), spec: spec.String(), target: cfg.target, source: cfg.source}
 	sum := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%d\x00%d", abs, k.spec, k.target, k.source)))

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/vggnb/vggnb/weights"
+	"github.com/vggnb/vggnb/weights/download"
 )
 
 // Describe the layers Keras' VGG19(include_top=False) has and count its parameters.
@@ -51,7 +52,7 @@ func ExampleLoadVGG() {
 // Fetch the official Keras file, or explain where to put it when offline.
 func ExampleFetch() {
 	e, _ := weights.ImageNet("vgg19", false)
-	path, err := weights.Fetch(context.Background(), e, weights.WithProgress(os.Stderr))
+	path, err := download.Fetch(context.Background(), e, download.WithProgress(os.Stderr))
 	if err != nil {
 		fmt.Println(err) // names the URL and the path to place the file at by hand
 		return

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vggnb/vggnb/weights/download"
 )
 
 // The fixtures are SYNTHETIC weights in the real Keras layouts, written by h5py
@@ -72,7 +74,7 @@ func fixture(t testing.TB, name string) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	unlock, err := lockFile(ctx, filepath.Join(dir, name+".lock"))
+	unlock, err := download.LockFile(ctx, filepath.Join(dir, name+".lock"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -172,7 +172,7 @@ func match(f *File, spec Spec) (map[string]*Layer, error) {
 				continue // a file with the top loaded into a no-top model
 			}
 			if len(have) != len(specs) {
-				return nil, withKind(ErrWrongModel, fmt.Errorf("weights: %s: file has %d %s layers with weights, %s has %d%s",
+				return nil, wrongModel(fmt.Errorf("weights: %s: file has %d %s layers with weights, %s has %d%s",
 					f.Path, len(have), orUnknown(class), spec, len(specs), modelHint(class, len(have))))
 			}
 			for i, l := range specs {
@@ -206,7 +206,7 @@ func match(f *File, spec Spec) (map[string]*Layer, error) {
 		if spec.Model == "vgg16" && strings.HasSuffix(l.Name, "_conv4") {
 			hint = " (this looks like a VGG19 file)"
 		}
-		return nil, withKind(ErrWrongModel, fmt.Errorf("weights: %s: layer %s (%d weights, first of shape %v) is not part of %s%s",
+		return nil, wrongModel(fmt.Errorf("weights: %s: layer %s (%d weights, first of shape %v) is not part of %s%s",
 			f.Path, l.Name, len(l.Weights), l.Weights[0].Shape, spec, hint))
 	}
 	for _, l := range want {
@@ -242,7 +242,7 @@ func missingLayer(f *File, spec Spec, name string) error {
 	case spec.Model == "vgg19" && strings.HasSuffix(name, "_conv4"):
 		hint = " (this looks like a VGG16 file)"
 	}
-	return withKind(ErrWrongModel, fmt.Errorf("weights: %s: %s needs layer %s, the file has no weights for it%s", f.Path, spec, name, hint))
+	return wrongModel(fmt.Errorf("weights: %s: %s needs layer %s, the file has no weights for it%s", f.Path, spec, name, hint))
 }
 
 // Option configures LoadVGG.
@@ -267,7 +267,7 @@ func WithSourceDataFormat(df DataFormat) Option { return func(c *loadConfig) { c
 func WithDataFormat(df DataFormat) Option { return func(c *loadConfig) { c.target = df } }
 
 // WithCacheDir keeps the fast-reload form of loaded weights in dir instead of the
-// default (CacheDir()/tensors).
+// default (download.CacheDir()/tensors).
 func WithCacheDir(dir string) Option { return func(c *loadConfig) { c.cacheDir = dir } }
 
 // WithoutCache neither reads nor writes the fast-reload form.

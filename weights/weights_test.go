@@ -531,3 +531,24 @@ with h5py.File(sys.argv[1], "w") as f:
 		t.Errorf("zeros: %v", ws[3].Data)
 	}
 }
+
+func TestCatalog(t *testing.T) {
+	for _, c := range []struct {
+		model string
+		top   bool
+		md5   string
+	}{
+		{"vgg19", false, "253f8cb515780f3b799900260a226db6"},
+		{"vgg19", true, "cbe5617147190e668d6c5d5026f83318"},
+		{"vgg16", false, "6d6bbae143d832006294945121d1f1fc"},
+		{"vgg16", true, "64373286793e3c8b2b4e3219cbf3544b"},
+	} {
+		e, err := ImageNet(c.model, c.top)
+		if err != nil || e.MD5 != c.md5 || !strings.HasPrefix(e.URL, "https://storage.googleapis.com/tensorflow/keras-applications/"+c.model+"/") || !strings.HasSuffix(e.URL, e.FileName) || e.Size == 0 {
+			t.Errorf("%s top=%v: %+v %v", c.model, c.top, e, err)
+		}
+	}
+	if _, err := ImageNet("resnet50", false); err == nil {
+		t.Error("resnet50 accepted")
+	}
+}

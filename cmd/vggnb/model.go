@@ -18,6 +18,7 @@ import (
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/weights"
+	"github.com/vggnb/vggnb/weights/download"
 )
 
 // netFlags are the flags that build a gomlx_vgg model and feed it an image.
@@ -68,7 +69,7 @@ func (n *netFlags) build(stderr io.Writer) (*gomlx_vgg.Model, error) {
 		return nil, err
 	}
 	b := gomlx_vgg.New(n.model).IncludeTop(n.includeTop).Weights(gomlx_vgg.WeightSource(n.weights)).Seed(n.seed).
-		Backend(backend).Engine(gomlx_vgg.Engine(n.engine)).Notices(stderr).FetchOptions(weights.WithProgress(stderr))
+		Backend(backend).Engine(gomlx_vgg.Engine(n.engine)).Notices(stderr).FetchOptions(download.WithProgress(stderr))
 	if n.ctx != nil {
 		b = b.Context(n.ctx)
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/vggnb/vggnb/weights"
+	"github.com/vggnb/vggnb/weights/download"
 )
 
 // modelFlags are the flags naming a VGG model, shared by the weights subcommands.
@@ -121,7 +122,7 @@ func weightsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return err
 		}
-		p, err := weights.Fetch(ctx, e, weights.WithProgress(stderr))
+		p, err := download.Fetch(ctx, e, download.WithProgress(stderr))
 		if err != nil {
 			return err
 		}

@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/vggnb/vggnb/weights"
+	"github.com/vggnb/vggnb/weights/download"
 )
 
 // Dataset is a set of 28x28 grey images with integer labels, as in the IDX files.
@@ -129,7 +129,7 @@ var MNISTMirrors = []string{
 }
 
 // MNISTFiles are the four MNIST files with their pinned sizes and MD5s.
-var MNISTFiles = []weights.Entry{
+var MNISTFiles = []download.Entry{
 	{FileName: "train-images-idx3-ubyte.gz", MD5: "f68b3c2dcbeaaa9fbdd348bbdeb94873", Size: 9912422, Magic: "\x1f\x8b"},
 	{FileName: "train-labels-idx1-ubyte.gz", MD5: "d53e105ee54ea40749a09fcbcd1e9432", Size: 28881, Magic: "\x1f\x8b"},
 	{FileName: "t10k-images-idx3-ubyte.gz", MD5: "9fb629c4189551a2d022fa330f9573f3", Size: 1648877, Magic: "\x1f\x8b"},
@@ -139,9 +139,9 @@ var MNISTFiles = []weights.Entry{
 // LoadMNIST returns MNIST, downloading the files (verified by MD5, resumable)
 // into dir (default: <vggnb cache>/datasets/mnist) from the first mirror that
 // works. Offline it fails with the files to place by hand.
-func LoadMNIST(ctx context.Context, dir string, mirrors []string, opts ...weights.FetchOption) (train, test *Dataset, err error) {
+func LoadMNIST(ctx context.Context, dir string, mirrors []string, opts ...download.Option) (train, test *Dataset, err error) {
 	if dir == "" {
-		dir = filepath.Join(weights.CacheDir(), "datasets", "mnist")
+		dir = filepath.Join(download.CacheDir(), "datasets", "mnist")
 	}
 	if mirrors == nil {
 		mirrors = MNISTMirrors
@@ -151,8 +151,8 @@ func LoadMNIST(ctx context.Context, dir string, mirrors []string, opts ...weight
 		ok := false
 		for _, m := range mirrors {
 			e.URL = m + e.FileName
-			o := append([]weights.FetchOption{weights.WithDir(dir)}, opts...)
-			if _, err := weights.Fetch(ctx, e, o...); err != nil {
+			o := append([]download.Option{download.WithDir(dir)}, opts...)
+			if _, err := download.Fetch(ctx, e, o...); err != nil {
 				errs = append(errs, err)
 				continue
 			}

@@ -21,8 +21,7 @@ import (
 	"github.com/gomlx/gomlx/ml/layers/norm"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
-
-	"github.com/vggnb/vggnb/weights"
+	"github.com/vggnb/vggnb/weights/download"
 )
 
 // Config is the network and its training. Zero fields take the seed's values.
@@ -208,9 +207,9 @@ func (m *Model) Train(d *Dataset, steps int, w io.Writer, test *Dataset, evalEve
 	r := rand.New(rand.NewPCG(uint64(m.Seed), uint64(m.steps)))
 	perm := r.Perm(d.Len())
 	pos := 0
-	var bar *weights.Progress
+	var bar *download.Progress
 	if w != nil {
-		bar = weights.NewProgress(w, "train", int64(steps))
+		bar = download.NewProgress(w, "train", int64(steps))
 		defer bar.Done()
 	}
 	recent := make([]float32, 0, 100)

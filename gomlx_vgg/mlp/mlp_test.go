@@ -20,8 +20,7 @@ import (
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX style.
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
-
-	"github.com/vggnb/vggnb/weights"
+	"github.com/vggnb/vggnb/weights/download"
 )
 
 // idxBytes encodes an IDX file of unsigned bytes, gzip-compressed.
@@ -117,7 +116,7 @@ func TestLoadMNISTMirrors(t *testing.T) {
 	if _, _, err := LoadMNIST(context.Background(), t.TempDir(), []string{up.URL + "/"}); err == nil || !strings.Contains(err.Error(), "MD5") {
 		t.Errorf("corrupt download accepted: %v", err)
 	}
-	_ = weights.CacheDir
+	_ = download.CacheDir
 }
 
 // tiny returns a small random-looking dataset of n 28x28 images.

@@ -1,22 +1,27 @@
-package weights
+package download
 
 import (
 	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 )
+
+// testMagic stands for HDF5's signature, which Keras files start with.
+const testMagic = "\x89HDF\r\n\x1a\n"
 
 // payload returns deterministic content and an Entry pinning it.
 func payload(size int) ([]byte, Entry) {
@@ -25,9 +30,9 @@ func payload(size int) ([]byte, Entry) {
 	for i := range b {
 		b[i] = byte(r.UintN(256))
 	}
-	copy(b, hdf5Signature) // Fetch refuses what does not start like an HDF5 file
+	copy(b, testMagic) // Fetch refuses what does not start like an HDF5 file
 	s := md5.Sum(b)
-	return b, Entry{Name: "test_notop", FileName: "test_notop.h5", MD5: hex.EncodeToString(s[:]), Size: int64(size), Magic: hdf5Signature}
+	return b, Entry{Name: "test_notop", FileName: "test_notop.h5", MD5: hex.EncodeToString(s[:]), Size: int64(size), Magic: testMagic}
 }
 
 type server struct {
@@ -56,27 +61,6 @@ func newServer(t *testing.T, body []byte, handler func(w http.ResponseWriter, r 
 	}))
 	t.Cleanup(s.Close)
 	return s
-}
-
-func TestCatalog(t *testing.T) {
-	for _, c := range []struct {
-		model string
-		top   bool
-		md5   string
-	}{
-		{"vgg19", false, "253f8cb515780f3b799900260a226db6"},
-		{"vgg19", true, "cbe5617147190e668d6c5d5026f83318"},
-		{"vgg16", false, "6d6bbae143d832006294945121d1f1fc"},
-		{"vgg16", true, "64373286793e3c8b2b4e3219cbf3544b"},
-	} {
-		e, err := ImageNet(c.model, c.top)
-		if err != nil || e.MD5 != c.md5 || !strings.HasPrefix(e.URL, "https://storage.googleapis.com/tensorflow/keras-applications/"+c.model+"/") || !strings.HasSuffix(e.URL, e.FileName) || e.Size == 0 {
-			t.Errorf("%s top=%v: %+v %v", c.model, c.top, e, err)
-		}
-	}
-	if _, err := ImageNet("resnet50", false); err == nil {
-		t.Error("resnet50 accepted")
-	}
 }
 
 func TestFetch(t *testing.T) {
@@ -334,4 +318,32 @@ func TestFetchHostileServers(t *testing.T) {
 			t.Errorf("offline error %v does not say why the file in place was rejected", err)
 		}
 	})
+}
+
+// TestErrorKinds: callers tell offline and checksum errors apart with
+// errors.Is, and the messages still say everything.
+func TestErrorKinds(t *testing.T) {
+	body, e := payload(4096)
+	dir := t.TempDir()
+	_, err := Fetch(context.Background(), e, WithDir(dir), WithURL("http://127.0.0.1:1/w.h5"))
+	if !errors.Is(err, ErrOffline) || errors.Is(err, ErrChecksum) || !strings.Contains(err.Error(), "place it at") {
+		t.Errorf("unreachable server: %v (ErrOffline %v)", err, errors.Is(err, ErrOffline))
+	}
+	stall := newServer(t, body, func(w http.ResponseWriter, r *http.Request) bool {
+		w.Header().Set("Content-Length", "4096")
+		w.Write(body[:100])
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+		return true
+	})
+	_, err = Fetch(context.Background(), e, WithDir(t.TempDir()), WithURL(stall.URL+"/w.h5"), WithIdleTimeout(200*time.Millisecond))
+	if !errors.Is(err, ErrOffline) {
+		t.Errorf("stalled server: %v is not ErrOffline", err)
+	}
+	changed := append(slices.Clone(body[:len(body)-1]), body[len(body)-1]^1)
+	s := newServer(t, changed, nil)
+	_, err = Fetch(context.Background(), e, WithDir(t.TempDir()), WithURL(s.URL+"/w.h5"))
+	if !errors.Is(err, ErrChecksum) || !strings.Contains(err.Error(), "checksum mismatch") {
+		t.Errorf("changed file: %v (ErrChecksum %v)", err, errors.Is(err, ErrChecksum))
+	}
 }
