@@ -1,0 +1,265 @@
+package gomlx_vgg
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/gobackend"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/vggnb/vggnb/weights"
+	"github.com/vggnb/vggnb/weights/download"
+)
+
+// WeightSource is what Builder.Weights loads: one of the values below, or the
+// path of a Keras .h5 weight file (WeightSource(path)).
+type WeightSource string
+
+// The weight sources besides a file path.
+const (
+	// WeightsImageNet loads the official Keras ImageNet weights from the Keras or
+	// vggnb cache, downloading them if needed (download.Fetch); an error if that fails.
+	WeightsImageNet WeightSource = "imagenet"
+	// WeightsAuto uses the ImageNet weights when a verified copy is already on this
+	// machine and otherwise deterministic synthetic weights, announcing them on the
+	// notice writer (stderr by default). It never downloads.
+	WeightsAuto WeightSource = "auto"
+	// WeightsSynthetic uses weights.Synthetic: deterministic, in the Keras layout,
+	// not trained. Every output based on them must say so (weights.SyntheticNotice).
+	WeightsSynthetic WeightSource = "synthetic"
+	// WeightsNone initialises the variables as Keras does with weights=None
+	// (glorot_uniform kernels, zero biases) when the model first runs.
+	WeightsNone WeightSource = "none"
+)
+
+// Pooling is the global pooling of a model without its top (Keras
+// pooling=None|"avg"|"max").
+type Pooling string
+
+// The pooling modes.
+const (
+	PoolingNone Pooling = ""
+	PoolingAvg  Pooling = "avg"
+	PoolingMax  Pooling = "max"
+)
+
+// Builder configures a VGG model. Create it with VGG16, VGG19 or New, set options,
+// then call Done. Option errors are kept and returned by Done.
+type Builder struct {
+	name        string
+	includeTop  bool
+	weights     WeightSource
+	inputShape  []int
+	pooling     Pooling
+	classes     int
+	activation  string
+	dataFormat  weights.DataFormat
+	source      weights.DataFormat
+	backend     compute.Backend
+	trainable   *bool
+	seed        uint64
+	notices     io.Writer
+	fetchOpts   []download.Option
+	loadOptions []weights.Option
+	engine      Engine
+	ctx         context.Context
+	scope       *model.Scope
+	err         error
+}
+
+// VGG16 starts a keras.applications.VGG16 builder with Keras' defaults:
+// include_top=True, weights="imagenet", classes=1000, softmax, channels_last.
+func VGG16() *Builder { return New("vgg16") }
+
+// VGG19 starts a keras.applications.VGG19 builder with Keras' defaults.
+func VGG19() *Builder { return New("vgg19") }
+
+// New starts a builder for "vgg16" or "vgg19" (case-insensitive).
+func New(name string) *Builder {
+	b := &Builder{
+		name: strings.ToLower(name), includeTop: true, weights: WeightsImageNet,
+		classes: 1000, activation: "softmax", dataFormat: weights.ChannelsLast,
+		source: weights.ChannelsAuto, seed: 1, notices: os.Stderr,
+	}
+	if b.name != "vgg16" && b.name != "vgg19" {
+		b.err = fmt.Errorf("gomlx_vgg: unknown model %q: want vgg16 or vgg19", name)
+	}
+	return b
+}
+
+func (b *Builder) fail(format string, args ...any) *Builder {
+	if b.err == nil {
+		b.err = fmt.Errorf("gomlx_vgg: "+format, args...)
+	}
+	return b
+}
+
+// IncludeTop says whether to include flatten, fc1, fc2 and predictions (Keras include_top).
+func (b *Builder) IncludeTop(v bool) *Builder { b.includeTop = v; return b }
+
+// Weights selects the weights: WeightsImageNet, WeightsAuto, WeightsSynthetic,
+// WeightsNone, or the path of a Keras weight file (any layout package weights reads).
+func (b *Builder) Weights(w WeightSource) *Builder {
+	if w == "" || strings.EqualFold(string(w), "None") {
+		w = WeightsNone
+	}
+	b.weights = w
+	return b
+}
+
+// InputShape sets Keras' input_shape, without the batch axis, in the model's data
+// format: (height, width, channels) for channels_last, (channels, height, width)
+// for channels_first. A 0 height or width means any size (Keras None); that is
+// only allowed without the top. The default is 224x224x3 with the top and any
+// size with 3 channels without it.
+func (b *Builder) InputShape(dims ...int) *Builder {
+	if len(dims) != 3 {
+		return b.fail("input_shape must have 3 values, got %v", dims)
+	}
+	b.inputShape = slices.Clone(dims)
+	return b
+}
+
+// Pooling sets global pooling after block5_pool for a model without its top:
+// PoolingNone (the 4D block5_pool output), PoolingAvg or PoolingMax.
+func (b *Builder) Pooling(p Pooling) *Builder {
+	switch Pooling(strings.ToLower(string(p))) {
+	case "", "none":
+		b.pooling = PoolingNone
+	case PoolingAvg:
+		b.pooling = PoolingAvg
+	case PoolingMax:
+		b.pooling = PoolingMax
+	default:
+		return b.fail("pooling must be none, avg or max, got %q", p)
+	}
+	return b
+}
+
+// Classes sets the number of classes of predictions (Keras classes; 1000 by default).
+func (b *Builder) Classes(n int) *Builder {
+	if n <= 0 {
+		return b.fail("classes must be positive, got %d", n)
+	}
+	b.classes = n
+	return b
+}
+
+// ClassifierActivation sets the activation of predictions: "softmax" (default) or
+// "linear" (also "" or "none") for logits.
+func (b *Builder) ClassifierActivation(a string) *Builder {
+	switch strings.ToLower(a) {
+	case "softmax":
+		b.activation = "softmax"
+	case "", "none", "linear":
+		b.activation = "linear"
+	default:
+		return b.fail("classifier_activation must be softmax or linear, got %q", a)
+	}
+	return b
+}
+
+// DataFormat sets the layout of inputs and outputs: weights.ChannelsLast (default,
+// NHWC) or weights.ChannelsFirst (NCHW). Weights are converted on load.
+func (b *Builder) DataFormat(df weights.DataFormat) *Builder {
+	if df != weights.ChannelsLast && df != weights.ChannelsFirst {
+		return b.fail("data format must be channels_last or channels_first, got %v", df)
+	}
+	b.dataFormat = df
+	return b
+}
+
+// SourceDataFormat says how a weight file was saved when it cannot be detected
+// (a Keras 2 channels_first file); see weights.WithSourceDataFormat.
+func (b *Builder) SourceDataFormat(df weights.DataFormat) *Builder { b.source = df; return b }
+
+// Backend sets the compute backend (default: the pure-Go backend).
+func (b *Builder) Backend(be compute.Backend) *Builder { b.backend = be; return b }
+
+// Trainable marks the weights trainable or not. By default loaded weights
+// (imagenet, a file, synthetic) are frozen and WeightsNone ones are trainable.
+func (b *Builder) Trainable(v bool) *Builder { b.trainable = &v; return b }
+
+// Seed sets the seed of WeightsSynthetic / WeightsAuto synthetic weights (default 1).
+func (b *Builder) Seed(s uint64) *Builder { b.seed = s; return b }
+
+// Notices sets where warnings such as weights.SyntheticNotice are written (default
+// os.Stderr; nil discards them — the Model still reports Synthetic()).
+func (b *Builder) Notices(w io.Writer) *Builder {
+	if w == nil {
+		w = io.Discard
+	}
+	b.notices = w
+	return b
+}
+
+// Scope puts the model's variables under scope, in scope's store: VGG as a
+// backbone in the caller's model, its weights loaded there
+// (<scope>/block1_conv1/kernel, ...), beside the caller's own layers. Apply the
+// model with that same scope. By default the model has a store of its own and
+// its variables sit at the root.
+func (b *Builder) Scope(scope *model.Scope) *Builder { b.scope = scope; return b }
+
+// Context sets the context that cancels the model's long work: downloading
+// ImageNet weights (575 MB for VGG19 with its top) while Done runs, and native
+// runs of Outputs/Predict, checked between layers. Default context.Background().
+func (b *Builder) Context(ctx context.Context) *Builder { b.ctx = ctx; return b }
+
+// FetchOptions passes options to download.Fetch for WeightsImageNet / WeightsAuto
+// (download directory, progress, search directories).
+func (b *Builder) FetchOptions(opts ...download.Option) *Builder {
+	b.fetchOpts = append(b.fetchOpts, opts...)
+	return b
+}
+
+// LoadOptions passes options to weights.LoadVGG (cache directory, no cache).
+func (b *Builder) LoadOptions(opts ...weights.Option) *Builder {
+	b.loadOptions = append(b.loadOptions, opts...)
+	return b
+}
+
+// Done checks the configuration like Keras does, loads the weights and returns the model.
+func (b *Builder) Done() (*Model, error) {
+	if b.err != nil {
+		return nil, b.err
+	}
+	cfg := *b
+	cfg.inputShape = slices.Clone(b.inputShape)
+	if err := cfg.checkKeras(); err != nil {
+		return nil, err
+	}
+	if cfg.backend == nil {
+		cfg.backend = gobackend.GetBackend()
+	}
+	ctx := cfg.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	root := cfg.scope
+	if root == nil {
+		root = model.NewStore().RootScope()
+	}
+	m := &Model{Name: cfg.name, cfg: cfg, backend: cfg.backend, store: root.Store(), root: root, execs: map[string]*model.Exec{},
+		mu: &sync.Mutex{}, native: &nativeState{}, ctx: ctx}
+	m.layers = cfg.layerTable()
+	m.output = m.layers[len(m.layers)-1].Name
+	if err := m.loadWeights(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// MustDone is Done for configurations known to be valid; it panics on error.
+func (b *Builder) MustDone() *Model {
+	m, err := b.Done()
+	if err != nil {
+		panic(err)
+	}
+	return m
+}

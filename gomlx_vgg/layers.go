@@ -1,0 +1,193 @@
+package gomlx_vgg
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/vggnb/vggnb/weights"
+)
+
+// Layer describes one layer of a Model, as Keras' model.summary() lists it.
+type Layer struct {
+	// Name is the Keras layer name (block1_conv1, ..., predictions).
+	Name string
+	// Class is the Keras class (InputLayer, Conv2D, MaxPooling2D, Flatten, Dense, ...).
+	Class weights.Class
+	// OutputShape includes the batch axis; -1 stands for Keras' None.
+	OutputShape []int
+	// Params is the number of weights of the layer.
+	Params int
+	// Trainable is whether its weights are trainable.
+	Trainable bool
+
+	// shapes are the weights' shapes (weights.LayerSpec.Shapes), nil if none.
+	shapes [][]int
+}
+
+// layerTable lists the layers with output shapes (channels_last internally, in
+// the model's data format for reporting) and parameter counts, derived from the
+// architecture's one source, weights.VGG's Spec, plus Keras' optional pooling.
+func (c *Builder) layerTable() []Layer {
+	h, w, ch := c.hwc()
+	dims := func(h, w, ch int) []int {
+		d := func(v int) int {
+			if v == 0 {
+				return -1
+			}
+			return v
+		}
+		if c.dataFormat == weights.ChannelsFirst {
+			return []int{-1, ch, d(h), d(w)}
+		}
+		return []int{-1, d(h), d(w), ch}
+	}
+	train := !c.pretrained()
+	if c.trainable != nil {
+		train = *c.trainable
+	}
+	layers := []Layer{{Name: "input_1", Class: weights.InputLayer, OutputShape: dims(h, w, ch)}}
+	for _, ls := range c.kerasSpec().Layers {
+		l := Layer{Name: ls.Name, Class: ls.Class, shapes: ls.Shapes}
+		switch ls.Class {
+		case weights.Conv2D:
+			ch = ls.Shapes[0][3]
+			l.OutputShape = dims(h, w, ch)
+		case weights.MaxPooling2D:
+			h, w = h/2, w/2
+			l.OutputShape = dims(h, w, ch)
+		case weights.Flatten:
+			l.OutputShape = []int{-1, h * w * ch}
+		case weights.Dense:
+			// Units from the spec; inputs from the layer before (with weights
+			// "none" Keras builds the top for any input size, not only 7x7x512).
+			in, units := layers[len(layers)-1].OutputShape[1], ls.Shapes[0][1]
+			l.shapes = [][]int{{in, units}, {units}}
+			l.OutputShape = []int{-1, units}
+		}
+		for _, s := range l.shapes {
+			l.Params += weights.Size(s)
+		}
+		l.Trainable = l.Params > 0 && train
+		layers = append(layers, l)
+	}
+	switch {
+	case c.includeTop:
+	case c.pooling == PoolingAvg:
+		layers = append(layers, Layer{Name: "global_average_pooling2d", Class: weights.GlobalAveragePooling2D, OutputShape: []int{-1, ch}})
+	case c.pooling == PoolingMax:
+		layers = append(layers, Layer{Name: "global_max_pooling2d", Class: weights.GlobalMaxPooling2D, OutputShape: []int{-1, ch}})
+	}
+	return layers
+}
+
+// kerasSpec is the weights.Spec of the model's weighted layers.
+func (c *Builder) kerasSpec() weights.Spec {
+	return weights.MustVGG(c.name, c.includeTop, c.classes)
+}
+
+// weighted returns the layers with weights.
+func (m *Model) weighted() []Layer {
+	var out []Layer
+	for _, l := range m.layers {
+		if l.Params > 0 {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// Layers returns the model's layers in order, the input layer first, as Keras'
+// model.layers / summary() list them (output shapes in the model's data format).
+func (m *Model) Layers() []Layer {
+	if m.mu != nil { // the trainable flags live in the store, which runs may be initialising
+		m.mu.Lock()
+		defer m.mu.Unlock()
+	}
+	out := make([]Layer, 0, len(m.layers))
+	for _, l := range m.layers {
+		l.OutputShape = slices.Clone(l.OutputShape)
+		if l.Params > 0 {
+			l.Trainable = m.store.GetVariable(m.varPath(l.Name, "kernel")).Trainable
+		}
+		out = append(out, l)
+		if l.Name == m.output {
+			break
+		}
+	}
+	return out
+}
+
+// LayerNames returns the names of the layers after the input, in order.
+func (m *Model) LayerNames() []string {
+	var names []string
+	for _, l := range m.Layers()[1:] {
+		names = append(names, l.Name)
+	}
+	return names
+}
+
+// Layer returns the named layer.
+func (m *Model) Layer(name string) (Layer, error) {
+	for _, l := range m.Layers() {
+		if l.Name == name {
+			return l, nil
+		}
+	}
+	return Layer{}, m.unknownLayer(name)
+}
+
+func (m *Model) unknownLayer(name string) error {
+	return fmt.Errorf("gomlx_vgg: %s has no layer %q; its layers are %s", m, name, strings.Join(m.LayerNames(), ", "))
+}
+
+// CountParams returns the total and trainable numbers of weights of the layers up
+// to the output, as Keras' summary totals.
+func (m *Model) CountParams() (total, trainable int) {
+	for _, l := range m.Layers() {
+		total += l.Params
+		if l.Trainable {
+			trainable += l.Params
+		}
+	}
+	return total, trainable
+}
+
+// SetTrainable marks the weights of the named layers (all layers with weights if
+// none are named) trainable or frozen, like setting layer.trainable in Keras.
+func (m *Model) SetTrainable(trainable bool, layers ...string) error {
+	if len(layers) == 0 {
+		for _, l := range m.weighted() {
+			layers = append(layers, l.Name)
+		}
+	}
+	for _, name := range layers {
+		l, err := m.Layer(name)
+		if err != nil {
+			return err
+		}
+		if l.Params == 0 {
+			continue
+		}
+		m.mu.Lock()
+		for _, wn := range weights.WeightNames {
+			m.store.GetVariable(m.varPath(name, wn)).Trainable = trainable
+		}
+		m.mu.Unlock()
+	}
+	return nil
+}
+
+// Truncate returns the model cut after the named layer (Keras:
+// Model(inputs=vgg.input, outputs=vgg.get_layer(name).output)). The result shares
+// this model's variables.
+func (m *Model) Truncate(layer string) (*Model, error) {
+	if _, err := m.Layer(layer); err != nil {
+		return nil, err
+	}
+	return &Model{Name: m.Name, cfg: m.cfg, layers: m.layers, output: layer, store: m.store, root: m.root, backend: m.backend,
+		source: m.source, synthetic: m.synthetic, execs: map[string]*model.Exec{},
+		mu: m.mu, native: m.native, ctx: m.ctx}, nil
+}

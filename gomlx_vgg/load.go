@@ -1,0 +1,116 @@
+package gomlx_vgg
+
+import (
+	"fmt"
+	"path"
+	"slices"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model/initializer"
+
+	"github.com/vggnb/vggnb/gomlx_vgg/internal/kernels"
+	"github.com/vggnb/vggnb/weights"
+	"github.com/vggnb/vggnb/weights/download"
+)
+
+// loadWeights resolves the weights option and creates the variables.
+func (m *Model) loadWeights() error {
+	c := &m.cfg
+	if c.weights == WeightsNone {
+		m.source = string(WeightsNone)
+		init := initializer.GlorotUniformFn(m.root)
+		for _, l := range m.weighted() {
+			for i, shape := range l.shapes {
+				vinit := init
+				if i == 1 {
+					vinit = initializer.Zero
+				}
+				v := m.store.VariableWithShape(m.varPath(l.Name, weights.WeightNames[i]), shapes.Make(dtypes.Float32, shape...), vinit)
+				v.Trainable = l.Trainable
+			}
+		}
+		return nil
+	}
+	spec := c.kerasSpec()
+	var f *weights.File
+	path := string(c.weights)
+	switch c.weights {
+	case WeightsSynthetic:
+		f = weights.Synthetic(spec, c.seed)
+		fmt.Fprintf(c.notices, "%s (%s, seed %d)\n", weights.SyntheticNotice, spec, c.seed)
+	case WeightsImageNet, WeightsAuto:
+		e, err := weights.ImageNet(c.name, c.includeTop)
+		if err != nil {
+			return fmt.Errorf("gomlx_vgg: %w", err)
+		}
+		if c.weights == WeightsAuto {
+			path, err = download.Local(e, c.fetchOpts...)
+			if err != nil {
+				f = weights.Synthetic(spec, c.seed)
+				fmt.Fprintf(c.notices, "%s\n  (%v; run `vggnb weights fetch --model %s%s` where there is network)\n",
+					weights.SyntheticNotice, err, c.name, map[bool]string{true: " --include-top"}[c.includeTop])
+			}
+		} else {
+			path, err = download.Fetch(m.ctx, e, c.fetchOpts...)
+			if err != nil {
+				return fmt.Errorf("gomlx_vgg: imagenet weights for %s: %w", spec, err)
+			}
+		}
+	}
+	if f == nil {
+		opts := append([]weights.Option{weights.WithDataFormat(c.dataFormat), weights.WithSourceDataFormat(c.source)}, c.loadOptions...)
+		var err error
+		f, err = weights.LoadVGG(path, spec, opts...)
+		if err != nil {
+			return fmt.Errorf("gomlx_vgg: %w", err)
+		}
+		m.source = path
+	} else {
+		m.synthetic = true
+		m.source = f.Path
+		if c.dataFormat == weights.ChannelsFirst && c.includeTop {
+			fc1 := f.Layer("fc1")
+			fs := weights.FlattenShape
+			fc1.Weights[0] = weights.DenseRowsReorder(fc1.Weights[0], fs[0], fs[1], fs[2], weights.ChannelsLast, weights.ChannelsFirst)
+		}
+	}
+	// The values are copied into tensors on all cores (80-550 MB, mostly page
+	// faults on a fresh process), then made variables in order.
+	type job struct {
+		layer Layer
+		index int
+		data  []float32
+		shape []int
+		value *tensors.Tensor
+	}
+	var jobs []*job
+	for _, l := range m.weighted() {
+		fl := f.Layer(l.Name)
+		if fl == nil {
+			return fmt.Errorf("gomlx_vgg: %s: layer %s missing from the loaded weights", m.source, l.Name)
+		}
+		for i, shape := range l.shapes {
+			wt := fl.Weights[i]
+			if !slices.Equal(wt.Shape, shape) {
+				return fmt.Errorf("gomlx_vgg: %s: layer %s %s has shape %v, the model needs %v", m.source, l.Name, weights.WeightNames[i], wt.Shape, shape)
+			}
+			jobs = append(jobs, &job{layer: l, index: i, data: wt.Data, shape: shape})
+		}
+	}
+	kernels.ForEach(len(jobs), func(i int) { jobs[i].value = tensors.FromFlatDataAndDimensions(jobs[i].data, jobs[i].shape...) })
+	for _, j := range jobs {
+		v, err := m.store.CreateVariable(m.varPath(j.layer.Name, weights.WeightNames[j.index]), j.value)
+		if err != nil {
+			return fmt.Errorf("gomlx_vgg: layer %s: %w", j.layer.Name, err)
+		}
+		v.Trainable = j.layer.Trainable
+	}
+	return nil
+}
+
+// varPath is a layer weight's full path in the store.
+func (m *Model) varPath(layer, weight string) string {
+	return path.Join(m.root.Scope(), layer, weight)
+}
