@@ -53,8 +53,9 @@ run:
 	cp $(OUT)/$(basename $(notdir $(NOTEBOOK))).html $(OUT)/report.html
 	@echo "report: $(OUT)/report.html"
 
+# The notebooks are generated from their Go sources in notebooks/src.
 notebooks:
-	$(PYTHON) notebooks/make_notebooks.py
+	$(GO) run ./notebooks/gen
 
 bench:
 	$(GO) run ./bench/weightsload -python $(PYTHON)

@@ -12,6 +12,7 @@ import (
 	_ "image/png"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/gomlx/compute/dtypes"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/vggnb/vggnb/gomlx_vgg/internal/pil"
 	"github.com/vggnb/vggnb/weights"
+	"github.com/vggnb/vggnb/weights/download"
 )
 
 //go:embed demo/chelsea.png
@@ -28,6 +30,32 @@ var demoPNG []byte
 // DemoImagePNG returns the bytes of the demo photograph: "Chelsea the cat",
 // 451x300, by Stefan van der Walt, CC0 (from scikit-image; see demo/README.md).
 func DemoImagePNG() []byte { return bytes.Clone(demoPNG) }
+
+// DemoImageFile returns the path of the demo photograph as a PNG file, written
+// once into the vggnb cache: for tools that read files (PIL, PyTorch).
+func DemoImageFile() (string, error) {
+	path := filepath.Join(download.CacheDir(), "demo", "chelsea.png")
+	if b, err := os.ReadFile(path); err == nil && bytes.Equal(b, demoPNG) {
+		return path, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", fmt.Errorf("gomlx_vgg: demo image: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "chelsea.png.tmp*")
+	if err != nil {
+		return "", fmt.Errorf("gomlx_vgg: demo image: %w", err)
+	}
+	_, err = tmp.Write(demoPNG)
+	err = errors.Join(err, tmp.Close(), os.Chmod(tmp.Name(), 0o644))
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return "", fmt.Errorf("gomlx_vgg: demo image: %w", err)
+	}
+	return path, nil
+}
 
 // DemoImage returns the demo photograph, loaded like LoadImg would load it.
 func DemoImage(opts ...ImgOption) (*image.NRGBA, error) {

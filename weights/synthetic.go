@@ -3,8 +3,13 @@ package weights
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+
+	"github.com/vggnb/vggnb/weights/download"
 )
 
 // SyntheticNotice is the warning every output based on Synthetic weights must carry.
@@ -41,4 +46,39 @@ func Synthetic(spec Spec, seed uint64) *File {
 		f.Layers = append(f.Layers, l)
 	}
 	return f
+}
+
+// ImageNetOrSynthetic returns the Keras ImageNet weight file of a model when a
+// verified copy is on this machine (download.Local: the Keras and vggnb caches),
+// else a file of deterministic synthetic weights (Synthetic(spec, seed)) in the
+// Keras 2 layout, written once into the vggnb cache; synthetic says which. The
+// path is a real .h5 file, so other tools (h5py, PyTorch) can read the same
+// weights. It never downloads.
+func ImageNetOrSynthetic(model string, includeTop bool, seed uint64) (path string, synthetic bool, err error) {
+	spec, err := VGG(model, includeTop, 0)
+	if err != nil {
+		return "", false, err
+	}
+	e, err := ImageNet(model, includeTop)
+	if err != nil {
+		return "", false, err
+	}
+	if p, err := download.Local(e); err == nil {
+		return p, false, nil
+	}
+	top := "_notop"
+	if includeTop {
+		top = ""
+	}
+	path = filepath.Join(download.CacheDir(), "synthetic", fmt.Sprintf("%s%s_seed%d.h5", spec.Model, top, seed))
+	if _, err := os.Stat(path); err == nil {
+		return path, true, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", false, fmt.Errorf("weights: %w", err)
+	}
+	if err := WriteKeras2(path, Synthetic(spec, seed)); err != nil { // atomic: temporary, then rename
+		return "", false, err
+	}
+	return path, true, nil
 }
