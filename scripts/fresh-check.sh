@@ -88,8 +88,10 @@ steps="set -euo pipefail; cp -a /src /root/vggnb; cd /root/vggnb;"
 if ((openblas)); then
   steps+=" apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libopenblas0 >/dev/null;"
 fi
+# Which BLAS python3-torch will use (libblas.so.3 is an alternative: reference or OpenBLAS).
+steps+=' echo "fresh-check: libblas.so.3 -> $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || echo "(not installed yet)")";'
 steps+=' t0=$(date +%s);'
-if ((tst)); then steps+=' bash scripts/test.sh; echo "fresh-check: test.sh passed in $(( $(date +%s) - t0 )) s"; t0=$(date +%s);'; fi
+if ((tst)); then steps+=' bash scripts/test.sh; echo "fresh-check: libblas.so.3 -> $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3)"; echo "fresh-check: test.sh passed in $(( $(date +%s) - t0 )) s"; t0=$(date +%s);'; fi
 if ((run)); then steps+=' bash scripts/run.sh; test -s out/report.html; echo "fresh-check: run.sh passed in $(( $(date +%s) - t0 )) s";'; fi
 
 name="vggnb-fresh-$$"

@@ -88,23 +88,31 @@ func generate(src, gomod string) (string, []byte, error) {
 	lines := strings.Split(src, "\n")
 	var cells []cell
 	for i := 0; i < len(lines); i++ {
-		marker, arg, ok := strings.Cut(strings.TrimPrefix(lines[i], "//gonb:"), " ")
 		if !strings.HasPrefix(lines[i], "//gonb:") {
 			continue
 		}
-		_ = ok
+		marker, arg, _ := strings.Cut(strings.TrimPrefix(lines[i], "//gonb:"), " ")
+		// block returns the lines after the opening one up to the closing one.
+		block := func(open, close string) ([]string, error) {
+			if i+1 >= len(lines) || lines[i+1] != open {
+				return nil, fmt.Errorf("line %d: //gonb:%s wants %q on the next line", i+1, marker, open)
+			}
+			j := i + 2
+			for j < len(lines) && lines[j] != close {
+				j++
+			}
+			b := lines[i+2 : j]
+			i = j
+			return b, nil
+		}
 		switch marker {
 		case "notebook":
 		case "markdown":
-			if i+1 >= len(lines) || lines[i+1] != "/*" {
-				return "", nil, fmt.Errorf("line %d: //gonb:markdown wants a /* comment on the next line", i+1)
+			text, err := block("/*", "*/")
+			if err != nil {
+				return "", nil, err
 			}
-			j := i + 2
-			for j < len(lines) && lines[j] != "*/" {
-				j++
-			}
-			cells = append(cells, cell{"markdown", strings.Join(lines[i+2:j], "\n")})
-			i = j
+			cells = append(cells, cell{"markdown", strings.Join(text, "\n")})
 		case "goget":
 			get, err := goGet(gomod)
 			if err != nil {
@@ -119,15 +127,12 @@ func generate(src, gomod string) (string, []byte, error) {
 			cells = append(cells, cell{"code", strings.TrimSpace(strings.Join(lines[i+1:j], "\n"))})
 			i = j - 1
 		case "main":
-			if i+1 >= len(lines) || lines[i+1] != "func _() {" {
-				return "", nil, fmt.Errorf("line %d: //gonb:main wants func _() { on the next line", i+1)
+			fn, err := block("func _() {", "}")
+			if err != nil {
+				return "", nil, err
 			}
-			j := i + 2
-			for j < len(lines) && lines[j] != "}" {
-				j++
-			}
-			body := make([]string, 0, j-i-2)
-			for _, l := range lines[i+2 : j] {
+			body := make([]string, 0, len(fn))
+			for _, l := range fn {
 				body = append(body, strings.TrimPrefix(l, "\t"))
 			}
 			code := "%%\n" + strings.Join(body, "\n")
@@ -139,7 +144,6 @@ func generate(src, gomod string) (string, []byte, error) {
 			} else {
 				cells = append(cells, cell{"code", code})
 			}
-			i = j
 		default:
 			return "", nil, fmt.Errorf("line %d: unknown marker //gonb:%s", i+1, marker)
 		}
