@@ -19,6 +19,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The whole script is one function, parsed before it runs: editing the file
+# during a run (it takes minutes) cannot change what the run does.
+main() {
+
 openblas=0 run=1 tst=1
 for a in "$@"; do
   case "$a" in
@@ -109,3 +113,6 @@ rc=${PIPESTATUS[0]}
 set -e
 echo "fresh-check: exit $rc after $(( $(date +%s) - start )) s${variant:+ (with libopenblas0)}"
 exit "$rc"
+}
+
+main "$@"
