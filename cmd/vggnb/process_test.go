@@ -188,6 +188,10 @@ func TestCommandLimits(t *testing.T) {
 		{[]string{"features", "--size", "100000x100000"}, "over the limit of 64000000 (raise it with MaxPixels, or --max-pixels)"},
 		{[]string{"features", "--size", "1000x1000", "--max-pixels", "999999"}, "over the limit of 999999"},
 		{[]string{"weights", "synth", filepath.Join(dir, "big.h5"), "--model", "vgg16", "--include-top", "--classes", "100000000"}, "over the limit of 100000"},
+		// 0 used to disable the cell time limit altogether; under 1 s nbclient rounded to 0.
+		{[]string{"kernel", "run", "--cell-timeout", "0", "x.ipynb"}, "--cell-timeout 0s: must be at least 1s"},
+		{[]string{"kernel", "run", "--cell-timeout", "-5s", "x.ipynb"}, "must be at least 1s"},
+		{[]string{"kernel", "run", "--cell-timeout", "500ms", "x.ipynb"}, "must be at least 1s"},
 	} {
 		var out, errb strings.Builder
 		err := run(context.Background(), c.args, &out, &errb)
