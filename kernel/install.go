@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/vggnb/vggnb/display"
@@ -226,7 +227,7 @@ func writeKernelSpec(c Config, goBin string) error {
 			"--go_work=" + c.Checkout},
 		DisplayName: DisplayName, Language: "go", InterruptMode: "message",
 		Env: map[string]string{
-			"PATH":                  filepath.Join(c.ToolsDir, "bin") + ":" + goRoot + ":" + os.Getenv("PATH"),
+			"PATH":                  kernelPath(filepath.Join(c.ToolsDir, "bin"), goRoot, os.Getenv("PATH")),
 			"GOMLX_BACKEND":         "go",
 			"GOMLX_NO_AUTO_INSTALL": "1",
 			"GOEXPERIMENT":          "simd",
@@ -258,4 +259,16 @@ func writeKernelSpec(c Config, goBin string) error {
 		return fmt.Errorf("kernel: %w", err)
 	}
 	return os.Rename(tmp, path)
+}
+
+// kernelPath is the kernel's PATH: the tools, then Go, then the rest of path,
+// each directory once (in a shell that already has them, they are not repeated).
+func kernelPath(tools, goRoot, path string) string {
+	var dirs []string
+	for _, d := range append([]string{tools, goRoot}, filepath.SplitList(path)...) {
+		if d != "" && !slices.Contains(dirs, filepath.Clean(d)) {
+			dirs = append(dirs, filepath.Clean(d))
+		}
+	}
+	return strings.Join(dirs, string(os.PathListSeparator))
 }

@@ -165,3 +165,11 @@ func TestMLPNotebook(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelPath: the kernelspec's PATH lists every directory once, tools and Go first.
+func TestKernelPath(t *testing.T) {
+	got := kernelPath("/t/bin", "/go/bin", "/usr/bin:/go/bin:/t/bin/:/go/bin:/bin")
+	if want := "/t/bin:/go/bin:/usr/bin:/bin"; got != want {
+		t.Errorf("kernelPath = %q, want %q", got, want)
+	}
+}
