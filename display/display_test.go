@@ -79,6 +79,9 @@ func TestRenderers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !strings.Contains(string(lg), `<svg style="max-width:100%;height:auto"`) || !strings.Contains(string(lg), "viewBox=") {
+		t.Error("the layer graph does not shrink to its column (max-width, viewBox)")
+	}
 	og, err := OpGraph(groups, 4)
 	if err != nil {
 		t.Fatal(err)

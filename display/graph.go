@@ -50,7 +50,16 @@ func RenderDOT(dot string) (SVG, error) {
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("display: graphviz (%s): %v: %s", helper, err, strings.TrimSpace(tail(stderr.String(), 2000)))
 	}
-	return SVG(stripProlog(stdout.String())), nil
+	return SVG(fitWidth(stripProlog(stdout.String()))), nil
+}
+
+var svgOpen = regexp.MustCompile(`<svg\b`)
+
+// fitWidth lets an SVG shrink to its container (a notebook column) instead of
+// overflowing it: max-width 100% and an automatic height, with its viewBox (which
+// Graphviz writes) keeping the proportions. Small drawings keep their size.
+func fitWidth(svg string) string {
+	return svgOpen.ReplaceAllLiteralString(svg, `<svg style="max-width:100%;height:auto"`)
 }
 
 func tail(s string, n int) string {
@@ -134,7 +143,7 @@ var classColor = map[weights.Class]string{
 func LayerGraph(m *gomlx_vgg.Model) (SVG, error) {
 	var b strings.Builder
 	b.WriteString("digraph vgg {\nrankdir=TB; node [shape=box style=\"rounded,filled\" fontname=\"Helvetica\" fontsize=10];\n")
-	fmt.Fprintf(&b, "label=%s; labelloc=t; fontname=\"Helvetica\";\n", dotQuote(m.String()))
+	fmt.Fprintf(&b, "label=%s; labelloc=t; fontname=\"Helvetica\";\n", dotQuote(m.Title()))
 	layers := m.Layers()
 	for i, l := range layers {
 		label := fmt.Sprintf("%s\\n%s\\n%s", l.Name, l.Class, gomlx_vgg.KerasShape(l.OutputShape))

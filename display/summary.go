@@ -20,5 +20,5 @@ func Summary(m *gomlx_vgg.Model) HTML {
 		[]string{"<b>Total params</b>", "", esc(strconv.Itoa(total)), ""},
 		[]string{"<b>Trainable params</b>", "", esc(strconv.Itoa(trainable)), ""},
 		[]string{"<b>Non-trainable params</b>", "", esc(strconv.Itoa(total - trainable)), ""})
-	return table(m.String(), []string{"Layer (type)", "Output Shape", "Param #", "Trainable"}, rows)
+	return table(m.Title(), []string{"Layer (type)", "Output Shape", "Param #", "Trainable"}, rows)
 }

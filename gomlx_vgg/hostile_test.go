@@ -3,12 +3,15 @@ package gomlx_vgg
 import (
 	"errors"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vggnb/vggnb/weights"
 )
 
 // setElement replaces one value of a layer's variable (via SetValue, as training would).
@@ -163,5 +166,27 @@ func TestBackboneInCallersStore(t *testing.T) {
 		if e := relDiff(t, outs["block5_pool"], want); e > 1e-6 {
 			t.Errorf("%s in the caller's store differs from a standalone model by %g", engine, e)
 		}
+	}
+}
+
+// TestTitleNamesTheFile: titles of diagrams and tables name the weight file, not
+// its whole path (String keeps the path, for errors).
+func TestTitleNamesTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "deep", "dir", "vgg16_notop.h5")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := weights.WriteKeras2(path, weights.Synthetic(weights.MustVGG("vgg16", false, 0), 1)); err != nil {
+		t.Fatal(err)
+	}
+	m, err := VGG16().IncludeTop(false).Weights(WeightSource(path)).LoadOptions(weights.WithoutCache()).Done()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := m.Title(), "VGG16(include_top=False, weights=vgg16_notop.h5, input_shape=(None, None, 3))"; got != want {
+		t.Errorf("Title() = %q, want %q", got, want)
+	}
+	if !strings.Contains(m.String(), path) {
+		t.Errorf("String() = %q lost the path", m.String())
 	}
 }

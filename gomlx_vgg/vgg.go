@@ -21,6 +21,7 @@ package gomlx_vgg
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -54,12 +55,24 @@ type Model struct {
 }
 
 // String names the model as Keras would construct it.
-func (m *Model) String() string {
+func (m *Model) String() string { return m.describe(string(m.cfg.weights)) }
+
+// Title is String with a weight file named by its base name, for the titles of
+// tables and diagrams: VGG19(include_top=False, weights=vgg19_notop.h5, ...).
+func (m *Model) Title() string {
+	if m == nil {
+		return m.String()
+	}
+	return m.describe(filepath.Base(string(m.cfg.weights)))
+}
+
+// describe is String with the weights shown as w.
+func (m *Model) describe(w string) string {
 	if m == nil || len(m.layers) == 0 {
 		return "Model(not built)"
 	}
 	s := fmt.Sprintf("%s(include_top=%v, weights=%s, input_shape=%s", strings.ToUpper(m.Name),
-		pyBool(m.cfg.includeTop), m.cfg.weights, m.cfg.shapeString(m.cfg.hwc()))
+		pyBool(m.cfg.includeTop), w, m.cfg.shapeString(m.cfg.hwc()))
 	if m.cfg.pooling != PoolingNone {
 		s += ", pooling=" + string(m.cfg.pooling)
 	}
