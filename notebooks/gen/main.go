@@ -8,7 +8,8 @@
 //
 //	//gonb:notebook NAME.ipynb   (once, before the package clause) the notebook written
 //	//gonb:markdown              a markdown cell: the /* ... */ comment that follows
-//	//gonb:goget                 the cell pinning GoMLX for GoNB's go get, versions from go.mod
+//	//gonb:goget                 the cell pinning GoMLX for GoNB's go get, versions from go.mod,
+//	                             quiet on success
 //	//gonb:code                  a code cell of declarations: the lines up to the next //gonb:
 //	//gonb:main                  a code cell run as a program (GoNB's %%): the body of the
 //	                             func _() { ... } that follows
@@ -163,7 +164,10 @@ func goGet(gomod string) (string, error) {
 		}
 		mods = append(mods, mod+"@"+m[1])
 	}
-	return "!*go get " + strings.Join(mods, " "), nil
+	// Quiet on success (go get reports on stderr, which notebooks show as an
+	// error box); on failure the second go get shows why.
+	get := "go get " + strings.Join(mods, " ")
+	return "!*" + get + " 2>/dev/null || " + get, nil
 }
 
 // notebookJSON writes nbformat 4.5 JSON as nbformat does (indent 1, sorted keys,
