@@ -54,8 +54,13 @@ func Doctor(cfg Config) []Check {
 	if strings.Contains(simd, "simd") {
 		fix = "none: this CPU has neither AVX-512 nor AVX2+FMA, the portable kernels are used"
 	}
-	add(Check{Name: "this build", OK: vec != "none", Fix: fix,
-		Detail: fmt.Sprintf("GOEXPERIMENT=%q, native VGG kernels: %s (%s)", simd, vec, speed)})
+	add(kernelBuildCheck(c))
+	// The doctor's own build matters only for the CLI (features, predict): a detail.
+	own := fmt.Sprintf("GOEXPERIMENT=%q, native VGG kernels: %s (%s); the CLI's own build, not the cells'", simd, vec, speed)
+	if vec == "none" {
+		own += "; for a faster CLI: " + fix
+	}
+	add(Check{Name: "this vggnb binary", OK: true, Detail: own})
 	if out, err := exec.Command("jupyter", "nbconvert", "--version").Output(); err == nil {
 		add(Check{Name: "jupyter nbconvert", OK: true, Required: true, Detail: strings.TrimSpace(string(out))})
 	} else {
@@ -150,6 +155,51 @@ func kernelSpecCheck(c Config) Check {
 	}
 	ch.Detail = path + " does not resolve vggnb imports (no --go_work)"
 	return ch
+}
+
+// kernelBuildCheck reports what the kernel's cells run: the GOEXPERIMENT its
+// kernelspec builds them with, and the native kernels' SIMD on this CPU.
+func kernelBuildCheck(c Config) Check {
+	ch := Check{Name: "kernel cells' build", Fix: "vggnb kernel install (its kernelspec builds cells with GOEXPERIMENT=simd)"}
+	var spec kernelSpec
+	b, err := os.ReadFile(filepath.Join(c.KernelDir(), "kernel.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &spec)
+	}
+	if err != nil {
+		ch.Detail = "no kernelspec to read"
+		return ch
+	}
+	exp := spec.Env["GOEXPERIMENT"]
+	vec := "none (portable Go, ~25x slower than AVX-512)"
+	if strings.Contains(exp, "simd") {
+		switch cpu := cpuFlags(); {
+		case cpu["avx512f"]:
+			vec = "AVX-512 (VGG19 224x224 in ~0.2 s on 2 cores)"
+		case cpu["avx2"] && cpu["fma"]:
+			vec = "AVX2 (VGG19 224x224 in ~0.4 s on 2 cores)"
+		default:
+			ch.Fix = "none: this CPU has neither AVX-512 nor AVX2+FMA, the portable kernels are used"
+		}
+	}
+	ch.OK = !strings.HasPrefix(vec, "none")
+	ch.Detail = fmt.Sprintf("cells build with GOEXPERIMENT=%q: native VGG kernels %s", exp, vec)
+	return ch
+}
+
+// cpuFlags reads this CPU's feature flags from /proc/cpuinfo (Linux; none elsewhere).
+func cpuFlags() map[string]bool {
+	flags := map[string]bool{}
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "flags" {
+			for _, f := range strings.Fields(v) {
+				flags[f] = true
+			}
+			break
+		}
+	}
+	return flags
 }
 
 func buildSetting(key string) string {

@@ -3,6 +3,7 @@ package kernel
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -171,5 +172,30 @@ func TestKernelPath(t *testing.T) {
 	got := kernelPath("/t/bin", "/go/bin", "/usr/bin:/go/bin:/t/bin/:/go/bin:/bin")
 	if want := "/t/bin:/go/bin:/usr/bin:/bin"; got != want {
 		t.Errorf("kernelPath = %q, want %q", got, want)
+	}
+}
+
+// TestKernelBuildCheck: doctor reports what the kernel's cells are built with
+// (the kernelspec's GOEXPERIMENT and this CPU), whatever the doctor's own build.
+func TestKernelBuildCheck(t *testing.T) {
+	cpu := cpuFlags()
+	fast := cpu["avx512f"] || (cpu["avx2"] && cpu["fma"])
+	for _, exp := range []string{"simd", ""} {
+		dir := t.TempDir()
+		c := Config{JupyterDataDir: dir}
+		if err := os.MkdirAll(c.KernelDir(), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		spec := fmt.Sprintf(`{"argv": ["gonb"], "display_name": "Go (vggnb)", "language": "go", "env": {"GOEXPERIMENT": %q}}`, exp)
+		if err := os.WriteFile(filepath.Join(c.KernelDir(), "kernel.json"), []byte(spec), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ch := kernelBuildCheck(c)
+		if want := exp == "simd" && fast; ch.OK != want || !strings.Contains(ch.Detail, fmt.Sprintf("GOEXPERIMENT=%q", exp)) {
+			t.Errorf("GOEXPERIMENT=%q: %+v, want OK %v", exp, ch, want)
+		}
+	}
+	if ch := kernelBuildCheck(Config{JupyterDataDir: t.TempDir()}); ch.OK || ch.Fix == "" {
+		t.Errorf("no kernelspec: %+v", ch)
 	}
 }
