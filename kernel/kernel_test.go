@@ -112,9 +112,16 @@ func TestFlagshipNotebook(t *testing.T) {
 	cfg := installed(t)
 	out := t.TempDir()
 	nb := filepath.Join(cfg.Checkout, "notebooks", "01_vgg19_consistency.ipynb")
+	before, isRepo := gitStatus(t, cfg.Checkout)
 	res, err := Run(context.Background(), []string{nb}, RunOptions{OutDir: out, JupyterDataDir: cfg.JupyterDataDir})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A headless run leaves the checkout as it was (Jupyter's own files are ignored).
+	if after, _ := gitStatus(t, cfg.Checkout); isRepo && after != before {
+		t.Errorf("running the notebook changed the checkout:\nbefore:\n%s\nafter:\n%s", before, after)
+	} else if !isRepo {
+		t.Logf("%s is not a git checkout: its status is not compared", cfg.Checkout)
 	}
 	b, err := os.ReadFile(res[0].Executed)
 	if err != nil {
@@ -198,4 +205,18 @@ func TestKernelBuildCheck(t *testing.T) {
 	if ch := kernelBuildCheck(Config{JupyterDataDir: t.TempDir()}); ch.OK || ch.Fix == "" {
 		t.Errorf("no kernelspec: %+v", ch)
 	}
+}
+
+// gitStatus returns `git status --porcelain` of dir, and whether dir is a git
+// checkout at all (a copy without .git, as scripts/fresh-check.sh makes, is not).
+func gitStatus(t *testing.T, dir string) (string, bool) {
+	t.Helper()
+	if err := exec.Command("git", "-C", dir, "rev-parse", "--is-inside-work-tree").Run(); err != nil {
+		return "", false
+	}
+	out, err := exec.Command("git", "-C", dir, "status", "--porcelain").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), true
 }
