@@ -29,6 +29,9 @@ func WriteKeras2(path string, f *File) error {
 // WriteKeras2Context is WriteKeras2 stopped by ctx between weights: the
 // temporary file is removed and ctx's error returned.
 func WriteKeras2Context(ctx context.Context, path string, f *File) (err error) {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("weights: export %s: %w", path, err)
+	}
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
 	if err != nil {

@@ -40,10 +40,7 @@ func openH5(path string) (h *h5file, err error) {
 	if st.IsDir() {
 		return nil, fmt.Errorf("weights: %s is a directory, not a Keras .h5 weight file", path)
 	}
-	if err := checkSignature(path); err != nil {
-		return nil, err
-	}
-	if err := checkEOF(path, st.Size()); err != nil {
+	if err := checkHeader(path, st.Size()); err != nil {
 		return nil, err
 	}
 	defer recoverTo(&err, path, "opening HDF5 structure")
@@ -61,25 +58,13 @@ func openH5(path string) (h *h5file, err error) {
 // hdf5Signature starts every HDF5 file whose user block is empty (all Keras files).
 const hdf5Signature = "\x89HDF\r\n\x1a\n"
 
-func checkSignature(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("weights: %w", err)
-	}
-	defer f.Close()
-	buf := make([]byte, len(hdf5Signature))
-	n, _ := f.Read(buf)
-	if n < len(buf) || string(buf) != hdf5Signature {
-		return fmt.Errorf("weights: %s is not an HDF5 file (no HDF5 signature in its first bytes; an HTML error page or an unfinished download?)", path)
-	}
-	return nil
-}
-
-// checkEOF compares the file's size with the end-of-file address its HDF5
-// superblock records (h5py and our writer both record it exactly): a file cut
-// short, wherever the cut falls, is reported as truncated before parsing, rather
-// than as whatever the parser misses first.
-func checkEOF(path string, size int64) error {
+// checkHeader reads the start of the file once and checks, before any parsing:
+//   - the HDF5 signature (an HTML error page or another file is no weight file);
+//   - the end-of-file address the superblock records (h5py and our writer both
+//     record it exactly) against the file's size: a file cut short, wherever
+//     the cut falls, is reported as truncated rather than as whatever the parser
+//     misses first.
+func checkHeader(path string, size int64) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("weights: %w", err)
@@ -88,6 +73,9 @@ func checkEOF(path string, size int64) error {
 	b := make([]byte, 96)
 	n, _ := io.ReadFull(f, b)
 	b = b[:n]
+	if len(b) < len(hdf5Signature) || string(b[:len(hdf5Signature)]) != hdf5Signature {
+		return fmt.Errorf("weights: %s is not an HDF5 file (no HDF5 signature in its first bytes; an HTML error page or an unfinished download?)", path)
+	}
 	if len(b) < 10 {
 		return fmt.Errorf("weights: %s: truncated: %d bytes, not even an HDF5 superblock", path, size)
 	}

@@ -143,9 +143,6 @@ func weightsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return err
 		}
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("convert: %w", err)
-		}
 		if err := weights.WriteKeras2Context(ctx, pos[1], f); err != nil {
 			return err
 		}
@@ -159,11 +156,7 @@ func weightsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 		fmt.Fprintln(stderr, "WARNING:", weights.SyntheticNotice)
-		f := weights.Synthetic(spec, seed)
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("synth: %w", err)
-		}
-		if err := weights.WriteKeras2Context(ctx, pos[0], f); err != nil {
+		if err := weights.WriteKeras2Context(ctx, pos[0], weights.Synthetic(spec, seed)); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "wrote %s: %s with SYNTHETIC weights (seed %d)\n", pos[0], spec, seed)
