@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/vggnb/vggnb/internal/python"
 )
 
 // RunOptions configures Run.
@@ -160,26 +162,22 @@ func runOne(ctx context.Context, nb string, o RunOptions, env []string) (*Result
 	tmpName := tmp.Name()
 	tmp.Close()
 	defer os.Remove(tmpName)
-	script, err := os.CreateTemp("", "vggnb-execute-*.py")
-	if err == nil {
-		_, err = script.Write(executeScript)
-		script.Close()
-	}
+	cmd, cleanup, err := python.Command(ctx, o.Python, "execute.py", executeScript, abs, tmpName, o.Kernel,
+		fmt.Sprint(int(o.CellTimeout.Round(time.Second).Seconds())))
 	if err != nil {
 		return nil, fmt.Errorf("kernel: %w", err)
 	}
-	defer os.Remove(script.Name())
-
-	cmd := exec.CommandContext(ctx, o.Python, script.Name(), abs, tmpName, o.Kernel,
-		fmt.Sprint(int(o.CellTimeout.Round(time.Second).Seconds())))
+	defer cleanup()
 	cmd.Dir = filepath.Dir(abs)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	timedOut, err := runOwned(cmd, env)
+	err = runOwned(cmd, env)
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("kernel: executing %s: %w", nb, context.Cause(ctx))
 	}
-	if err != nil && !timedOut {
+	// A cell past its time limit is a failure Inspect reports, naming it.
+	var exit *exec.ExitError
+	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == exitTimeout) {
 		return nil, fmt.Errorf("kernel: executing %s: %v\n%s", nb, err, tail(stderr.String(), 4000))
 	}
 	res.Duration = time.Since(start)
@@ -200,7 +198,7 @@ func runOne(ctx context.Context, nb string, o RunOptions, env []string) (*Result
 		"--output-dir", outDir, "--output", filepath.Base(tmpHTML), tmpName)
 	var htmlOut bytes.Buffer
 	html.Stdout, html.Stderr = &htmlOut, &htmlOut
-	if _, err := runOwned(html, env); err != nil {
+	if err := runOwned(html, env); err != nil {
 		return res, fmt.Errorf("kernel: HTML export of %s: %v\n%s", nb, err, tail(htmlOut.String(), 2000))
 	}
 	if err := os.Rename(tmpName, res.Executed); err != nil {
@@ -229,9 +227,8 @@ const exitTimeout = 3
 // run marks its processes with a unique environment variable, inherited by
 // them all; on any return (success, failure, ctx cancelled by Ctrl-C) every
 // process still carrying the mark gets SIGTERM, then SIGKILL, and Wait gives
-// up on pipes they may still hold. timedOut reports execute.py's status for a
-// cell past its limit.
-func runOwned(cmd *exec.Cmd, env []string) (timedOut bool, err error) {
+// up on pipes they may still hold.
+func runOwned(cmd *exec.Cmd, env []string) error {
 	mark := fmt.Sprintf("VGGNB_RUN=%d-%d", os.Getpid(), runSeq.Add(1))
 	cmd.Env = append(slices.Clip(env), mark)
 	cmd.Cancel = func() error {
@@ -240,12 +237,7 @@ func runOwned(cmd *exec.Cmd, env []string) (timedOut bool, err error) {
 	}
 	cmd.WaitDelay = 5 * time.Second
 	defer killMarked(mark)
-	err = cmd.Run()
-	var exit *exec.ExitError
-	if errors.As(err, &exit) && exit.ExitCode() == exitTimeout {
-		return true, err
-	}
-	return false, err
+	return cmd.Run()
 }
 
 var runSeq atomic.Int64

@@ -5,6 +5,7 @@ package python
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,28 +22,39 @@ func Default() string {
 	return "/usr/bin/python3"
 }
 
-// Run runs Python source src, saved as a temporary file called name,
-// with python (Default() when empty) and args, and returns its standard output.
-// The error of a failed run carries the command and its standard error.
-func Run(python, name string, src []byte, args ...string) ([]byte, error) {
+// Command returns the command that runs Python source src, saved as a
+// temporary file called name, with python (Default() when empty) and args;
+// cleanup removes the file once the command is done.
+func Command(ctx context.Context, python, name string, src []byte, args ...string) (cmd *exec.Cmd, cleanup func(), err error) {
 	if python == "" {
 		python = Default()
 	}
 	dir, err := os.MkdirTemp("", "vggnb-py-")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, src, 0o644); err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return exec.CommandContext(ctx, python, append([]string{path}, args...)...), func() { os.RemoveAll(dir) }, nil
+}
+
+// Run runs Python source src, saved as a temporary file called name,
+// with python (Default() when empty) and args, and returns its standard output.
+// The error of a failed run carries the command and its standard error.
+func Run(python, name string, src []byte, args ...string) ([]byte, error) {
+	cmd, cleanup, err := Command(context.Background(), python, name, src, args...)
+	if err != nil {
 		return nil, err
 	}
+	defer cleanup()
 	var stderr bytes.Buffer
-	cmd := exec.Command(python, append([]string{path}, args...)...)
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("python: %s %s %s: %v\n%s", python, name, strings.Join(args, " "), err, stderr.String())
+		return nil, fmt.Errorf("python: %s %s %s: %v\n%s", cmd.Path, name, strings.Join(args, " "), err, stderr.String())
 	}
 	return out, nil
 }
