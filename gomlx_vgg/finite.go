@@ -55,9 +55,9 @@ func checkFiniteTensor(layer, what string, t *tensors.Tensor) error {
 	return err
 }
 
-// traceNonFinite explains non-finite outputs: the first layer up to last (in
-// network order) whose weights are not finite, or the output layer itself when
-// every weight is (an overflow). m.mu is held.
+// traceNonFinite explains a non-finite output: the first layer up to last, the
+// first output that has them (in network order), whose weights are not finite,
+// or that output itself when every weight is (an overflow). m.mu is held.
 func (m *Model) traceNonFinite(last string, output error) error {
 	for _, l := range m.layers[1:] {
 		if l.Params > 0 {

@@ -34,17 +34,6 @@ const (
 	EngineGraph Engine = "graph"
 )
 
-// ParseEngine reads an Engine's name ("" is EngineAuto), as the CLI's --engine takes it.
-func ParseEngine(s string) (Engine, error) {
-	switch e := Engine(strings.ToLower(s)); e {
-	case "", EngineAuto:
-		return EngineAuto, nil
-	case EngineNative, EngineGraph:
-		return e, nil
-	}
-	return "", fmt.Errorf("gomlx_vgg: engine must be %q, %q or %q, got %q", EngineAuto, EngineNative, EngineGraph, s)
-}
-
 // NativeSIMD names the vector instructions EngineNative uses in this build on
 // this CPU ("AVX-512", "AVX2"), or "none" (portable Go, ~25x slower: build with
 // GOEXPERIMENT=simd). $VGGNB_SIMD=AVX2 or none selects a slower one, to compare.
@@ -54,11 +43,14 @@ func NativeSIMD() string { return kernels.SIMD }
 // EngineNative or EngineGraph. Apply always builds the GoMLX graph (for
 // training, gradients and your own graphs), whatever this says.
 func (b *Builder) Engine(e Engine) *Builder {
-	e, err := ParseEngine(string(e))
-	if err != nil {
-		return b.fail("%v", strings.TrimPrefix(err.Error(), "gomlx_vgg: "))
+	switch e = Engine(strings.ToLower(string(e))); e {
+	case "", EngineAuto:
+		b.engine = EngineAuto
+	case EngineNative, EngineGraph:
+		b.engine = e
+	default:
+		return b.fail("engine must be %q, %q or %q, got %q", EngineAuto, EngineNative, EngineGraph, e)
 	}
-	b.engine = e
 	return b
 }
 

@@ -74,17 +74,12 @@ func (m *Model) outputs(engine Engine, x *tensors.Tensor, names []string) (map[s
 	if err != nil {
 		return nil, err
 	}
-	// Non-finite outputs are an error on every engine, traced to their source.
-	last := names[0]
-	for _, l := range m.layers {
-		if _, ok := out[l.Name]; ok {
-			last = l.Name
-		}
-	}
+	// Non-finite outputs are an error on every engine, traced to their source:
+	// a weight at or before the first output (in network order) that has them.
 	for _, l := range m.layers {
 		if t, ok := out[l.Name]; ok {
 			if err := checkFiniteTensor(l.Name, "output", t); err != nil {
-				return nil, fmt.Errorf("gomlx_vgg: %s on input %v: %w", m, x.Shape().Dimensions, m.traceNonFinite(last, err))
+				return nil, fmt.Errorf("gomlx_vgg: %s on input %v: %w", m, x.Shape().Dimensions, m.traceNonFinite(l.Name, err))
 			}
 		}
 	}
