@@ -21,6 +21,9 @@ import (
 // GraphvizHelper is the command RenderDOT runs (cmd/vggnb-graphviz).
 const GraphvizHelper = "vggnb-graphviz"
 
+// helperPackage is the Go package that builds GraphvizHelper.
+const helperPackage = "github.com/vggnb/vggnb/cmd/" + GraphvizHelper
+
 // RenderDOT lays out a Graphviz DOT graph and returns it as SVG. Graphviz runs
 // as WebAssembly in its own process, the vggnb-graphviz command, so that nothing
 // graphviz-related happens in this one until a graph is drawn: its compiled
@@ -101,7 +104,7 @@ func findOrBuildHelper() (string, error) {
 			return p, nil
 		}
 	}
-	install := fmt.Sprintf("go install %s/cmd/%s (vggnb kernel install does), or set VGGNB_GRAPHVIZ", "github.com/vggnb/vggnb", GraphvizHelper)
+	install := "go install " + helperPackage + " (vggnb kernel install does), or set VGGNB_GRAPHVIZ"
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		return "", fmt.Errorf("display: drawing graphs needs the %s command, not found on PATH, beside %s or in %s, and no go to build it: %s",
@@ -111,7 +114,7 @@ func findOrBuildHelper() (string, error) {
 		return "", fmt.Errorf("display: building %s: %w; %s", GraphvizHelper, err, install)
 	}
 	tmp := fmt.Sprintf("%s.%d.tmp", cached, os.Getpid())
-	cmd := exec.Command(goBin, "build", "-o", tmp, "github.com/vggnb/vggnb/cmd/"+GraphvizHelper)
+	cmd := exec.Command(goBin, "build", "-o", tmp, helperPackage)
 	cmd.Dir = os.Getenv("VGGNB_CHECKOUT")
 	cmd.Env = append(os.Environ(), "GOEXPERIMENT=")
 	if out, err := cmd.CombinedOutput(); err != nil {
