@@ -9,7 +9,7 @@ export GOFLAGS ?= -buildvcs=false
 export GOEXPERIMENT ?= simd
 OUT ?= out
 
-.PHONY: all build vet test test-nosimd test-race test-short run notebooks bench fuzz clean
+.PHONY: all build vet test test-nosimd test-race test-short browser-test run notebooks bench fuzz clean
 
 all: build
 
@@ -37,6 +37,17 @@ test-race:
 # checks and the flagship notebook run through Jupyter.
 test: vet test-nosimd test-race
 	$(GO) test -count=1 -timeout 30m ./...
+	$(MAKE) browser-test
+
+# The notebooks as a person sees them: Jupyter Notebook in Debian's Chromium
+# (puppeteer-core), Run All, then each code cell alone after a kernel restart.
+# Fails on error outputs, outputs wider than the column, images that did not
+# load, folded outputs. Screenshots and per-cell times: $(OUT)/browser.
+browser-test:
+	@mkdir -p bin
+	$(GO) build -o bin/ ./cmd/vggnb ./cmd/vggnb-graphviz
+	bin/vggnb kernel install
+	OUT=$(OUT) bash scripts/browser-test.sh
 
 test-short: vet
 	$(GO) test -short -count=1 ./...

@@ -94,6 +94,12 @@ func show(it any) error {
 		return fmt.Errorf("display: cannot show a %T", it)
 	}
 	if InNotebook() {
+		if mime == protocol.MIMEImageSVG {
+			// Inline in HTML, where its own style (max-width 100%) applies: Jupyter
+			// Notebook's image/svg+xml renderer fixes the box to the SVG's width
+			// attribute, so a wide drawing overflows the column.
+			mime = protocol.MIMETextHTML
+		}
 		bundle := map[protocol.MIMEType]any{mime: data}
 		if mime != protocol.MIMETextPlain {
 			bundle[protocol.MIMETextPlain] = fmt.Sprintf("<%s, %d bytes>", mime, size(data))
@@ -134,7 +140,7 @@ func esc(s string) string { return html.EscapeString(s) }
 
 // tableStyle keeps tables readable in notebooks and their HTML exports.
 const tableStyle = `<style>.vggnb{border-collapse:collapse;font-family:monospace;font-size:12px}` +
-	`.vggnb th,.vggnb td{border:1px solid #ccc;padding:2px 8px;text-align:right}` +
+	`.vggnb th,.vggnb td{border:1px solid #ccc;padding:2px 8px;text-align:right}.vggnb td{white-space:nowrap}` +
 	`.vggnb th:first-child,.vggnb td:first-child{text-align:left}` +
 	`.vggnb .pass{color:#080;font-weight:bold}.vggnb .fail{color:#c00;font-weight:bold}` +
 	`.vggnb caption{text-align:left;font-weight:bold;padding:4px 0}</style>`

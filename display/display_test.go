@@ -2,9 +2,11 @@ package display
 
 import (
 	"bytes"
+	"fmt"
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,6 +14,7 @@ import (
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
+	"github.com/vggnb/vggnb/weights"
 )
 
 func TestRenderers(t *testing.T) {
@@ -89,6 +92,13 @@ func TestRenderers(t *testing.T) {
 	if !strings.Contains(string(og), "DotGeneral") || !strings.Contains(string(og), "block1_pool") {
 		t.Errorf("op graph lacks the conv matmul or the layer boxes")
 	}
+	// im2col's nine slices per 3x3 convolution are one node each, not nine side by side.
+	if n := strings.Count(string(og), ">Slice ×9<"); n != 2 {
+		t.Errorf("op graph draws %d merged nodes Slice ×9, want 2 (block1_conv1, block1_conv2)", n)
+	}
+	if n := strings.Count(string(og), ">Slice<"); n != 0 {
+		t.Errorf("op graph still draws %d single Slice nodes", n)
+	}
 	if !strings.Contains(string(OpCounts(groups)), "DotGeneral") {
 		t.Error("op counts lack DotGeneral")
 	}
@@ -145,5 +155,40 @@ func TestLivePlot(t *testing.T) {
 	svg := string(p.SVG())
 	if strings.Count(svg, "<polyline") != 2 || !strings.Contains(svg, "loss (last 0.1)") || !strings.Contains(svg, "accuracy (last 0.9)") {
 		t.Errorf("live plot: %.300s", svg)
+	}
+}
+
+func TestTitleLines(t *testing.T) {
+	for _, c := range []struct {
+		title string
+		want  []string
+	}{
+		{"VGG19(include_top=False, weights=f.h5, input_shape=(200, 300, 3))",
+			[]string{"VGG19", "include_top=False", "weights=f.h5", "input_shape=(200, 300, 3)"}},
+		{"VGG16(pooling=[a, b])", []string{"VGG16", "pooling=[a, b]"}},
+		{"VGG16()", []string{"VGG16"}},
+		{"plain title", []string{"plain title"}},
+		{"unclosed(a, b", []string{"unclosed(a, b"}},
+	} {
+		if got := titleLines(c.title); !slices.Equal(got, c.want) {
+			t.Errorf("titleLines(%q) = %q, want %q", c.title, got, c.want)
+		}
+	}
+}
+
+func TestLayerRows(t *testing.T) {
+	layers := []gomlx_vgg.Layer{
+		{Name: "input_1", Class: weights.InputLayer},
+		{Name: "block1_conv1"}, {Name: "block1_pool"},
+		{Name: "block2_conv1"}, {Name: "block2_pool"},
+		{Name: "flatten"}, {Name: "fc1"}, {Name: "predictions"},
+	}
+	var got []string
+	for _, r := range layerRows(layers) {
+		got = append(got, fmt.Sprint(r.name, r.layers))
+	}
+	want := []string{"input[0]", "block1[1 2]", "block2[3 4]", "top[5 6 7]"}
+	if !slices.Equal(got, want) {
+		t.Errorf("layerRows = %q, want %q", got, want)
 	}
 }

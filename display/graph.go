@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -141,41 +142,154 @@ var classColor = map[weights.Class]string{
 	weights.Dense: "#c7e9c0", weights.GlobalAveragePooling2D: "#fdd0a2", weights.GlobalMaxPooling2D: "#fdd0a2",
 }
 
-// LayerGraph draws the model's layers top to bottom with their classes, output
-// shapes and parameter counts, like keras.utils.plot_model(show_shapes=True).
+// LayerGraph draws the model's layers with their classes, output shapes and
+// parameter counts, like keras.utils.plot_model(show_shapes=True), one row per
+// Keras block (block1_..., block2_..., the top's layers) so that the whole
+// network fits in a notebook's column and about one screen.
 func LayerGraph(m *gomlx_vgg.Model) (SVG, error) {
 	var b strings.Builder
-	b.WriteString("digraph vgg {\nrankdir=TB; node [shape=box style=\"rounded,filled\" fontname=\"Helvetica\" fontsize=10];\n")
-	fmt.Fprintf(&b, "label=%s; labelloc=t; fontname=\"Helvetica\";\n", dotQuote(m.Title()))
+	// Margins and a title in short lines: a browser's sans-serif is wider than
+	// the Helvetica metrics Graphviz lays out with.
+	b.WriteString("digraph vgg {\nrankdir=TB; pad=0.3; newrank=true; nodesep=0.25; ranksep=0.45;\n")
+	b.WriteString("node [shape=box style=\"rounded,filled\" fontname=\"Helvetica\" fontsize=10 margin=\"0.2,0.06\"];\n")
+	fmt.Fprintf(&b, "label=%s; labelloc=t; fontname=\"Helvetica\";\n", dotQuote(strings.Join(titleLines(m.Title()), "\\n")))
 	layers := m.Layers()
-	for i, l := range layers {
-		label := fmt.Sprintf("%s\\n%s\\n%s", l.Name, l.Class, gomlx_vgg.KerasShape(l.OutputShape))
-		if l.Params > 0 {
-			label += fmt.Sprintf("\\n%d params", l.Params)
+	for _, row := range layerRows(layers) {
+		fmt.Fprintf(&b, "subgraph cluster_%s {\nlabel=%s; style=\"rounded\"; color=\"#bbbbbb\"; fontname=\"Helvetica\"; fontsize=10;\n{rank=same;", row.name, dotQuote(row.name))
+		for _, i := range row.layers {
+			fmt.Fprintf(&b, " n%d;", i)
 		}
-		fmt.Fprintf(&b, "n%d [label=%s fillcolor=%s];\n", i, dotQuote(label), dotQuote(classColor[l.Class]))
-		if i > 0 {
-			fmt.Fprintf(&b, "n%d -> n%d;\n", i-1, i)
+		b.WriteString("}\n")
+		for _, i := range row.layers {
+			l := layers[i]
+			label := fmt.Sprintf("%s\\n%s\\n%s", l.Name, l.Class, gomlx_vgg.KerasShape(l.OutputShape))
+			if l.Params > 0 {
+				label += fmt.Sprintf("\\n%d params", l.Params)
+			}
+			fmt.Fprintf(&b, "n%d [label=%s fillcolor=%s];\n", i, dotQuote(label), dotQuote(classColor[l.Class]))
 		}
+		b.WriteString("}\n")
+	}
+	// Rows read like lines of text: each starts under the one before (an
+	// invisible edge between first layers ranks and aligns them), and the edge
+	// from a row's last layer to the next row's first does not move either.
+	rows := layerRows(layers)
+	first := map[int]bool{}
+	for k, row := range rows {
+		first[row.layers[0]] = true
+		if k > 0 {
+			fmt.Fprintf(&b, "n%d -> n%d [style=invis weight=100];\n", rows[k-1].layers[0], row.layers[0])
+		}
+	}
+	for i := 1; i < len(layers); i++ {
+		attr := ""
+		if first[i] {
+			attr = " [constraint=false]"
+		}
+		fmt.Fprintf(&b, "n%d -> n%d%s;\n", i-1, i, attr)
 	}
 	b.WriteString("}\n")
 	return RenderDOT(b.String())
 }
 
+// layerRow is the layers LayerGraph draws side by side: one Keras block.
+type layerRow struct {
+	name   string
+	layers []int
+}
+
+// layerRows groups consecutive layers by block: "block3" for block3_conv1..
+// block3_pool, "input" for the input layer, "top" for the classifier (flatten,
+// fc1, fc2, predictions) or the global pooling.
+func layerRows(layers []gomlx_vgg.Layer) []layerRow {
+	var rows []layerRow
+	for i, l := range layers {
+		name := "top"
+		if block, _, ok := strings.Cut(l.Name, "_"); ok && strings.HasPrefix(block, "block") {
+			name = block
+		} else if l.Class == weights.InputLayer {
+			name = "input"
+		}
+		if len(rows) == 0 || rows[len(rows)-1].name != name {
+			rows = append(rows, layerRow{name: name})
+		}
+		rows[len(rows)-1].layers = append(rows[len(rows)-1].layers, i)
+	}
+	return rows
+}
+
+// titleLines splits a call such as "VGG19(include_top=False, weights=f.h5,
+// input_shape=(200, 300, 3))" into its name and one line per argument, so
+// that a title is no wider than its drawing.
+func titleLines(title string) []string {
+	name, args, ok := strings.Cut(title, "(")
+	if !ok || !strings.HasSuffix(args, ")") {
+		return []string{title}
+	}
+	lines := []string{name}
+	depth, start := 0, 0
+	args = strings.TrimSuffix(args, ")")
+	for i, r := range args {
+		switch r {
+		case '(', '[':
+			depth++
+		case ')', ']':
+			depth--
+		case ',':
+			if depth == 0 {
+				lines = append(lines, strings.TrimSpace(args[start:i]))
+				start = i + 1
+			}
+		}
+	}
+	if rest := strings.TrimSpace(args[start:]); rest != "" {
+		lines = append(lines, rest)
+	}
+	return lines
+}
+
 // OpGraph draws the GoMLX ops of a model graph (gomlx_vgg.Model.Ops), grouped in
 // one box per Keras layer. maxLayers > 0 keeps only the first layers, which
-// keeps the drawing of a 400-op VGG19 readable.
+// keeps the drawing of a 400-op VGG19 readable. Ops of one layer that do the
+// same thing side by side (same type and shape, same inputs, same consumers:
+// im2col's nine slices of a 3x3 convolution) are drawn as one node marked ×n,
+// so that the drawing stays narrow enough to read in a notebook column.
 func OpGraph(groups []gomlx_vgg.OpGroup, maxLayers int) (SVG, error) {
 	if maxLayers > 0 && len(groups) > maxLayers {
 		groups = groups[:maxLayers]
 	}
-	var b strings.Builder
-	b.WriteString("digraph ops {\nrankdir=TB; compound=true; node [shape=box style=filled fillcolor=white fontname=\"Helvetica\" fontsize=9];\n")
 	known := map[int]bool{}
+	consumers := map[int][]int{}
+	for _, g := range groups {
+		for _, op := range g.Ops {
+			known[op.ID] = true
+			for _, in := range op.Inputs {
+				consumers[in] = append(consumers[in], op.ID)
+			}
+		}
+	}
+	// rep maps every op to the op drawn for it; count is how many each drawn op stands for.
+	rep, count := map[int]int{}, map[int]int{}
+	for _, g := range groups {
+		first := map[string]int{}
+		for _, op := range g.Ops {
+			key := fmt.Sprint(op.Type, op.Shape, sortedIDs(op.Inputs, known), sortedIDs(consumers[op.ID], known))
+			if r, ok := first[key]; ok {
+				rep[op.ID] = r
+			} else {
+				first[key], rep[op.ID] = op.ID, op.ID
+			}
+			count[rep[op.ID]]++
+		}
+	}
+	var b strings.Builder
+	b.WriteString("digraph ops {\nrankdir=TB; compound=true; pad=0.2; node [shape=box style=filled fillcolor=white fontname=\"Helvetica\" fontsize=9 margin=\"0.15,0.05\"];\n")
 	for gi, g := range groups {
 		fmt.Fprintf(&b, "subgraph cluster_%d {\nlabel=%s; style=\"rounded,filled\"; fillcolor=\"#f3f6fb\"; fontname=\"Helvetica\";\n", gi, dotQuote(g.Layer))
 		for _, op := range g.Ops {
-			known[op.ID] = true
+			if rep[op.ID] != op.ID {
+				continue
+			}
 			fill := "white"
 			switch op.Type {
 			case "Parameter":
@@ -183,21 +297,40 @@ func OpGraph(groups []gomlx_vgg.OpGroup, maxLayers int) (SVG, error) {
 			case "DotGeneral":
 				fill = "#c6dbef"
 			}
-			fmt.Fprintf(&b, "op%d [label=%s fillcolor=%s];\n", op.ID, dotQuote(fmt.Sprintf("%s\\n%v", op.Type, op.Shape)), dotQuote(fill))
+			name := op.Type
+			if n := count[op.ID]; n > 1 {
+				name = fmt.Sprintf("%s ×%d", op.Type, n)
+			}
+			fmt.Fprintf(&b, "op%d [label=%s fillcolor=%s];\n", op.ID, dotQuote(fmt.Sprintf("%s\\n%v", name, op.Shape)), dotQuote(fill))
 		}
 		b.WriteString("}\n")
 	}
+	edges := map[[2]int]bool{}
 	for _, g := range groups {
 		for _, op := range g.Ops {
 			for _, in := range op.Inputs {
-				if known[in] {
-					fmt.Fprintf(&b, "op%d -> op%d;\n", in, op.ID)
+				e := [2]int{rep[in], rep[op.ID]}
+				if known[in] && !edges[e] {
+					edges[e] = true
+					fmt.Fprintf(&b, "op%d -> op%d;\n", e[0], e[1])
 				}
 			}
 		}
 	}
 	b.WriteString("}\n")
 	return RenderDOT(b.String())
+}
+
+// sortedIDs returns the ids among ids that are drawn, sorted.
+func sortedIDs(ids []int, known map[int]bool) []int {
+	var out []int
+	for _, id := range ids {
+		if known[id] {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // OpCounts renders a table of how many ops of each type each layer adds.

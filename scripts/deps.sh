@@ -20,10 +20,16 @@ GO_VERSION=1.26.8
 #   compare against;
 # - dataset-fashion-mnist: the MLP's data offline;
 # - jupyter-*, python3-nbclient, python3-nbformat, python3-ipykernel: running the
-#   notebooks (GoNB itself is installed by `vggnb kernel install`).
+#   notebooks (GoNB itself is installed by `vggnb kernel install`);
+# - chromium, and nodejs and npm where no node/npm is on PATH (a machine may have
+#   its own Node.js, whose npm Debian's would conflict with): the browser test
+#   (scripts/browser-test.sh installs its pinned puppeteer-core with npm).
 APT_PACKAGES=(curl unzip ca-certificates git make gcc libc6-dev
   python3 python3-numpy python3-h5py python3-torch python3-pil dataset-fashion-mnist
-  jupyter-notebook jupyter-nbconvert jupyter-client python3-nbclient python3-nbformat python3-ipykernel)
+  jupyter-notebook jupyter-nbconvert jupyter-client python3-nbclient python3-nbformat python3-ipykernel
+  chromium)
+command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(npm)
 
 log() { echo "deps: $*" >&2; }
 

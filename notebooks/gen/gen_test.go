@@ -37,13 +37,15 @@ func TestNotebooksUpToDate(t *testing.T) {
 }
 
 func TestGenerateCells(t *testing.T) {
-	src := "//gonb:notebook x.ipynb\npackage x\n\n//gonb:markdown\n/*\n# Title\n*/\n\n//gonb:goget\n\n//gonb:code\nimport \"fmt\"\n\nfunc f() {}\n\n//gonb:main same-cell\nfunc _() {\n\tf()\n}\n\n//gonb:main\nfunc _() {\n\tfmt.Println(`a\n\tb`)\n}\n"
+	src := "//gonb:notebook x.ipynb\npackage x\n\n//gonb:markdown\n/*\n# Title\n*/\n\n//gonb:setup\nimport \"fmt\"\n\n//gonb:code\nfunc f() {}\n\n//gonb:main same-cell\nfunc _() {\n\tf()\n}\n\n//gonb:main\nfunc _() {\n\tfmt.Println(`a\n\tb`)\n}\n"
 	name, b, err := generate(src, "require (\n\tgithub.com/gomlx/compute v0.1.6\n\tgithub.com/gomlx/gomlx v0.28.8\n)\n")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(b)
-	for _, want := range []string{`"# Title"`, `"!*go get github.com/gomlx/gomlx@v0.28.8 github.com/gomlx/compute@v0.1.6 2>/dev/null || go get github.com/gomlx/gomlx@v0.28.8 github.com/gomlx/compute@v0.1.6"`,
+	for _, want := range []string{`"# Title"`, `"!*go get github.com/gomlx/gomlx@v0.28.8 github.com/gomlx/compute@v0.1.6 2>/dev/null || \\\n",` + "\n" +
+			`    "  go get github.com/gomlx/gomlx@v0.28.8 github.com/gomlx/compute@v0.1.6\n",`,
+		`"import \"fmt\""`, `"tags": [` + "\n" + `     "setup"`, `"scrolled": false`,
 		`"func f() {}\n",`, `"%%\n",` + "\n" + `    "f()"`, `"fmt.Println(` + "`a\\n\"", `"name": "vggnb"`} {
 		if !strings.Contains(s, want) {
 			t.Errorf("generated notebook lacks %q:\n%s", want, s)

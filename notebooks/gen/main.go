@@ -8,14 +8,17 @@
 //
 //	//gonb:notebook NAME.ipynb   (once, before the package clause) the notebook written
 //	//gonb:markdown              a markdown cell: the /* ... */ comment that follows
-//	//gonb:goget                 the cell pinning GoMLX for GoNB's go get, versions from go.mod,
-//	                             quiet on success
+//	//gonb:setup                 the set-up cell: GoNB's go get pinning GoMLX at go.mod's
+//	                             versions (quiet on success), then the lines up to the next
+//	                             //gonb: (the imports); tagged "setup", the cell to run first
+//	                             after a kernel restart
 //	//gonb:code                  a code cell of declarations: the lines up to the next //gonb:
 //	//gonb:main                  a code cell run as a program (GoNB's %%): the body of the
 //	                             func _() { ... } that follows
 //	//gonb:main same-cell        the same, appended to the preceding code cell
 //
-// The kernelspec comes from package kernel. TestNotebooksUpToDate fails when a
+// Code cells never scroll their output (metadata "scrolled": false): a diagram
+// or a table is seen whole, not folded. The kernelspec comes from package kernel. TestNotebooksUpToDate fails when a
 // committed notebook differs from what its source generates.
 package main
 
@@ -76,7 +79,10 @@ func generateAll(root string) (map[string][]byte, error) {
 }
 
 // cell is one notebook cell.
-type cell struct{ kind, source string }
+type cell struct {
+	kind, source string
+	tags         []string
+}
 
 var notebookName = regexp.MustCompile(`(?m)^//gonb:notebook (\S+\.ipynb)$`)
 
@@ -113,20 +119,22 @@ func generate(src, gomod string) (string, []byte, error) {
 			if err != nil {
 				return "", nil, err
 			}
-			cells = append(cells, cell{"markdown", strings.Join(text, "\n")})
-		case "goget":
-			get, err := goGet(gomod)
-			if err != nil {
-				return "", nil, err
-			}
-			cells = append(cells, cell{"code", get})
-		case "code":
+			cells = append(cells, cell{kind: "markdown", source: strings.Join(text, "\n")})
+		case "setup", "code":
 			j := i + 1
 			for j < len(lines) && !strings.HasPrefix(lines[j], "//gonb:") {
 				j++
 			}
-			cells = append(cells, cell{"code", strings.TrimSpace(strings.Join(lines[i+1:j], "\n"))})
+			c := cell{kind: "code", source: strings.TrimSpace(strings.Join(lines[i+1:j], "\n"))}
 			i = j - 1
+			if marker == "setup" {
+				get, err := goGet(gomod)
+				if err != nil {
+					return "", nil, err
+				}
+				c.source, c.tags = get+"\n\n"+c.source, []string{"setup"}
+			}
+			cells = append(cells, c)
 		case "main":
 			fn, err := block("func _() {", "}")
 			if err != nil {
@@ -143,7 +151,7 @@ func generate(src, gomod string) (string, []byte, error) {
 				}
 				cells[len(cells)-1].source += "\n" + code
 			} else {
-				cells = append(cells, cell{"code", code})
+				cells = append(cells, cell{kind: "code", source: code})
 			}
 		default:
 			return "", nil, fmt.Errorf("line %d: unknown marker //gonb:%s", i+1, marker)
@@ -166,8 +174,10 @@ func goGet(gomod string) (string, error) {
 	}
 	// Quiet on success (go get reports on stderr, which notebooks show as an
 	// error box); on failure the second go get shows why.
+	// Two lines (GoNB joins a line ending in \ with the next), so that neither
+	// is cut off in the notebook's input column.
 	get := "go get " + strings.Join(mods, " ")
-	return "!*" + get + " 2>/dev/null || " + get, nil
+	return "!*" + get + " 2>/dev/null || \\\n  " + get, nil
 }
 
 // notebookJSON writes nbformat 4.5 JSON as nbformat does (indent 1, sorted keys,
@@ -179,8 +189,13 @@ func notebookJSON(cells []cell) ([]byte, error) {
 		if lines[len(lines)-1] == "" {
 			lines = lines[:len(lines)-1]
 		}
-		m := map[string]any{"cell_type": c.kind, "id": fmt.Sprintf("c%02d", i), "metadata": map[string]any{}, "source": lines}
+		meta := map[string]any{}
+		if len(c.tags) > 0 {
+			meta["tags"] = c.tags
+		}
+		m := map[string]any{"cell_type": c.kind, "id": fmt.Sprintf("c%02d", i), "metadata": meta, "source": lines}
 		if c.kind == "code" {
+			meta["scrolled"] = false
 			m["execution_count"] = nil
 			m["outputs"] = []any{}
 		}

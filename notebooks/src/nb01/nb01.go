@@ -27,21 +27,23 @@ This notebook reproduces the blog post *"Use Keras pretrained models with Tensor
 deterministic random values written in the real Keras file layout. Everything below then still checks the
 *computation* (both implementations read the same file), but predictions and pictures mean nothing — every
 cell that uses them says so.
+
+**After a kernel restart, run the Set-up cell first** (it pins the modules and imports the packages); every other
+cell then runs on its own, in any order.
 */
 
 //gonb:markdown
 /*
 ## Set-up
 
-Each GoNB cell is compiled and run as a whole Go program; functions declared here stay available to later
-cells. The `vggnb` kernel resolves `github.com/vggnb/vggnb/...` to this checkout; the first cell pins the GoMLX
-modules (the module proxy here refuses `@latest`, which GoNB's automatic `go get` would ask for). `weightsFile` finds the real weights or writes the synthetic ones once, in the Keras 2 layout, so
-that PyTorch can read the very same file later.
+Each GoNB cell is compiled and run as a whole Go program. This cell pins the GoMLX modules (the module proxy here
+refuses `@latest`, which GoNB's automatic `go get` would ask for) and imports the packages; the `vggnb` kernel
+resolves `github.com/vggnb/vggnb/...` to this checkout. The helpers the cells share come from one package,
+`notebooks/nb`: `nb.VGG19Weights` finds the real weights or writes the synthetic ones once, in the Keras 2 layout,
+so that PyTorch can read the very same file later; `nb.Photo` is the demo photograph, preprocessed.
 */
 
-//gonb:goget
-
-//gonb:code
+//gonb:setup
 import (
 	"fmt"
 	"math"
@@ -58,58 +60,13 @@ import (
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
 	"github.com/vggnb/vggnb/gomlx_vgg/torchref"
+	"github.com/vggnb/vggnb/notebooks/nb"
 	"github.com/vggnb/vggnb/weights"
 )
 
-func must(err error) {
-	if err != nil {
-		panic(err)
-	}
-}
-
-// weightsFile returns the VGG19 no-top weight file: ImageNet's if verified on this machine,
-// else SYNTHETIC weights written once in the Keras layout (so PyTorch reads the same file).
-func weightsFile() (path string, synthetic bool) {
-	path, synthetic, err := weights.ImageNetOrSynthetic("vgg19", false, 1)
-	must(err)
-	return path, synthetic
-}
-
-// vgg19 builds VGG19 without its top on the weights above.
-func vgg19(b *gomlx_vgg.Builder) *gomlx_vgg.Model {
-	path, _ := weightsFile()
-	return b.Weights(gomlx_vgg.WeightSource(path)).MustDone()
-}
-
-// input loads the demo photograph (Chelsea the cat, CC0) at h x w like Keras'
-// load_img and applies preprocess_input.
-func input(h, w int) *tensors.Tensor {
-	img, err := gomlx_vgg.DemoImage(gomlx_vgg.TargetSize(h, w))
-	must(err)
-	x, err := gomlx_vgg.PreprocessInput(gomlx_vgg.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
-	must(err)
-	return gomlx_vgg.MustBatch(x)
-}
-
-// sumOfWeights adds up every VGG variable: a quick fingerprint of the pretrained weights.
-func sumOfWeights(m *gomlx_vgg.Model) float64 {
-	var s float64
-	for v := range m.Store().IterVariables() {
-		if v.Path() == "/input_image" || v.Path() == "/head/kernel" {
-			continue
-		}
-		tensors.ConstFlatData(v.MustValue(), func(f []float32) {
-			for _, x := range f {
-				s += float64(x)
-			}
-		})
-	}
-	return s
-}
-
-//gonb:main same-cell
+//gonb:main
 func _() {
-	path, synthetic := weightsFile()
+	path, synthetic := nb.VGG19Weights()
 	fmt.Println("weights file:", path)
 	if synthetic {
 		display.MustShow(display.Markdown("**⚠ " + weights.SyntheticNotice + "**"))
@@ -127,7 +84,7 @@ ask (`Trainable(true)`), so nothing trains them by accident.
 
 //gonb:main
 func _() {
-	m := vgg19(gomlx_vgg.VGG19().IncludeTop(false))
+	m := nb.VGG19(gomlx_vgg.VGG19().IncludeTop(false))
 	display.MustShow(display.Summary(m))
 }
 
@@ -147,15 +104,16 @@ between the two constructions.
 
 //gonb:main
 func _() {
-	m := vgg19(gomlx_vgg.VGG19().IncludeTop(false))
-	native, err := m.Outputs(input(200, 300), "block5_pool")
-	must(err)
-	graphOuts, err := m.GraphOutputs(input(200, 300), "block5_pool")
-	must(err)
+	m := nb.VGG19(gomlx_vgg.VGG19().IncludeTop(false))
+	native, err := m.Outputs(nb.Photo(200, 300), "block5_pool")
+	nb.Must(err)
+	graphOuts, err := m.GraphOutputs(nb.Photo(200, 300), "block5_pool")
+	nb.Must(err)
 	n, g := gomlx_vgg.StatsOf(native["block5_pool"]), gomlx_vgg.StatsOf(graphOuts["block5_pool"])
 	fmt.Printf("block5_pool shape %v\n", n.Shape)
-	fmt.Printf("block5_pool mean (the hash): native kernels %.9g, GoMLX graph %.9g (relative difference %.1e)\n",
-		n.Mean, g.Mean, math.Abs(n.Mean-g.Mean)/g.Mean)
+	fmt.Printf("block5_pool mean (the hash): native kernels %.9g, GoMLX graph %.9g\n",
+		n.Mean, g.Mean)
+	fmt.Printf("relative difference %.1e\n", math.Abs(n.Mean-g.Mean)/g.Mean)
 }
 
 //gonb:markdown
@@ -169,13 +127,13 @@ In the post, the second way passes the input tensor when the model is constructe
 
 //gonb:main
 func _() {
-	first := vgg19(gomlx_vgg.VGG19().IncludeTop(false))
-	second := vgg19(gomlx_vgg.VGG19().IncludeTop(false).InputShape(200, 300, 3))
-	x := input(200, 300)
+	first := nb.VGG19(gomlx_vgg.VGG19().IncludeTop(false))
+	second := nb.VGG19(gomlx_vgg.VGG19().IncludeTop(false).InputShape(200, 300, 3))
+	x := nb.Photo(200, 300)
 	a, err := first.Predict(x)
-	must(err)
+	nb.Must(err)
 	b, err := second.Predict(x)
-	must(err)
+	nb.Must(err)
 	ma, mb := gomlx_vgg.StatsOf(a).Mean, gomlx_vgg.StatsOf(b).Mean
 	fmt.Printf("first way  %.9g\nsecond way %.9g\nidentical: %v\n", ma, mb, ma == mb)
 	if ma != mb {
@@ -195,12 +153,11 @@ Executors run the GoMLX graph, so both print the graph's hash from section 2.
 
 //gonb:main
 func _() {
-	m := vgg19(gomlx_vgg.VGG19().IncludeTop(false))
-	x := input(200, 300)
+	m := nb.VGG19(gomlx_vgg.VGG19().IncludeTop(false))
+	x := nb.Photo(200, 300)
 	run := func() float64 {
-		exec := model.MustNewExec(m.Backend(), m.Store(), func(scope *model.Scope, x *graph.Node) *graph.Node {
-			return m.Apply(scope, x)
-		})
+		apply := func(scope *model.Scope, x *graph.Node) *graph.Node { return m.Apply(scope, x) }
+		exec := model.MustNewExec(m.Backend(), m.Store(), apply)
 		defer exec.Finalize()
 		return gomlx_vgg.StatsOf(exec.MustExec1(x)).Mean
 	}
@@ -218,14 +175,15 @@ weights are bit-for-bit the same.
 
 //gonb:main
 func _() {
-	m := vgg19(gomlx_vgg.VGG19().IncludeTop(false))
-	before := sumOfWeights(m)
+	m := nb.VGG19(gomlx_vgg.VGG19().IncludeTop(false))
+	before := nb.SumOfWeights(m)
 	head := m.Store().VariableWithShape("/head/kernel", shapes.Make(dtypes.Float32, 512, 10),
 		initializer.GlorotUniformFn(m.Store().RootScope()))
-	must(m.Store().InitializeVariables(m.Backend(), nil))
-	after := sumOfWeights(m)
-	fmt.Printf("new head initialised: %v\nsum of VGG weights before %.12g\nsum of VGG weights after  %.12g\nunchanged: %v\n",
-		head.HasValue(), before, after, before == after)
+	nb.Must(m.Store().InitializeVariables(m.Backend(), nil))
+	after := nb.SumOfWeights(m)
+	fmt.Println("new head initialised:", head.HasValue())
+	fmt.Printf("sum of VGG weights before %.12g\nsum of VGG weights after  %.12g\n", before, after)
+	fmt.Println("unchanged:", before == after)
 }
 
 //gonb:markdown
@@ -239,9 +197,9 @@ computes for the first layers (a convolution is a padded im2col and one matrix p
 
 //gonb:main
 func _() {
-	m := vgg19(gomlx_vgg.VGG19().IncludeTop(false))
+	m := nb.VGG19(gomlx_vgg.VGG19().IncludeTop(false))
 	count := func(applications int) (ops, params int) {
-		exec := model.MustNewExec(m.Backend(), m.Store(), func(scope *model.Scope, x *graph.Node) *graph.Node {
+		sum := func(scope *model.Scope, x *graph.Node) *graph.Node {
 			var y *graph.Node
 			for range applications {
 				out := graph.ReduceAllMean(m.Apply(scope, x))
@@ -252,21 +210,24 @@ func _() {
 				}
 			}
 			return y
-		})
+		}
+		exec := model.MustNewExec(m.Backend(), m.Store(), sum)
 		defer exec.Finalize()
 		g, err := exec.Compile(shapes.Make(dtypes.Float32, 1, 64, 64, 3))
-		must(err)
+		nb.Must(err)
 		return len(g.Nodes()), g.NumParameters()
 	}
 	ops1, params1 := count(1)
 	ops2, params2 := count(2)
-	fmt.Printf("applied once:  %4d ops, %2d parameters (1 input + %d variables)\n", ops1, params1, params1-1)
-	fmt.Printf("applied twice: %4d ops, %2d parameters — the same %d variables\n", ops2, params2, params2-1)
+	fmt.Printf("applied once:  %4d ops, %2d parameters (1 input + %d variables)\n",
+		ops1, params1, params1-1)
+	fmt.Printf("applied twice: %4d ops, %2d parameters — the same %d variables\n",
+		ops2, params2, params2-1)
 	fmt.Printf("variables in the store: %d\n", m.Store().NumVariables())
 	groups, err := m.Ops(1, 64, 64, 3)
-	must(err)
+	nb.Must(err)
 	svg, err := display.OpGraph(groups, 4)
-	must(err)
+	nb.Must(err)
 	display.MustShow(display.OpCounts(groups), svg)
 }
 
@@ -280,9 +241,9 @@ gradient is taken with respect to the trainable image variable alone: after a fe
 
 //gonb:main
 func _() {
-	m := vgg19(gomlx_vgg.VGG19().IncludeTop(false))
-	img, err := m.Store().CreateVariable("/input_image", input(64, 64))
-	must(err)
+	m := nb.VGG19(gomlx_vgg.VGG19().IncludeTop(false))
+	img, err := m.Store().CreateVariable("/input_image", nb.Photo(64, 64))
+	nb.Must(err)
 	img.Trainable = true
 	imageSum := func() (s float64) {
 		tensors.ConstFlatData(img.MustValue(), func(f []float32) {
@@ -292,21 +253,24 @@ func _() {
 		})
 		return
 	}
-	vggBefore, imgBefore := sumOfWeights(m), imageSum()
+	vggBefore, imgBefore := nb.SumOfWeights(m), imageSum()
 	var trained int
-	step := model.MustNewExec(m.Backend(), m.Store(), func(scope *model.Scope, g *graph.Graph) *graph.Node {
+	ascend := func(scope *model.Scope, g *graph.Graph) *graph.Node {
 		x := img.NodeValue(g)
 		objective := graph.ReduceAllMean(m.Apply(scope, x))
 		grads := scope.BuildTrainableVariablesGradientsGraph(objective)
 		trained = len(grads)
 		img.SetNodeValue(graph.Add(x, graph.MulScalar(grads[0], 1000)))
 		return objective
-	})
+	}
+	step := model.MustNewExec(m.Backend(), m.Store(), ascend)
 	for i := range 3 {
 		fmt.Printf("step %d: block5_pool mean %.6g\n", i, step.MustExec1().Value())
 	}
 	fmt.Printf("variables with a gradient: %d (the image)\n", trained)
-	fmt.Printf("VGG weights sum: before %.12g, after %.12g, unchanged: %v\n", vggBefore, sumOfWeights(m), vggBefore == sumOfWeights(m))
+	vggAfter := nb.SumOfWeights(m)
+	fmt.Printf("VGG weights sum: before %.12g, after %.12g, unchanged: %v\n",
+		vggBefore, vggAfter, vggBefore == vggAfter)
 	fmt.Printf("image sum:       before %.6g, after %.6g\n", imgBefore, imageSum())
 }
 
@@ -328,21 +292,27 @@ the **GoMLX graph** that `Apply` builds (the one you train and differentiate).
 
 //gonb:main
 func _() {
-	path, synthetic := weightsFile()
-	m := vgg19(gomlx_vgg.VGG19().IncludeTop(false))
-	goOuts, err := m.Outputs(input(200, 300), append([]string{"input_1"}, m.LayerNames()...)...)
-	must(err)
+	path, synthetic := nb.VGG19Weights()
+	m := nb.VGG19(gomlx_vgg.VGG19().IncludeTop(false))
+	goOuts, err := m.Outputs(nb.Photo(200, 300), append([]string{"input_1"}, m.LayerNames()...)...)
+	nb.Must(err)
 	photo, err := gomlx_vgg.DemoImageFile()
-	must(err)
-	ref, err := torchref.Run(torchref.Options{Weights: path, Model: "vgg19", Image: photo, Height: 200, Width: 300, Float32: true})
-	must(err)
+	nb.Must(err)
+	ref, err := torchref.Run(torchref.Options{
+		Weights: path, Model: "vgg19", Image: photo, Height: 200, Width: 300, Float32: true})
+	nb.Must(err)
 	truth, torch32 := consistency.FromTorch(ref)
 	layers := append([]string{"input_1"}, m.LayerNames()...)
-	report := consistency.Check(consistency.FromTensors("pure Go, native kernels", goOuts), truth, layers, 1e-5).Beside(torch32)
+	// check compares outs with the truth, layer by layer, PyTorch float32 beside.
+	check := func(name string, outs map[string]*tensors.Tensor) *consistency.Report {
+		r := consistency.Check(consistency.FromTensors(name, outs), truth, layers, 1e-5)
+		return r.Beside(torch32)
+	}
+	report := check("pure Go, native kernels", goOuts)
 	display.MustShow(display.ConsistencyTable(report))
-	graphOuts, err := m.GraphOutputs(input(200, 300), layers...)
-	must(err)
-	graphReport := consistency.Check(consistency.FromTensors("pure Go, GoMLX graph", graphOuts), truth, layers, 1e-5).Beside(torch32)
+	graphOuts, err := m.GraphOutputs(nb.Photo(200, 300), layers...)
+	nb.Must(err)
+	graphReport := check("pure Go, GoMLX graph", graphOuts)
 	display.MustShow(display.ConsistencyTable(graphReport))
 	if synthetic {
 		fmt.Println("(SYNTHETIC weights: the check compares computations, not ImageNet features)")
@@ -352,17 +322,18 @@ func _() {
 			panic(fmt.Sprintf("layers disagree with the float64 truth: %v", r.Failed()))
 		}
 	}
-	// With a PJRT plugin on this machine the kernel links XLA (see `vggnb kernel doctor`): compare it too.
+	// With a PJRT plugin on this machine the kernel links XLA
+	// (see `vggnb kernel doctor`): compare it too.
 	if plugin := os.Getenv("VGGNB_XLA_PLUGIN"); plugin != "" && gomlx_vgg.XLALinked() {
 		backend, err := gomlx_vgg.NewBackend("xla:" + plugin)
-		must(err)
-		mx := vgg19(gomlx_vgg.VGG19().IncludeTop(false).Backend(backend))
-		xlaOuts, err := mx.Outputs(input(200, 300), layers...)
-		must(err)
-		xr := consistency.Check(consistency.FromTensors("XLA "+plugin, xlaOuts), truth, layers, 1e-5).Beside(torch32)
-		display.MustShow(display.ConsistencyTable(xr))
+		nb.Must(err)
+		mx := nb.VGG19(gomlx_vgg.VGG19().IncludeTop(false).Backend(backend))
+		xlaOuts, err := mx.Outputs(nb.Photo(200, 300), layers...)
+		nb.Must(err)
+		display.MustShow(display.ConsistencyTable(check("XLA "+plugin, xlaOuts)))
 	} else {
-		fmt.Println("XLA: no PJRT plugin on this machine (or not linked), skipped; see `vggnb kernel doctor`")
+		fmt.Println("XLA: no PJRT plugin on this machine (or not linked), skipped;",
+			"see `vggnb kernel doctor`")
 	}
 }
 
@@ -377,17 +348,20 @@ mean activation of every layer.
 
 //gonb:main
 func _() {
-	_, synthetic := weightsFile()
-	m := vgg19(gomlx_vgg.VGG19().IncludeTop(false))
-	outs, err := m.Outputs(input(200, 300), gomlx_vgg.AllLayers)
-	must(err)
+	_, synthetic := nb.VGG19Weights()
+	m := nb.VGG19(gomlx_vgg.VGG19().IncludeTop(false))
+	outs, err := m.Outputs(nb.Photo(200, 300), gomlx_vgg.AllLayers)
+	nb.Must(err)
 	if synthetic {
-		display.MustShow(display.Markdown("**⚠ SYNTHETIC weights: these pictures show random filters, not ImageNet features.**"))
+		display.MustShow(display.Markdown(
+			"**⚠ SYNTHETIC weights: these pictures show random filters, not ImageNet features.**"))
 	}
-	g1, err := display.ActivationGrid(outs["block1_conv1"], display.Channels(32), display.Columns(8))
-	must(err)
-	g5, err := display.ActivationGrid(outs["block5_conv4"], display.Channels(32), display.Columns(8))
-	must(err)
+	grid := func(layer string) display.PNG {
+		g, err := display.ActivationGrid(outs[layer], display.Channels(32), display.Columns(8))
+		nb.Must(err)
+		return g
+	}
+	g1, g5 := grid("block1_conv1"), grid("block5_conv4")
 	stats := m.Stats(outs)
 	display.MustShow(
 		display.Markdown("**block1_conv1**, first 32 of 64 channels"), g1,
@@ -395,7 +369,8 @@ func _() {
 		display.Histogram("block5_conv4 values", outs["block5_conv4"], 60, true),
 		display.LayerMeans("mean activation per layer", stats),
 		display.StatsTable("layer statistics (200x300 photo)", stats),
-		display.ChannelMeansTable("block5_pool: mean of each channel (first 64)", display.ChannelMeans(outs["block5_pool"])[:64]),
+		display.ChannelMeansTable("block5_pool: mean of each channel (first 64)",
+			display.ChannelMeans(outs["block5_pool"])[:64]),
 	)
 	var nonFinite int
 	for _, s := range stats {
@@ -415,9 +390,9 @@ The Keras layer graph with output shapes and parameter counts, drawn without a s
 
 //gonb:main
 func _() {
-	m := vgg19(gomlx_vgg.VGG19().IncludeTop(false).InputShape(200, 300, 3))
+	m := nb.VGG19(gomlx_vgg.VGG19().IncludeTop(false).InputShape(200, 300, 3))
 	svg, err := display.LayerGraph(m)
-	must(err)
+	nb.Must(err)
 	display.MustShow(svg)
 }
 

@@ -13,11 +13,20 @@ package nb02
 with SGD (learning rate 0.5, batches of 50) and uses it to show what happens around a model. This notebook does
 the same in Go with GoMLX, on **Fashion-MNIST** from Debian's `dataset-fashion-mnist` (offline; MNIST itself is
 downloaded with pinned hashes by `mlp.LoadMNIST` where there is network).
+
+**After a kernel restart, run the Set-up cell first** (it pins the modules and imports the packages); every other
+cell then runs on its own, in any order.
 */
 
-//gonb:goget
+//gonb:markdown
+/*
+## Set-up
 
-//gonb:code
+This cell pins the GoMLX modules and imports the packages; the helpers the cells share come from one package,
+`notebooks/nb`. **After a kernel restart, run this cell first**; every other cell then runs on its own.
+*/
+
+//gonb:setup
 import (
 	"fmt"
 	"slices"
@@ -30,29 +39,14 @@ import (
 
 	"github.com/vggnb/vggnb/display"
 	"github.com/vggnb/vggnb/gomlx_vgg/mlp"
+	"github.com/vggnb/vggnb/notebooks/nb"
 )
 
-func must(err error) {
-	if err != nil {
-		panic(err)
-	}
-}
-
-func data() (train, test *mlp.Dataset) {
-	train, test, err := mlp.LoadFashionMNIST("")
-	must(err)
-	return train, test
-}
-
-func flat(t *tensors.Tensor) (v []float32) {
-	tensors.ConstFlatData(t, func(f []float32) { v = slices.Clone(f) })
-	return
-}
-
-//gonb:main same-cell
+//gonb:main
 func _() {
-	train, test := data()
-	fmt.Printf("%s: %d examples of %dx%d; %s: %d\n", train.Name, train.Len(), train.Rows, train.Cols, test.Name, test.Len())
+	train, test := nb.FashionMNIST()
+	fmt.Printf("%s: %d examples of %dx%d\n", train.Name, train.Len(), train.Rows, train.Cols)
+	fmt.Printf("%s: %d examples\n", test.Name, test.Len())
 	fmt.Println("classes:", strings.Join(mlp.FashionMNISTClasses, ", "))
 }
 
@@ -65,12 +59,12 @@ Exactly the seed: learning rate 0.5, batches of 50, 100 steps. The accuracy is w
 
 //gonb:main
 func _() {
-	train, test := data()
+	train, test := nb.FashionMNIST()
 	m := mlp.New(mlp.Config{}, nil)
 	loss, err := m.Train(train, mlp.SeedScheduleSteps, nil, nil, 0, nil)
-	must(err)
+	nb.Must(err)
 	acc, err := m.Accuracy(test)
-	must(err)
+	nb.Must(err)
 	fmt.Printf("after %d steps: loss %.4f, test accuracy %.4f\n", m.Steps(), loss, acc)
 }
 
@@ -85,10 +79,10 @@ progress bar instead.
 
 //gonb:main
 func _() {
-	train, test := data()
+	train, test := nb.FashionMNIST()
 	m := mlp.New(mlp.FullSchedule(), nil)
 	plot := display.NewLivePlot("Fashion-MNIST, MLP 128-128")
-	_, err := m.Train(train, mlp.FullScheduleSteps, nil, test, 1200, func(step, total int, loss float32, acc float64) {
+	progress := func(step, total int, loss float32, acc float64) {
 		if step%100 == 0 {
 			plot.Add("train loss", float64(step), float64(loss))
 		}
@@ -98,11 +92,13 @@ func _() {
 		if step%1200 == 0 {
 			plot.Update()
 		}
-	})
-	must(err)
+	}
+	_, err := m.Train(train, mlp.FullScheduleSteps, nil, test, 1200, progress)
+	nb.Must(err)
 	acc, err := m.Accuracy(test)
-	must(err)
-	fmt.Printf("after %d steps: test accuracy %.4f (the dataset's README lists 0.8833 for an MLP 256-128-100)\n", m.Steps(), acc)
+	nb.Must(err)
+	fmt.Printf("after %d steps: test accuracy %.4f\n", m.Steps(), acc)
+	fmt.Println("(the dataset's README lists 0.8833 for an MLP 256-128-100)")
 	if acc < 0.88 {
 		panic(fmt.Sprintf("full schedule reached only %.4f", acc))
 	}
@@ -119,14 +115,15 @@ the evaluation-phase ones never do. `Predict` and `Accuracy` always evaluate.
 
 //gonb:main
 func _() {
-	train, _ := data()
+	train, _ := nb.FashionMNIST()
 	m := mlp.New(mlp.Config{Dropout: 0.5}, nil)
 	x := tensors.FromFlatDataAndDimensions(slices.Clone(train.Images[:4*784]), 4, 784)
 	logits := func(training bool) []float32 {
-		return flat(model.MustExecOnce(m.Backend(), m.Store(), func(scope *model.Scope, x *graph.Node) *graph.Node {
+		fn := func(scope *model.Scope, x *graph.Node) *graph.Node {
 			m.Store().SetTraining(x.Graph(), training)
 			return m.Logits(scope, x)
-		}, x))
+		}
+		return nb.Flat(model.MustExecOnce(m.Backend(), m.Store(), fn, x))
 	}
 	fmt.Println("evaluation phase, two calls equal:", slices.Equal(logits(false), logits(false)))
 	fmt.Println("training phase, two calls equal:  ", slices.Equal(logits(true), logits(true)))
@@ -145,15 +142,17 @@ func _() {
 	store := model.NewStore()
 	a := tensors.FromFlatDataAndDimensions([]float32{1, 2, 3}, 1, 3)
 	b := tensors.FromFlatDataAndDimensions([]float32{1, 2, 3}, 1, 3)
-	outs := model.MustExecOnceN(gobackend.GetBackend(), store, func(scope *model.Scope, x, y *graph.Node) []*graph.Node {
+	twice := func(scope *model.Scope, x, y *graph.Node) []*graph.Node {
 		return []*graph.Node{mlp.Dense(scope, "shared", x, 2), mlp.Dense(scope, "shared", y, 2)}
-	}, a, b)
+	}
+	outs := model.MustExecOnceN(gobackend.GetBackend(), store, twice, a, b)
 	for v := range store.IterVariables() {
 		if strings.HasPrefix(v.Path(), "/shared/") {
 			fmt.Println("variable", v.Path(), v.Shape())
 		}
 	}
-	fmt.Println("same output for the same input:", slices.Equal(flat(outs[0]), flat(outs[1])))
+	same := slices.Equal(nb.Flat(outs[0]), nb.Flat(outs[1]))
+	fmt.Println("same output for the same input:", same)
 }
 
 //gonb:markdown
@@ -165,17 +164,17 @@ Batch norm keeps moving averages of the mean and variance. Training steps update
 
 //gonb:main
 func _() {
-	train, test := data()
+	train, test := nb.FashionMNIST()
 	m := mlp.New(mlp.Config{BatchNorm: true}, nil)
 	_, err := m.Train(train, 10, nil, nil, 0, nil)
-	must(err)
-	mean := func() []float32 { return flat(m.Store().GetVariable("/batch_normalization_1/mean").MustValue()) }
+	nb.Must(err)
+	mean := func() []float32 { return nb.Values(m.Store(), "/batch_normalization_1/mean") }
 	before := mean()
 	_, err = m.Accuracy(test)
-	must(err)
+	nb.Must(err)
 	fmt.Println("unchanged by evaluation:", slices.Equal(before, mean()))
 	_, err = m.Train(train, 1, nil, nil, 0, nil)
-	must(err)
+	nb.Must(err)
 	fmt.Println("changed by a training step:", !slices.Equal(before, mean()))
 }
 
@@ -189,14 +188,14 @@ rest keeps learning.
 
 //gonb:main
 func _() {
-	train, _ := data()
+	train, _ := nb.FashionMNIST()
 	m := mlp.New(mlp.Config{}, nil)
 	_, err := m.Train(train, 10, nil, nil, 0, nil)
-	must(err)
+	nb.Must(err)
 	for _, v := range m.TrainableVariables() {
 		fmt.Println("trainable", v)
 	}
-	must(m.Freeze("dense_1", true))
+	nb.Must(m.Freeze("dense_1", true))
 	var first, second string
 	for v := range m.Store().IterVariables() {
 		if v.Shape().Rank() == 2 && strings.HasPrefix(v.Path(), "/dense_1/") {
@@ -206,11 +205,11 @@ func _() {
 			second = v.Path()
 		}
 	}
-	k1, k2 := flat(m.Store().GetVariable(first).MustValue()), flat(m.Store().GetVariable(second).MustValue())
+	k1, k2 := nb.Values(m.Store(), first), nb.Values(m.Store(), second)
 	_, err = m.Train(train, 50, nil, nil, 0, nil)
-	must(err)
-	fmt.Println("frozen dense_1 unchanged:", slices.Equal(k1, flat(m.Store().GetVariable(first).MustValue())))
-	fmt.Println("dense_2 trained:", !slices.Equal(k2, flat(m.Store().GetVariable(second).MustValue())))
+	nb.Must(err)
+	fmt.Println("frozen dense_1 unchanged:", slices.Equal(k1, nb.Values(m.Store(), first)))
+	fmt.Println("dense_2 trained:", !slices.Equal(k2, nb.Values(m.Store(), second)))
 }
 
 //gonb:markdown

@@ -1,0 +1,96 @@
+// Package nb holds the helpers that the notebooks' cells share.
+//
+// GoNB compiles every cell as a whole program and keeps a cell's declarations
+// only until the kernel restarts: a helper declared in a notebook cell is
+// "undefined" in any later cell run alone after a restart. Declared here, a
+// helper is one import away, and the set-up cell (the go get pins and the
+// imports) is all a cell needs after a restart.
+//
+// Helpers panic on error, as notebook cells do: the panic is the cell's error.
+package nb
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/vggnb/vggnb/gomlx_vgg"
+	"github.com/vggnb/vggnb/gomlx_vgg/mlp"
+	"github.com/vggnb/vggnb/weights"
+)
+
+// Must panics with err when it is not nil.
+func Must(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
+
+// VGG19Weights returns the VGG19 no-top weight file: ImageNet's if it is
+// verified on this machine, else SYNTHETIC weights written once in the Keras 2
+// layout (so that PyTorch reads the very same file).
+func VGG19Weights() (path string, synthetic bool) {
+	path, synthetic, err := weights.ImageNetOrSynthetic("vgg19", false, 1)
+	Must(err)
+	return path, synthetic
+}
+
+// VGG19 finishes b (a VGG19 builder without its top) on VGG19Weights.
+func VGG19(b *gomlx_vgg.Builder) *gomlx_vgg.Model {
+	path, _ := VGG19Weights()
+	return b.Weights(gomlx_vgg.WeightSource(path)).MustDone()
+}
+
+// Photo returns the demo photograph (Chelsea the cat, CC0) as a batch of one,
+// loaded at h x w as Keras' load_img does and put through preprocess_input.
+func Photo(h, w int) *tensors.Tensor {
+	img, err := gomlx_vgg.DemoImage(gomlx_vgg.TargetSize(h, w))
+	Must(err)
+	x, err := gomlx_vgg.PreprocessInput(gomlx_vgg.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
+	Must(err)
+	return gomlx_vgg.MustBatch(x)
+}
+
+// SumOfWeights adds up the VGG layers' variables of m: a quick fingerprint of
+// the pretrained weights that ignores variables a notebook adds at "/input_image"
+// or under "/head/".
+func SumOfWeights(m *gomlx_vgg.Model) float64 {
+	var s float64
+	for v := range m.Store().IterVariables() {
+		if v.Path() == "/input_image" || strings.HasPrefix(v.Path(), "/head/") {
+			continue
+		}
+		tensors.ConstFlatData(v.MustValue(), func(f []float32) {
+			for _, x := range f {
+				s += float64(x)
+			}
+		})
+	}
+	return s
+}
+
+// FashionMNIST loads Debian's dataset-fashion-mnist.
+func FashionMNIST() (train, test *mlp.Dataset) {
+	train, test, err := mlp.LoadFashionMNIST("")
+	Must(err)
+	return train, test
+}
+
+// Values returns a copy of the float32 values of store's variable at path
+// ("/dense_1/weights", say).
+func Values(store *model.Store, path string) []float32 {
+	v := store.GetVariable(path)
+	if v == nil {
+		panic(fmt.Sprintf("nb: no variable %q in the store", path))
+	}
+	return Flat(v.MustValue())
+}
+
+// Flat returns a copy of t's float32 values.
+func Flat(t *tensors.Tensor) (v []float32) {
+	tensors.ConstFlatData(t, func(f []float32) { v = slices.Clone(f) })
+	return v
+}
