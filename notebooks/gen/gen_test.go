@@ -44,7 +44,7 @@ func TestGenerateCells(t *testing.T) {
 	}
 	s := string(b)
 	for _, want := range []string{`"# Title"`, `"!*go get github.com/gomlx/gomlx@v0.28.8 github.com/gomlx/compute@v0.1.6 2>/dev/null || \\\n",` + "\n" +
-			`    "  go get github.com/gomlx/gomlx@v0.28.8 github.com/gomlx/compute@v0.1.6\n",`,
+		`    "  go get github.com/gomlx/gomlx@v0.28.8 github.com/gomlx/compute@v0.1.6\n",`,
 		`"import \"fmt\""`, `"tags": [` + "\n" + `     "setup"`, `"scrolled": false`,
 		`"func f() {}\n",`, `"%%\n",` + "\n" + `    "f()"`, `"fmt.Println(` + "`a\\n\"", `"name": "vggnb"`} {
 		if !strings.Contains(s, want) {
