@@ -94,13 +94,15 @@ func show(it any) error {
 		return fmt.Errorf("display: cannot show a %T", it)
 	}
 	if InNotebook() {
-		if mime == protocol.MIMEImageSVG {
-			// Inline in HTML, where its own style (max-width 100%) applies: Jupyter
-			// Notebook's image/svg+xml renderer fixes the box to the SVG's width
-			// attribute, so a wide drawing overflows the column.
-			mime = protocol.MIMETextHTML
-		}
 		bundle := map[protocol.MIMEType]any{mime: data}
+		if mime == protocol.MIMEImageSVG {
+			// Also inline in HTML, which Jupyter prefers, and where the SVG's own
+			// style (max-width 100%) applies: Jupyter Notebook's image/svg+xml
+			// renderer fixes the box to the SVG's width attribute, so a wide
+			// drawing overflows the column. The image/svg+xml copy is for exports
+			// (kernel's HTML template draws it as an image).
+			bundle[protocol.MIMETextHTML] = data
+		}
 		if mime != protocol.MIMETextPlain {
 			bundle[protocol.MIMETextPlain] = fmt.Sprintf("<%s, %d bytes>", mime, size(data))
 		}
