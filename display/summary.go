@@ -7,9 +7,17 @@ import (
 	"github.com/vggnb/vggnb/gomlx_vgg"
 )
 
+// Summarized is a model Summary can render: *gomlx_vgg.Model, or a VGG with a
+// new head (*transfer.Stacked).
+type Summarized interface {
+	Layers() []gomlx_vgg.Layer
+	CountParams() (total, trainable int)
+	Title() string
+}
+
 // Summary renders Keras' model.summary(): layer (type), output shape, params,
 // trainable; then the totals.
-func Summary(m *gomlx_vgg.Model) HTML {
+func Summary(m Summarized) HTML {
 	var rows [][]string
 	for _, l := range m.Layers() {
 		rows = append(rows, []string{esc(fmt.Sprintf("%s (%s)", l.Name, l.Class)), esc(gomlx_vgg.KerasShape(l.OutputShape)),

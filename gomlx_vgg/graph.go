@@ -6,6 +6,7 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/gobackend"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX's own style for graph code.
 	"github.com/gomlx/gomlx/ml/model"
@@ -32,9 +33,35 @@ func (m *Model) ApplyLayers(scope *model.Scope, x *Node, names ...string) []*Nod
 	return m.applyLayers(scope, x, nil, names...)
 }
 
+// ApplyFrom builds the model's layers from the named one to its output on x,
+// the input of that layer (the previous layer's output, in the model's data
+// format): the rest of the network after a replaced first part (Keras layer
+// surgery). ApplyFrom(scope, x, "block1_conv1") is Apply without the input
+// checks.
+func (m *Model) ApplyFrom(scope *model.Scope, x *Node, first string) *Node {
+	return m.ApplyFromLayers(scope, x, first, m.output)[0]
+}
+
+// ApplyFromLayers is ApplyFrom returning the outputs of the named layers (first
+// or later), computed in one pass up to the deepest of them.
+func (m *Model) ApplyFromLayers(scope *model.Scope, x *Node, first string, names ...string) []*Node {
+	idx := slices.IndexFunc(m.layers, func(l Layer) bool { return l.Name == first })
+	if idx < 1 || idx > m.outputIndex() {
+		panic(m.unknownLayer(first))
+	}
+	return m.applyRange(scope, x, idx, nil, names...)
+}
+
 // applyLayers is ApplyLayers calling span (if not nil) with each layer's name and
 // the ids of the first and one-past-last graph nodes it added.
 func (m *Model) applyLayers(scope *model.Scope, x *Node, span func(layer string, from, to int), names ...string) []*Node {
+	m.checkInput(x)
+	return m.applyRange(scope, x, 1, span, names...)
+}
+
+// applyRange is applyLayers from layer index first on (1: the first after the
+// input), x being that layer's input.
+func (m *Model) applyRange(scope *model.Scope, x *Node, first int, span func(layer string, from, to int), names ...string) []*Node {
 	if len(names) == 0 {
 		panic(fmt.Errorf("gomlx_vgg: %s: no output layers requested", m))
 	}
@@ -44,9 +71,11 @@ func (m *Model) applyLayers(scope *model.Scope, x *Node, span func(layer string,
 		if idx < 0 || idx > m.outputIndex() {
 			panic(m.unknownLayer(name))
 		}
+		if idx < first && !(idx == 0 && first == 1) {
+			panic(fmt.Errorf("gomlx_vgg: %s: layer %s comes before %s", m, name, m.layers[first].Name))
+		}
 		last = max(last, idx)
 	}
-	m.checkInput(x)
 	outs := make([]*Node, len(names))
 	record := func(name string, v *Node) {
 		for j, n := range names {
@@ -55,12 +84,14 @@ func (m *Model) applyLayers(scope *model.Scope, x *Node, span func(layer string,
 			}
 		}
 	}
-	record("input_1", x) // already in the model's data format
-	if m.cfg.dataFormat == weights.ChannelsFirst {
+	if first == 1 {
+		record("input_1", x) // already in the model's data format
+	}
+	if m.cfg.dataFormat == weights.ChannelsFirst && x.Rank() == 4 {
 		x = TransposeAllAxes(x, 0, 2, 3, 1)
 	}
 	g := x.Graph()
-	for _, l := range m.layers[1 : last+1] {
+	for _, l := range m.layers[first : last+1] {
 		from := len(g.Nodes())
 		switch l.Class {
 		case weights.Conv2D:
@@ -153,20 +184,58 @@ func (m *Model) vars(scope *model.Scope, g *Graph, layer string) (kernel, bias *
 // the backend's fast matmul: the 9 shifted copies of the zero-padded input are
 // concatenated along channels, in the kernel's (row, column, channel) order.
 func conv3x3Relu(x, kernel, bias *Node) *Node {
-	d := x.Shape().Dimensions
+	return MaxScalar(im2colConv(x, kernel, bias, true), 0)
+}
+
+// Conv2D is a stride-1 2D convolution of x (batch, H, W, C) with kernel (kh,
+// kw, C, O) plus bias (O), no activation: Keras' Conv2D with padding 'same'
+// (same true) or 'valid'. On the pure-Go backend it is one matrix product over
+// im2col patches (the backend's own convolution is ~100x slower, forward and
+// backward); elsewhere it is the backend's convolution op (XLA's, cuDNN on
+// CUDA). Its gradients are GoMLX's autodiff of either.
+func Conv2D(x, kernel, bias *Node, same bool) *Node {
+	if x.Rank() != 4 || kernel.Rank() != 4 || bias.Rank() != 1 || kernel.Shape().Dimensions[2] != x.Shape().Dimensions[3] ||
+		bias.Shape().Dimensions[0] != kernel.Shape().Dimensions[3] {
+		panic(fmt.Errorf("gomlx_vgg: Conv2D of x %s with kernel %s and bias %s: want (batch, H, W, C), (kh, kw, C, O) and (O)",
+			x.Shape(), kernel.Shape(), bias.Shape()))
+	}
+	if x.Graph().Backend().Name() == gobackend.GetBackend().Name() {
+		return im2colConv(x, kernel, bias, same)
+	}
+	c := Convolve(x, kernel)
+	if same {
+		c = c.PadSame()
+	} else {
+		c = c.NoPadding()
+	}
+	return Add(c.Done(), Reshape(bias, 1, 1, 1, -1))
+}
+
+// im2colConv is Conv2D as one matrix product: the kh*kw shifted views of the
+// (padded) input side by side, times the kernel as a (kh*kw*C, O) matrix.
+func im2colConv(x, kernel, bias *Node, same bool) *Node {
+	d, kd := x.Shape().Dimensions, kernel.Shape().Dimensions
 	n, h, w, c := d[0], d[1], d[2], d[3]
-	o := kernel.Shape().Dimensions[3]
-	// All four axes are given: Pad's gradient (GoMLX v0.28.8) breaks when trailing axes are left out.
-	p := Pad(x, ScalarZero(x.Graph(), x.DType()), compute.PadAxis{}, compute.PadAxis{Start: 1, End: 1}, compute.PadAxis{Start: 1, End: 1}, compute.PadAxis{})
-	parts := make([]*Node, 0, 9)
-	for i := range 3 {
-		for j := range 3 {
-			parts = append(parts, Slice(p, AxisRange(), AxisRange(i, i+h), AxisRange(j, j+w), AxisRange()))
+	kh, kw, o := kd[0], kd[1], kd[3]
+	p, oh, ow := x, h-kh+1, w-kw+1
+	if same {
+		// All four axes are given: Pad's gradient (GoMLX v0.28.8) breaks when trailing axes are left out.
+		p = Pad(x, ScalarZero(x.Graph(), x.DType()), compute.PadAxis{},
+			compute.PadAxis{Start: (kh - 1) / 2, End: kh / 2}, compute.PadAxis{Start: (kw - 1) / 2, End: kw / 2}, compute.PadAxis{})
+		oh, ow = h, w
+	}
+	if oh < 1 || ow < 1 {
+		panic(fmt.Errorf("gomlx_vgg: Conv2D 'valid' of a %dx%d input with a %dx%d kernel leaves nothing", h, w, kh, kw))
+	}
+	parts := make([]*Node, 0, kh*kw)
+	for i := range kh {
+		for j := range kw {
+			parts = append(parts, Slice(p, AxisRange(), AxisRange(i, i+oh), AxisRange(j, j+ow), AxisRange()))
 		}
 	}
-	cols := Reshape(Concatenate(parts, -1), n*h*w, 9*c)
-	y := Add(MatMul(cols, Reshape(kernel, 9*c, o)), InsertAxes(bias, 0))
-	return Reshape(MaxScalar(y, 0), n, h, w, o)
+	cols := Reshape(Concatenate(parts, -1), n*oh*ow, kh*kw*c)
+	y := Add(MatMul(cols, Reshape(kernel, kh*kw*c, o)), InsertAxes(bias, 0))
+	return Reshape(y, n, oh, ow, o)
 }
 
 // convolveRelu is conv3x3Relu with the backend's own convolution op: XLA's

@@ -22,7 +22,8 @@ type Spec struct {
 // Class is a Keras layer class, as model.summary() prints it.
 type Class string
 
-// The Keras layer classes of VGG models.
+// The Keras layer classes of VGG models (and Dropout, of the heads that
+// transfer learning stacks on them).
 const (
 	InputLayer             Class = "InputLayer"
 	Conv2D                 Class = "Conv2D"
@@ -31,6 +32,7 @@ const (
 	Dense                  Class = "Dense"
 	GlobalAveragePooling2D Class = "GlobalAveragePooling2D"
 	GlobalMaxPooling2D     Class = "GlobalMaxPooling2D"
+	Dropout                Class = "Dropout"
 )
 
 // LayerSpec is one layer of a Spec.

@@ -1,0 +1,116 @@
+package gomlx_vgg
+
+import (
+	"math"
+	"testing"
+
+	"github.com/gomlx/compute/gobackend"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vggnb/vggnb/weights"
+)
+
+// TestConv2D compares the im2col convolution with GoMLX's own convolution op,
+// 'same' and 'valid', odd and even kernels, forward and the kernel's gradient.
+func TestConv2D(t *testing.T) {
+	backend := gobackend.GetBackend()
+	for _, c := range []struct {
+		name   string
+		kh, kw int
+		same   bool
+	}{{"3x3 same", 3, 3, true}, {"3x3 valid", 3, 3, false}, {"5x5 same", 5, 5, true}, {"2x4 same", 2, 4, true}, {"5x5 valid", 5, 5, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			n, h, w, ch, o := 2, 9, 7, 3, 4
+			fill := func(size int, scale float32) []float32 {
+				v := make([]float32, size)
+				for i := range v {
+					v[i] = scale * float32(math.Sin(float64(i)*0.7+float64(size)))
+				}
+				return v
+			}
+			x := tensors.FromFlatDataAndDimensions(fill(n*h*w*ch, 1), n, h, w, ch)
+			k := tensors.FromFlatDataAndDimensions(fill(c.kh*c.kw*ch*o, 0.5), c.kh, c.kw, ch, o)
+			b := tensors.FromFlatDataAndDimensions(fill(o, 0.1), o)
+			run := func(fn func(x, k, b *Node) *Node) (y, gk []float32) {
+				outs := MustExecOnceN(backend, func(x, k, b *Node) []*Node {
+					out := fn(x, k, b)
+					return []*Node{out, Gradient(ReduceAllSum(Mul(out, out)), k)[0]}
+				}, x, k, b)
+				return tensors.MustCopyFlatData[float32](outs[0]), tensors.MustCopyFlatData[float32](outs[1])
+			}
+			got, gotGrad := run(func(x, k, b *Node) *Node { return im2colConv(x, k, b, c.same) })
+			want, wantGrad := run(func(x, k, b *Node) *Node {
+				cv := Convolve(x, k)
+				if c.same {
+					cv = cv.PadSame()
+				} else {
+					cv = cv.NoPadding()
+				}
+				return Add(cv.Done(), Reshape(b, 1, 1, 1, -1))
+			})
+			for _, p := range []struct {
+				what      string
+				got, want []float32
+			}{{"output", got, want}, {"kernel gradient", gotGrad, wantGrad}} {
+				if len(p.got) != len(p.want) {
+					t.Fatalf("%s: %d values, want %d", p.what, len(p.got), len(p.want))
+				}
+				var d, ref float64
+				for i := range p.got {
+					d = max(d, math.Abs(float64(p.got[i]-p.want[i])))
+					ref = max(ref, math.Abs(float64(p.want[i])))
+				}
+				if d > 1e-5*ref {
+					t.Errorf("%s differs from Convolve by %.2e (max |ref| %.2f)", p.what, d, ref)
+				}
+			}
+		})
+	}
+}
+
+// TestApplyFrom: the network resumed at block1_pool on block1_conv2's output
+// gives Apply's outputs (the rest of the network after layer surgery).
+func TestApplyFrom(t *testing.T) {
+	spec, err := weights.VGG("vgg16", false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := VGG16().IncludeTop(false).Weights(WeightSource(syntheticFile(t, spec))).MustDone()
+	x := tensors.FromFlatDataAndDimensions(make([]float32, 2*64*64*3), 2, 64, 64, 3)
+	tensors.MutableFlatData(x, func(f []float32) {
+		for i := range f {
+			f[i] = float32(math.Sin(float64(i))) * 100
+		}
+	})
+	outs, err := m.GraphOutputs(x, "block1_conv2", "block3_pool", "block5_pool")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resumed := model.MustExecOnceN(m.Backend(), m.Store(), func(scope *model.Scope, x *Node) []*Node {
+		return m.ApplyFromLayers(scope, x, "block1_pool", "block3_pool", "block5_pool")
+	}, outs["block1_conv2"])
+	for i, name := range []string{"block3_pool", "block5_pool"} {
+		a, b := tensors.MustCopyFlatData[float32](resumed[i]), tensors.MustCopyFlatData[float32](outs[name])
+		if len(a) != len(b) {
+			t.Fatalf("%s: %d values, want %d", name, len(a), len(b))
+		}
+		for j := range a {
+			if a[j] != b[j] {
+				t.Fatalf("%s differs at %d: %g vs %g", name, j, a[j], b[j])
+			}
+		}
+	}
+	for _, bad := range []string{"input_1", "no_such_layer"} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("ApplyFrom(%q) did not panic", bad)
+				}
+			}()
+			model.MustExecOnce(m.Backend(), m.Store(), func(scope *model.Scope, x *Node) *Node {
+				return m.ApplyFrom(scope, x, bad)
+			}, outs["block1_conv2"])
+		}()
+	}
+}

@@ -1,0 +1,98 @@
+package transfer
+
+import (
+	"fmt"
+
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train"
+	"github.com/gomlx/gomlx/ml/train/loss"
+	"github.com/gomlx/gomlx/ml/train/optimizer"
+)
+
+// RMSprop is Keras' RMSprop() as GoMLX's optimizer.RMSProp: learning rate
+// 0.001, rho 0.9, epsilon 1e-7. (GoMLX also corrects the running average's
+// start-up bias, which Keras does not: the first steps are a little larger.)
+func RMSprop(learningRate float64) optimizer.Interface {
+	return optimizer.RMSProp().LearningRate(learningRate).Betas(0.9, 0.9).Epsilon(1e-7).Done()
+}
+
+// Trainer takes training steps of a Stacked model with categorical
+// cross-entropy (Keras' loss='categorical_crossentropy' on one-hot labels,
+// here integer labels) and an optimizer, through GoMLX's train.Trainer. Only
+// trainable variables get gradients: frozen layers are not differentiated.
+type Trainer struct {
+	s        *Stacked
+	t        *train.Trainer
+	features bool
+	steps    int
+	frozenAt int // the Freeze setting the compiled graphs were built for
+}
+
+// HeadTrainer trains the head on the base's features (batch, H, W, C): Keras'
+// feature-extraction workflow, where the frozen base ran once (Features).
+func (s *Stacked) HeadTrainer(opt optimizer.Interface) *Trainer {
+	return s.newTrainer(opt, true)
+}
+
+// EndToEndTrainer trains the whole stacked model on preprocessed images
+// (batch, H, W, 3); the frozen layers compute no gradients.
+func (s *Stacked) EndToEndTrainer(opt optimizer.Interface) *Trainer {
+	return s.newTrainer(opt, false)
+}
+
+func (s *Stacked) newTrainer(opt optimizer.Interface, features bool) *Trainer {
+	fn := func(scope *model.Scope, _ any, inputs []*Node) []*Node {
+		if features {
+			return []*Node{s.HeadLogits(scope, inputs[0])}
+		}
+		return []*Node{s.Logits(scope, inputs[0])}
+	}
+	t := train.NewTrainer(s.backend, s.store, fn, loss.SparseCategoricalCrossEntropyLogits, opt, nil, nil)
+	return &Trainer{s: s, t: t, features: features, frozenAt: s.Frozen()}
+}
+
+// Step takes one training step (training phase: dropout on) on a batch x with
+// integer class labels and returns the batch's mean loss. x is not modified or
+// freed.
+func (t *Trainer) Step(x *tensors.Tensor, labels []int32) (float32, error) {
+	if x == nil || x.Shape().Rank() != 4 || x.Shape().Dimensions[0] != len(labels) {
+		return 0, fmt.Errorf("transfer: train step: inputs %v for %d labels, want (batch, H, W, C) with batch = labels", shapeOf(x), len(labels))
+	}
+	for i, l := range labels {
+		if l < 0 || int(l) >= t.s.classes {
+			return 0, fmt.Errorf("transfer: train step: label %d of example %d outside [0, %d)", l, i, t.s.classes)
+		}
+	}
+	y := tensors.FromFlatDataAndDimensions(append([]int32(nil), labels...), len(labels), 1)
+	// GoMLX's trainer takes ownership of (and frees) the batch: it gets a copy,
+	// and x stays the caller's.
+	xc, err := x.LocalClone()
+	if err != nil {
+		return 0, fmt.Errorf("transfer: train step %d: %w", t.steps, err)
+	}
+	// Which variables get gradients is fixed when a step's graph is built: after
+	// a Freeze (fine-tuning unfreezes block2, say) the graphs are built again.
+	if n := t.s.Frozen(); n != t.frozenAt {
+		t.t.ResetComputationGraphs()
+		t.frozenAt = n
+	}
+	metrics, err := t.t.TrainStep(train.Batch{Inputs: []*tensors.Tensor{xc}, Labels: []*tensors.Tensor{y}})
+	if err != nil {
+		return 0, fmt.Errorf("transfer: train step %d on %v: %w", t.steps, x.Shape(), err)
+	}
+	t.steps++
+	t.s.freezeHead(t.s.Frozen())
+	return tensors.ToScalar[float32](metrics[0]), nil
+}
+
+// Steps is the number of steps taken by this trainer.
+func (t *Trainer) Steps() int { return t.steps }
+
+func shapeOf(x *tensors.Tensor) any {
+	if x == nil {
+		return "nil"
+	}
+	return x.Shape()
+}
