@@ -168,14 +168,35 @@ func DecodeImg(r io.Reader, opts ...ImgOption) (*image.NRGBA, error) {
 		return nil, fmt.Errorf("decode image: %w", err)
 	}
 	img := toRGB(src)
-	b := img.Bounds()
-	if cfg.h == 0 || (b.Dx() == cfg.w && b.Dy() == cfg.h) {
+	if cfg.h == 0 {
 		return img, nil
 	}
-	if cfg.interp == Nearest {
-		return pil.ResizeNearest(img, cfg.w, cfg.h), nil
+	return resize(img, cfg.h, cfg.w, cfg.interp), nil
+}
+
+// resize is PIL's resize of an RGB image to height x width with a known filter.
+func resize(img *image.NRGBA, height, width int, filter Filter) *image.NRGBA {
+	b := img.Bounds()
+	switch {
+	case b.Dx() == width && b.Dy() == height:
+		return img
+	case filter == Nearest:
+		return pil.ResizeNearest(img, width, height)
 	}
-	return pil.Resample(img, cfg.w, cfg.h, filters[cfg.interp]), nil
+	return pil.Resample(img, width, height, filters[filter])
+}
+
+// ResizeImg converts img to RGB and resizes it to height x width with filter,
+// as Keras' load_img(target_size=..., interpolation=...) does after reading a
+// file (PIL's resize); for images that come from memory (a dataset's arrays).
+func ResizeImg(img image.Image, height, width int, filter Filter) (*image.NRGBA, error) {
+	if height <= 0 || width <= 0 {
+		return nil, fmt.Errorf("gomlx_vgg: target size %dx%d must be positive", height, width)
+	}
+	if _, ok := filters[filter]; !ok && filter != Nearest {
+		return nil, fmt.Errorf("gomlx_vgg: interpolation %q: want nearest, bilinear, bicubic, lanczos, box or hamming", filter)
+	}
+	return resize(toRGB(img), height, width, filter), nil
 }
 
 // toRGB converts like PIL's convert("RGB"): straight (not premultiplied) colour,

@@ -12,9 +12,11 @@ package transfer
 import (
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/gobackend"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -64,6 +66,10 @@ type Stacked struct {
 	dropout                 float64
 	store                   *model.Store
 	backend                 compute.Backend
+
+	mu    sync.Mutex
+	execs map[string]*model.Exec
+	input []int // a head alone: its input layer's shape
 }
 
 // NewPostModel builds the post's first model on VGG16 weights from the Keras
@@ -83,7 +89,7 @@ func NewPostModel(path string, seed int64) (*Stacked, error) {
 		return nil, fmt.Errorf("transfer: %w", err)
 	}
 	s := &Stacked{Base: base, classes: PostClasses, filters: PostConvFilter, units: PostDenseUnits,
-		dropout: PostDropout, store: store, backend: base.Backend()}
+		dropout: PostDropout, store: store, backend: base.Backend(), execs: map[string]*model.Exec{}}
 	if err := s.initHead(); err != nil {
 		return nil, err
 	}
@@ -91,6 +97,33 @@ func NewPostModel(path string, seed int64) (*Stacked, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// NewHead is the post's head alone (conv2d_1 … dense_2, classes outputs) on
+// inputs of shape (height, width, channels), trained from scratch: the
+// baseline that transfer learning is measured against (the same head on raw
+// pixels instead of VGG's features).
+func NewHead(height, width, channels, classes int, seed int64) (*Stacked, error) {
+	if height < 4 || width < 4 || channels < 1 || classes < 2 {
+		return nil, fmt.Errorf("transfer: a head on inputs (%d, %d, %d) with %d classes", height, width, channels, classes)
+	}
+	store := model.NewStore()
+	store.SetParam("rng_seed", seed)
+	s := &Stacked{classes: classes, filters: PostConvFilter, units: PostDenseUnits, dropout: PostDropout,
+		store: store, backend: gobackend.GetBackend(), execs: map[string]*model.Exec{},
+		input: []int{-1, height, width, channels}}
+	if err := s.initHead(); err != nil {
+		return nil, err
+	}
+	return s, s.Freeze(0)
+}
+
+// baseLayers is the base's layers, or only an input layer for a head alone.
+func (s *Stacked) baseLayers() []gomlx_vgg.Layer {
+	if s.Base == nil {
+		return []gomlx_vgg.Layer{{Name: "input_1", Class: weights.InputLayer, OutputShape: s.input}}
+	}
+	return s.Base.Layers()
 }
 
 // Store holds the base's and the head's variables.
@@ -115,8 +148,7 @@ const (
 // FeatureShape is the base's output for one image, (H, W, C): (40, 40, 128) for
 // the post.
 func (s *Stacked) FeatureShape() []int {
-	l, _ := s.Base.Layer(s.Base.Output())
-	return l.OutputShape[1:]
+	return s.baseLayers()[len(s.baseLayers())-1].OutputShape[1:]
 }
 
 // HeadLogits builds the head on a batch of base features (batch, H, W, C) and
@@ -148,6 +180,9 @@ func conv2D(scope *model.Scope, x *Node, filters, size int, same bool) *Node {
 
 // Logits builds the whole model on a batch of preprocessed images (batch, H, W, 3).
 func (s *Stacked) Logits(scope *model.Scope, images *Node) *Node {
+	if s.Base == nil {
+		return s.HeadLogits(scope, images)
+	}
 	return s.HeadLogits(scope, s.Base.Apply(scope, images))
 }
 
@@ -160,7 +195,7 @@ func (s *Stacked) Freeze(n int) error {
 		return fmt.Errorf("transfer: Freeze(%d): the model has %d layers", n, len(ls))
 	}
 	var frozen, trainable []string
-	for i, l := range ls[:len(s.Base.Layers())] {
+	for i, l := range ls[:len(s.baseLayers())] {
 		if l.Params == 0 {
 			continue
 		}
@@ -175,7 +210,7 @@ func (s *Stacked) Freeze(n int) error {
 		trainable bool
 		layers    []string
 	}{{false, frozen}, {true, trainable}} {
-		if len(set.layers) == 0 {
+		if len(set.layers) == 0 || s.Base == nil {
 			continue
 		}
 		if err := s.Base.SetTrainable(set.trainable, set.layers...); err != nil {
@@ -206,7 +241,7 @@ func (s *Stacked) Frozen() int {
 // freezeHead applies layers[:n] to the head's variables that exist.
 func (s *Stacked) freezeHead(n int) {
 	for i, l := range s.Layers() {
-		if i < len(s.Base.Layers()) || l.Params == 0 {
+		if i < len(s.baseLayers()) || l.Params == 0 {
 			continue
 		}
 		for v := range s.store.IterVariables() {
@@ -225,7 +260,7 @@ func hasScope(path, layer string) bool {
 // Layers lists the model's layers as Keras' model.layers does: the base's
 // (input_1 ... block2_pool), then the head's (conv2d_1 ... dense_2).
 func (s *Stacked) Layers() []gomlx_vgg.Layer {
-	out := s.Base.Layers()
+	out := s.baseLayers()
 	f := s.FeatureShape()
 	h, w, c := f[0]-2, f[1]-2, s.filters // 3x3 'valid'
 	ph, pw := h/2, w/2
@@ -248,6 +283,10 @@ func (s *Stacked) Layers() []gomlx_vgg.Layer {
 // Title names the model: the base, as gomlx_vgg titles it, cut at its output
 // layer, and the head.
 func (s *Stacked) Title() string {
+	if s.Base == nil {
+		f := s.FeatureShape()
+		return fmt.Sprintf("conv2d_1 … dense_2 (%d classes) alone, on inputs (%d, %d, %d)", s.classes, f[0], f[1], f[2])
+	}
 	return fmt.Sprintf("%s up to %s + conv2d_1 … dense_2 (%d classes)", s.Base.Title(), s.Base.Output(), s.classes)
 }
 
@@ -265,7 +304,7 @@ func (s *Stacked) CountParams() (total, trainable int) {
 // Predict returns the softmax probabilities for a batch of preprocessed images
 // (evaluation phase: no dropout).
 func (s *Stacked) Predict(images *tensors.Tensor) (*tensors.Tensor, error) {
-	return s.exec(func(scope *model.Scope, x *Node) *Node {
+	return s.exec("predict", func(scope *model.Scope, x *Node) *Node {
 		return Softmax(s.Logits(scope, x), -1)
 	}, images)
 }
@@ -273,7 +312,7 @@ func (s *Stacked) Predict(images *tensors.Tensor) (*tensors.Tensor, error) {
 // PredictFeatures is Predict from the base's features (batch, H, W, C): the
 // head alone, as in Keras' feature-extraction workflow.
 func (s *Stacked) PredictFeatures(features *tensors.Tensor) (*tensors.Tensor, error) {
-	return s.exec(func(scope *model.Scope, x *Node) *Node {
+	return s.exec("head", func(scope *model.Scope, x *Node) *Node {
 		return Softmax(s.HeadLogits(scope, x), -1)
 	}, features)
 }
@@ -281,21 +320,30 @@ func (s *Stacked) PredictFeatures(features *tensors.Tensor) (*tensors.Tensor, er
 // Features runs the frozen base on a batch of preprocessed images with the
 // native kernels where they apply (gomlx_vgg.Model.Predict).
 func (s *Stacked) Features(images *tensors.Tensor) (*tensors.Tensor, error) {
+	if s.Base == nil {
+		return nil, errors.New("transfer: a head alone has no base to compute features")
+	}
 	return s.Base.Predict(images)
 }
 
-func (s *Stacked) exec(fn func(*model.Scope, *Node) *Node, x *tensors.Tensor) (out *tensors.Tensor, err error) {
+// exec runs fn on x with the executor kept under name (compiled once per input
+// shape).
+func (s *Stacked) exec(name string, fn func(*model.Scope, *Node) *Node, x *tensors.Tensor) (out *tensors.Tensor, err error) {
 	if x == nil {
 		return nil, errors.New("transfer: nil input")
 	}
 	if x.DType() != dtypes.Float32 {
 		return nil, fmt.Errorf("transfer: input is %s, want float32", x.DType())
 	}
-	e, err := model.NewExec(s.backend, s.store, fn)
-	if err != nil {
-		return nil, fmt.Errorf("transfer: %w", err)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.execs[name]
+	if e == nil {
+		if e, err = model.NewExec(s.backend, s.store, fn); err != nil {
+			return nil, fmt.Errorf("transfer: %w", err)
+		}
+		s.execs[name] = e
 	}
-	defer e.Finalize()
 	outs, err := e.Exec(x)
 	if err != nil {
 		return nil, fmt.Errorf("transfer: input %s: %w", x.Shape(), err)
