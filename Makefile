@@ -72,6 +72,7 @@ bench:
 	$(GO) run ./bench/weightsload -python $(PYTHON)
 	$(GO) run ./bench/mlp -python $(PYTHON)
 	$(GO) run ./bench/vgg -python $(PYTHON)
+	$(GO) run ./bench/transfer -python $(PYTHON)
 	$(GO) test -run XXX -bench . -benchtime 5x ./weights ./gomlx_vgg/internal/kernels
 
 fuzz:

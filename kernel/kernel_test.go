@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -171,6 +172,43 @@ func TestMLPNotebook(t *testing.T) {
 		if !strings.Contains(string(b), w) {
 			t.Errorf("executed notebook 02 lacks %q", w)
 		}
+	}
+}
+
+// Notebook 04 (transfer learning) runs headless: the stacked model, feature
+// extraction with its cache, a checkpoint carried to the next cell, frozen
+// layers unchanged, fine-tuning, the surgery's distillation.
+func TestTransferNotebook(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains VGG16's transfer-learning models in a notebook")
+	}
+	cfg := installed(t)
+	nb := filepath.Join(cfg.Checkout, "notebooks", "04_transfer_learning.ipynb")
+	res, err := Run(context.Background(), []string{nb}, RunOptions{OutDir: t.TempDir(), JupyterDataDir: cfg.JupyterDataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(res[0].Executed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(b)
+	for _, w := range []string{"Total params", "6251402", "5991242", "frozen: layers[: 7 ]", "second call: 300+100 images",
+		"(a) head on frozen VGG features: test accuracy", "(b) the same head on raw 40x40 pixels",
+		"block1_conv1 unchanged: true", "block2_conv2 unchanged: true", "block2_conv2 changed:   true",
+		"(c) after fine-tuning", "new_conv", "distilled", "faster"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("executed notebook 04 lacks %q", w)
+		}
+	}
+	// The head loaded in the next cell scores exactly what the trained one did.
+	a := regexp.MustCompile(`\(a\) head on frozen VGG features: test accuracy (\d\.\d+)`).FindStringSubmatch(out)
+	loaded := regexp.MustCompile(`loaded head: test accuracy (\d\.\d+)`).FindStringSubmatch(out)
+	if a == nil || loaded == nil || a[1] != loaded[1] {
+		t.Errorf("trained head %v, loaded from its checkpoint %v: want the same accuracy", a, loaded)
+	}
+	if strings.Contains(out, "trainable=true") && strings.Contains(out, "block2_conv2  trainable=true") {
+		t.Error("a pretrained layer is trainable after loading the checkpoint")
 	}
 }
 

@@ -75,28 +75,40 @@ type Stacked struct {
 // NewPostModel builds the post's first model on VGG16 weights from the Keras
 // file at path (a no-top file; weights.ImageNetOrSynthetic gives ImageNet's or
 // SYNTHETIC ones) with seed for the head's initial values, and freezes
-// layers[:7]. The head's variables get their values on first use (or from a
-// checkpoint: Load).
+// layers[:7]: NewStacked(path, PostCut, PostInputSize, seed) then Freeze(7).
 func NewPostModel(path string, seed int64) (*Stacked, error) {
+	s, err := NewStacked(path, PostCut, PostInputSize, seed)
+	if err != nil {
+		return nil, err
+	}
+	return s, s.Freeze(PostFrozen)
+}
+
+// NewStacked is the post's head (10 classes) on VGG16 without its top, from the
+// Keras file at path, cut after layer cut, at input size x size; nothing is
+// frozen (Freeze). The head's conv needs the cut's output to be at least 4x4.
+// The head's variables are initialised (from seed) at once.
+func NewStacked(path, cut string, size int, seed int64) (*Stacked, error) {
 	store := model.NewStore()
 	store.SetParam("rng_seed", seed)
-	base, err := gomlx_vgg.VGG16().IncludeTop(false).InputShape(PostInputSize, PostInputSize, 3).
+	base, err := gomlx_vgg.VGG16().IncludeTop(false).InputShape(size, size, 3).
 		Weights(gomlx_vgg.WeightSource(path)).Scope(store.RootScope()).Done()
 	if err != nil {
 		return nil, fmt.Errorf("transfer: %w", err)
 	}
-	if base, err = base.Truncate(PostCut); err != nil {
+	if base, err = base.Truncate(cut); err != nil {
 		return nil, fmt.Errorf("transfer: %w", err)
 	}
 	s := &Stacked{Base: base, classes: PostClasses, filters: PostConvFilter, units: PostDenseUnits,
 		dropout: PostDropout, store: store, backend: base.Backend(), execs: map[string]*model.Exec{}}
+	if f := s.FeatureShape(); f[0] < 4 || f[1] < 4 {
+		return nil, fmt.Errorf("transfer: %s of a %dx%d input is %v: too small for the head's 3x3 conv and 2x2 pooling",
+			cut, size, size, f)
+	}
 	if err := s.initHead(); err != nil {
 		return nil, err
 	}
-	if err := s.Freeze(PostFrozen); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return s, s.Freeze(0)
 }
 
 // NewHead is the post's head alone (conv2d_1 … dense_2, classes outputs) on

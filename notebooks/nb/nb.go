@@ -11,6 +11,8 @@ package nb
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -19,7 +21,9 @@ import (
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/mlp"
+	"github.com/vggnb/vggnb/gomlx_vgg/transfer"
 	"github.com/vggnb/vggnb/weights"
+	"github.com/vggnb/vggnb/weights/download"
 )
 
 // Must panics with err when it is not nil.
@@ -93,4 +97,67 @@ func Values(store *model.Store, path string) []float32 {
 func Flat(t *tensors.Tensor) (v []float32) {
 	tensors.ConstFlatData(t, func(f []float32) { v = slices.Clone(f) })
 	return v
+}
+
+// TransferSizes is how many Fashion-MNIST examples notebook 04 trains and
+// tests on, and how many of the training ones it fine-tunes on: 300, 100 and 64
+// (CI's few minutes), or what VGGNB_TRANSFER_SIZE says as "TRAIN,TEST[,TUNE]"
+// (the note's full run: 2000,500,512).
+func TransferSizes() (train, test, tune int) {
+	train, test, tune = 300, 100, 64
+	if v := os.Getenv("VGGNB_TRANSFER_SIZE"); v != "" {
+		n, err := fmt.Sscanf(v, "%d,%d,%d", &train, &test, &tune)
+		if n < 2 || (err != nil && n != 2) || train < 10 || test < 10 || tune < 8 {
+			panic(fmt.Sprintf("nb: VGGNB_TRANSFER_SIZE=%q: want TRAIN,TEST[,TUNE] (at least 10, 10, 8)", v))
+		}
+	}
+	return train, test, min(tune, train)
+}
+
+// FashionSubset returns Fashion-MNIST and balanced subsets of its training and
+// test sets of TransferSizes, the same in every cell.
+func FashionSubset() (train, test *mlp.Dataset, trainIdx, testIdx []int) {
+	train, test = FashionMNIST()
+	n, m, _ := TransferSizes()
+	trainIdx, err := transfer.Balanced(train, n, 10, 1)
+	Must(err)
+	testIdx, err = transfer.Balanced(test, m, 10, 2)
+	Must(err)
+	return train, test, trainIdx, testIdx
+}
+
+// VGG16Weights returns the VGG16 weight file (with or without the top):
+// ImageNet's if verified on this machine, else SYNTHETIC weights.
+func VGG16Weights(includeTop bool) (path string, synthetic bool) {
+	path, synthetic, err := weights.ImageNetOrSynthetic("vgg16", includeTop, 1)
+	Must(err)
+	return path, synthetic
+}
+
+// PostModel is the transfer-learning post's model (transfer.NewPostModel) on
+// VGG16Weights, its head initialised from seed 1.
+func PostModel() *transfer.Stacked {
+	path, _ := VGG16Weights(false)
+	s, err := transfer.NewPostModel(path, 1)
+	Must(err)
+	return s
+}
+
+// Dir returns a directory for what notebook cells hand to later cells
+// (checkpoints, cached features), under the vggnb cache: each cell is a new
+// process, and these survive a kernel or server restart.
+func Dir(name string) string {
+	dir := filepath.Join(download.CacheDir(), "notebooks", name)
+	Must(os.MkdirAll(dir, 0o755))
+	return dir
+}
+
+// VariableSum adds up the values of store's variable at path: a fingerprint
+// that shows whether training changed it.
+func VariableSum(store *model.Store, path string) float64 {
+	var s float64
+	for _, v := range Values(store, path) {
+		s += float64(v)
+	}
+	return s
 }
