@@ -145,8 +145,12 @@ func (m *Model) unknownLayer(name string) error {
 
 // CountParams returns the total and trainable numbers of weights of the layers up
 // to the output, as Keras' summary totals.
-func (m *Model) CountParams() (total, trainable int) {
-	for _, l := range m.Layers() {
+func (m *Model) CountParams() (total, trainable int) { return CountParams(m.Layers()) }
+
+// CountParams returns the total and trainable numbers of weights of layers, as
+// Keras' summary totals (for models that list their layers as Model.Layers does).
+func CountParams(layers []Layer) (total, trainable int) {
+	for _, l := range layers {
 		total += l.Params
 		if l.Trainable {
 			trainable += l.Params

@@ -155,8 +155,23 @@ func TestMLPNotebook(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains the MLP in a notebook")
 	}
+	b := runNotebook(t, "02_mnist_mlp.ipynb")
+	for _, w := range []string{"after 100 steps", "after 18000 steps: test accuracy 0.8", "two calls equal: true",
+		"training phase, two calls equal:   false", "variable /shared/dense/weights", "unchanged by evaluation: true",
+		"changed by a training step: true", "frozen dense_1 unchanged: true", "dense_2 trained: true", "1 device",
+		"data:image/svg+xml"} {
+		if !strings.Contains(b, w) {
+			t.Errorf("executed notebook 02 lacks %q", w)
+		}
+	}
+}
+
+// runNotebook runs notebooks/name headless with the installed kernel (failing
+// the test on any broken cell) and returns the executed notebook's JSON.
+func runNotebook(t *testing.T, name string) string {
+	t.Helper()
 	cfg := installed(t)
-	nb := filepath.Join(cfg.Checkout, "notebooks", "02_mnist_mlp.ipynb")
+	nb := filepath.Join(cfg.Checkout, "notebooks", name)
 	res, err := Run(context.Background(), []string{nb}, RunOptions{OutDir: t.TempDir(), JupyterDataDir: cfg.JupyterDataDir})
 	if err != nil {
 		t.Fatal(err)
@@ -165,14 +180,7 @@ func TestMLPNotebook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []string{"after 100 steps", "after 18000 steps: test accuracy 0.8", "two calls equal: true",
-		"training phase, two calls equal:   false", "variable /shared/dense/weights", "unchanged by evaluation: true",
-		"changed by a training step: true", "frozen dense_1 unchanged: true", "dense_2 trained: true", "1 device",
-		"data:image/svg+xml"} {
-		if !strings.Contains(string(b), w) {
-			t.Errorf("executed notebook 02 lacks %q", w)
-		}
-	}
+	return string(b)
 }
 
 // Notebook 04 (transfer learning) runs headless: the stacked model, feature
@@ -182,17 +190,7 @@ func TestTransferNotebook(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains VGG16's transfer-learning models in a notebook")
 	}
-	cfg := installed(t)
-	nb := filepath.Join(cfg.Checkout, "notebooks", "04_transfer_learning.ipynb")
-	res, err := Run(context.Background(), []string{nb}, RunOptions{OutDir: t.TempDir(), JupyterDataDir: cfg.JupyterDataDir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(res[0].Executed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := string(b)
+	out := runNotebook(t, "04_transfer_learning.ipynb")
 	for _, w := range []string{"Total params", "6251402", "5991242", "frozen: layers[: 7 ]", "second call: 300+100 images",
 		"(a) head on frozen VGG features: test accuracy", "(b) the same head on raw 40x40 pixels",
 		"block1_conv1 unchanged: true", "block2_conv2 unchanged: true", "block2_conv2 changed:   true",

@@ -7,6 +7,7 @@
 //	vggnb features [--model vgg16|vgg19] [--include-top] [--weights W] [--image FILE] [--size HxW] [--layer NAME|all] [--backend B] [--json]
 //	vggnb layers [--model vgg16|vgg19] [--include-top] [--size HxW] [--pooling avg|max] [--json]
 //	vggnb predict [--model vgg16|vgg19] [--weights W] [--image FILE] [--top N] [--json]
+//	vggnb transfer [--weights auto|FILE] [--train N] [--test N] [--epochs N] [--out DIR]
 //	vggnb kernel install|doctor|run NOTEBOOK...
 package main
 
@@ -39,6 +40,11 @@ const usage = `usage:
       Keras-style summary: layer names, output shapes, parameters
   vggnb predict [--model vgg16|vgg19] [--weights ...] [--image FILE|demo] [--top N] [--json]
       top-N ImageNet classes of an image (224x224, with the top)
+  vggnb transfer [--weights auto|FILE] [--train N] [--test N] [--epochs N] [--batch N] [--lr X]
+                 [--cache DIR] [--out DIR]
+      transfer learning as in the Keras post: VGG16 to block2_pool, frozen, its features of a balanced
+      Fashion-MNIST subset extracted once (cached), a new head trained on them (progress bar), test
+      accuracy; --out saves the head as a GoMLX checkpoint
   vggnb kernel install [--tools DIR] [--jupyter-data DIR] [--checkout DIR]
       install GoNB v0.11.5, goimports, gopls (pinned) and the Jupyter kernel "Go (vggnb)"
   vggnb kernel doctor
@@ -87,6 +93,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return layersCmd(args[1:], stdout, stderr)
 	case "predict":
 		return predictCmd(ctx, args[1:], stdout, stderr)
+	case "transfer":
+		return transferCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -209,7 +209,7 @@ func (m *Model) Train(d *Dataset, steps int, w io.Writer, test *Dataset, evalEve
 	pos := 0
 	var bar *download.Progress
 	if w != nil {
-		bar = download.NewProgress(w, "train", int64(steps))
+		bar = download.NewCountProgress(w, "train", int64(steps), "steps")
 		defer bar.Done()
 	}
 	recent := make([]float32, 0, 100)

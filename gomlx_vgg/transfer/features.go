@@ -61,7 +61,7 @@ func (s *Stacked) ExtractFeatures(d *mlp.Dataset, idx []int, dir string, w io.Wr
 	out := make([]float32, len(idx)*per)
 	var bar *download.Progress
 	if w != nil {
-		bar = download.NewProgress(w, "features", int64(len(idx)))
+		bar = download.NewCountProgress(w, "features", int64(len(idx)), "images")
 		defer bar.Done()
 	}
 	for from := 0; from < len(idx); from += FeatureBatch {

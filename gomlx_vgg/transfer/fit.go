@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -25,6 +26,9 @@ type Fit struct {
 	// epoch (a live plot in a notebook). valAccuracy is -1 without ValX.
 	OnStep  func(step, steps int, loss float32)
 	OnEpoch func(epoch int, meanLoss, valAccuracy float64)
+	// Context, if not nil, stops training between steps when it is done
+	// (Ctrl-C): Fit returns its error, the model as the last full step left it.
+	Context context.Context
 }
 
 // History is what Fit measured, per epoch.
@@ -46,7 +50,7 @@ func (t *Trainer) Fit(x *tensors.Tensor, y []int32, cfg Fit) (History, error) {
 	steps := cfg.Epochs * perEpoch
 	var bar *download.Progress
 	if cfg.Bar != nil {
-		bar = download.NewProgress(cfg.Bar, "train", int64(steps))
+		bar = download.NewCountProgress(cfg.Bar, "train", int64(steps), "steps")
 		defer bar.Done()
 	}
 	r := rand.New(rand.NewPCG(cfg.Seed, uint64(t.steps)))
@@ -60,6 +64,9 @@ func (t *Trainer) Fit(x *tensors.Tensor, y []int32, cfg Fit) (History, error) {
 			labels := make([]int32, len(idx))
 			for i, j := range idx {
 				labels[i] = y[j]
+			}
+			if cfg.Context != nil && cfg.Context.Err() != nil {
+				return h, fmt.Errorf("transfer: fit stopped at step %d of %d: %w", step, steps, cfg.Context.Err())
 			}
 			loss, err := t.Step(gather(x, idx), labels)
 			if err != nil {

@@ -303,15 +303,7 @@ func (s *Stacked) Title() string {
 }
 
 // CountParams is Keras' summary totals: all parameters and the trainable ones.
-func (s *Stacked) CountParams() (total, trainable int) {
-	for _, l := range s.Layers() {
-		total += l.Params
-		if l.Trainable {
-			trainable += l.Params
-		}
-	}
-	return total, trainable
-}
+func (s *Stacked) CountParams() (total, trainable int) { return gomlx_vgg.CountParams(s.Layers()) }
 
 // Predict returns the softmax probabilities for a batch of preprocessed images
 // (evaluation phase: no dropout).

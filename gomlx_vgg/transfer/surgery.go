@@ -99,15 +99,7 @@ func (s *Surgery) Layers() []gomlx_vgg.Layer {
 }
 
 // CountParams is Keras' summary totals: all parameters and the trainable ones.
-func (s *Surgery) CountParams() (total, trainable int) {
-	for _, l := range s.Layers() {
-		total += l.Params
-		if l.Trainable {
-			trainable += l.Params
-		}
-	}
-	return total, trainable
-}
+func (s *Surgery) CountParams() (total, trainable int) { return gomlx_vgg.CountParams(s.Layers()) }
 
 // Title names the model.
 func (s *Surgery) Title() string {

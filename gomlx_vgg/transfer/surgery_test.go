@@ -80,7 +80,7 @@ func TestDistillation(t *testing.T) {
 		t.Skip("runs VGG16's first block at 224x224")
 	}
 	s, _ := surgery(t)
-	x := photos224(t, 2)
+	x := photosAt(t, 2, 224, -15)
 	before := map[string][]float32{}
 	for v := range s.Store().IterVariables() {
 		if v.Shape().DType == dtypes.Float32 {
@@ -110,24 +110,4 @@ func TestDistillation(t *testing.T) {
 			t.Errorf("%s changed=%v", v.Path(), changed)
 		}
 	}
-}
-
-func photos224(t *testing.T, n int) *tensors.Tensor {
-	t.Helper()
-	img, err := gomlx_vgg.DemoImage(gomlx_vgg.TargetSize(224, 224))
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, err := gomlx_vgg.PreprocessInput(gomlx_vgg.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
-	if err != nil {
-		t.Fatal(err)
-	}
-	one := flat(x)
-	all := make([]float32, 0, n*len(one))
-	for i := range n {
-		for _, v := range one {
-			all = append(all, v-float32(15*i))
-		}
-	}
-	return tensors.FromFlatDataAndDimensions(all, n, 224, 224, 3)
 }

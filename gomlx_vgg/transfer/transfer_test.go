@@ -28,11 +28,14 @@ func postModel(t *testing.T) *Stacked {
 	return s
 }
 
-// photos is a batch of n preprocessed 160x160 images: the demo photo, then
-// copies with a brightness shift so that the examples differ.
-func photos(t *testing.T, n int) *tensors.Tensor {
+// photos is a batch of n preprocessed 160x160 images (photosAt).
+func photos(t *testing.T, n int) *tensors.Tensor { return photosAt(t, n, PostInputSize, 10) }
+
+// photosAt is a batch of n preprocessed size x size images: the demo photo,
+// then copies shifted by shift, 2*shift, ... so that the examples differ.
+func photosAt(t *testing.T, n, size int, shift float32) *tensors.Tensor {
 	t.Helper()
-	img, err := gomlx_vgg.DemoImage(gomlx_vgg.TargetSize(PostInputSize, PostInputSize))
+	img, err := gomlx_vgg.DemoImage(gomlx_vgg.TargetSize(size, size))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,10 +47,10 @@ func photos(t *testing.T, n int) *tensors.Tensor {
 	all := make([]float32, 0, n*len(one))
 	for i := range n {
 		for _, v := range one {
-			all = append(all, v+float32(10*i))
+			all = append(all, v+shift*float32(i))
 		}
 	}
-	return tensors.FromFlatDataAndDimensions(all, n, PostInputSize, PostInputSize, 3)
+	return tensors.FromFlatDataAndDimensions(all, n, size, size, 3)
 }
 
 func flat(t *tensors.Tensor) (v []float32) {

@@ -25,6 +25,7 @@ type Progress struct {
 	last     time.Time
 	lastTick int64
 	finished bool
+	unit     string // "" for bytes, else what is counted ("steps", "images")
 }
 
 // NewProgress starts a bar on w for total units (bytes); total <= 0 means unknown.
@@ -36,6 +37,15 @@ func NewProgress(w io.Writer, label string, total int64) *Progress {
 			p.terminal = true
 		}
 	}
+	return p
+}
+
+// NewCountProgress is NewProgress for total things that are not bytes (training
+// steps, images): the bar shows "n/total unit", the rate per second and the
+// time left.
+func NewCountProgress(w io.Writer, label string, total int64, unit string) *Progress {
+	p := NewProgress(w, label, total)
+	p.unit = unit
 	return p
 }
 
@@ -108,12 +118,21 @@ func (p *Progress) Done() {
 
 func (p *Progress) line(now time.Time) string {
 	el := now.Sub(p.start).Seconds()
-	rate := ""
-	if el > 0 {
+	amount, rate := humanBytes, ""
+	if p.unit != "" {
+		amount = func(n int64) string { return fmt.Sprint(n) }
+		if el > 0 && p.done > 0 {
+			r := float64(p.done) / el
+			rate = fmt.Sprintf(" %.3g %s/s", r, p.unit)
+			if p.total > p.done {
+				rate += fmt.Sprintf(", %v left", (time.Duration(float64(p.total-p.done)/r) * time.Second).Round(time.Second))
+			}
+		}
+	} else if el > 0 {
 		rate = fmt.Sprintf(" %s/s", humanBytes(int64(float64(p.done)/el)))
 	}
 	if p.total <= 0 {
-		return fmt.Sprintf("%s %s%s", p.label, humanBytes(p.done), rate)
+		return fmt.Sprintf("%s %s%s", p.label, amount(p.done), rate)
 	}
 	const width = 30
 	frac := float64(p.done) / float64(p.total)
@@ -124,6 +143,9 @@ func (p *Progress) line(now time.Time) string {
 	bar := strings.Repeat("=", fill)
 	if fill < width {
 		bar += ">" + strings.Repeat(" ", width-fill-1)
+	}
+	if p.unit != "" {
+		return fmt.Sprintf("%s [%s] %3.0f%% %d/%d %s%s", p.label, bar, 100*frac, p.done, p.total, p.unit, rate)
 	}
 	return fmt.Sprintf("%s [%s] %3.0f%% %s/%s%s", p.label, bar, 100*frac, humanBytes(p.done), humanBytes(p.total), rate)
 }

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/vggnb/vggnb/gomlx_vgg/mlp"
+	"github.com/vggnb/vggnb/gomlx_vgg/transfer"
+	"github.com/vggnb/vggnb/weights"
+	"github.com/vggnb/vggnb/weights/download"
+)
+
+// transferCmd is the transfer-learning post's first workflow from the
+// terminal: features extracted once (cached), the head trained on them with a
+// progress bar, the test accuracy, the head saved as a GoMLX checkpoint.
+func transferCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("vggnb transfer", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	w := fs.String("weights", "auto", "auto (VGG16 no-top ImageNet file if on this machine, else SYNTHETIC) or a Keras .h5 file")
+	data := fs.String("data", mlp.FashionMNISTDir, "Fashion-MNIST directory (Debian's dataset-fashion-mnist)")
+	train := fs.Int("train", 2000, "training examples (a balanced subset)")
+	test := fs.Int("test", 500, "test examples (a balanced subset)")
+	epochs := fs.Int("epochs", 5, "epochs of head training")
+	batch := fs.Int("batch", 32, "batch size")
+	lr := fs.Float64("lr", 1e-4, "RMSprop learning rate")
+	cache := fs.String("cache", filepath.Join(download.CacheDir(), "features"), "feature cache directory (\"\": none)")
+	out := fs.String("out", "", "save the trained head as a GoMLX checkpoint in this directory")
+	if pos, err := parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 {
+		return fmt.Errorf("transfer: unexpected arguments %q", pos)
+	}
+	path, synthetic := *w, false
+	if path == "auto" {
+		var err error
+		if path, synthetic, err = weights.ImageNetOrSynthetic("vgg16", false, 1); err != nil {
+			return err
+		}
+	}
+	if synthetic {
+		fmt.Fprintln(stderr, "WARNING:", weights.SyntheticNotice)
+	}
+	s, err := transfer.NewPostModel(path, 1)
+	if err != nil {
+		return err
+	}
+	trainSet, testSet, err := mlp.LoadFashionMNIST(*data)
+	if err != nil {
+		return err
+	}
+	trainIdx, err := transfer.Balanced(trainSet, *train, transfer.PostClasses, 1)
+	if err != nil {
+		return err
+	}
+	testIdx, err := transfer.Balanced(testSet, *test, transfer.PostClasses, 2)
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	x, y, err := s.ExtractFeatures(trainSet, trainIdx, *cache, stderr)
+	if err != nil {
+		return err
+	}
+	tx, ty, err := s.ExtractFeatures(testSet, testIdx, *cache, stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "features %v of %d+%d examples in %v\n", x.Shape().Dimensions[1:], len(y), len(ty), time.Since(t0).Round(time.Millisecond))
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	h, err := s.HeadTrainer(transfer.RMSprop(*lr)).Fit(x, y, transfer.Fit{Epochs: *epochs, BatchSize: *batch,
+		ValX: tx, ValY: ty, Bar: stderr, Context: ctx,
+		OnEpoch: func(e int, loss, acc float64) {
+			fmt.Fprintf(stdout, "epoch %d: loss %.4f, test accuracy %.4f\n", e, loss, acc)
+		}})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "head on frozen VGG16 features: test accuracy %.4f (%d epochs, %.1fs each)\n",
+		h.ValAccuracy[len(h.ValAccuracy)-1], len(h.Loss), h.Seconds[0])
+	if *out != "" {
+		if err := os.MkdirAll(*out, 0o755); err != nil {
+			return err
+		}
+		if err := s.Save(*out); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "head saved in", *out)
+	}
+	if synthetic {
+		fmt.Fprintln(stderr, "WARNING: the accuracy is of a head on SYNTHETIC (random) VGG16 features, not ImageNet's")
+	}
+	return nil
+}

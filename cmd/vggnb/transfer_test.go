@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vggnb/vggnb/gomlx_vgg/transfer"
+	"github.com/vggnb/vggnb/weights"
+)
+
+// TestTransferCommand: features, a head trained with a progress bar in steps,
+// the test accuracy, and a checkpoint another model loads; then a cancelled run
+// stops with the context's error.
+func TestTransferCommand(t *testing.T) {
+	offline(t)
+	out := filepath.Join(t.TempDir(), "head")
+	var stdout, stderr bytes.Buffer
+	args := []string{"transfer", "--train", "20", "--test", "10", "--epochs", "1", "--batch", "10",
+		"--cache", t.TempDir(), "--out", out}
+	if err := run(context.Background(), args, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	for _, want := range []string{"features [40 40 128] of 20+10 examples", "epoch 1: loss", "test accuracy", "head saved in"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	for _, want := range []string{"2/2 steps", "20/20 images", "SYNTHETIC"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	path, _, err := weights.ImageNetOrSynthetic("vgg16", false, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := transfer.NewPostModel(path, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Load(out); err != nil {
+		t.Fatalf("loading the command's checkpoint: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err = run(ctx, []string{"transfer", "--train", "20", "--test", "10", "--epochs", "1", "--batch", "10", "--cache", t.TempDir()},
+		&stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "canceled") {
+		t.Errorf("a cancelled run: %v", err)
+	}
+}
