@@ -192,3 +192,15 @@ func TestLayerRows(t *testing.T) {
 		t.Errorf("layerRows = %q, want %q", got, want)
 	}
 }
+
+func TestTick(t *testing.T) {
+	for _, c := range []struct {
+		v    float64
+		want string
+	}{{1771.3, "1771"}, {416.1, "416"}, {0.5703, "0.57"}, {12.34, "12.3"}, {0, "0"}, {250000, "2.5e+05"},
+		{-0.0000123, "-1.2e-05"}, {99999, "99999"}, {-345.6, "-346"}} {
+		if got := tick(c.v); got != c.want || len(got) > 8 {
+			t.Errorf("tick(%g) = %q, want %q", c.v, got, c.want)
+		}
+	}
+}

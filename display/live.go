@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -44,7 +45,7 @@ func (p *LivePlot) Add(name string, x, y float64) {
 func (p *LivePlot) SVG() SVG {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	const pw, ph, pad = 360, 220, 44
+	const pw, ph, pad = 360, 220, 52 // pad: room for a tick label at 11 px
 	w := max(1, len(p.order)) * pw
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">`, w, ph+30)
@@ -66,8 +67,8 @@ func (p *LivePlot) SVG() SVG {
 		}
 		fmt.Fprintf(&b, `<text x="%.0f" y="32" font-weight="bold">%s (last %.4g)</text>`, ox, esc(name), pts[len(pts)-1][1])
 		fmt.Fprintf(&b, `<rect x="%.0f" y="%.0f" width="%.0f" height="%.0f" fill="none" stroke="#999"/>`, ox, top, plotW, plotH)
-		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="end">%.3g</text><text x="%.0f" y="%.0f" text-anchor="end">%.3g</text>`,
-			ox-3, top+8, ymax, ox-3, top+plotH, ymin)
+		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="end">%s</text><text x="%.0f" y="%.0f" text-anchor="end">%s</text>`,
+			ox-3, top+8, tick(ymax), ox-3, top+plotH, tick(ymin))
 		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f">%.0f</text><text x="%.0f" y="%.0f" text-anchor="end">%.0f</text>`,
 			ox, top+plotH+14, xmin, ox+plotW, top+plotH+14, xmax)
 		b.WriteString(`<polyline fill="none" stroke="#3b528b" stroke-width="1.5" points="`)
@@ -88,4 +89,19 @@ func (p *LivePlot) Update() {
 	}
 	gonbui.UpdateHTML(p.id, fmt.Sprintf(`<img alt="%s" src="data:image/svg+xml;charset=utf-8,%s">`, esc(p.title), url.PathEscape(string(p.SVG()))))
 	gonbui.Sync()
+}
+
+// tick formats an axis value in at most 8 characters, so that it fits left of
+// the plot: 1771, 0.123, 2.5e+05, 1.2e-05.
+func tick(v float64) string {
+	a := math.Abs(v)
+	switch {
+	case v == 0:
+		return "0"
+	case a >= 1e5 || a < 1e-3:
+		return fmt.Sprintf("%.1e", v)
+	case a >= 100:
+		return fmt.Sprintf("%.0f", v)
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
 }
