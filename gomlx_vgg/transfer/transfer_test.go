@@ -242,7 +242,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 			t.Errorf("%s differs after the round trip", path)
 		}
 	}
-	for _, l := range []string{"/conv2d_1/weights", "/dense_1/dense/weights", "/dense_2/dense/biases", "/block2_conv2/kernel"} {
+	for _, l := range []string{"/conv2d_1/kernel", "/dense_1/dense/weights", "/dense_2/dense/biases", "/block2_conv2/kernel"} {
 		if _, ok := got[l]; !ok {
 			t.Errorf("%s missing after loading", l)
 		}
