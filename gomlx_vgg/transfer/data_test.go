@@ -176,3 +176,18 @@ func TestHeadAlone(t *testing.T) {
 		t.Error("a head alone extracted features")
 	}
 }
+
+// TestSeedReproducible: the same seed gives the same head, another seed another.
+func TestSeedReproducible(t *testing.T) {
+	sum := func(seed int64) []float32 {
+		h, err := NewHead(8, 8, 3, 10, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tensors.MustCopyFlatData[float32](h.Store().GetVariable("/conv2d_1/kernel").MustValue())
+	}
+	a, b, c := sum(3), sum(3), sum(4)
+	if !slices.Equal(a, b) || slices.Equal(a, c) {
+		t.Error("the head's initial values are not a function of the seed")
+	}
+}

@@ -90,7 +90,7 @@ func NewPostModel(path string, seed int64) (*Stacked, error) {
 // The head's variables are initialised (from seed) at once.
 func NewStacked(path, cut string, size int, seed int64) (*Stacked, error) {
 	store := model.NewStore()
-	store.SetParam("rng_seed", seed)
+	store.SetParam(model.ParamInitialSeed, seed) // 0: not reproducible
 	base, err := gomlx_vgg.VGG16().IncludeTop(false).InputShape(size, size, 3).
 		Weights(gomlx_vgg.WeightSource(path)).Scope(store.RootScope()).Done()
 	if err != nil {
@@ -120,7 +120,7 @@ func NewHead(height, width, channels, classes int, seed int64) (*Stacked, error)
 		return nil, fmt.Errorf("transfer: a head on inputs (%d, %d, %d) with %d classes", height, width, channels, classes)
 	}
 	store := model.NewStore()
-	store.SetParam("rng_seed", seed)
+	store.SetParam(model.ParamInitialSeed, seed) // 0: not reproducible
 	s := &Stacked{classes: classes, filters: PostConvFilter, units: PostDenseUnits, dropout: PostDropout,
 		store: store, backend: gobackend.GetBackend(), execs: map[string]*model.Exec{},
 		input: []int{-1, height, width, channels}}

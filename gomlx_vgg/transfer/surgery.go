@@ -49,7 +49,7 @@ type Surgery struct {
 // trains it to stand in for block1).
 func NewPostSurgery(path string, seed int64) (*Surgery, error) {
 	store := model.NewStore()
-	store.SetParam("rng_seed", seed)
+	store.SetParam(model.ParamInitialSeed, seed) // 0: not reproducible
 	base, err := gomlx_vgg.VGG16().IncludeTop(true).Weights(gomlx_vgg.WeightSource(path)).Scope(store.RootScope()).Done()
 	if err != nil {
 		return nil, fmt.Errorf("transfer: %w", err)
