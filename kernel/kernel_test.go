@@ -191,7 +191,7 @@ func TestTransferNotebook(t *testing.T) {
 		t.Skip("trains VGG16's transfer-learning models in a notebook")
 	}
 	out := runNotebook(t, "04_transfer_learning.ipynb")
-	for _, w := range []string{"Total params", "6251402", "5991242", "frozen: layers[: 7 ]", "second call: 300+100 images",
+	for _, w := range []string{"Total params", "6251402", "5991242", "frozen: layers[:7]", "second call: 300+100 images",
 		"(a) head on frozen VGG features: test accuracy", "(b) the same head on raw 40x40 pixels",
 		"block1_conv1 unchanged: true", "block2_conv2 unchanged: true", "block2_conv2 changed:   true",
 		"(c) after fine-tuning", "new_conv", "distilled", "faster"} {

@@ -292,14 +292,14 @@ func (s *Stacked) Layers() []gomlx_vgg.Layer {
 	return append(out, head...)
 }
 
-// Title names the model: the base, as gomlx_vgg titles it, cut at its output
-// layer, and the head.
+// Title names the model: the base, as gomlx_vgg titles it (with its cut), and
+// the head.
 func (s *Stacked) Title() string {
 	if s.Base == nil {
 		f := s.FeatureShape()
 		return fmt.Sprintf("conv2d_1 … dense_2 (%d classes) alone, on inputs (%d, %d, %d)", s.classes, f[0], f[1], f[2])
 	}
-	return fmt.Sprintf("%s up to %s + conv2d_1 … dense_2 (%d classes)", s.Base.Title(), s.Base.Output(), s.classes)
+	return fmt.Sprintf("%s + conv2d_1 … dense_2 (%d classes)", s.Base.Title(), s.classes) // the title says the cut
 }
 
 // CountParams is Keras' summary totals: all parameters and the trainable ones.

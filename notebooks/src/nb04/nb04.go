@@ -74,7 +74,7 @@ func _() {
 	}
 	s := nb.PostModel()
 	display.MustShow(display.Summary(s))
-	fmt.Println("frozen: layers[:", s.Frozen(), "]")
+	fmt.Printf("frozen: layers[:%d]\n", s.Frozen())
 }
 
 //gonb:markdown
