@@ -31,7 +31,7 @@ func (s *Stacked) Save(dir string) error {
 	}
 	var unused []*model.Variable
 	for v := range s.store.IterVariables() {
-		layer, _, _ := strings.Cut(strings.TrimPrefix(v.Path(), "/"), "/")
+		layer := layerOf(v.Path())
 		if strings.HasPrefix(layer, "block") && !used[layer] {
 			unused = append(unused, v)
 		}

@@ -70,7 +70,7 @@ func (s *Stacked) ExtractFeatures(d *mlp.Dataset, idx []int, dir string, w io.Wr
 		if err != nil {
 			return nil, nil, err
 		}
-		y, err := s.Base.Predict(x)
+		y, err := s.Features(x)
 		if err != nil {
 			return nil, nil, fmt.Errorf("transfer: features of examples %d..%d: %w", from, to-1, err)
 		}
@@ -106,17 +106,19 @@ func (s *Stacked) inputSize() int {
 func (s *Stacked) featureKey(d *mlp.Dataset, idx []int, size int) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "vggnb features v1\x00%s\x00%d\x00", s.Base.Output(), size)
+	base := map[string]bool{}
 	for _, l := range s.Base.Layers() {
-		for v := range s.store.IterVariables() {
-			if !hasScope(v.Path(), l.Name) {
-				continue
-			}
-			fmt.Fprintf(h, "%s\x00", v.Path())
-			var err error
-			tensors.ConstFlatData(v.MustValue(), func(f []float32) { err = binary.Write(h, binary.LittleEndian, f) })
-			if err != nil {
-				return "", err
-			}
+		base[l.Name] = true
+	}
+	for v := range s.store.IterVariables() { // in creation order: the same every run
+		if layer := layerOf(v.Path()); !base[layer] {
+			continue
+		}
+		fmt.Fprintf(h, "%s\x00", v.Path())
+		var err error
+		tensors.ConstFlatData(v.MustValue(), func(f []float32) { err = binary.Write(h, binary.LittleEndian, f) })
+		if err != nil {
+			return "", err
 		}
 	}
 	px := d.Rows * d.Cols
@@ -212,7 +214,7 @@ func readFeatures(path string) (*tensors.Tensor, error) {
 	if crc32.Checksum(b, castagnoli) != sum {
 		return nil, bad("checksum mismatch (the file is damaged)")
 	}
-	x := tensors.FromShape(shapesOf(dims))
+	x := tensors.FromShape(shapes.Make(dtypes.Float32, dims...))
 	tensors.MutableFlatData(x, func(f []float32) {
 		for i := range f {
 			f[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
@@ -220,5 +222,3 @@ func readFeatures(path string) (*tensors.Tensor, error) {
 	})
 	return x, nil
 }
-
-func shapesOf(dims []int) shapes.Shape { return shapes.Make(dtypes.Float32, dims...) }

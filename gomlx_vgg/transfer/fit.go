@@ -68,7 +68,7 @@ func (t *Trainer) Fit(x *tensors.Tensor, y []int32, cfg Fit) (History, error) {
 			if cfg.Context != nil && cfg.Context.Err() != nil {
 				return h, fmt.Errorf("transfer: fit stopped at step %d of %d: %w", step, steps, cfg.Context.Err())
 			}
-			loss, err := t.Step(gather(x, idx), labels)
+			loss, err := t.step(gather(x, idx), labels) // gather's copy is the trainer's to free
 			if err != nil {
 				return h, fmt.Errorf("transfer: fit: epoch %d: %w", e+1, err)
 			}

@@ -12,10 +12,9 @@ package transfer
 import (
 	"errors"
 	"fmt"
-	"sync"
+	"strings"
 
 	"github.com/gomlx/compute"
-	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/gobackend"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
@@ -67,8 +66,7 @@ type Stacked struct {
 	store                   *model.Store
 	backend                 compute.Backend
 
-	mu    sync.Mutex
-	execs map[string]*model.Exec
+	execs executors
 	input []int // a head alone: its input layer's shape
 }
 
@@ -100,7 +98,7 @@ func NewStacked(path, cut string, size int, seed int64) (*Stacked, error) {
 		return nil, fmt.Errorf("transfer: %w", err)
 	}
 	s := &Stacked{Base: base, classes: PostClasses, filters: PostConvFilter, units: PostDenseUnits,
-		dropout: PostDropout, store: store, backend: base.Backend(), execs: map[string]*model.Exec{}}
+		dropout: PostDropout, store: store, backend: base.Backend()}
 	if f := s.FeatureShape(); f[0] < 4 || f[1] < 4 {
 		return nil, fmt.Errorf("transfer: %s of a %dx%d input is %v: too small for the head's 3x3 conv and 2x2 pooling",
 			cut, size, size, f)
@@ -122,8 +120,7 @@ func NewHead(height, width, channels, classes int, seed int64) (*Stacked, error)
 	store := model.NewStore()
 	store.SetParam(model.ParamInitialSeed, seed) // 0: not reproducible
 	s := &Stacked{classes: classes, filters: PostConvFilter, units: PostDenseUnits, dropout: PostDropout,
-		store: store, backend: gobackend.GetBackend(), execs: map[string]*model.Exec{},
-		input: []int{-1, height, width, channels}}
+		store: store, backend: gobackend.GetBackend(), input: []int{-1, height, width, channels}}
 	if err := s.initHead(); err != nil {
 		return nil, err
 	}
@@ -230,8 +227,7 @@ func (s *Stacked) Freeze(n int) error {
 		}
 	}
 	s.store.SetParam(paramFrozen, n)
-	// The head's variables exist once a graph has been built; their flags are set then too.
-	s.freezeHead(n)
+	s.freezeHead(n) // the head's variables exist from the start (initHead)
 	return nil
 }
 
@@ -257,16 +253,17 @@ func (s *Stacked) freezeHead(n int) {
 			continue
 		}
 		for v := range s.store.IterVariables() {
-			if hasScope(v.Path(), l.Name) {
+			if layerOf(v.Path()) == l.Name {
 				v.Trainable = i >= n
 			}
 		}
 	}
 }
 
-func hasScope(path, layer string) bool {
-	p := "/" + layer + "/"
-	return len(path) > len(p) && path[:len(p)] == p
+// layerOf is the layer a variable path is under: "conv2d_1" for "/conv2d_1/kernel".
+func layerOf(path string) string {
+	layer, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	return layer
 }
 
 // Layers lists the model's layers as Keras' model.layers does: the base's
@@ -330,28 +327,11 @@ func (s *Stacked) Features(images *tensors.Tensor) (*tensors.Tensor, error) {
 	return s.Base.Predict(images)
 }
 
-// exec runs fn on x with the executor kept under name (compiled once per input
-// shape).
-func (s *Stacked) exec(name string, fn func(*model.Scope, *Node) *Node, x *tensors.Tensor) (out *tensors.Tensor, err error) {
-	if x == nil {
-		return nil, errors.New("transfer: nil input")
-	}
-	if x.DType() != dtypes.Float32 {
-		return nil, fmt.Errorf("transfer: input is %s, want float32", x.DType())
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.execs[name]
-	if e == nil {
-		if e, err = model.NewExec(s.backend, s.store, fn); err != nil {
-			return nil, fmt.Errorf("transfer: %w", err)
-		}
-		s.execs[name] = e
-	}
-	outs, err := e.Exec(x)
+// exec runs fn on x with the executor kept under name.
+func (s *Stacked) exec(name string, fn func(*model.Scope, *Node) *Node, x *tensors.Tensor) (*tensors.Tensor, error) {
+	outs, err := s.execs.run(name, func() (*model.Exec, error) { return model.NewExec(s.backend, s.store, fn) }, x)
 	if err != nil {
-		return nil, fmt.Errorf("transfer: input %s: %w", x.Shape(), err)
+		return nil, err
 	}
-	s.freezeHead(s.Frozen())
 	return outs[0], nil
 }

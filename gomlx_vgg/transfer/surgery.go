@@ -2,7 +2,7 @@ package transfer
 
 import (
 	"fmt"
-	"math"
+	"strings"
 	"time"
 
 	"github.com/gomlx/compute/dtypes"
@@ -17,6 +17,7 @@ import (
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
+	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
 	"github.com/vggnb/vggnb/weights"
 )
 
@@ -42,6 +43,7 @@ type Surgery struct {
 	// Base is the unmodified pretrained network.
 	Base  *gomlx_vgg.Model
 	store *model.Store
+	execs executors
 }
 
 // NewPostSurgery builds the post's surgery on VGG16 (with its top) from the
@@ -59,7 +61,7 @@ func NewPostSurgery(path string, seed int64) (*Surgery, error) {
 	}
 	s := &Surgery{Base: base, store: store}
 	// new_conv's variables, created and initialised on a small input.
-	if _, err := s.exec(func(scope *model.Scope, x *Node) *Node { return s.newConv(scope, x) },
+	if _, err := s.exec("new_conv", func(scope *model.Scope, x *Node) *Node { return s.newConv(scope, x) },
 		tensors.FromShape(shapes.Make(dtypes.Float32, 1, 8, 8, 3))); err != nil {
 		return nil, err
 	}
@@ -108,65 +110,54 @@ func (s *Surgery) Title() string {
 
 // Predict runs the modified network (GoMLX graph) on a batch of preprocessed images.
 func (s *Surgery) Predict(x *tensors.Tensor) (*tensors.Tensor, error) {
-	return s.exec(s.Apply, x)
+	return s.exec("predict", s.Apply, x)
 }
 
 // Outputs runs the modified network and returns the named layers' outputs
 // ("new_conv" for new_conv's, before any activation; the base's layers from
 // block1_pool on).
 func (s *Surgery) Outputs(x *tensors.Tensor, names ...string) (map[string]*tensors.Tensor, error) {
-	e, err := model.NewExec(s.Base.Backend(), s.store, func(scope *model.Scope, x *Node) []*Node {
-		c := s.newConv(scope, x)
-		var outs []*Node
-		var rest []string
-		for _, n := range names {
-			if n == NewConv {
-				outs = append(outs, c)
-			} else {
-				rest = append(rest, n)
+	build := func() (*model.Exec, error) {
+		return model.NewExec(s.Base.Backend(), s.store, func(scope *model.Scope, x *Node) []*Node {
+			c := s.newConv(scope, x)
+			var rest []string
+			for _, n := range names {
+				if n != NewConv {
+					rest = append(rest, n)
+				}
 			}
-		}
-		if len(rest) > 0 {
-			outs = append(outs, s.Base.ApplyFromLayers(scope, c, SurgeryResumeAt, rest...)...)
-		}
-		return outs
-	})
-	if err != nil {
-		return nil, fmt.Errorf("transfer: %w", err)
+			var later []*Node
+			if len(rest) > 0 {
+				later = s.Base.ApplyFromLayers(scope, c, SurgeryResumeAt, rest...)
+			}
+			outs := make([]*Node, 0, len(names))
+			for _, n := range names {
+				if n == NewConv {
+					outs = append(outs, c)
+				} else {
+					outs, later = append(outs, later[0]), later[1:]
+				}
+			}
+			return outs
+		})
 	}
-	defer e.Finalize()
-	res, err := e.Exec(x)
+	res, err := s.execs.run("outputs "+strings.Join(names, ","), build, x)
 	if err != nil {
-		return nil, fmt.Errorf("transfer: surgery on %s: %w", x.Shape(), err)
+		return nil, err
 	}
 	out := map[string]*tensors.Tensor{}
-	i := 0
-	for _, n := range names {
-		if n == NewConv {
-			out[n] = res[i]
-			i++
-		}
-	}
-	for _, n := range names {
-		if n != NewConv {
-			out[n] = res[i]
-			i++
-		}
+	for i, n := range names {
+		out[n] = res[i]
 	}
 	return out, nil
 }
 
-func (s *Surgery) exec(fn func(*model.Scope, *Node) *Node, x *tensors.Tensor) (*tensors.Tensor, error) {
-	e, err := model.NewExec(s.Base.Backend(), s.store, fn)
+func (s *Surgery) exec(name string, fn func(*model.Scope, *Node) *Node, x *tensors.Tensor) (*tensors.Tensor, error) {
+	outs, err := s.execs.run(name, func() (*model.Exec, error) { return model.NewExec(s.Base.Backend(), s.store, fn) }, x)
 	if err != nil {
-		return nil, fmt.Errorf("transfer: %w", err)
+		return nil, err
 	}
-	defer e.Finalize()
-	out, err := e.Exec(x)
-	if err != nil {
-		return nil, fmt.Errorf("transfer: surgery on %s: %w", x.Shape(), err)
-	}
-	return out[0], nil
+	return outs[0], nil
 }
 
 // Distiller trains new_conv alone so that ReLU(new_conv(x)) matches the
@@ -252,20 +243,15 @@ func (s *Surgery) Compare(x *tensors.Tensor) (Closeness, error) {
 	return c, nil
 }
 
-// relErr is max|a−b|/max|b|, a through a ReLU first if relu.
+// relErr is consistency.Compare's relative error of a against b, a through a
+// ReLU first if relu.
 func relErr(a, b *tensors.Tensor, relu bool) float64 {
-	av, bv := tensors.MustCopyFlatData[float32](a), tensors.MustCopyFlatData[float32](b)
-	var d, ref float64
-	for i := range bv {
-		x := float64(av[i])
-		if relu {
-			x = max(x, 0)
+	av := tensors.MustCopyFlatData[float32](a)
+	if relu {
+		for i, v := range av {
+			av[i] = max(v, 0)
 		}
-		d = max(d, math.Abs(x-float64(bv[i])))
-		ref = max(ref, math.Abs(float64(bv[i])))
 	}
-	if ref == 0 {
-		return d
-	}
-	return d / ref
+	_, rel := consistency.Compare(av, tensors.MustCopyFlatData[float32](b))
+	return rel
 }

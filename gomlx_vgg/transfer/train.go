@@ -60,30 +60,35 @@ func (t *Trainer) Step(x *tensors.Tensor, labels []int32) (float32, error) {
 	if x == nil || x.Shape().Rank() != 4 || x.Shape().Dimensions[0] != len(labels) {
 		return 0, fmt.Errorf("transfer: train step: inputs %v for %d labels, want (batch, H, W, C) with batch = labels", shapeOf(x), len(labels))
 	}
-	for i, l := range labels {
-		if l < 0 || int(l) >= t.s.classes {
-			return 0, fmt.Errorf("transfer: train step: label %d of example %d outside [0, %d)", l, i, t.s.classes)
-		}
-	}
-	y := tensors.FromFlatDataAndDimensions(append([]int32(nil), labels...), len(labels), 1)
 	// GoMLX's trainer takes ownership of (and frees) the batch: it gets a copy,
 	// and x stays the caller's.
 	xc, err := x.LocalClone()
 	if err != nil {
 		return 0, fmt.Errorf("transfer: train step %d: %w", t.steps, err)
 	}
+	return t.step(xc, labels)
+}
+
+// step is Step on a batch x the trainer may free (Fit's gathered batches).
+func (t *Trainer) step(x *tensors.Tensor, labels []int32) (float32, error) {
+	for i, l := range labels {
+		if l < 0 || int(l) >= t.s.classes {
+			return 0, fmt.Errorf("transfer: train step: label %d of example %d outside [0, %d)", l, i, t.s.classes)
+		}
+	}
+	y := tensors.FromFlatDataAndDimensions(append([]int32(nil), labels...), len(labels), 1)
 	// Which variables get gradients is fixed when a step's graph is built: after
 	// a Freeze (fine-tuning unfreezes block2, say) the graphs are built again.
 	if n := t.s.Frozen(); n != t.frozenAt {
 		t.t.ResetComputationGraphs()
 		t.frozenAt = n
 	}
-	metrics, err := t.t.TrainStep(train.Batch{Inputs: []*tensors.Tensor{xc}, Labels: []*tensors.Tensor{y}})
+	shape := x.Shape()
+	metrics, err := t.t.TrainStep(train.Batch{Inputs: []*tensors.Tensor{x}, Labels: []*tensors.Tensor{y}})
 	if err != nil {
-		return 0, fmt.Errorf("transfer: train step %d on %v: %w", t.steps, x.Shape(), err)
+		return 0, fmt.Errorf("transfer: train step %d on %v: %w", t.steps, shape, err)
 	}
 	t.steps++
-	t.s.freezeHead(t.s.Frozen())
 	return tensors.ToScalar[float32](metrics[0]), nil
 }
 
