@@ -89,6 +89,24 @@ type packedConv struct {
 }
 
 // variableValues returns the current kernel and bias tensors of a layer.
+// LayerWeights returns the current values of the named layer's kernel and bias
+// (Conv2D: (3, 3, in, out); Dense: (in, out)), as Keras' layer.get_weights().
+func (m *Model) LayerWeights(layer string) (kernel, bias *tensors.Tensor, err error) {
+	if err := m.built(); err != nil {
+		return nil, nil, err
+	}
+	l, err := m.Layer(layer)
+	if err != nil {
+		return nil, nil, err
+	}
+	if l.Params == 0 {
+		return nil, nil, fmt.Errorf("gomlx_vgg: %s: layer %s (%s) has no weights", m, layer, l.Class)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.variableValues(layer)
+}
+
 func (m *Model) variableValues(layer string) (kernel, bias *tensors.Tensor, err error) {
 	ls := m.root.At("%s", layer)
 	kv, bv := ls.GetVariable("kernel"), ls.GetVariable("bias")

@@ -111,6 +111,10 @@ func (m *Model) DataFormat() weights.DataFormat { return m.cfg.dataFormat }
 // IncludeTop reports whether the model has its classifier.
 func (m *Model) IncludeTop() bool { return m.cfg.includeTop }
 
+// ClassifierActivation is the activation of predictions (Builder.ClassifierActivation):
+// "softmax" unless set.
+func (m *Model) ClassifierActivation() string { return m.cfg.activation }
+
 // Output is the name of the layer the model outputs (the last one unless Truncate).
 func (m *Model) Output() string { return m.output }
 

@@ -154,6 +154,9 @@ const (
 	headOut     = "dense_2"
 )
 
+// HeadLayers names the head's layers in order, after the base's (Layers).
+var HeadLayers = []string{headConv, headPool, headFlatten, headDense, headDropout, headOut}
+
 // FeatureShape is the base's output for one image, (H, W, C): (40, 40, 128) for
 // the post.
 func (s *Stacked) FeatureShape() []int {

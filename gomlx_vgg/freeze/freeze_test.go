@@ -1,0 +1,327 @@
+package freeze_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gomlx/compute/gobackend"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/onnx-gomlx/onnx/parser"
+
+	"github.com/vggnb/vggnb/gomlx_vgg"
+	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
+	"github.com/vggnb/vggnb/gomlx_vgg/freeze/ort"
+	"github.com/vggnb/vggnb/gomlx_vgg/mlp"
+	"github.com/vggnb/vggnb/gomlx_vgg/transfer"
+	"github.com/vggnb/vggnb/weights"
+)
+
+// tolerance is the issue's bar: |frozen - GoMLX| <= 1e-5 * max|GoMLX|.
+const tolerance = 1e-5
+
+// input is a deterministic batch of dims, values in [-lo, hi) (preprocessed
+// pixels are about [-124, 152)).
+func input(seed uint64, lo, hi float32, dims ...int) *tensors.Tensor {
+	r := rand.New(rand.NewPCG(seed, 7))
+	n := 1
+	for _, d := range dims {
+		n *= d
+	}
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = lo + (hi-lo)*r.Float32()
+	}
+	return tensors.FromFlatDataAndDimensions(v, dims...)
+}
+
+// maxRelDiff is max|a-b| / max|ref|, or an error if the shapes differ.
+func maxRelDiff(ref, got *tensors.Tensor) (float64, error) {
+	if !ref.Shape().Equal(got.Shape()) {
+		return 0, fmt.Errorf("shape %s, want %s", got.Shape(), ref.Shape())
+	}
+	r, g := tensors.MustCopyFlatData[float32](ref), tensors.MustCopyFlatData[float32](got)
+	var maxRef, maxDiff float64
+	for i := range r {
+		maxRef = max(maxRef, math.Abs(float64(r[i])))
+		d := math.Abs(float64(r[i]) - float64(g[i]))
+		if math.IsNaN(d) {
+			return math.Inf(1), nil
+		}
+		maxDiff = max(maxDiff, d)
+	}
+	if maxRef == 0 {
+		return maxDiff, nil
+	}
+	return maxDiff / maxRef, nil
+}
+
+// frozenCase is one model of the issue's list, frozen and run four ways.
+type frozenCase struct {
+	name string
+	net  func(t *testing.T) (*freeze.Net, func(*tensors.Tensor) (*tensors.Tensor, error))
+	// dims are the input batches to check (batch 1 and 3).
+	dims [][]int
+	lo, hi float32
+	// gomlxOnnx is how many of the batches to run through onnx-gomlx too (its
+	// convolution on the pure-Go backend takes about 20 s per 224x224 image).
+	gomlxOnnx int
+}
+
+func vggCase(b *gomlx_vgg.Builder, cut string) func(t *testing.T) (*freeze.Net, func(*tensors.Tensor) (*tensors.Tensor, error)) {
+	return func(t *testing.T) (*freeze.Net, func(*tensors.Tensor) (*tensors.Tensor, error)) {
+		m, err := b.Weights(gomlx_vgg.WeightsSynthetic).Done()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cut != "" {
+			if m, err = m.Truncate(cut); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n, err := freeze.FromVGG(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n, m.Predict
+	}
+}
+
+func trainedMLP(t *testing.T) *mlp.Model {
+	m := mlp.New(mlp.Config{Hidden: []int{64, 32}, BatchNorm: true, Dropout: 0.3, LearningRate: 0.1}, nil)
+	r := rand.New(rand.NewPCG(3, 4))
+	d := &mlp.Dataset{Name: "random", Rows: 28, Cols: 28, Images: make([]float32, 400*784), Labels: make([]uint8, 400)}
+	for i := range d.Images {
+		d.Images[i] = r.Float32()
+	}
+	for i := range d.Labels {
+		d.Labels[i] = uint8(r.IntN(10))
+	}
+	if _, err := m.Train(d, 20, nil, nil, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func frozenCases() []frozenCase {
+	vgg := []int{1, 224, 224, 3}
+	return []frozenCase{
+		{name: "vgg16_top", net: vggCase(gomlx_vgg.VGG16(), ""), dims: [][]int{vgg, {3, 224, 224, 3}}, lo: -124, hi: 152, gomlxOnnx: 1},
+		{name: "vgg19_notop", net: vggCase(gomlx_vgg.VGG19().IncludeTop(false), ""),
+			dims: [][]int{{1, 64, 48, 3}, {3, 32, 32, 3}}, lo: -124, hi: 152, gomlxOnnx: 2},
+		{name: "vgg19_notop_avg", net: vggCase(gomlx_vgg.VGG19().IncludeTop(false).Pooling(gomlx_vgg.PoolingAvg), ""),
+			dims: [][]int{{1, 32, 32, 3}, {3, 48, 32, 3}}, lo: -124, hi: 152, gomlxOnnx: 2},
+		{name: "vgg16_notop_max", net: vggCase(gomlx_vgg.VGG16().IncludeTop(false).Pooling(gomlx_vgg.PoolingMax), ""),
+			dims: [][]int{{1, 32, 32, 3}, {3, 32, 40, 3}}, lo: -124, hi: 152, gomlxOnnx: 2},
+		{name: "vgg16_block3_conv2", net: vggCase(gomlx_vgg.VGG16().IncludeTop(false), "block3_conv2"),
+			dims: [][]int{{1, 40, 36, 3}, {3, 32, 32, 3}}, lo: -124, hi: 152, gomlxOnnx: 2},
+		{name: "vgg19_fc2", net: vggCase(gomlx_vgg.VGG19(), "fc2"), dims: [][]int{vgg, {3, 224, 224, 3}}, lo: -124, hi: 152, gomlxOnnx: 1},
+		{name: "mlp", net: func(t *testing.T) (*freeze.Net, func(*tensors.Tensor) (*tensors.Tensor, error)) {
+			m := trainedMLP(t)
+			n, err := freeze.FromMLP(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n, m.Predict
+		}, dims: [][]int{{1, 784}, {3, 784}}, lo: 0, hi: 1, gomlxOnnx: 2},
+		{name: "transfer_post", net: func(t *testing.T) (*freeze.Net, func(*tensors.Tensor) (*tensors.Tensor, error)) {
+			path, _, err := weights.ImageNetOrSynthetic("vgg16", false, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := transfer.NewPostModel(path, 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := freeze.FromStacked(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n, s.Predict
+		}, dims: [][]int{{1, 160, 160, 3}, {3, 160, 160, 3}}, lo: -2, hi: 2, gomlxOnnx: 2},
+		{name: "transfer_head", net: func(t *testing.T) (*freeze.Net, func(*tensors.Tensor) (*tensors.Tensor, error)) {
+			s, err := transfer.NewHead(20, 24, 3, 5, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := freeze.FromStacked(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n, s.Predict
+		}, dims: [][]int{{1, 20, 24, 3}, {3, 20, 24, 3}}, lo: -0.2, hi: 0.2, gomlxOnnx: 2},
+		{name: "surgery", net: func(t *testing.T) (*freeze.Net, func(*tensors.Tensor) (*tensors.Tensor, error)) {
+			path, _, err := weights.ImageNetOrSynthetic("vgg16", true, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := transfer.NewPostSurgery(path, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := freeze.FromSurgery(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n, s.Predict
+		}, dims: [][]int{vgg, {3, 224, 224, 3}}, lo: -124, hi: 152, gomlxOnnx: 1},
+	}
+}
+
+// TestFrozenModelsAgree freezes every model of issue 16's list and checks the
+// file four ways against the GoMLX model it came from, on batches of 1 and 3:
+// vggnb's own GoMLX runner, ONNX Runtime (onnxruntime-node), onnx-gomlx (the
+// file loaded back into GoMLX by GoMLX's ONNX importer) and python3-onnx's
+// checker (full_check: shape inference too).
+func TestFrozenModelsAgree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("freezes and runs VGG16/VGG19 (about 2 GB of files)")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	for _, c := range frozenCases() {
+		t.Run(c.name, func(t *testing.T) {
+			net, ref := c.net(t)
+			path := filepath.Join(dir, c.name+".onnx")
+			if err := net.WriteFile(path); err != nil {
+				t.Fatal(err)
+			}
+			f, err := freeze.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Input.Name != freeze.InputName || f.Output.Name != net.Output() {
+				t.Fatalf("nodes %s -> %s, want input_1 -> %s", f.Input, f.Output, net.Output())
+			}
+			checkONNX(t, path)
+			runner, err := f.Runner(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var loaded func(*tensors.Tensor) (*tensors.Tensor, error)
+			if c.gomlxOnnx > 0 {
+				loaded = onnxGoMLX(t, path)
+			}
+			for i, dims := range c.dims {
+				x := input(uint64(i+1), c.lo, c.hi, dims...)
+				want, err := ref(x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rv := tensors.MustCopyFlatData[float32](want)
+				t.Logf("reference %v: %v in [%.3g, %.3g]", dims, want.Shape().Dimensions, slices.Min(rv), slices.Max(rv))
+				if outDims, err := net.OutputShape(dims...); err != nil || fmt.Sprint(outDims) != fmt.Sprint(want.Shape().Dimensions) {
+					t.Errorf("OutputShape(%v) = %v, %v; the model gives %v", dims, outDims, err, want.Shape().Dimensions)
+				}
+				check := func(who string, got *tensors.Tensor, err error, took time.Duration) {
+					t.Helper()
+					if err != nil {
+						t.Fatalf("%s on %v: %v", who, dims, err)
+					}
+					d, err := maxRelDiff(want, got)
+					if err != nil || d > tolerance {
+						t.Errorf("%s on %v: max|diff|/max|ref| = %.3g (%v), want <= %g", who, dims, d, err, tolerance)
+					}
+					t.Logf("%-11s %v: max|diff|/max|ref| = %.2g (%.2fs)", who, dims, d, took.Seconds())
+				}
+				start := time.Now()
+				got, err := runner.Run(x)
+				check("runner", got, err, time.Since(start))
+				start = time.Now()
+				res, err := ort.Run(ctx, path, freeze.InputName, x, "")
+				if err == nil {
+					got = res.Output
+				}
+				check("onnxruntime", got, err, time.Since(start))
+				if loaded != nil && i < c.gomlxOnnx {
+					start = time.Now()
+					got, err = loaded(x)
+					check("onnx-gomlx", got, err, time.Since(start))
+				}
+			}
+		})
+	}
+}
+
+// checkONNX runs python3-onnx's checker with full_check on the file, and
+// checks the declared versions.
+func checkONNX(t *testing.T, path string) {
+	t.Helper()
+	py := os.Getenv("VGGNB_PYTHON")
+	if py == "" {
+		py = "/usr/bin/python3"
+	}
+	script := `import sys, onnx
+m = onnx.load(sys.argv[1])
+onnx.checker.check_model(m, full_check=True)
+print(onnx.__version__, m.ir_version, m.opset_import[0].version, len(m.graph.node))`
+	out, err := exec.Command(py, "-c", script, path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("python3 onnx checker on %s: %v\n%s", filepath.Base(path), err, out)
+	}
+	var version string
+	var ir, opset, nodes int
+	if _, err := fmt.Sscan(string(out), &version, &ir, &opset, &nodes); err != nil || ir != freeze.IRVersion || opset != freeze.Opset {
+		t.Fatalf("checker says %q", out)
+	}
+	t.Logf("onnx %s checker: ok (IR %d, opset %d, %d nodes)", version, ir, opset, nodes)
+}
+
+// onnxGoMLX loads the file with github.com/gomlx/onnx-gomlx and returns a
+// function running it on the pure-Go backend.
+func onnxGoMLX(t *testing.T, path string) func(*tensors.Tensor) (*tensors.Tensor, error) {
+	t.Helper()
+	om, err := parser.ParseFile(path)
+	if err != nil {
+		t.Fatalf("onnx-gomlx: %v", err)
+	}
+	store := model.NewStore()
+	if err := om.VariablesToScope(store.RootScope()); err != nil {
+		t.Fatalf("onnx-gomlx: %v", err)
+	}
+	exec, err := model.NewExec(gobackend.GetBackend(), store, func(scope *model.Scope, x *Node) *Node {
+		return om.CallGraph(scope, x.Graph(), map[string]*Node{freeze.InputName: x})[0]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(x *tensors.Tensor) (*tensors.Tensor, error) {
+		outs, err := exec.Exec(x)
+		if err != nil {
+			return nil, err
+		}
+		return outs[0], nil
+	}
+}
+
+// TestWriteIsAtomic: a net that cannot be frozen leaves no file behind, and
+// a bad file is refused with its name.
+func TestWriteIsAtomic(t *testing.T) {
+	dir := t.TempDir()
+	bad := &freeze.Net{Name: "bad", Input: []int{-1, 4}, Layers: []freeze.Layer{{Name: "d", Class: weights.Dense,
+		Kernel: tensors.FromFlatDataAndDimensions(make([]float32, 6), 3, 2), Bias: tensors.FromFlatDataAndDimensions(make([]float32, 2), 2),
+		Activation: freeze.ActivationRelu}}}
+	err := bad.WriteFile(filepath.Join(dir, "bad.onnx"))
+	if err == nil || !strings.Contains(err.Error(), "layer d") {
+		t.Fatalf("WriteFile of a (3, 2) kernel on 4 inputs: %v", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 0 {
+		t.Fatalf("left %v behind", entries)
+	}
+	junk := filepath.Join(dir, "junk.onnx")
+	os.WriteFile(junk, []byte("not a model"), 0o644)
+	if _, err := freeze.Open(junk); err == nil || !strings.Contains(err.Error(), "junk.onnx") {
+		t.Fatalf("Open(junk) = %v", err)
+	}
+}

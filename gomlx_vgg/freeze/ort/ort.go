@@ -1,0 +1,164 @@
+// Package ort runs frozen ONNX files in ONNX Runtime, the reference runtime
+// another program would serve them with: the npm package onnxruntime-node
+// (CPU library bundled), pinned in the repository's scripts/ort, driven by
+// scripts/ort/run.mjs through Node.js. It is how vggnb proves that a frozen
+// file means the same thing outside GoMLX.
+package ort
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+// Version is the pinned onnxruntime-node release (scripts/ort/package.json).
+const Version = "1.30.0"
+
+// Dir finds scripts/ort: $VGGNB_ORT_DIR if set, else scripts/ort in the first
+// directory up from the working directory whose go.mod is vggnb's.
+func Dir() (string, error) {
+	if d := os.Getenv("VGGNB_ORT_DIR"); d != "" {
+		return d, nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("ort: %w", err)
+	}
+	for d := wd; ; d = filepath.Dir(d) {
+		if b, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil && bytes.Contains(b, []byte("module github.com/vggnb/vggnb\n")) {
+			return filepath.Join(d, "scripts", "ort"), nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("ort: no vggnb checkout above %s (set VGGNB_ORT_DIR to its scripts/ort)", wd)
+		}
+	}
+}
+
+var installMu sync.Mutex
+
+// Install installs the pinned onnxruntime-node into dir/node_modules with
+// `npm ci --ignore-scripts` (no download at install time: the CPU library is
+// in the package), unless the lock file it was installed from is the current
+// one (node_modules/.vggnb-lock).
+func Install(ctx context.Context, dir string) error {
+	installMu.Lock()
+	defer installMu.Unlock()
+	lock, err := os.ReadFile(filepath.Join(dir, "package-lock.json"))
+	if err != nil {
+		return fmt.Errorf("ort: %w", err)
+	}
+	stamp := filepath.Join(dir, "node_modules", ".vggnb-lock")
+	if have, err := os.ReadFile(stamp); err == nil && bytes.Equal(have, lock) {
+		return nil
+	}
+	if _, err := exec.LookPath("npm"); err != nil {
+		return errors.New("ort: npm is not installed (Debian: apt-get install nodejs npm; scripts/deps.sh does)")
+	}
+	cmd := exec.CommandContext(ctx, "npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("ort: npm ci in %s: %w\n%s", dir, err, out)
+	}
+	return os.WriteFile(stamp, lock, 0o644)
+}
+
+// Result is what one ONNX Runtime run gave.
+type Result struct {
+	// Output is the graph's output.
+	Output *tensors.Tensor
+	// Version is ONNX Runtime's; Millis the run's time in milliseconds (session
+	// creation excluded).
+	Version string
+	Millis  float64
+}
+
+// Run installs ONNX Runtime if needed (Install), then runs the ONNX file at
+// model on x (float32) as input, and returns the named output (the model's
+// only output when output is "").
+func Run(ctx context.Context, model, input string, x *tensors.Tensor, output string) (*Result, error) {
+	dir, err := Dir()
+	if err != nil {
+		return nil, err
+	}
+	if err := Install(ctx, dir); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "vggnb-ort-")
+	if err != nil {
+		return nil, fmt.Errorf("ort: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	var raw []byte
+	tensors.MustConstFlatData(x, func(v []float32) {
+		raw = make([]byte, 4*len(v))
+		for i, f := range v {
+			binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(f))
+		}
+	})
+	xfile := filepath.Join(tmp, "input.f32")
+	if err := os.WriteFile(xfile, raw, 0o600); err != nil {
+		return nil, fmt.Errorf("ort: %w", err)
+	}
+	abs, err := filepath.Abs(model)
+	if err != nil {
+		return nil, fmt.Errorf("ort: %w", err)
+	}
+	job := map[string]any{"model": abs, "out": tmp,
+		"inputs": map[string]any{input: map[string]any{"file": xfile, "dims": x.Shape().Dimensions}}}
+	if output != "" {
+		job["outputs"] = []string{output}
+	}
+	jb, _ := json.Marshal(job)
+	jfile := filepath.Join(tmp, "job.json")
+	if err := os.WriteFile(jfile, jb, 0o600); err != nil {
+		return nil, fmt.Errorf("ort: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(dir, "run.mjs"), jfile)
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("ort: %s: %w: %s", model, err, strings.TrimSpace(stderr.String()))
+	}
+	var res struct {
+		Outputs map[string]struct {
+			File string `json:"file"`
+			Dims []int  `json:"dims"`
+		} `json:"outputs"`
+		ORT string  `json:"ort"`
+		MS  float64 `json:"ms"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil || len(res.Outputs) != 1 {
+		return nil, fmt.Errorf("ort: %s: unexpected answer %q (%v)", model, stdout.String(), err)
+	}
+	for _, o := range res.Outputs {
+		b, err := os.ReadFile(o.File)
+		if err != nil {
+			return nil, fmt.Errorf("ort: %w", err)
+		}
+		v := make([]float32, len(b)/4)
+		for i := range v {
+			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+		n := 1
+		for _, d := range o.Dims {
+			n *= d
+		}
+		if n != len(v) {
+			return nil, fmt.Errorf("ort: %s: output dims %v but %d values", model, o.Dims, len(v))
+		}
+		return &Result{Output: tensors.FromFlatDataAndDimensions(v, o.Dims...), Version: res.ORT, Millis: res.MS}, nil
+	}
+	panic("unreachable")
+}

@@ -1,0 +1,372 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"hash/crc32"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/vggnb/vggnb/gomlx_vgg"
+	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
+)
+
+// Request is one request a load test sends.
+type Request struct {
+	// Name says what it is ("png 224", "truncated png", ...).
+	Name string
+	// Method (default POST), Path (default /predict?values=1) and ContentType.
+	Method, Path, ContentType string
+	Body                      []byte
+	// Want is the output a valid request must answer (from a direct call);
+	// nil for a malformed request, which must get a 4xx.
+	Want *tensors.Tensor
+}
+
+// LoadConfig is a load test: Clients concurrent clients send requests for
+// Duration or until MaxRequests are sent, every MalformedEvery-th one (0:
+// none) malformed, the others valid, round-robin.
+type LoadConfig struct {
+	URL            string
+	Clients        int
+	Duration       time.Duration
+	MaxRequests    int
+	Valid          []Request
+	Malformed      []Request
+	MalformedEvery int
+	// Tolerance is how far a valid answer may be from Want: max|diff| <=
+	// Tolerance * max|Want| (default 1e-5).
+	Tolerance float64
+}
+
+// LoadReport is what a load test measured.
+type LoadReport struct {
+	Clients            int
+	Seconds            float64
+	Requests           int
+	Valid, Malformed   int
+	PerSecond          float64
+	P50, P99, Max      time.Duration // latencies of the valid requests
+	MeanBatch          float64       // examples per run, as the answers say
+	MaxRelDiff         float64       // the worst valid answer against its direct call
+	Mismatches         int           // valid answers off by more than the tolerance, or not 200
+	WrongRejections    int           // malformed requests not answered 4xx with a JSON error
+	Statuses           map[int]int
+	Failures           []string // the first few problems
+	PeakRSSMiB         float64  // this process's peak resident memory (VmHWM)
+	HeapMiB, SysMiB    float64  // Go heap in use and obtained from the OS, at the end
+	ServerQueueRejects int
+}
+
+// String is the report in a few lines.
+func (r LoadReport) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d clients, %.1f s: %d requests (%d valid, %d malformed), %.1f requests/s\n",
+		r.Clients, r.Seconds, r.Requests, r.Valid, r.Malformed, r.PerSecond)
+	fmt.Fprintf(&b, "valid latency p50 %s, p99 %s, max %s; mean batch %.2f examples\n",
+		r.P50.Round(time.Millisecond), r.P99.Round(time.Millisecond), r.Max.Round(time.Millisecond), r.MeanBatch)
+	fmt.Fprintf(&b, "answers vs direct calls: max|diff|/max|ref| = %.2g, %d mismatches; malformed not refused with a 4xx: %d\n",
+		r.MaxRelDiff, r.Mismatches, r.WrongRejections)
+	codes := make([]int, 0, len(r.Statuses))
+	for c := range r.Statuses {
+		codes = append(codes, c)
+	}
+	slices.Sort(codes)
+	var parts []string
+	for _, c := range codes {
+		parts = append(parts, fmt.Sprintf("%d×%d", c, r.Statuses[c]))
+	}
+	fmt.Fprintf(&b, "statuses %s; memory: peak RSS %.0f MiB, Go heap %.0f MiB (sys %.0f MiB)\n",
+		strings.Join(parts, " "), r.PeakRSSMiB, r.HeapMiB, r.SysMiB)
+	for _, f := range r.Failures {
+		fmt.Fprintf(&b, "  FAIL %s\n", f)
+	}
+	return b.String()
+}
+
+// Load runs the load test and reports; it fails only on bad configuration
+// (problems with answers are in the report).
+func Load(ctx context.Context, cfg LoadConfig) (LoadReport, error) {
+	if cfg.Clients <= 0 || len(cfg.Valid) == 0 || (cfg.Duration <= 0 && cfg.MaxRequests <= 0) {
+		return LoadReport{}, fmt.Errorf("serve: a load test needs clients, valid requests and a duration or a count")
+	}
+	if cfg.Tolerance == 0 {
+		cfg.Tolerance = 1e-5
+	}
+	if cfg.Duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.Duration)
+		defer cancel()
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Clients}, Timeout: 5 * time.Minute}
+	var (
+		mu        sync.Mutex
+		rep       = LoadReport{Clients: cfg.Clients, Statuses: map[int]int{}}
+		latencies []time.Duration
+		batchSum  int
+		next      int
+	)
+	fail := func(format string, args ...any) {
+		if len(rep.Failures) < 8 {
+			rep.Failures = append(rep.Failures, fmt.Sprintf(format, args...))
+		}
+	}
+	take := func() (int, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if ctx.Err() != nil || (cfg.MaxRequests > 0 && next >= cfg.MaxRequests) {
+			return 0, false
+		}
+		next++
+		return next - 1, true
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range cfg.Clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i, ok := take()
+				if !ok {
+					return
+				}
+				malformed := cfg.MalformedEvery > 0 && len(cfg.Malformed) > 0 && i%cfg.MalformedEvery == cfg.MalformedEvery-1
+				var req Request
+				if malformed {
+					req = cfg.Malformed[(i/cfg.MalformedEvery)%len(cfg.Malformed)]
+				} else {
+					req = cfg.Valid[i%len(cfg.Valid)]
+				}
+				t0 := time.Now()
+				code, body, err := send(client, cfg.URL, req)
+				took := time.Since(t0)
+				if err != nil && ctx.Err() != nil {
+					return // the test's time ran out mid-request
+				}
+				mu.Lock()
+				rep.Requests++
+				rep.Statuses[code]++
+				if malformed {
+					rep.Malformed++
+					var e struct {
+						Error string `json:"error"`
+					}
+					if err != nil || code < 400 || code >= 500 || json.Unmarshal(body, &e) != nil || e.Error == "" {
+						rep.WrongRejections++
+						fail("%s: status %d, %v, %.200q", req.Name, code, err, body)
+					}
+				} else {
+					rep.Valid++
+					latencies = append(latencies, took)
+					var a Answer
+					if err != nil || code != http.StatusOK || json.Unmarshal(body, &a) != nil {
+						rep.Mismatches++
+						fail("%s: status %d, %v, %.200q", req.Name, code, err, body)
+					} else {
+						batchSum += a.Batch
+						d := relDiff(req.Want, a)
+						rep.MaxRelDiff = max(rep.MaxRelDiff, d)
+						if d > cfg.Tolerance {
+							rep.Mismatches++
+							fail("%s: answer differs from the direct call by %.3g of max|ref|", req.Name, d)
+						}
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	rep.Seconds = time.Since(start).Seconds()
+	rep.PerSecond = float64(rep.Requests) / rep.Seconds
+	if len(latencies) > 0 {
+		slices.Sort(latencies)
+		rep.P50 = latencies[len(latencies)/2]
+		rep.P99 = latencies[min(len(latencies)-1, len(latencies)*99/100)]
+		rep.Max = latencies[len(latencies)-1]
+		rep.MeanBatch = float64(batchSum) / float64(max(1, rep.Valid-rep.Mismatches))
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	rep.HeapMiB, rep.SysMiB = float64(ms.HeapInuse)/(1<<20), float64(ms.Sys)/(1<<20)
+	rep.PeakRSSMiB = peakRSS()
+	return rep, nil
+}
+
+// send posts one request and returns the status and body.
+func send(client *http.Client, url string, req Request) (int, []byte, error) {
+	method, path := req.Method, req.Path
+	if method == "" {
+		method = http.MethodPost
+	}
+	if path == "" {
+		path = "/predict?values=1"
+	}
+	hr, err := http.NewRequest(method, url+path, bytes.NewReader(req.Body))
+	if err != nil {
+		return 0, nil, err
+	}
+	if req.ContentType != "" {
+		hr.Header.Set("Content-Type", req.ContentType)
+	}
+	resp, err := client.Do(hr)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	return resp.StatusCode, body, err
+}
+
+// relDiff is max|want - values| / max|want| (+Inf if the answer's shape or
+// size is off).
+func relDiff(want *tensors.Tensor, a Answer) float64 {
+	w := tensors.MustCopyFlatData[float32](want)
+	if len(w) != len(a.Values) || !slices.Equal(want.Shape().Dimensions, a.Shape) {
+		return math.Inf(1)
+	}
+	var maxRef, maxDiff float64
+	for i := range w {
+		maxRef = max(maxRef, math.Abs(float64(w[i])))
+		maxDiff = max(maxDiff, math.Abs(float64(w[i])-float64(a.Values[i])))
+	}
+	if maxRef == 0 {
+		return maxDiff
+	}
+	return maxDiff / maxRef
+}
+
+// peakRSS is this process's peak resident set (Linux VmHWM) in MiB, 0 if unknown.
+func peakRSS() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// HugePNG is a PNG whose header says width x height (a few dozen bytes,
+// claiming gigapixels): what a decompression bomb starts with.
+func HugePNG(width, height int) []byte {
+	var b bytes.Buffer
+	b.WriteString("\x89PNG\r\n\x1a\n")
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr[0:], uint32(width))
+	binary.BigEndian.PutUint32(ihdr[4:], uint32(height))
+	ihdr[8], ihdr[9] = 8, 2 // 8-bit RGB
+	chunk := func(kind string, data []byte) {
+		binary.Write(&b, binary.BigEndian, uint32(len(data)))
+		b.WriteString(kind)
+		b.Write(data)
+		binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(append([]byte(kind), data...)))
+	}
+	chunk("IHDR", ihdr)
+	chunk("IDAT", []byte{0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01})
+	chunk("IEND", nil)
+	return b.Bytes()
+}
+
+// Malformed are requests a server must refuse with a 4xx and a JSON error,
+// made around a valid PNG.
+func Malformed(png []byte) []Request {
+	return []Request{
+		{Name: "truncated png", ContentType: "image/png", Body: png[:len(png)/2]},
+		{Name: "garbage as png", ContentType: "image/png", Body: []byte("this is not an image at all, only text")},
+		{Name: "60000x60000 png header", ContentType: "image/png", Body: HugePNG(60000, 60000)},
+		{Name: "empty body", ContentType: "image/png"},
+		{Name: "json wrong shape", ContentType: "application/json", Body: []byte(`{"shape": [1, 5, 5, 7], "data": [1]}`)},
+		{Name: "json syntax", ContentType: "application/json", Body: []byte(`{"shape": [1, 2`)},
+		{Name: "json count", ContentType: "application/json", Body: []byte(`{"shape": [1, 784], "data": [1, 2, 3]}`)},
+		{Name: "raw odd length", ContentType: "application/octet-stream", Path: "/predict?shape=1,784", Body: []byte{1, 2, 3}},
+		{Name: "text/plain", ContentType: "text/plain", Body: []byte("hello")},
+		{Name: "GET /predict", Method: http.MethodGet},
+	}
+}
+
+// ValidRequests makes n valid requests for s (PNG and JPEG variants of the
+// demo photo, and a JSON tensor), each with the output of a direct call to
+// runner on the input it becomes.
+func ValidRequests(s *Server, runner *freeze.Runner, n int) ([]Request, error) {
+	img, err := gomlx_vgg.DemoImage()
+	if err != nil {
+		return nil, err
+	}
+	var out []Request
+	for i := range n {
+		var req Request
+		switch i % 3 {
+		case 0, 1: // the photo shifted and tinted, as PNG then JPEG
+			v := image.NewNRGBA(img.Bounds())
+			b := img.Bounds()
+			for y := b.Min.Y; y < b.Max.Y; y++ {
+				for x := b.Min.X; x < b.Max.X; x++ {
+					c := img.NRGBAAt(b.Min.X+(x-b.Min.X+7*i)%b.Dx(), y)
+					c.R += uint8(13 * i)
+					v.SetNRGBA(x, y, c)
+				}
+			}
+			var buf bytes.Buffer
+			if i%3 == 0 {
+				err = png.Encode(&buf, v)
+				req = Request{Name: fmt.Sprintf("png %d", i), ContentType: "image/png"}
+			} else {
+				err = jpeg.Encode(&buf, v, &jpeg.Options{Quality: 90})
+				req = Request{Name: fmt.Sprintf("jpeg %d", i), ContentType: "image/jpeg"}
+			}
+			if err != nil {
+				return nil, err
+			}
+			req.Body = buf.Bytes()
+		default: // a tensor of the input's shape
+			dims := slices.Clone(s.file.Input.Dims)
+			dims[0] = 1
+			if h, w, ok := s.imageSize(); ok && len(dims) == 4 {
+				dims[1], dims[2] = h, w
+			}
+			size := 1
+			for _, d := range dims {
+				size *= d
+			}
+			r := rand.New(rand.NewPCG(uint64(i), 1))
+			data := make([]float32, size)
+			for j := range data {
+				data[j] = r.Float32()*2 - 1
+			}
+			body, _ := json.Marshal(map[string]any{"shape": dims, "data": data})
+			req = Request{Name: fmt.Sprintf("json %d", i), ContentType: "application/json", Body: body}
+		}
+		x, err := s.Input(req.ContentType, nil, req.Body)
+		if err != nil {
+			return nil, fmt.Errorf("serve: request %s: %w", req.Name, err)
+		}
+		if req.Want, err = runner.Run(x); err != nil {
+			return nil, err
+		}
+		out = append(out, req)
+	}
+	return out, nil
+}

@@ -1,0 +1,658 @@
+// Package serve is a small HTTP server for a frozen model (package freeze), run
+// by GoMLX on the pure-Go backend: what `vggnb serve` starts.
+//
+//	POST /predict   an image (PNG or JPEG) or a tensor (JSON {"shape": [...],
+//	                "data": [...]}, or raw little-endian float32 with
+//	                ?shape=1,224,224,3); answers JSON: the top 5 classes of a
+//	                classifier, else the output's shape and statistics
+//	GET  /healthz   {"status": "ok", ...}
+//	GET  /metadata  node names and shapes, the weights' SHA-256, the limits
+//
+// Requests are bounded (body size, image pixels, batch), concurrent requests
+// are queued and run together in batches of up to Config.MaxBatch, a full queue
+// answers 503, and Serve shuts down gracefully when its context ends (SIGTERM
+// for the command): in-flight requests finish, new ones are refused.
+package serve
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"math"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/vggnb/vggnb/gomlx_vgg"
+	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
+	"github.com/vggnb/vggnb/weights"
+)
+
+// Config bounds what the server accepts. Zero fields take the defaults.
+type Config struct {
+	// MaxBodyBytes is the largest request body (default 32 MiB): more is 413.
+	MaxBodyBytes int64
+	// MaxPixels is the largest image, width x height, read from its header
+	// before decoding (default 16,777,216 = 4096x4096): more is 413.
+	MaxPixels int
+	// MaxBatch is the most examples run together, from one request or several
+	// (default 8); a tensor request of a larger batch is 413.
+	MaxBatch int
+	// BatchWindow is how long the first queued request waits for others to
+	// batch with (default 2 ms).
+	BatchWindow time.Duration
+	// QueueSize is how many requests may wait (default 64): more is 503.
+	QueueSize int
+	// ImageSize is the side images are resized to when the model's input size
+	// is dynamic (default 224, VGG's).
+	ImageSize int
+	// Timeout bounds one request, queueing included (default 2 minutes).
+	Timeout time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 32 << 20
+	}
+	if c.MaxPixels <= 0 {
+		c.MaxPixels = 4096 * 4096
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 8
+	}
+	if c.BatchWindow <= 0 {
+		c.BatchWindow = 2 * time.Millisecond
+	}
+	if c.QueueSize <= 0 {
+		c.QueueSize = 64
+	}
+	if c.ImageSize <= 0 {
+		c.ImageSize = gomlx_vgg.DefaultSize
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 2 * time.Minute
+	}
+	return c
+}
+
+// Server answers requests for one frozen model.
+type Server struct {
+	file   *freeze.File
+	runner *freeze.Runner
+	cfg    Config
+
+	queue   chan *job
+	stop    chan struct{}
+	done    chan struct{}
+	closing sync.Once
+
+	served, rejected, batches atomic.Int64
+}
+
+// New starts the batching worker for runner's model; Close stops it.
+func New(runner *freeze.Runner, cfg Config) *Server {
+	cfg = cfg.withDefaults()
+	s := &Server{file: runner.File(), runner: runner, cfg: cfg,
+		queue: make(chan *job, cfg.QueueSize), stop: make(chan struct{}), done: make(chan struct{})}
+	go s.work()
+	return s
+}
+
+// Close stops the worker after the queued requests (call it after the HTTP
+// server's Shutdown).
+func (s *Server) Close() {
+	s.closing.Do(func() { close(s.stop) })
+	<-s.done
+}
+
+// job is one request's examples waiting to run.
+type job struct {
+	x    *tensors.Tensor
+	ctx  context.Context
+	out  chan result
+	size int // examples in the batch it ran in
+}
+
+type result struct {
+	y     *tensors.Tensor
+	batch int
+	err   error
+}
+
+// work runs the queue: it takes a job, waits BatchWindow for more of the same
+// example shape up to MaxBatch examples, runs them as one batch and answers each.
+func (s *Server) work() {
+	defer close(s.done)
+	var pending *job
+	for {
+		first := pending
+		pending = nil
+		if first == nil {
+			select {
+			case first = <-s.queue:
+			case <-s.stop:
+				// Drain what is queued, then stop.
+				for {
+					select {
+					case j := <-s.queue:
+						s.run([]*job{j})
+					default:
+						return
+					}
+				}
+			}
+		}
+		jobs := []*job{first}
+		n := first.x.Shape().Dimensions[0]
+		timer := time.NewTimer(s.cfg.BatchWindow)
+	gather:
+		for n < s.cfg.MaxBatch {
+			select {
+			case j := <-s.queue:
+				if !slices.Equal(j.x.Shape().Dimensions[1:], first.x.Shape().Dimensions[1:]) ||
+					n+j.x.Shape().Dimensions[0] > s.cfg.MaxBatch {
+					pending = j // the next batch starts with it
+					break gather
+				}
+				jobs = append(jobs, j)
+				n += j.x.Shape().Dimensions[0]
+			case <-timer.C:
+				break gather
+			}
+		}
+		timer.Stop()
+		s.run(jobs)
+	}
+}
+
+// run computes jobs as one batch and answers them.
+func (s *Server) run(jobs []*job) {
+	live := jobs[:0]
+	for _, j := range jobs {
+		if j.ctx.Err() == nil {
+			live = append(live, j)
+		} else {
+			j.out <- result{err: j.ctx.Err()}
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	xs := make([]*tensors.Tensor, len(live))
+	for i, j := range live {
+		xs[i] = j.x
+	}
+	x := concat(xs)
+	y, err := s.runner.Run(x)
+	s.batches.Add(1)
+	n := x.Shape().Dimensions[0]
+	if err != nil {
+		for _, j := range live {
+			j.out <- result{err: err}
+		}
+		return
+	}
+	parts := split(y, live)
+	for i, j := range live {
+		j.out <- result{y: parts[i], batch: n}
+	}
+}
+
+// concat joins batches along axis 0.
+func concat(xs []*tensors.Tensor) *tensors.Tensor {
+	if len(xs) == 1 {
+		return xs[0]
+	}
+	dims := slices.Clone(xs[0].Shape().Dimensions)
+	var all []float32
+	dims[0] = 0
+	for _, x := range xs {
+		dims[0] += x.Shape().Dimensions[0]
+		tensors.MustConstFlatData(x, func(v []float32) { all = append(all, v...) })
+	}
+	return tensors.FromFlatDataAndDimensions(all, dims...)
+}
+
+// split cuts y (the batch of jobs, in order) into one tensor per job.
+func split(y *tensors.Tensor, jobs []*job) []*tensors.Tensor {
+	if len(jobs) == 1 {
+		return []*tensors.Tensor{y}
+	}
+	dims := y.Shape().Dimensions
+	per := y.Shape().Size() / dims[0]
+	out := make([]*tensors.Tensor, len(jobs))
+	tensors.MustConstFlatData(y, func(v []float32) {
+		at := 0
+		for i, j := range jobs {
+			n := j.x.Shape().Dimensions[0]
+			d := slices.Clone(dims)
+			d[0] = n
+			out[i] = tensors.FromFlatDataAndDimensions(slices.Clone(v[at*per:(at+n)*per]), d...)
+			at += n
+		}
+	})
+	return out
+}
+
+// Predict runs x (a batch matching the model's input) through the queue, as a
+// request does, and returns the model's output.
+func (s *Server) Predict(ctx context.Context, x *tensors.Tensor) (*tensors.Tensor, int, error) {
+	if err := s.runner.CheckInput(x.Shape().Dimensions); err != nil {
+		return nil, 0, &httpError{http.StatusUnprocessableEntity, err.Error()}
+	}
+	if n := x.Shape().Dimensions[0]; n > s.cfg.MaxBatch {
+		return nil, 0, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("a batch of %d: this server runs at most %d at once", n, s.cfg.MaxBatch)}
+	}
+	j := &job{x: x, ctx: ctx, out: make(chan result, 1)}
+	select {
+	case <-s.stop:
+		return nil, 0, &httpError{http.StatusServiceUnavailable, "the server is shutting down"}
+	default:
+	}
+	select {
+	case s.queue <- j:
+	default:
+		s.rejected.Add(1)
+		return nil, 0, &httpError{http.StatusServiceUnavailable, fmt.Sprintf("busy: %d requests are queued; retry later", s.cfg.QueueSize)}
+	}
+	select {
+	case r := <-j.out:
+		return r.y, r.batch, r.err
+	case <-ctx.Done():
+		return nil, 0, &httpError{http.StatusServiceUnavailable, "timed out waiting for the model: " + ctx.Err().Error()}
+	}
+}
+
+// httpError is an error with the status code to answer it with.
+type httpError struct {
+	code int
+	msg  string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+// Handler is the server's HTTP API.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/predict", s.handlePredict)
+	mux.HandleFunc("/healthz", s.handleHealth)
+	mux.HandleFunc("/metadata", s.handleMetadata)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &httpError{http.StatusNotFound, "no such endpoint: POST /predict, GET /healthz, GET /metadata"})
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	code := http.StatusInternalServerError
+	var he *httpError
+	if errors.As(err, &he) {
+		code = he.code
+	}
+	writeJSON(w, code, map[string]any{"error": err.Error(), "status": code})
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		writeError(w, &httpError{http.StatusMethodNotAllowed, "GET /healthz"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "served": s.served.Load(), "batches": s.batches.Load(),
+		"rejected": s.rejected.Load(), "queued": len(s.queue)})
+}
+
+// Metadata is what GET /metadata answers.
+type Metadata struct {
+	Title         string   `json:"title"`
+	Input         Node     `json:"input"`
+	Output        Node     `json:"output"`
+	InputDoc      string   `json:"input_doc,omitempty"`
+	WeightsSHA256 string   `json:"weights_sha256"`
+	Params        int      `json:"params"`
+	Opset         int64    `json:"opset"`
+	IRVersion     int64    `json:"ir_version"`
+	Producer      string   `json:"producer"`
+	Classes       int      `json:"classes,omitempty"`
+	Synthetic     bool     `json:"synthetic"`
+	Notice        string   `json:"notice,omitempty"`
+	ImageSize     []int    `json:"image_size,omitempty"`
+	Limits        Limits   `json:"limits"`
+	Endpoints     []string `json:"endpoints"`
+}
+
+// Node is a graph input or output.
+type Node struct {
+	Name  string `json:"name"`
+	Shape []any  `json:"shape"` // ints, or the names of dynamic dimensions
+}
+
+// Limits are the server's bounds.
+type Limits struct {
+	MaxBodyBytes int64 `json:"max_body_bytes"`
+	MaxPixels    int   `json:"max_pixels"`
+	MaxBatch     int   `json:"max_batch"`
+	QueueSize    int   `json:"queue_size"`
+}
+
+func node(t freeze.TensorInfo) Node {
+	n := Node{Name: t.Name}
+	for i, d := range t.Dims {
+		if d < 0 {
+			n.Shape = append(n.Shape, t.Params[i])
+		} else {
+			n.Shape = append(n.Shape, d)
+		}
+	}
+	return n
+}
+
+// Metadata describes the model served.
+func (s *Server) Metadata() Metadata {
+	f := s.file
+	m := Metadata{Title: f.Title(), Input: node(f.Input), Output: node(f.Output), InputDoc: f.Meta[freeze.MetaLayout],
+		WeightsSHA256: f.Checksum, Params: f.Params, IRVersion: f.Model.IrVersion,
+		Producer: f.Model.ProducerName + " " + f.Model.ProducerVersion, Classes: len(f.Labels),
+		Synthetic: f.Synthetic(), Notice: f.Meta["vggnb.notice"],
+		Limits:    Limits{s.cfg.MaxBodyBytes, s.cfg.MaxPixels, s.cfg.MaxBatch, s.cfg.QueueSize},
+		Endpoints: []string{"POST /predict", "GET /healthz", "GET /metadata"}}
+	for _, o := range f.Model.OpsetImport {
+		if o.Domain == "" {
+			m.Opset = o.Version
+		}
+	}
+	if h, w, ok := s.imageSize(); ok {
+		m.ImageSize = []int{h, w}
+	}
+	return m
+}
+
+func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		writeError(w, &httpError{http.StatusMethodNotAllowed, "GET /metadata"})
+		return
+	}
+	writeJSON(w, http.StatusOK, s.Metadata())
+}
+
+// imageSize is the size images are resized to, and whether the model takes
+// images at all: (N, H, W, 3) in caffe preprocessing, or (N, 784) as 28x28 grey.
+func (s *Server) imageSize() (h, w int, ok bool) {
+	d := s.file.Input.Dims
+	switch {
+	case len(d) == 4 && d[3] == 3:
+		h, w = d[1], d[2]
+		if h < 0 {
+			h = s.cfg.ImageSize
+		}
+		if w < 0 {
+			w = s.cfg.ImageSize
+		}
+		return h, w, true
+	case len(d) == 2 && d[1] == 28*28:
+		return 28, 28, true
+	}
+	return 0, 0, false
+}
+
+// Answer is what POST /predict returns.
+type Answer struct {
+	Output string `json:"output"`
+	Shape  []int  `json:"shape"`
+	// Top5 per example, for a classifier.
+	Top5 [][]Class `json:"top5,omitempty"`
+	// Stats of the output, for features.
+	Stats *gomlx_vgg.Stats `json:"stats,omitempty"`
+	// Values is the whole output, row-major, when asked for with ?values=1
+	// (outputs of up to MaxValues numbers).
+	Values []float32 `json:"values,omitempty"`
+	// Batch is how many examples ran together (this request's and others').
+	Batch     int     `json:"batch"`
+	Millis    float64 `json:"ms"`
+	Synthetic bool    `json:"synthetic,omitempty"`
+	Notice    string  `json:"notice,omitempty"`
+}
+
+// MaxValues is the largest output ?values=1 returns.
+const MaxValues = 1 << 20
+
+// Class is one of a classifier's top classes.
+type Class struct {
+	Index       int     `json:"index"`
+	Label       string  `json:"label,omitempty"`
+	Probability float32 `json:"probability"`
+}
+
+// Describe turns an output into an Answer: top-5 classes for a classifier,
+// statistics otherwise.
+func (s *Server) Describe(y *tensors.Tensor) Answer {
+	a := Answer{Output: s.file.Output.Name, Shape: y.Shape().Dimensions, Synthetic: s.file.Synthetic(), Notice: s.file.Meta["vggnb.notice"]}
+	dims := y.Shape().Dimensions
+	if len(s.file.Labels) > 0 && len(dims) == 2 && dims[1] == len(s.file.Labels) {
+		tensors.MustConstFlatData(y, func(v []float32) {
+			for b := range dims[0] {
+				row := v[b*dims[1] : (b+1)*dims[1]]
+				idx := make([]int, len(row))
+				for i := range idx {
+					idx[i] = i
+				}
+				sort.SliceStable(idx, func(i, j int) bool { return row[idx[i]] > row[idx[j]] })
+				var top []Class
+				for _, i := range idx[:min(5, len(idx))] {
+					top = append(top, Class{Index: i, Label: s.file.Labels[i], Probability: row[i]})
+				}
+				a.Top5 = append(a.Top5, top)
+			}
+		})
+		return a
+	}
+	st := gomlx_vgg.StatsOf(y)
+	a.Stats = &st
+	return a
+}
+
+func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	if r.Method != http.MethodPost {
+		writeError(w, &httpError{http.StatusMethodNotAllowed, "POST an image or a tensor to /predict"})
+		return
+	}
+	if r.ContentLength > s.cfg.MaxBodyBytes {
+		writeError(w, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("a body of %d bytes: the limit is %d", r.ContentLength, s.cfg.MaxBodyBytes)})
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is over the limit of %d bytes", s.cfg.MaxBodyBytes)})
+		} else {
+			writeError(w, &httpError{http.StatusBadRequest, "reading the body: " + err.Error()})
+		}
+		return
+	}
+	x, err := s.Input(r.Header.Get("Content-Type"), r.URL.Query(), body)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
+	defer cancel()
+	y, batch, err := s.Predict(ctx, x)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.served.Add(1)
+	a := s.Describe(y)
+	if r.URL.Query().Get("values") == "1" {
+		if y.Shape().Size() > MaxValues {
+			writeError(w, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the output %v has over %d values: leave out values=1", y.Shape().Dimensions, MaxValues)})
+			return
+		}
+		a.Values = tensors.MustCopyFlatData[float32](y)
+	}
+	a.Batch, a.Millis = batch, float64(time.Since(start).Microseconds())/1000
+	writeJSON(w, http.StatusOK, a)
+}
+
+// Input is the model input a POST /predict body of the given content type and
+// query becomes (what a direct call to the model should be given).
+func (s *Server) Input(contentType string, query url.Values, body []byte) (*tensors.Tensor, error) {
+	ct, _, _ := mime.ParseMediaType(contentType)
+	if ct == "" || ct == "application/x-www-form-urlencoded" { // curl --data-binary's default
+		ct = http.DetectContentType(body)
+	}
+	switch {
+	case ct == "application/json":
+		return s.parseJSON(body)
+	case ct == "application/octet-stream" && query.Has("shape"):
+		return s.parseRaw(query.Get("shape"), body)
+	case strings.HasPrefix(ct, "image/") || ct == "application/octet-stream":
+		return s.parseImage(body)
+	}
+	return nil, &httpError{http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q: send image/png, image/jpeg, application/json or application/octet-stream", ct)}
+}
+
+// parseImage decodes a PNG or JPEG after checking its header's size, and
+// makes it the model's input.
+func (s *Server) parseImage(body []byte) (*tensors.Tensor, error) {
+	h, w, ok := s.imageSize()
+	if !ok {
+		return nil, &httpError{http.StatusUnprocessableEntity, fmt.Sprintf("this model's input is %s, not an image: send a tensor", s.file.Input)}
+	}
+	conf, format, err := image.DecodeConfig(bytes.NewReader(body))
+	if err != nil {
+		return nil, &httpError{http.StatusBadRequest, "not a PNG or JPEG image: " + err.Error()}
+	}
+	if conf.Width <= 0 || conf.Height <= 0 || int64(conf.Width)*int64(conf.Height) > int64(s.cfg.MaxPixels) {
+		return nil, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the %s image is %dx%d (%d pixels): the limit is %d pixels",
+			format, conf.Width, conf.Height, int64(conf.Width)*int64(conf.Height), s.cfg.MaxPixels)}
+	}
+	img, err := gomlx_vgg.DecodeImg(bytes.NewReader(body), gomlx_vgg.TargetSize(h, w), gomlx_vgg.MaxPixels(s.cfg.MaxPixels), gomlx_vgg.Interpolation(gomlx_vgg.Bilinear))
+	if err != nil {
+		return nil, &httpError{http.StatusBadRequest, err.Error()}
+	}
+	if len(s.file.Input.Dims) == 2 { // the MLP: grey, [0, 1], flattened
+		v := make([]float32, h*w)
+		for i := range v {
+			p := img.Pix[4*i : 4*i+3]
+			v[i] = (0.299*float32(p[0]) + 0.587*float32(p[1]) + 0.114*float32(p[2])) / 255
+		}
+		return tensors.FromFlatDataAndDimensions(v, 1, h*w), nil
+	}
+	x, err := gomlx_vgg.PreprocessInput(gomlx_vgg.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
+	if err != nil {
+		return nil, &httpError{http.StatusBadRequest, err.Error()}
+	}
+	return gomlx_vgg.Batch(x)
+}
+
+// tensorRequest is a JSON tensor.
+type tensorRequest struct {
+	Shape []int     `json:"shape"`
+	Data  []float32 `json:"data"`
+}
+
+func (s *Server) parseJSON(body []byte) (*tensors.Tensor, error) {
+	var req tensorRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return nil, &httpError{http.StatusBadRequest, `malformed JSON tensor (want {"shape": [...], "data": [...]}): ` + err.Error()}
+	}
+	return s.tensor(req.Shape, req.Data)
+}
+
+func (s *Server) parseRaw(shape string, body []byte) (*tensors.Tensor, error) {
+	var dims []int
+	for _, f := range strings.Split(shape, ",") {
+		d, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, &httpError{http.StatusBadRequest, fmt.Sprintf("shape %q: want comma-separated integers", shape)}
+		}
+		dims = append(dims, d)
+	}
+	if len(body)%4 != 0 {
+		return nil, &httpError{http.StatusBadRequest, fmt.Sprintf("%d bytes is not a whole number of float32 values", len(body))}
+	}
+	v := make([]float32, len(body)/4)
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(body[4*i:]))
+	}
+	return s.tensor(dims, v)
+}
+
+// tensor checks a tensor's shape and values against the model's input.
+func (s *Server) tensor(dims []int, v []float32) (*tensors.Tensor, error) {
+	n := 1
+	for _, d := range dims {
+		if d <= 0 || d > 1<<20 {
+			return nil, &httpError{http.StatusBadRequest, fmt.Sprintf("shape %v: dimensions must be positive", dims)}
+		}
+		n *= d
+		if n > 1<<28 {
+			return nil, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("shape %v is too large", dims)}
+		}
+	}
+	if err := s.runner.CheckInput(dims); err != nil {
+		return nil, &httpError{http.StatusUnprocessableEntity, fmt.Sprintf("shape %v does not fit the input %s", dims, s.file.Input)}
+	}
+	if len(dims) == 4 && dims[1]*dims[2] > s.cfg.MaxPixels {
+		return nil, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("%dx%d is over the limit of %d pixels", dims[1], dims[2], s.cfg.MaxPixels)}
+	}
+	if n != len(v) {
+		return nil, &httpError{http.StatusBadRequest, fmt.Sprintf("shape %v needs %d values, got %d", dims, n, len(v))}
+	}
+	for i, f := range v {
+		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+			return nil, &httpError{http.StatusBadRequest, fmt.Sprintf("value %d is %v: inputs must be finite", i, f)}
+		}
+	}
+	return tensors.FromFlatDataAndDimensions(v, dims...), nil
+}
+
+// Serve answers on ln until ctx ends, then shuts down gracefully: the listener
+// closes, in-flight requests get up to grace to finish, the worker stops.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10,
+		IdleTimeout: time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		s.Close()
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	s.Close()
+	if err != nil {
+		return fmt.Errorf("serve: shutdown: %w", err)
+	}
+	return nil
+}

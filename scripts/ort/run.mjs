@@ -1,0 +1,44 @@
+// Runs an ONNX model in ONNX Runtime (onnxruntime-node, CPU) on float32 inputs
+// read from files, and writes its outputs as raw little-endian float32 files.
+//
+//   node run.mjs JOB.json
+//
+// JOB.json: {"model": "m.onnx", "out": "DIR",
+//            "inputs": {"input_1": {"file": "x.f32", "dims": [1, 224, 224, 3]}},
+//            "outputs": ["block5_pool"]}   (empty or absent: all outputs)
+// Prints one JSON line: {"outputs": {"block5_pool": {"file": "DIR/block5_pool.f32",
+// "dims": [...]}}, "ort": "1.30.0", "ms": ...}. Errors go to stderr, exit 1.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import ort from 'onnxruntime-node';
+
+async function main() {
+  const job = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+  const session = await ort.InferenceSession.create(job.model, {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+  });
+  const feeds = {};
+  for (const [name, spec] of Object.entries(job.inputs)) {
+    const buf = readFileSync(spec.file);
+    const data = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+    feeds[name] = new ort.Tensor('float32', data, spec.dims);
+  }
+  const names = job.outputs && job.outputs.length ? job.outputs : session.outputNames;
+  const start = performance.now();
+  const results = await session.run(feeds, names);
+  const ms = performance.now() - start;
+  const outputs = {};
+  for (const name of names) {
+    const t = results[name];
+    const file = join(job.out, name.replace(/[^A-Za-z0-9_.-]/g, '_') + '.f32');
+    writeFileSync(file, Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    outputs[name] = { file, dims: Array.from(t.dims, Number) };
+  }
+  console.log(JSON.stringify({ outputs, ort: ort.env.versions.node, ms }));
+}
+
+main().catch((err) => {
+  console.error(`onnxruntime: ${err && err.message ? err.message : err}`);
+  process.exit(1);
+});
