@@ -73,6 +73,7 @@ bench:
 	$(GO) run ./bench/mlp -python $(PYTHON)
 	$(GO) run ./bench/vgg -python $(PYTHON)
 	$(GO) run ./bench/transfer -python $(PYTHON)
+	$(GO) run ./bench/serve
 	$(GO) test -run XXX -bench . -benchtime 5x ./weights ./gomlx_vgg/internal/kernels
 
 fuzz:

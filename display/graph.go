@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
+	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
 	"github.com/vggnb/vggnb/weights"
 	"github.com/vggnb/vggnb/weights/download"
 )
@@ -361,4 +362,144 @@ func OpCounts(groups []gomlx_vgg.OpGroup) HTML {
 		rows = append(rows, row)
 	}
 	return table(fmt.Sprintf("GoMLX ops per layer (%d in all)", total), header, rows)
+}
+
+// FrozenGraph draws a frozen ONNX file's graph (freeze.Open) as TensorBoard
+// shows a frozen Keras graph, to find the input and output nodes by name: the
+// input and output nodes highlighted with their shapes, every op node with
+// its name (an activation drawn in the box of the Conv or Gemm it follows),
+// one row per Keras block.
+func FrozenGraph(f *freeze.File) (SVG, error) {
+	g := f.Model.GetGraph()
+	dims := map[string][]int64{}
+	for _, t := range g.Initializer {
+		dims[t.Name] = t.Dims
+	}
+	uses := map[string]int{}
+	for _, n := range g.Node {
+		for _, in := range n.Input {
+			uses[in]++
+		}
+	}
+	type box struct {
+		name, label, row string
+		inputs           []string
+	}
+	var boxes []*box
+	producer := map[string]int{} // tensor -> box
+	for _, n := range g.Node {
+		if len(n.Output) == 0 {
+			continue
+		}
+		if (n.OpType == "Relu" || n.OpType == "Softmax" || n.OpType == "Identity") && len(n.Input) == 1 {
+			if i, ok := producer[n.Input[0]]; ok && uses[n.Input[0]] == 1 && strings.Contains(boxes[i].label, "\\n") {
+				boxes[i].label += " → " + n.OpType
+				boxes[i].name = n.Output[0]
+				producer[n.Output[0]] = i
+				continue
+			}
+		}
+		layer, _, _ := strings.Cut(n.Name, "/")
+		op := n.OpType
+		switch {
+		case n.OpType == "Conv" && len(n.Input) > 1 && len(dims[n.Input[1]]) == 4:
+			w := dims[n.Input[1]]
+			op = fmt.Sprintf("Conv %d×%d, %d", w[2], w[3], w[0])
+		case n.OpType == "Gemm" && len(n.Input) > 1 && len(dims[n.Input[1]]) == 2:
+			op = fmt.Sprintf("Gemm %d→%d", dims[n.Input[1]][0], dims[n.Input[1]][1])
+		}
+		row := "top"
+		if block, _, ok := strings.Cut(layer, "_"); ok && strings.HasPrefix(block, "block") {
+			row = block
+		} else if layer == f.Input.Name {
+			row = "input"
+		}
+		var ins []string
+		for _, in := range n.Input {
+			if _, weight := dims[in]; !weight {
+				ins = append(ins, in)
+			}
+		}
+		boxes = append(boxes, &box{name: n.Output[0], label: layer + "\\n" + op, row: row, inputs: ins})
+		producer[n.Output[0]] = len(boxes) - 1
+	}
+	var b strings.Builder
+	b.WriteString("digraph frozen {\nrankdir=TB; pad=0.3; newrank=true; nodesep=0.25; ranksep=0.4;\n")
+	b.WriteString("node [shape=box style=\"rounded,filled\" fontname=\"Helvetica\" fontsize=10 margin=\"0.2,0.06\" fillcolor=\"#c6dbef\"];\n")
+	var title []string
+	for _, l := range titleLines(f.Title()) {
+		title = append(title, wrap(l, 50)...)
+	}
+	title = append(title, fmt.Sprintf("ONNX opset %d, %d nodes", f.Model.OpsetImport[0].Version, len(g.Node)))
+	fmt.Fprintf(&b, "label=%s; labelloc=t; fontname=\"Helvetica\";\n", dotQuote(strings.Join(title, "\\n")))
+	fmt.Fprintf(&b, "in [shape=box style=\"filled\" fillcolor=\"#fde0dd\" label=%s];\n", dotQuote("INPUT\\n"+f.Input.String()))
+	fmt.Fprintf(&b, "out [shape=box style=\"filled\" fillcolor=\"#fde0dd\" label=%s];\n", dotQuote("OUTPUT\\n"+f.Output.String()))
+	// Rows as in LayerGraph: side by side within a block, each row's first box
+	// under the previous row's.
+	var firsts []int
+	for i, bx := range boxes {
+		if i == 0 || boxes[i-1].row != bx.row {
+			if i > 0 {
+				b.WriteString("}\n}\n")
+			}
+			fmt.Fprintf(&b, "subgraph cluster_%d {\nlabel=%s; style=\"rounded\"; color=\"#bbbbbb\"; fontname=\"Helvetica\"; fontsize=10;\n{rank=same;\n", i, dotQuote(bx.row))
+			firsts = append(firsts, i)
+		}
+		fill := "#c6dbef"
+		switch {
+		case strings.Contains(bx.label, "MaxPool") || strings.Contains(bx.label, "Reduce"):
+			fill = "#fdd0a2"
+		case strings.Contains(bx.label, "Gemm"):
+			fill = "#c7e9c0"
+		case strings.Contains(bx.label, "Transpose") || strings.Contains(bx.label, "Flatten"):
+			fill = "#eeeeee"
+		}
+		fmt.Fprintf(&b, "n%d [label=%s fillcolor=%s];\n", i, dotQuote(bx.label), dotQuote(fill))
+	}
+	if len(boxes) > 0 {
+		b.WriteString("}\n}\n")
+	}
+	first := map[int]bool{}
+	for k, i := range firsts {
+		first[i] = true
+		if k > 0 {
+			fmt.Fprintf(&b, "n%d -> n%d [style=invis weight=100];\n", firsts[k-1], i)
+		}
+	}
+	for i, bx := range boxes {
+		for _, in := range bx.inputs {
+			from := "in"
+			if p, ok := producer[in]; ok {
+				from = fmt.Sprintf("n%d", p)
+			}
+			attr := ""
+			if first[i] && from != "in" {
+				attr = " [constraint=false]"
+			}
+			fmt.Fprintf(&b, "%s -> n%d%s;\n", from, i, attr)
+		}
+	}
+	if p, ok := producer[f.Output.Name]; ok {
+		fmt.Fprintf(&b, "n%d -> out;\n", p)
+	}
+	b.WriteString("}\n")
+	return RenderDOT(b.String())
+}
+
+// wrap breaks s into lines of at most width characters at spaces (a longer
+// word stays whole).
+func wrap(s string, width int) []string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(s) {
+		if line != "" && len([]rune(line))+1+len([]rune(w)) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += w
+	}
+	return append(lines, line)
 }

@@ -256,3 +256,26 @@ func gitStatus(t *testing.T, dir string) (string, bool) {
 	}
 	return string(out), true
 }
+
+// Notebook 05 (freezing) runs headless: the MLP trained and frozen, its node
+// names and graph, ONNX Runtime agreeing with the trained model within 1e-5,
+// VGG19 frozen and served.
+func TestFreezingNotebook(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains, freezes and serves models in a notebook")
+	}
+	out := runNotebook(t, "05_freezing.ipynb")
+	for _, w := range []string{"input node:  input_1 float32 (N, 784)", "output node: dense_3 float32 (N, 10)",
+		"dense_3       Softmax", "image/svg+xml", "ONNX Runtime 1.30.0 ran mlp.onnx",
+		"ONNX Runtime: the same class as the trained model for 100 of 100 images",
+		"GoMLX, frozen file: the same class as the trained model for 100 of 100 images",
+		"output node: block5_pool float32 (N, ?, ?, 512)", "POST /predict (the demo photo) -> 200 OK: block5_pool [1 7 7 512]",
+		"GET /metadata -> 200 OK: input input_1", "server stopped"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("executed notebook 05 lacks %q", w)
+		}
+	}
+	if n := strings.Count(out, `class=\"pass\"`); n != 2 {
+		t.Errorf("notebook 05 shows %d PASS verdicts, want 2 (ONNX Runtime and GoMLX on the frozen file)", n)
+	}
+}

@@ -21,11 +21,14 @@ GO_VERSION=1.26.8
 # - dataset-fashion-mnist: the MLP's data offline;
 # - jupyter-*, python3-nbclient, python3-nbformat, python3-ipykernel: running the
 #   notebooks (GoNB itself is installed by `vggnb kernel install`);
+# - python3-onnx: the ONNX checker the frozen models must pass (onnx 1.12);
 # - chromium, and nodejs and npm where no node/npm is on PATH (a machine may have
 #   its own Node.js, whose npm Debian's would conflict with): the browser test
-#   (scripts/browser-test.sh installs its pinned puppeteer-core with npm).
+#   (scripts/browser-test.sh installs its pinned puppeteer-core with npm), and
+#   ONNX Runtime for the frozen models (package gomlx_vgg/freeze/ort installs
+#   the pinned onnxruntime-node in scripts/ort with npm on first use).
 APT_PACKAGES=(curl unzip ca-certificates git make gcc libc6-dev
-  python3 python3-numpy python3-h5py python3-torch python3-pil dataset-fashion-mnist
+  python3 python3-numpy python3-h5py python3-torch python3-pil python3-onnx dataset-fashion-mnist
   jupyter-notebook jupyter-nbconvert jupyter-client python3-nbclient python3-nbformat python3-ipykernel
   chromium)
 command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs)

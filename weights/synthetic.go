@@ -82,3 +82,14 @@ func ImageNetOrSynthetic(model string, includeTop bool, seed uint64) (path strin
 	}
 	return path, true, nil
 }
+
+// IsSyntheticFile reports whether path is one of the SYNTHETIC weight files
+// ImageNetOrSynthetic writes (under the cache's synthetic directory).
+func IsSyntheticFile(path string) bool {
+	dir, err := filepath.Abs(filepath.Join(download.CacheDir(), "synthetic"))
+	if err != nil {
+		return false
+	}
+	p, err := filepath.Abs(path)
+	return err == nil && filepath.Dir(p) == dir
+}

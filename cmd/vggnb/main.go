@@ -45,6 +45,16 @@ const usage = `usage:
       transfer learning as in the Keras post: VGG16 to block2_pool, frozen, its features of a balanced
       Fashion-MNIST subset extracted once (cached), a new head trained on them (progress bar), test
       accuracy; --out saves the head as a GoMLX checkpoint
+  vggnb freeze --model vgg16|vgg19 [--include-top] [--layer NAME] [--pooling avg|max]
+               [--weights auto|FILE] --out FILE.onnx
+      freeze the model into one ONNX file (weights inside, input_1 NHWC preprocessed, output named
+      after its layer, dynamic batch); prints the input and output nodes
+  vggnb freeze --list FILE.onnx
+      the nodes of a frozen file: input, output, every op with its inputs
+  vggnb serve FILE.onnx | --model vgg16|vgg19 [...] [--addr 127.0.0.1:8080] [--max-batch N]
+              [--max-body BYTES] [--max-pixels N] [--image-size N]
+      HTTP server: POST /predict (PNG/JPEG or a tensor; JSON top-5 or output statistics),
+      GET /healthz, GET /metadata; requests batched, bounded; graceful stop on SIGTERM
   vggnb kernel install [--tools DIR] [--jupyter-data DIR] [--checkout DIR]
       install GoNB v0.11.5, goimports, gopls (pinned) and the Jupyter kernel "Go (vggnb)"
   vggnb kernel doctor
@@ -95,6 +105,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return predictCmd(ctx, args[1:], stdout, stderr)
 	case "transfer":
 		return transferCmd(ctx, args[1:], stdout, stderr)
+	case "freeze":
+		return freezeCmd(ctx, args[1:], stdout, stderr)
+	case "serve":
+		return serveCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -71,7 +71,7 @@ type frozenCase struct {
 	name string
 	net  func(t *testing.T) (*freeze.Net, func(*tensors.Tensor) (*tensors.Tensor, error))
 	// dims are the input batches to check (batch 1 and 3).
-	dims [][]int
+	dims   [][]int
 	lo, hi float32
 	// gomlxOnnx is how many of the batches to run through onnx-gomlx too (its
 	// convolution on the pure-Go backend takes about 20 s per 224x224 image).

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"path"
+	"strings"
 
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -51,8 +52,9 @@ func FromVGG(m *gomlx_vgg.Model) (*Net, error) {
 
 // vggMeta is the metadata of a VGG model's weights.
 func vggMeta(m *gomlx_vgg.Model) map[string]string {
-	meta := map[string]string{"vggnb.weights": m.WeightsSource(), "vggnb.synthetic": fmt.Sprint(m.Synthetic())}
-	if m.Synthetic() {
+	synthetic := m.Synthetic() || weights.IsSyntheticFile(m.WeightsSource())
+	meta := map[string]string{"vggnb.weights": m.WeightsSource(), "vggnb.synthetic": fmt.Sprint(synthetic)}
+	if synthetic {
 		meta["vggnb.notice"] = weights.SyntheticNotice
 	}
 	return meta
@@ -134,11 +136,18 @@ func FromMLP(m *mlp.Model) (*Net, error) {
 		}
 		n.Layers = append(n.Layers, l)
 	}
-	var cfg []string
+	var args []string
 	for _, l := range n.Layers {
-		cfg = append(cfg, fmt.Sprintf("%s(%d, %s)", l.Name, l.Bias.Shape().Size(), l.Activation))
+		args = append(args, fmt.Sprintf("%s=%d %s", l.Name, l.Bias.Shape().Size(), l.Activation))
 	}
-	n.Title = fmt.Sprintf("MLP %v, batch norm %v (folded), dropout %g (removed), %d steps", cfg, m.BatchNorm, m.Dropout, m.Steps())
+	args = append(args, fmt.Sprintf("steps=%d", m.Steps()))
+	if m.BatchNorm {
+		args = append(args, "batch_norm=folded")
+	}
+	if m.Dropout > 0 {
+		args = append(args, fmt.Sprintf("dropout=%g removed", m.Dropout))
+	}
+	n.Title = "MLP(" + strings.Join(args, ", ") + ")"
 	return n, nil
 }
 

@@ -161,3 +161,26 @@ func VariableSum(store *model.Store, path string) float64 {
 	}
 	return s
 }
+
+// Examples returns the first n images of d as a batch (n, 784), values in [0, 1]
+// as the MLP takes them.
+func Examples(d *mlp.Dataset, n int) *tensors.Tensor {
+	size := d.Rows * d.Cols
+	n = min(n, d.Len())
+	return tensors.FromFlatDataAndDimensions(slices.Clone(d.Images[:n*size]), n, size)
+}
+
+// SameArgmax counts the rows of two (batch, classes) outputs whose largest
+// entry is in the same place.
+func SameArgmax(a, b *tensors.Tensor) int {
+	av, bv := Flat(a), Flat(b)
+	classes := a.Shape().Dimensions[1]
+	same := 0
+	for r := range a.Shape().Dimensions[0] {
+		ra, rb := av[r*classes:(r+1)*classes], bv[r*classes:(r+1)*classes]
+		if slices.Index(ra, slices.Max(ra)) == slices.Index(rb, slices.Max(rb)) {
+			same++
+		}
+	}
+	return same
+}

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -26,7 +27,8 @@ import (
 const Version = "1.30.0"
 
 // Dir finds scripts/ort: $VGGNB_ORT_DIR if set, else scripts/ort in the first
-// directory up from the working directory whose go.mod is vggnb's.
+// directory up from the working directory whose go.mod is vggnb's, else in the
+// checkout this package was compiled from.
 func Dir() (string, error) {
 	if d := os.Getenv("VGGNB_ORT_DIR"); d != "" {
 		return d, nil
@@ -40,9 +42,18 @@ func Dir() (string, error) {
 			return filepath.Join(d, "scripts", "ort"), nil
 		}
 		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("ort: no vggnb checkout above %s (set VGGNB_ORT_DIR to its scripts/ort)", wd)
+			break
 		}
 	}
+	// A program built from a checkout (a notebook cell, whose working directory
+	// may be anywhere) finds the checkout from this file's own path.
+	if _, file, _, ok := runtime.Caller(0); ok {
+		dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "scripts", "ort")
+		if _, err := os.Stat(filepath.Join(dir, "run.mjs")); err == nil {
+			return filepath.Clean(dir), nil
+		}
+	}
+	return "", fmt.Errorf("ort: no vggnb checkout above %s (set VGGNB_ORT_DIR to its scripts/ort)", wd)
 }
 
 var installMu sync.Mutex

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/vggnb/vggnb/gomlx_vgg"
+	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
+	"github.com/vggnb/vggnb/gomlx_vgg/serve"
+)
+
+// vggFlags are the flags that pick the VGG model to freeze or serve.
+type vggFlags struct {
+	model, weights, layer, pooling string
+	includeTop                     bool
+	seed                           uint64
+}
+
+func (v *vggFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&v.model, "model", "", "vgg16 or vgg19")
+	fs.BoolVar(&v.includeTop, "include-top", false, "include flatten, fc1, fc2 and predictions (input 224x224)")
+	fs.StringVar(&v.layer, "layer", "", "cut the model after this layer (its output is the graph's output)")
+	fs.StringVar(&v.pooling, "pooling", "", "avg or max global pooling (without --include-top)")
+	fs.StringVar(&v.weights, "weights", "auto", "auto (ImageNet if on this machine, else SYNTHETIC), imagenet, synthetic, or a Keras .h5 file")
+	fs.Uint64Var(&v.seed, "seed", 1, "seed of SYNTHETIC weights")
+}
+
+// net builds the model and its frozen network.
+func (v *vggFlags) net(ctx context.Context, stderr io.Writer) (*freeze.Net, error) {
+	if v.model == "" {
+		return nil, errors.New("--model vgg16 or vgg19 is required")
+	}
+	m, err := gomlx_vgg.New(v.model).IncludeTop(v.includeTop).Pooling(gomlx_vgg.Pooling(v.pooling)).
+		Weights(gomlx_vgg.WeightSource(v.weights)).Seed(v.seed).Notices(stderr).Context(ctx).Done()
+	if err != nil {
+		return nil, err
+	}
+	if v.layer != "" {
+		if m, err = m.Truncate(v.layer); err != nil {
+			return nil, err
+		}
+	}
+	return freeze.FromVGG(m)
+}
+
+// freezeCmd writes a VGG model as one ONNX file, or lists a frozen file.
+func freezeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("vggnb freeze", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var v vggFlags
+	v.register(fs)
+	out := fs.String("out", "", "the ONNX file to write")
+	list := fs.String("list", "", "list the nodes of this frozen ONNX file instead")
+	if pos, err := parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 {
+		return fmt.Errorf("freeze: unexpected arguments %q", pos)
+	}
+	if *list != "" {
+		f, err := freeze.Open(*list)
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(stdout, f.Summary())
+		return nil
+	}
+	if *out == "" {
+		return errors.New("freeze: --out FILE.onnx is required (or --list FILE.onnx)")
+	}
+	start := time.Now()
+	n, err := v.net(ctx, stderr)
+	if err != nil {
+		return fmt.Errorf("freeze: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := n.WriteFile(*out); err != nil {
+		return err
+	}
+	f, err := freeze.Open(*out)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "froze %s into %s (%d weights, %.1f MB, %v)\n", f.Title(), *out, f.Params, float64(f.Size)/1e6, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(stdout, "input:  %s\noutput: %s\nweights sha256 %s\n", f.Input, f.Output, f.Checksum)
+	if f.Synthetic() {
+		fmt.Fprintln(stderr, "WARNING:", f.Meta["vggnb.notice"])
+	}
+	return nil
+}
+
+// serveCmd serves a frozen file (or a VGG frozen on the spot) over HTTP.
+func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("vggnb serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var v vggFlags
+	v.register(fs)
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (loopback by default)")
+	var cfg serve.Config
+	fs.Int64Var(&cfg.MaxBodyBytes, "max-body", 32<<20, "largest request body, in bytes")
+	fs.IntVar(&cfg.MaxPixels, "max-pixels", 4096*4096, "largest image, in pixels, checked from its header before decoding")
+	fs.IntVar(&cfg.MaxBatch, "max-batch", 8, "most examples run together")
+	fs.IntVar(&cfg.QueueSize, "queue", 64, "most requests waiting; more get 503")
+	fs.IntVar(&cfg.ImageSize, "image-size", gomlx_vgg.DefaultSize, "side images are resized to when the input size is dynamic")
+	grace := fs.Duration("grace", 30*time.Second, "how long in-flight requests get to finish on SIGTERM")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	var f *freeze.File
+	switch {
+	case len(pos) == 1 && v.model == "":
+		if f, err = freeze.Open(pos[0]); err != nil {
+			return err
+		}
+	case len(pos) == 0 && v.model != "":
+		n, err := v.net(ctx, stderr)
+		if err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		mp, err := n.Model()
+		if err != nil {
+			return err
+		}
+		if f, err = freeze.FromModel(mp); err != nil {
+			return err
+		}
+		f.Path = n.Name + " (frozen in memory)"
+	default:
+		return errors.New("serve: give one frozen FILE.onnx, or --model vgg16|vgg19 [...]")
+	}
+	runner, err := f.Runner(nil)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	s := serve.New(runner, cfg)
+	fmt.Fprintf(stdout, "serving %s\n  %s\n  input %s, output %s\n  on http://%s: POST /predict, GET /healthz, GET /metadata (SIGTERM or Ctrl-C stops)\n",
+		f.Path, f.Title(), f.Input, f.Output, ln.Addr())
+	if f.Synthetic() {
+		fmt.Fprintln(stderr, "WARNING:", f.Meta["vggnb.notice"])
+	}
+	err = s.Serve(ctx, ln, *grace)
+	fmt.Fprintln(stdout, "stopped")
+	if err == nil && ctx.Err() != nil {
+		return nil // a clean shutdown on SIGTERM/SIGINT
+	}
+	return err
+}
