@@ -17,7 +17,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"os"
 	"time"
@@ -52,14 +51,7 @@ func frozen(which string) (*freeze.Net, error) {
 		return freeze.FromVGG(m)
 	case "mlp":
 		m := mlp.New(mlp.Config{}, nil)
-		r := rand.New(rand.NewPCG(1, 2))
-		d := &mlp.Dataset{Name: "random", Rows: 28, Cols: 28, Images: make([]float32, 1000*784), Labels: make([]uint8, 1000)}
-		for i := range d.Images {
-			d.Images[i] = r.Float32()
-		}
-		for i := range d.Labels {
-			d.Labels[i] = uint8(r.IntN(10))
-		}
+		d := mlp.RandomDataset(1000, 10, 1)
 		if _, err := m.Train(d, 20, nil, nil, 0, nil); err != nil {
 			return nil, err
 		}

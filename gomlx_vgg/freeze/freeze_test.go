@@ -45,6 +45,24 @@ func input(seed uint64, lo, hi float32, dims ...int) *tensors.Tensor {
 	return tensors.FromFlatDataAndDimensions(v, dims...)
 }
 
+// nhwcToNCHW transposes a batch of images.
+func nhwcToNCHW(x *tensors.Tensor) *tensors.Tensor {
+	d := x.Shape().Dimensions
+	n, h, w, c := d[0], d[1], d[2], d[3]
+	in := tensors.MustCopyFlatData[float32](x)
+	out := make([]float32, len(in))
+	for b := range n {
+		for y := range h {
+			for xx := range w {
+				for ch := range c {
+					out[((b*c+ch)*h+y)*w+xx] = in[((b*h+y)*w+xx)*c+ch]
+				}
+			}
+		}
+	}
+	return tensors.FromFlatDataAndDimensions(out, n, c, h, w)
+}
+
 // maxRelDiff is max|a-b| / max|ref|, or an error if the shapes differ.
 func maxRelDiff(ref, got *tensors.Tensor) (float64, error) {
 	if !ref.Shape().Equal(got.Shape()) {
@@ -99,14 +117,7 @@ func vggCase(b *gomlx_vgg.Builder, cut string) func(t *testing.T) (*freeze.Net, 
 
 func trainedMLP(t *testing.T) *mlp.Model {
 	m := mlp.New(mlp.Config{Hidden: []int{64, 32}, BatchNorm: true, Dropout: 0.3, LearningRate: 0.1}, nil)
-	r := rand.New(rand.NewPCG(3, 4))
-	d := &mlp.Dataset{Name: "random", Rows: 28, Cols: 28, Images: make([]float32, 400*784), Labels: make([]uint8, 400)}
-	for i := range d.Images {
-		d.Images[i] = r.Float32()
-	}
-	for i := range d.Labels {
-		d.Labels[i] = uint8(r.IntN(10))
-	}
+	d := mlp.RandomDataset(400, 10, 3)
 	if _, err := m.Train(d, 20, nil, nil, 0, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -126,6 +137,12 @@ func frozenCases() []frozenCase {
 		{name: "vgg16_block3_conv2", net: vggCase(gomlx_vgg.VGG16().IncludeTop(false), "block3_conv2"),
 			dims: [][]int{{1, 40, 36, 3}, {3, 32, 32, 3}}, lo: -124, hi: 152, gomlxOnnx: 2},
 		{name: "vgg19_fc2", net: vggCase(gomlx_vgg.VGG19(), "fc2"), dims: [][]int{vgg, {3, 224, 224, 3}}, lo: -124, hi: 152, gomlxOnnx: 1},
+		{name: "vgg16_top_channels_first", net: func(t *testing.T) (*freeze.Net, func(*tensors.Tensor) (*tensors.Tensor, error)) {
+			// The frozen input is NHWC whatever the model's data format; the model
+			// itself takes NCHW, and flattens in (C, H, W) order.
+			n, predict := vggCase(gomlx_vgg.VGG16().DataFormat(weights.ChannelsFirst), "")(t)
+			return n, func(x *tensors.Tensor) (*tensors.Tensor, error) { return predict(nhwcToNCHW(x)) }
+		}, dims: [][]int{vgg, {3, 224, 224, 3}}, lo: -124, hi: 152},
 		{name: "mlp", net: func(t *testing.T) (*freeze.Net, func(*tensors.Tensor) (*tensors.Tensor, error)) {
 			m := trainedMLP(t)
 			n, err := freeze.FromMLP(m)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -164,4 +165,20 @@ func LoadMNIST(ctx context.Context, dir string, mirrors []string, opts ...downlo
 		}
 	}
 	return loadPair(dir, "mnist", "")
+}
+
+// RandomDataset is n 28x28 images of uniform noise in [0, 1] with random labels
+// of classes classes, the same for the same seed: data for tests, examples and
+// benchmarks that need a trained model, not a good one.
+func RandomDataset(n, classes int, seed uint64) *Dataset {
+	r := rand.New(rand.NewPCG(seed, 1))
+	d := &Dataset{Name: fmt.Sprintf("random (seed %d)", seed), Rows: 28, Cols: 28,
+		Images: make([]float32, n*28*28), Labels: make([]uint8, n)}
+	for i := range d.Images {
+		d.Images[i] = r.Float32()
+	}
+	for i := range d.Labels {
+		d.Labels[i] = uint8(r.IntN(classes))
+	}
+	return d
 }

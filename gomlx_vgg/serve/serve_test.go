@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -29,14 +28,7 @@ import (
 func frozenMLP(t testing.TB) *freeze.Runner {
 	t.Helper()
 	m := mlp.New(mlp.Config{Hidden: []int{32}, BatchNorm: true, Dropout: 0.2}, nil)
-	r := rand.New(rand.NewPCG(1, 2))
-	d := &mlp.Dataset{Name: "random", Rows: 28, Cols: 28, Images: make([]float32, 200*784), Labels: make([]uint8, 200)}
-	for i := range d.Images {
-		d.Images[i] = r.Float32()
-	}
-	for i := range d.Labels {
-		d.Labels[i] = uint8(r.IntN(10))
-	}
+	d := mlp.RandomDataset(200, 10, 1)
 	if _, err := m.Train(d, 10, nil, nil, 0, nil); err != nil {
 		t.Fatal(err)
 	}
