@@ -28,6 +28,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -63,6 +64,10 @@ type Config struct {
 	ImageSize int
 	// Timeout bounds one request, queueing included (default 2 minutes).
 	Timeout time.Duration
+	// MaxReading is how many requests may read and decode their bodies at once
+	// (default: the number of CPUs, at least 2); others wait their turn, so that
+	// memory stays bounded by MaxReading x (MaxBodyBytes + a decoded MaxPixels image).
+	MaxReading int
 }
 
 func (c Config) withDefaults() Config {
@@ -87,6 +92,9 @@ func (c Config) withDefaults() Config {
 	if c.Timeout <= 0 {
 		c.Timeout = 2 * time.Minute
 	}
+	if c.MaxReading <= 0 {
+		c.MaxReading = max(2, runtime.NumCPU())
+	}
 	return c
 }
 
@@ -97,6 +105,7 @@ type Server struct {
 	cfg    Config
 
 	queue   chan *job
+	reading chan struct{} // a slot per request reading and decoding its body
 	stop    chan struct{}
 	done    chan struct{}
 	closing sync.Once
@@ -108,7 +117,7 @@ type Server struct {
 func New(runner *freeze.Runner, cfg Config) *Server {
 	cfg = cfg.withDefaults()
 	s := &Server{file: runner.File(), runner: runner, cfg: cfg,
-		queue: make(chan *job, cfg.QueueSize), stop: make(chan struct{}), done: make(chan struct{})}
+		queue: make(chan *job, cfg.QueueSize), reading: make(chan struct{}, cfg.MaxReading), stop: make(chan struct{}), done: make(chan struct{})}
 	go s.work()
 	return s
 }
@@ -483,23 +492,20 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("a body of %d bytes: the limit is %d", r.ContentLength, s.cfg.MaxBodyBytes)})
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeError(w, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is over the limit of %d bytes", s.cfg.MaxBodyBytes)})
-		} else {
-			writeError(w, &httpError{http.StatusBadRequest, "reading the body: " + err.Error()})
-		}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
+	defer cancel()
+	select {
+	case s.reading <- struct{}{}:
+	case <-ctx.Done():
+		writeError(w, &httpError{http.StatusServiceUnavailable, "timed out waiting to read the request: " + ctx.Err().Error()})
 		return
 	}
-	x, err := s.Input(r.Header.Get("Content-Type"), r.URL.Query(), body)
+	x, err := s.read(w, r)
+	<-s.reading
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
-	defer cancel()
 	y, batch, err := s.Predict(ctx, x)
 	if err != nil {
 		writeError(w, err)
@@ -516,6 +522,20 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 	}
 	a.Batch, a.Millis = batch, float64(time.Since(start).Microseconds())/1000
 	writeJSON(w, http.StatusOK, a)
+}
+
+// read reads a request's body, bounded by MaxBodyBytes, and makes it the
+// model's input.
+func (s *Server) read(w http.ResponseWriter, r *http.Request) (*tensors.Tensor, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is over the limit of %d bytes", s.cfg.MaxBodyBytes)}
+		}
+		return nil, &httpError{http.StatusBadRequest, "reading the body: " + err.Error()}
+	}
+	return s.Input(r.Header.Get("Content-Type"), r.URL.Query(), body)
 }
 
 // Input is the model input a POST /predict body of the given content type and
