@@ -7,7 +7,7 @@
 // model and every malformed one got a 4xx, and the served throughput against
 // direct calls in the same run (the cost of HTTP, decoding and queueing).
 //
-//	GOEXPERIMENT=simd go run ./bench/serve [-model vgg19|mlp] [-size 224] [-clients 8] [-seconds 30]
+//	GOEXPERIMENT=simd go run ./bench/serve [-model vgg19|mlp] [-size 224] [-clients 8] [-seconds 30] [-max-batch 4]
 //
 // The VGG19 (no top) has SYNTHETIC weights (no ImageNet file here): the
 // numbers are about speed and correctness, not about predictions.
@@ -34,8 +34,9 @@ func main() {
 	seconds := flag.Float64("seconds", 30, "test duration")
 	maxReq := flag.Int("max-requests", 100000, "most requests sent")
 	every := flag.Int("malformed-every", 4, "every n-th request is malformed")
+	maxBatch := flag.Int("max-batch", 4, "the server's MaxBatch (peak memory grows with it)")
 	flag.Parse()
-	if err := run(*which, *size, *clients, time.Duration(*seconds*float64(time.Second)), *maxReq, *every); err != nil {
+	if err := run(*which, *size, *clients, time.Duration(*seconds*float64(time.Second)), *maxReq, *every, *maxBatch); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/serve:", err)
 		os.Exit(1)
 	}
@@ -60,7 +61,7 @@ func frozen(which string) (*freeze.Net, error) {
 	return nil, fmt.Errorf("-model %q: vgg19 or mlp", which)
 }
 
-func run(which string, size, clients int, d time.Duration, maxReq, every int) error {
+func run(which string, size, clients int, d time.Duration, maxReq, every, maxBatch int) error {
 	n, err := frozen(which)
 	if err != nil {
 		return err
@@ -78,7 +79,7 @@ func run(which string, size, clients int, d time.Duration, maxReq, every int) er
 	if err != nil {
 		return err
 	}
-	s := serve.New(runner, serve.Config{ImageSize: size})
+	s := serve.New(runner, serve.Config{ImageSize: size, MaxBatch: maxBatch})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -107,7 +108,8 @@ func run(which string, size, clients int, d time.Duration, maxReq, every int) er
 	}
 	direct := float64(calls) / time.Since(start).Seconds()
 
-	fmt.Printf("bench/serve: %s, input %s, output %s; %d clients for %v on %s\n", f.Title(), f.Input, f.Output, clients, d, base)
+	fmt.Printf("bench/serve: %s, input %s, output %s; %d clients for %v on %s, max batch %d\n",
+		f.Title(), f.Input, f.Output, clients, d, base, maxBatch)
 	if f.Synthetic() {
 		fmt.Println("  " + f.Meta["vggnb.notice"])
 	}

@@ -105,7 +105,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var cfg serve.Config
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body", 32<<20, "largest request body, in bytes")
 	fs.IntVar(&cfg.MaxPixels, "max-pixels", 4096*4096, "largest image, in pixels, checked from its header before decoding")
-	fs.IntVar(&cfg.MaxBatch, "max-batch", 8, "most examples run together")
+	fs.IntVar(&cfg.MaxBatch, "max-batch", 4, "most examples run together (peak memory grows with it)")
 	fs.IntVar(&cfg.QueueSize, "queue", 64, "most requests waiting; more get 503")
 	fs.IntVar(&cfg.ImageSize, "image-size", gomlx_vgg.DefaultSize, "side images are resized to when the input size is dynamic")
 	grace := fs.Duration("grace", 30*time.Second, "how long in-flight requests get to finish on SIGTERM")
