@@ -25,6 +25,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
+	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
 )
 
@@ -184,7 +185,7 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadReport, error) {
 						batchSum += a.Batch
 						d := relDiff(req.Want, a)
 						rep.MaxRelDiff = max(rep.MaxRelDiff, d)
-						if d > cfg.Tolerance {
+						if !(d <= cfg.Tolerance) { // NaN fails
 							rep.Mismatches++
 							fail("%s: answer differs from the direct call by %.3g of max|ref|", req.Name, d)
 						}
@@ -236,22 +237,15 @@ func send(client *http.Client, url string, req Request) (int, []byte, error) {
 	return resp.StatusCode, body, err
 }
 
-// relDiff is max|want - values| / max|want| (+Inf if the answer's shape or
-// size is off).
+// relDiff is max|want - values| / max|want| (consistency.Compare; +Inf if the
+// answer's shape or size is off, NaN if a value is).
 func relDiff(want *tensors.Tensor, a Answer) float64 {
 	w := tensors.MustCopyFlatData[float32](want)
 	if len(w) != len(a.Values) || !slices.Equal(want.Shape().Dimensions, a.Shape) {
 		return math.Inf(1)
 	}
-	var maxRef, maxDiff float64
-	for i := range w {
-		maxRef = max(maxRef, math.Abs(float64(w[i])))
-		maxDiff = max(maxDiff, math.Abs(float64(w[i])-float64(a.Values[i])))
-	}
-	if maxRef == 0 {
-		return maxDiff
-	}
-	return maxDiff / maxRef
+	_, rel := consistency.Compare(a.Values, w)
+	return rel
 }
 
 // peakRSS is this process's peak resident set (Linux VmHWM) in MiB, 0 if unknown.
