@@ -155,33 +155,18 @@ func LayerGraph(m *gomlx_vgg.Model) (SVG, error) {
 	b.WriteString("node [shape=box style=\"rounded,filled\" fontname=\"Helvetica\" fontsize=10 margin=\"0.2,0.06\"];\n")
 	fmt.Fprintf(&b, "label=%s; labelloc=t; fontname=\"Helvetica\";\n", dotQuote(strings.Join(titleLines(m.Title()), "\\n")))
 	layers := m.Layers()
+	rows, labels, fills := make([]string, len(layers)), make([]string, len(layers)), make([]string, len(layers))
 	for _, row := range layerRows(layers) {
-		fmt.Fprintf(&b, "subgraph cluster_%s {\nlabel=%s; style=\"rounded\"; color=\"#bbbbbb\"; fontname=\"Helvetica\"; fontsize=10;\n{rank=same;", row.name, dotQuote(row.name))
-		for _, i := range row.layers {
-			fmt.Fprintf(&b, " n%d;", i)
-		}
-		b.WriteString("}\n")
 		for _, i := range row.layers {
 			l := layers[i]
-			label := fmt.Sprintf("%s\\n%s\\n%s", l.Name, l.Class, gomlx_vgg.KerasShape(l.OutputShape))
+			rows[i], fills[i] = row.name, classColor[l.Class]
+			labels[i] = fmt.Sprintf("%s\\n%s\\n%s", l.Name, l.Class, gomlx_vgg.KerasShape(l.OutputShape))
 			if l.Params > 0 {
-				label += fmt.Sprintf("\\n%d params", l.Params)
+				labels[i] += fmt.Sprintf("\\n%d params", l.Params)
 			}
-			fmt.Fprintf(&b, "n%d [label=%s fillcolor=%s];\n", i, dotQuote(label), dotQuote(classColor[l.Class]))
-		}
-		b.WriteString("}\n")
-	}
-	// Rows read like lines of text: each starts under the one before (an
-	// invisible edge between first layers ranks and aligns them), and the edge
-	// from a row's last layer to the next row's first does not move either.
-	rows := layerRows(layers)
-	first := map[int]bool{}
-	for k, row := range rows {
-		first[row.layers[0]] = true
-		if k > 0 {
-			fmt.Fprintf(&b, "n%d -> n%d [style=invis weight=100];\n", rows[k-1].layers[0], row.layers[0])
 		}
 	}
+	first := dotRows(&b, rows, labels, fills)
 	for i := 1; i < len(layers); i++ {
 		attr := ""
 		if first[i] {
@@ -206,7 +191,7 @@ func layerRows(layers []gomlx_vgg.Layer) []layerRow {
 	var rows []layerRow
 	for i, l := range layers {
 		name := "top"
-		if block, _, ok := strings.Cut(l.Name, "_"); ok && strings.HasPrefix(block, "block") {
+		if block, ok := blockOf(l.Name); ok {
 			name = block
 		} else if l.Class == weights.InputLayer {
 			name = "input"
@@ -217,6 +202,41 @@ func layerRows(layers []gomlx_vgg.Layer) []layerRow {
 		rows[len(rows)-1].layers = append(rows[len(rows)-1].layers, i)
 	}
 	return rows
+}
+
+// dotRows writes nodes n0, n1, ... (labels[i], filled fills[i]) in one cluster
+// per run of equal rows[i], named after it, side by side, so that a network
+// reads like lines of text: each run's first node is ranked under the previous
+// run's (an invisible heavy edge). It returns the nodes that start a run: an
+// edge into one from the run before must not move it ([constraint=false]).
+func dotRows(b *strings.Builder, rows, labels, fills []string) map[int]bool {
+	first := map[int]bool{}
+	var starts []int
+	for i := range rows {
+		if i == 0 || rows[i-1] != rows[i] {
+			if i > 0 {
+				b.WriteString("}\n}\n")
+			}
+			fmt.Fprintf(b, "subgraph cluster_%d {\nlabel=%s; style=\"rounded\"; color=\"#bbbbbb\"; fontname=\"Helvetica\"; fontsize=10;\n{rank=same;\n", i, dotQuote(rows[i]))
+			first[i] = true
+			starts = append(starts, i)
+		}
+		fmt.Fprintf(b, "n%d [label=%s fillcolor=%s];\n", i, dotQuote(labels[i]), dotQuote(fills[i]))
+	}
+	if len(rows) > 0 {
+		b.WriteString("}\n}\n")
+	}
+	for k := 1; k < len(starts); k++ {
+		fmt.Fprintf(b, "n%d -> n%d [style=invis weight=100];\n", starts[k-1], starts[k])
+	}
+	return first
+}
+
+// blockOf is the Keras block a layer (or node) name belongs to: "block3" for
+// block3_conv1 or block3_pool/nchw.
+func blockOf(name string) (string, bool) {
+	block, _, ok := strings.Cut(name, "_")
+	return block, ok && strings.HasPrefix(block, "block")
 }
 
 // titleLines splits a call such as "VGG19(include_top=False, weights=f.h5,
@@ -409,7 +429,7 @@ func FrozenGraph(f *freeze.File) (SVG, error) {
 			op = fmt.Sprintf("Gemm %d→%d", dims[n.Input[1]][0], dims[n.Input[1]][1])
 		}
 		row := "top"
-		if block, _, ok := strings.Cut(layer, "_"); ok && strings.HasPrefix(block, "block") {
+		if block, ok := blockOf(layer); ok {
 			row = block
 		} else if layer == f.Input.Name {
 			row = "input"
@@ -434,38 +454,19 @@ func FrozenGraph(f *freeze.File) (SVG, error) {
 	fmt.Fprintf(&b, "label=%s; labelloc=t; fontname=\"Helvetica\";\n", dotQuote(strings.Join(title, "\\n")))
 	fmt.Fprintf(&b, "in [shape=box style=\"filled\" fillcolor=\"#fde0dd\" label=%s];\n", dotQuote("INPUT\\n"+f.Input.String()))
 	fmt.Fprintf(&b, "out [shape=box style=\"filled\" fillcolor=\"#fde0dd\" label=%s];\n", dotQuote("OUTPUT\\n"+f.Output.String()))
-	// Rows as in LayerGraph: side by side within a block, each row's first box
-	// under the previous row's.
-	var firsts []int
+	rows, labels, fills := make([]string, len(boxes)), make([]string, len(boxes)), make([]string, len(boxes))
 	for i, bx := range boxes {
-		if i == 0 || boxes[i-1].row != bx.row {
-			if i > 0 {
-				b.WriteString("}\n}\n")
-			}
-			fmt.Fprintf(&b, "subgraph cluster_%d {\nlabel=%s; style=\"rounded\"; color=\"#bbbbbb\"; fontname=\"Helvetica\"; fontsize=10;\n{rank=same;\n", i, dotQuote(bx.row))
-			firsts = append(firsts, i)
-		}
-		fill := "#c6dbef"
+		rows[i], labels[i], fills[i] = bx.row, bx.label, "#c6dbef"
 		switch {
 		case strings.Contains(bx.label, "MaxPool") || strings.Contains(bx.label, "Reduce"):
-			fill = "#fdd0a2"
+			fills[i] = "#fdd0a2"
 		case strings.Contains(bx.label, "Gemm"):
-			fill = "#c7e9c0"
+			fills[i] = "#c7e9c0"
 		case strings.Contains(bx.label, "Transpose") || strings.Contains(bx.label, "Flatten"):
-			fill = "#eeeeee"
-		}
-		fmt.Fprintf(&b, "n%d [label=%s fillcolor=%s];\n", i, dotQuote(bx.label), dotQuote(fill))
-	}
-	if len(boxes) > 0 {
-		b.WriteString("}\n}\n")
-	}
-	first := map[int]bool{}
-	for k, i := range firsts {
-		first[i] = true
-		if k > 0 {
-			fmt.Fprintf(&b, "n%d -> n%d [style=invis weight=100];\n", firsts[k-1], i)
+			fills[i] = "#eeeeee"
 		}
 	}
+	first := dotRows(&b, rows, labels, fills)
 	for i, bx := range boxes {
 		for _, in := range bx.inputs {
 			from := "in"

@@ -49,6 +49,25 @@ func (p Prediction) String() string {
 	return fmt.Sprintf("('%s', '%s', %.6g)", p.WNID, p.Name, p.Score)
 }
 
+// TopIndices returns the indices of the k largest scores (all of them if k is
+// larger), largest first; ties keep their order.
+func TopIndices(scores []float32, k int) []int {
+	idx := make([]int, len(scores))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(i, j int) int {
+		switch {
+		case scores[i] > scores[j]:
+			return -1
+		case scores[i] < scores[j]:
+			return 1
+		}
+		return 0
+	})
+	return idx[:min(k, len(idx))]
+}
+
 // DecodePredictions returns the top classes of each image of a (batch, 1000)
 // predictions tensor, highest score first (Keras decode_predictions(preds, top)).
 func DecodePredictions(preds *tensors.Tensor, top int) ([][]Prediction, error) {
@@ -64,21 +83,8 @@ func DecodePredictions(preds *tensors.Tensor, top int) ([][]Prediction, error) {
 	tensors.ConstFlatData(preds, func(v []float32) {
 		for b := range dims[0] {
 			row := v[b*1000 : (b+1)*1000]
-			idx := make([]int, 1000)
-			for i := range idx {
-				idx[i] = i
-			}
-			slices.SortStableFunc(idx, func(i, j int) int {
-				switch {
-				case row[i] > row[j]:
-					return -1
-				case row[i] < row[j]:
-					return 1
-				}
-				return 0
-			})
 			var ps []Prediction
-			for _, i := range idx[:top] {
+			for _, i := range TopIndices(row, top) {
 				ps = append(ps, Prediction{Index: i, ImageNetClass: cls[i], Score: row[i]})
 			}
 			out = append(out, ps)

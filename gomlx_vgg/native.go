@@ -88,7 +88,6 @@ type packedConv struct {
 	cv           *kernels.Conv3x3
 }
 
-// variableValues returns the current kernel and bias tensors of a layer.
 // LayerWeights returns the current values of the named layer's kernel and bias
 // (Conv2D: (3, 3, in, out); Dense: (in, out)), as Keras' layer.get_weights().
 func (m *Model) LayerWeights(layer string) (kernel, bias *tensors.Tensor, err error) {
@@ -107,6 +106,7 @@ func (m *Model) LayerWeights(layer string) (kernel, bias *tensors.Tensor, err er
 	return m.variableValues(layer)
 }
 
+// variableValues returns the current kernel and bias tensors of a layer.
 func (m *Model) variableValues(layer string) (kernel, bias *tensors.Tensor, err error) {
 	ls := m.root.At("%s", layer)
 	kv, bv := ls.GetVariable("kernel"), ls.GetVariable("bias")

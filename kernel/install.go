@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/vggnb/vggnb/display"
+	"github.com/vggnb/vggnb/internal/checkout"
 	"github.com/vggnb/vggnb/internal/python"
 )
 
@@ -30,7 +31,7 @@ const (
 	KernelName  = "vggnb"
 	DisplayName = "Go (vggnb)"
 	// ModulePath is this project's module.
-	ModulePath = "github.com/vggnb/vggnb"
+	ModulePath = checkout.ModulePath
 )
 
 // Config says where things go; zero fields take their defaults.
@@ -93,15 +94,11 @@ func (c Config) withDefaults() (Config, error) {
 
 // FindCheckout walks up from dir to the directory whose go.mod declares ModulePath.
 func FindCheckout(dir string) (string, error) {
-	for d := dir; ; d = filepath.Dir(d) {
-		b, err := os.ReadFile(filepath.Join(d, "go.mod"))
-		if err == nil && strings.HasPrefix(strings.TrimSpace(string(b)), "module "+ModulePath+"\n") {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("kernel: no vggnb checkout (go.mod of %s) in %s or above; run from the checkout or pass --checkout", ModulePath, dir)
-		}
+	d, err := checkout.Find(dir)
+	if err != nil {
+		return "", fmt.Errorf("kernel: %w; run from the checkout or pass --checkout", err)
 	}
+	return d, nil
 }
 
 // Bin returns the path of a tool in ToolsDir.

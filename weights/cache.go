@@ -140,11 +140,26 @@ func floatsOf(b []byte) []float32 {
 	if littleEndian && uintptr(unsafe.Pointer(&b[0]))%4 == 0 {
 		return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), n)
 	}
-	out := make([]float32, n)
+	return Float32sFromLE(b)
+}
+
+// Float32sFromLE decodes len(b)/4 little-endian float32 values into a new slice
+// (the layout of .h5 data, ONNX raw_data, vggnb's caches and raw uploads).
+func Float32sFromLE(b []byte) []float32 {
+	out := make([]float32, len(b)/4)
 	for i := range out {
 		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
 	}
 	return out
+}
+
+// Float32sToLE encodes v as little-endian float32 bytes, in a new slice.
+func Float32sToLE(v []float32) []byte {
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+	}
+	return b
 }
 
 // writeCache stores f for key atomically (temporary file, then rename).
@@ -232,9 +247,5 @@ func bytesOf(v []float32) []byte {
 	if littleEndian {
 		return unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v))
 	}
-	b := make([]byte, 4*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
-	}
-	return b
+	return Float32sToLE(v)
 }

@@ -1,6 +1,7 @@
 package weights
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,5 +44,24 @@ func TestCacheChecksum(t *testing.T) {
 	equalFiles(t, first, again)
 	if _, err := readCache(key); err != nil {
 		t.Errorf("the cache was not rewritten after the corrupted one was refused: %v", err)
+	}
+}
+
+func TestFloat32sLE(t *testing.T) {
+	for _, c := range []struct {
+		v   []float32
+		hex string
+	}{
+		{nil, ""},
+		{[]float32{1}, "0000803f"},
+		{[]float32{-2, 0.5}, "000000c00000003f"},
+	} {
+		b := Float32sToLE(c.v)
+		if got := fmt.Sprintf("%x", b); got != c.hex {
+			t.Errorf("Float32sToLE(%v) = %s, want %s", c.v, got, c.hex)
+		}
+		if back := Float32sFromLE(b); len(back) != len(c.v) || (len(c.v) > 0 && fmt.Sprint(back) != fmt.Sprint(c.v)) {
+			t.Errorf("Float32sFromLE(%x) = %v, want %v", b, back, c.v)
+		}
 	}
 }

@@ -66,15 +66,10 @@ func run(which string, size, clients int, d time.Duration, maxReq, every, maxBat
 	if err != nil {
 		return err
 	}
-	mp, err := n.Model()
+	f, err := n.File()
 	if err != nil {
 		return err
 	}
-	f, err := freeze.FromModel(mp)
-	if err != nil {
-		return err
-	}
-	f.Path = n.Name + " (frozen in memory)"
 	runner, err := f.Runner(nil)
 	if err != nil {
 		return err

@@ -124,14 +124,9 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return fmt.Errorf("serve: %w", err)
 		}
-		mp, err := n.Model()
-		if err != nil {
+		if f, err = n.File(); err != nil {
 			return err
 		}
-		if f, err = freeze.FromModel(mp); err != nil {
-			return err
-		}
-		f.Path = n.Name + " (frozen in memory)"
 	default:
 		return errors.New("serve: give one frozen FILE.onnx, or --model vgg16|vgg19 [...]")
 	}

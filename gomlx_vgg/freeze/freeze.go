@@ -82,13 +82,8 @@ type Net struct {
 	Meta map[string]string
 }
 
-// Output is the name of the output layer.
-func (n *Net) Output() string {
-	if len(n.Layers) == 0 {
-		return InputName
-	}
-	return n.Layers[len(n.Layers)-1].Name
-}
+// Output is the name of the output layer (the last one).
+func (n *Net) Output() string { return n.Layers[len(n.Layers)-1].Name }
 
 // OutputShape is the output's shape for a batch of input dims (no -1), checking
 // that the layers fit together.
@@ -179,6 +174,9 @@ func (n *Net) shapes(dims []int) ([][]int, error) {
 func (n *Net) check() error {
 	if n == nil || len(n.Input) < 2 {
 		return errors.New("freeze: a Net needs an input shape, batch first")
+	}
+	if len(n.Layers) == 0 {
+		return fmt.Errorf("freeze: %s has no layers", n.Name)
 	}
 	if n.Input[0] != -1 {
 		return fmt.Errorf("freeze: %s: input_1's batch dimension must be dynamic (-1), got %v", n.Name, n.Input)

@@ -42,12 +42,23 @@ func FromVGG(m *gomlx_vgg.Model) (*Net, error) {
 	if !fixed {
 		n.Input[1], n.Input[2] = -1, -1
 	}
-	if m.IncludeTop() && m.Output() == "predictions" && n.Layers[len(n.Layers)-1].Bias.Shape().Size() == 1000 {
-		for _, c := range gomlx_vgg.ImageNetClasses() {
-			n.Labels = append(n.Labels, c.Name)
-		}
+	if m.Output() == "predictions" {
+		n.Labels = imageNetLabels(n.Layers[len(n.Layers)-1])
 	}
 	return n, nil
+}
+
+// imageNetLabels are the ImageNet class names if out, a predictions layer, has
+// 1000 units; else nil.
+func imageNetLabels(out Layer) []string {
+	if out.Bias == nil || out.Bias.Shape().Size() != 1000 {
+		return nil
+	}
+	var labels []string
+	for _, c := range gomlx_vgg.ImageNetClasses() {
+		labels = append(labels, c.Name)
+	}
+	return labels
 }
 
 // vggMeta is the metadata of a VGG model's weights.
@@ -87,6 +98,15 @@ func variable(store *model.Store, p string) (*tensors.Tensor, error) {
 		return nil, fmt.Errorf("freeze: variable %s: %w", p, err)
 	}
 	return t, nil
+}
+
+// convWeights reads a Conv2D's kernel and bias under layer, as Keras names them.
+func convWeights(store *model.Store, layer string) (kernel, bias *tensors.Tensor, err error) {
+	if kernel, err = variable(store, path.Join("/", layer, "kernel")); err != nil {
+		return nil, nil, err
+	}
+	bias, err = variable(store, path.Join("/", layer, "bias"))
+	return kernel, bias, err
 }
 
 // denseWeights reads a GoMLX layers.Dense's weights and biases under layer.
@@ -207,9 +227,7 @@ func FromStacked(s *transfer.Stacked) (*Net, error) {
 		var err error
 		switch l.Class {
 		case weights.Conv2D:
-			if fl.Kernel, err = variable(s.Store(), path.Join("/", l.Name, "kernel")); err == nil {
-				fl.Bias, err = variable(s.Store(), path.Join("/", l.Name, "bias"))
-			}
+			fl.Kernel, fl.Bias, err = convWeights(s.Store(), l.Name)
 		case weights.Dense:
 			fl.Kernel, fl.Bias, err = denseWeights(s.Store(), l.Name)
 			if i+1 == len(all)-1 {
@@ -240,10 +258,7 @@ func FromSurgery(s *transfer.Surgery) (*Net, error) {
 		if l.Name == transfer.NewConv {
 			fl := Layer{Name: l.Name, Class: weights.Conv2D, Same: true, Activation: ActivationLinear}
 			var err error
-			if fl.Kernel, err = variable(s.Store(), path.Join("/", l.Name, "kernel")); err == nil {
-				fl.Bias, err = variable(s.Store(), path.Join("/", l.Name, "bias"))
-			}
-			if err != nil {
+			if fl.Kernel, fl.Bias, err = convWeights(s.Store(), l.Name); err != nil {
 				return nil, err
 			}
 			n.Layers = append(n.Layers, fl)
@@ -255,10 +270,6 @@ func FromSurgery(s *transfer.Surgery) (*Net, error) {
 		}
 		n.Layers = append(n.Layers, fl)
 	}
-	if n.Layers[len(n.Layers)-1].Bias.Shape().Size() == 1000 {
-		for _, c := range gomlx_vgg.ImageNetClasses() {
-			n.Labels = append(n.Labels, c.Name)
-		}
-	}
+	n.Labels = imageNetLabels(n.Layers[len(n.Layers)-1])
 	return n, nil
 }

@@ -2,11 +2,9 @@ package freeze
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"hash"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -44,9 +42,8 @@ func (n *Net) Model() (*protos.ModelProto, error) {
 	if err := n.check(); err != nil {
 		return nil, err
 	}
-	b := &builder{net: n, sum: sha256.New()}
 	g := &protos.GraphProto{Name: n.Name, DocString: n.Title}
-	b.g = g
+	b := &builder{g: g, sum: sha256.New()}
 
 	cur := InputName
 	shapes, _ := n.shapes(n.Input)
@@ -57,13 +54,7 @@ func (n *Net) Model() (*protos.ModelProto, error) {
 	nchw := rank4
 	for i, l := range n.Layers {
 		last := i == len(n.Layers)-1
-		// out names a layer's result: its name, or name/nchw inside the NCHW part.
-		out := func(isNCHW bool) string {
-			if isNCHW {
-				return l.Name + "/nchw"
-			}
-			return l.Name
-		}
+		inside := l.Name + "/nchw" // a layer's result inside the NCHW part
 		switch l.Class {
 		case weights.Conv2D:
 			k := l.Kernel.Shape().Dimensions
@@ -75,9 +66,9 @@ func (n *Net) Model() (*protos.ModelProto, error) {
 			conv := b.node("Conv", l.Name+"/conv", []string{cur, w, bias},
 				intsAttr("kernel_shape", int64(k[0]), int64(k[1])), intsAttr("pads", int64(pad), int64(pad), int64(pad), int64(pad)),
 				intsAttr("strides", 1, 1), intsAttr("dilations", 1, 1))
-			cur = b.activation(l, conv, out(true))
+			cur = b.activation(l, conv, inside)
 		case weights.MaxPooling2D:
-			cur = b.node("MaxPool", out(true), []string{cur}, intsAttr("kernel_shape", 2, 2), intsAttr("strides", 2, 2))
+			cur = b.node("MaxPool", inside, []string{cur}, intsAttr("kernel_shape", 2, 2), intsAttr("strides", 2, 2))
 		case weights.Flatten:
 			if nchw && !l.ChannelsFirst { // the one transpose out of the convolutions
 				cur = b.node("Transpose", l.Name+"/nhwc", []string{cur}, intsAttr("perm", 0, 2, 3, 1))
@@ -97,9 +88,6 @@ func (n *Net) Model() (*protos.ModelProto, error) {
 			cur = b.node("Transpose", l.Name, []string{cur}, intsAttr("perm", 0, 2, 3, 1))
 			nchw = false
 		}
-	}
-	if len(n.Layers) == 0 && rank4 {
-		return nil, fmt.Errorf("freeze: %s has no layers", n.Name)
 	}
 	g.Input = []*protos.ValueInfoProto{valueInfo(InputName, n.Input, "N", "H", "W")}
 	g.Output = []*protos.ValueInfoProto{valueInfo(cur, shapes[len(shapes)-1], "N")}
@@ -137,7 +125,6 @@ func (n *Net) Model() (*protos.ModelProto, error) {
 
 // builder accumulates a graph's nodes and initializers.
 type builder struct {
-	net *Net
 	g   *protos.GraphProto
 	sum hash.Hash // of the initializers' raw data, in order
 }
@@ -168,10 +155,7 @@ func (b *builder) init(name string, t *tensors.Tensor, perm []int) string {
 	if perm != nil {
 		data, dims = permute(data, dims, perm)
 	}
-	raw := make([]byte, 4*len(data))
-	for i, v := range data {
-		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
-	}
+	raw := weights.Float32sToLE(data)
 	b.sum.Write(raw)
 	tp := &protos.TensorProto{Name: name, DataType: int32(protos.TensorProto_FLOAT), RawData: raw}
 	for _, d := range dims {

@@ -94,11 +94,11 @@ func FromModel(m *protos.ModelProto) (*File, error) {
 		for _, d := range t.Dims {
 			n *= int(d)
 		}
-		if len(t.RawData) != 4*n && len(t.FloatData) != n {
-			return nil, fmt.Errorf("initializer %s has dims %v but %d bytes of data", t.Name, t.Dims, len(t.RawData))
+		if len(t.RawData) == 0 && n > 0 {
+			return nil, fmt.Errorf("initializer %s keeps its values outside raw_data (float_data or external): only raw_data is read", t.Name)
 		}
-		if len(t.RawData) == 0 {
-			return nil, fmt.Errorf("initializer %s keeps its values in float_data: only raw_data is read", t.Name)
+		if len(t.RawData) != 4*n {
+			return nil, fmt.Errorf("initializer %s has dims %v but %d bytes of data", t.Name, t.Dims, len(t.RawData))
 		}
 		sum.Write(t.RawData)
 		f.Params += n
@@ -204,4 +204,19 @@ func shortHash(h string) string {
 		return "sha256 " + h[:12]
 	}
 	return h
+}
+
+// File is the net frozen in memory and described as Open describes a file, its
+// Path "NAME (in memory)": what `vggnb serve --model` runs without writing one.
+func (n *Net) File() (*File, error) {
+	m, err := n.Model()
+	if err != nil {
+		return nil, err
+	}
+	f, err := FromModel(m)
+	if err != nil {
+		return nil, fmt.Errorf("freeze: %s: %w", n.Name, err)
+	}
+	f.Path = n.Name + " (in memory)"
+	return f, nil
 }

@@ -1,9 +1,7 @@
 package freeze
 
 import (
-	"encoding/binary"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +16,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
+	"github.com/vggnb/vggnb/weights"
 )
 
 // SupportedOps are the ONNX ops Runner runs: those the freezer writes.
@@ -62,10 +61,7 @@ func (f *File) Runner(backend compute.Backend) (*Runner, error) {
 		for i, d := range t.Dims {
 			dims[i] = int(d)
 		}
-		data := make([]float32, len(t.RawData)/4)
-		for i := range data {
-			data[i] = math.Float32frombits(binary.LittleEndian.Uint32(t.RawData[4*i:]))
-		}
+		data := weights.Float32sFromLE(t.RawData)
 		if convKernel[t.Name] {
 			if len(dims) != 4 {
 				return nil, fmt.Errorf("freeze: %s: Conv weights %s have dims %v", f.Path, t.Name, dims)
@@ -148,12 +144,7 @@ func storageAxis(v value, axis int) int {
 // build is the graph: the file's nodes in order on input x.
 func (r *Runner) build(scope *model.Scope, x *Node) *Node {
 	g := r.file.Model.GetGraph()
-	vals := map[string]value{g.Input[0].Name: {node: x}}
-	for _, in := range g.Input {
-		if in.Name == r.file.Input.Name {
-			vals[in.Name] = value{node: x}
-		}
-	}
+	vals := map[string]value{r.file.Input.Name: {node: x}}
 	get := func(n string) value {
 		if v, ok := vals[n]; ok {
 			return v

@@ -17,7 +17,6 @@ package serve
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,7 +29,6 @@ import (
 	"net/url"
 	"runtime"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -465,13 +463,8 @@ func (s *Server) Describe(y *tensors.Tensor) Answer {
 		tensors.MustConstFlatData(y, func(v []float32) {
 			for b := range dims[0] {
 				row := v[b*dims[1] : (b+1)*dims[1]]
-				idx := make([]int, len(row))
-				for i := range idx {
-					idx[i] = i
-				}
-				sort.SliceStable(idx, func(i, j int) bool { return row[idx[i]] > row[idx[j]] })
 				var top []Class
-				for _, i := range idx[:min(5, len(idx))] {
+				for _, i := range gomlx_vgg.TopIndices(row, 5) {
 					top = append(top, Class{Index: i, Label: s.file.Labels[i], Probability: row[i]})
 				}
 				a.Top5 = append(a.Top5, top)
@@ -620,11 +613,7 @@ func (s *Server) parseRaw(shape string, body []byte) (*tensors.Tensor, error) {
 	if len(body)%4 != 0 {
 		return nil, &httpError{http.StatusBadRequest, fmt.Sprintf("%d bytes is not a whole number of float32 values", len(body))}
 	}
-	v := make([]float32, len(body)/4)
-	for i := range v {
-		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(body[4*i:]))
-	}
-	return s.tensor(dims, v)
+	return s.tensor(dims, weights.Float32sFromLE(body))
 }
 
 // tensor checks a tensor's shape and values against the model's input.

@@ -50,15 +50,10 @@ func runnerOf(t testing.TB, net func() (*freeze.Net, error)) *freeze.Runner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mp, err := n.Model()
+	f, err := n.File()
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := freeze.FromModel(mp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Path = n.Name + " (in memory)"
 	r, err := f.Runner(nil)
 	if err != nil {
 		t.Fatal(err)

@@ -13,11 +13,10 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/vggnb/vggnb/gomlx_vgg/mlp"
+	"github.com/vggnb/vggnb/weights"
 	"github.com/vggnb/vggnb/weights/download"
 )
 
@@ -155,12 +154,7 @@ func writeFeatures(path string, x *tensors.Tensor) (err error) {
 	bw := bufio.NewWriterSize(tmp, 1<<20)
 	dims := x.Shape().Dimensions
 	var data []byte
-	tensors.ConstFlatData(x, func(f []float32) {
-		data = make([]byte, 4*len(f))
-		for i, v := range f {
-			binary.LittleEndian.PutUint32(data[4*i:], math.Float32bits(v))
-		}
-	})
+	tensors.ConstFlatData(x, func(f []float32) { data = weights.Float32sToLE(f) })
 	bw.WriteString(featuresMagic)
 	binary.Write(bw, binary.LittleEndian, uint32(len(dims)))
 	for _, d := range dims {
@@ -214,11 +208,5 @@ func readFeatures(path string) (*tensors.Tensor, error) {
 	if crc32.Checksum(b, castagnoli) != sum {
 		return nil, bad("checksum mismatch (the file is damaged)")
 	}
-	x := tensors.FromShape(shapes.Make(dtypes.Float32, dims...))
-	tensors.MutableFlatData(x, func(f []float32) {
-		for i := range f {
-			f[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-		}
-	})
-	return x, nil
+	return tensors.FromFlatDataAndDimensions(weights.Float32sFromLE(b), dims...), nil
 }

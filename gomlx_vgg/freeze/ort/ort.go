@@ -8,11 +8,9 @@ package ort
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +19,9 @@ import (
 	"sync"
 
 	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/vggnb/vggnb/internal/checkout"
+	"github.com/vggnb/vggnb/weights"
 )
 
 // Version is the pinned onnxruntime-node release (scripts/ort/package.json).
@@ -37,13 +38,8 @@ func Dir() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("ort: %w", err)
 	}
-	for d := wd; ; d = filepath.Dir(d) {
-		if b, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil && bytes.Contains(b, []byte("module github.com/vggnb/vggnb\n")) {
-			return filepath.Join(d, "scripts", "ort"), nil
-		}
-		if filepath.Dir(d) == d {
-			break
-		}
+	if d, err := checkout.Find(wd); err == nil {
+		return filepath.Join(d, "scripts", "ort"), nil
 	}
 	// A program built from a checkout (a notebook cell, whose working directory
 	// may be anywhere) finds the checkout from this file's own path.
@@ -111,12 +107,7 @@ func Run(ctx context.Context, model, input string, x *tensors.Tensor, output str
 	}
 	defer os.RemoveAll(tmp)
 	var raw []byte
-	tensors.MustConstFlatData(x, func(v []float32) {
-		raw = make([]byte, 4*len(v))
-		for i, f := range v {
-			binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(f))
-		}
-	})
+	tensors.MustConstFlatData(x, func(v []float32) { raw = weights.Float32sToLE(v) })
 	xfile := filepath.Join(tmp, "input.f32")
 	if err := os.WriteFile(xfile, raw, 0o600); err != nil {
 		return nil, fmt.Errorf("ort: %w", err)
@@ -158,10 +149,7 @@ func Run(ctx context.Context, model, input string, x *tensors.Tensor, output str
 		if err != nil {
 			return nil, fmt.Errorf("ort: %w", err)
 		}
-		v := make([]float32, len(b)/4)
-		for i := range v {
-			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-		}
+		v := weights.Float32sFromLE(b)
 		n := 1
 		for _, d := range o.Dims {
 			n *= d
