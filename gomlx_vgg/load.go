@@ -67,6 +67,7 @@ func (m *Model) loadWeights() error {
 			return fmt.Errorf("gomlx_vgg: %w", err)
 		}
 		m.source = path
+		m.synthetic = weights.IsSyntheticFile(path) // written by weights.ImageNetOrSynthetic
 	} else {
 		m.synthetic = true
 		m.source = f.Path

@@ -118,7 +118,8 @@ func (m *Model) ClassifierActivation() string { return m.cfg.activation }
 // Output is the name of the layer the model outputs (the last one unless Truncate).
 func (m *Model) Output() string { return m.output }
 
-// Synthetic reports whether the model uses synthetic (untrained) weights.
+// Synthetic reports whether the model uses synthetic (untrained) weights: made
+// in memory, or read from the file weights.ImageNetOrSynthetic writes.
 func (m *Model) Synthetic() bool { return m.synthetic }
 
 // WeightsSource is the weight file the model loaded, "synthetic:..." or "none".

@@ -63,9 +63,8 @@ func imageNetLabels(out Layer) []string {
 
 // vggMeta is the metadata of a VGG model's weights.
 func vggMeta(m *gomlx_vgg.Model) map[string]string {
-	synthetic := m.Synthetic() || weights.IsSyntheticFile(m.WeightsSource())
-	meta := map[string]string{"vggnb.weights": m.WeightsSource(), "vggnb.synthetic": fmt.Sprint(synthetic)}
-	if synthetic {
+	meta := map[string]string{"vggnb.weights": m.WeightsSource(), "vggnb.synthetic": fmt.Sprint(m.Synthetic())}
+	if m.Synthetic() {
 		meta["vggnb.notice"] = weights.SyntheticNotice
 	}
 	return meta
