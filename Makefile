@@ -9,7 +9,7 @@ export GOFLAGS ?= -buildvcs=false
 export GOEXPERIMENT ?= simd
 OUT ?= out
 
-.PHONY: all build vet test test-nosimd test-race test-short browser-test run notebooks bench fuzz clean
+.PHONY: all build vet test test-nosimd test-race test-short browser-test run notebooks bench fuzz docker-test clean
 
 all: build
 
@@ -78,6 +78,15 @@ bench:
 
 fuzz:
 	$(GO) test -run XXX -fuzz FuzzRead -fuzztime 60s ./weights
+
+# The CPU image (docker/Dockerfile), checked as a class uses it and with the
+# README's two commands inside (docker/test.sh; ~1 hour, not part of make test).
+docker-test:
+	bash docker/test.sh
+
+# Binder builds binder/Dockerfile: docker/Dockerfile's stages plus Binder's.
+binder/Dockerfile: docker/Dockerfile docker/binder.Dockerfile
+	cat docker/Dockerfile docker/binder.Dockerfile > $@
 
 clean:
 	rm -rf $(OUT)

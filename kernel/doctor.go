@@ -97,7 +97,7 @@ func Doctor(cfg Config) []Check {
 		xla.Fix = "go build -tags xla ./cmd/vggnb, then --backend xla:/path/to/pjrt_plugin.so"
 	case len(plugins) == 0:
 		xla.Detail = "no PJRT plugin found; looked in " + strings.Join(looked, ", ")
-		xla.Fix = "install a PJRT plugin (e.g. pip's jax-cuda13-pjrt) and set PJRT_PLUGIN_LIBRARY_PATH, or GOMLX_BACKEND=xla:/abs/path/plugin.so"
+		xla.Fix = "vggnb kernel install-cuda (JAX " + JAXCUDAVersion + "'s CUDA 13 plugin), or set PJRT_PLUGIN_LIBRARY_PATH, or GOMLX_BACKEND=xla:/abs/path/plugin.so"
 	default:
 		xla.Detail = "plugins: " + strings.Join(plugins, ", ")
 	}
@@ -225,6 +225,7 @@ func FindPJRTPlugins() (found, looked []string) {
 	}
 	home, _ := os.UserHomeDir()
 	dirs = append(dirs, "/usr/local/lib/gomlx/pjrt", filepath.Join(home, ".local", "lib", "gomlx", "pjrt"))
+	dirs = append(dirs, goXLADirs(home)...)
 	globs := []string{"/usr/lib/python3/dist-packages/jax_plugins/*", "/usr/local/lib/python3*/dist-packages/jax_plugins/*",
 		filepath.Join(home, ".local", "lib", "python3*", "site-packages", "jax_plugins", "*")}
 	for _, g := range globs {

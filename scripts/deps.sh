@@ -5,7 +5,11 @@
 # Prints the PATH additions to eval, and exits non-zero (after saying why on
 # stderr) when anything could not be installed:
 #   path=$(bash scripts/deps.sh) && eval "$path"
+# With --go-only, only Go (docker/Dockerfile installs its own Debian packages).
 set -euo pipefail
+
+go_only=0
+[ "${1:-}" = --go-only ] && go_only=1
 
 GO_VERSION=1.26.8
 # Everything a `debootstrap --variant=minbase bookworm` root lacks (proven by
@@ -37,6 +41,7 @@ command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(npm)
 log() { echo "deps: $*" >&2; }
 
 missing=()
+((go_only)) && APT_PACKAGES=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

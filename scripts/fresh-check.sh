@@ -2,7 +2,8 @@
 # Proves the README's two set-up commands on a bare Debian 12 root: a
 # `debootstrap --variant=minbase bookworm` root imported into podman, with nothing
 # installed but what scripts/deps.sh installs. Not part of .ci/run (it takes a
-# few minutes of debootstrap and a full install).
+# few minutes of debootstrap and a full install). docker/test.sh does the same
+# inside the image, and more.
 #
 #   bash scripts/fresh-check.sh [--openblas] [--skip-run] [--skip-test] [--keep]
 #
@@ -34,59 +35,20 @@ for a in "$@"; do
   esac
 done
 
-die() { echo "fresh-check: $*" >&2; exit 1; }
-[ "$(id -u)" = 0 ] || die "needs root (debootstrap, podman import)"
+me=fresh-check
+[ "$(id -u)" = 0 ] || { echo "fresh-check: needs root (debootstrap, podman import)" >&2; exit 1; }
 for c in debootstrap podman runc; do
-  command -v "$c" >/dev/null || die "$c not found: apt-get install podman runc debootstrap"
+  command -v "$c" >/dev/null || { echo "fresh-check: $c not found: apt-get install podman runc debootstrap" >&2; exit 1; }
 done
-
-work="${VGGNB_FRESH_DIR:-/var/tmp/vggnb-fresh}"
-image=localhost/deb12:base
-mkdir -p "$work/logs"
-
-# podman as DEVELOPERS.md says works here: runc (crun fails), vfs storage, a nofile limit.
-cat >"$work/containers.conf" <<'EOF'
-[containers]
-default_ulimits = ["nofile=1024:20000"]
-[engine]
-runtime = "runc"
-EOF
-cat >"$work/storage.conf" <<EOF
-[storage]
-driver = "vfs"
-runroot = "$work/run"
-graphroot = "$work/storage"
-EOF
-export CONTAINERS_CONF="$work/containers.conf" CONTAINERS_STORAGE_CONF="$work/storage.conf"
-
-mirror="${VGGNB_MIRROR:-}"
-if [ -z "$mirror" ]; then
-  mirror=$(grep -hoE '^(URIs:|deb) +[^ ]+' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null \
-    | awk '{print $2}' | grep -v security | head -1 || true)
-  mirror="${mirror:-http://deb.debian.org/debian}"
-fi
-
-if ! podman image exists "$image"; then
-  root="$work/root"
-  rm -rf "$root"
-  echo "fresh-check: debootstrap --variant=minbase bookworm from $mirror (log: $work/logs/debootstrap.log)"
-  debootstrap --variant=minbase bookworm "$root" "$mirror" >"$work/logs/debootstrap.log" 2>&1 \
-    || die "debootstrap failed: see $work/logs/debootstrap.log"
-  tar -C "$root" -c . | podman import - "$image" >/dev/null
-  rm -rf "$root"
-fi
+VGGNB_ENGINE=podman
+# shellcheck source=../docker/engine.sh
+. docker/engine.sh
+image=$(deb12_base)
 
 # The checkout as git sees it (tracked and untracked-not-ignored files), no build outputs.
 src="$work/src"
 rm -rf "$src"; mkdir -p "$src"
 git ls-files -co --exclude-standard -z | tar --null -T - -c | tar -C "$src" -x
-
-ca_mount=() ca_env=()
-if [ -n "${SSL_CERT_FILE:-}" ] && [ -f "$SSL_CERT_FILE" ]; then
-  ca=/etc/vggnb-host-ca.crt
-  ca_mount=(-v "$SSL_CERT_FILE:$ca:ro")
-  ca_env=(-e SSL_CERT_FILE=$ca -e CURL_CA_BUNDLE=$ca -e NODE_EXTRA_CA_CERTS=$ca -e GIT_SSL_CAINFO=$ca)
-fi
 
 steps="set -euo pipefail; cp -a /src /root/vggnb; cd /root/vggnb;"
 if ((openblas)); then
@@ -105,10 +67,8 @@ log="$work/logs/run-$(date +%Y%m%d-%H%M%S)$variant.log"
 echo "fresh-check: running in a bare Debian 12 container (log: $log)"
 start=$(date +%s)
 set +e
-# Limits no higher than this sandbox allows (podman's defaults are refused by runc here).
-podman run --rm --name "$name" --network host --ulimit nofile=1024:20000 --ulimit nproc=32768:32768 \
-  -e CI=true -e HOME=/root \
-  "${ca_mount[@]}" "${ca_env[@]}" -v "$src:/src:ro" "$image" bash -c "$steps" 2>&1 | tee "$log"
+podman run --rm --name "$name" "${run_flags[@]}" -e CI=true -e HOME=/root \
+  "${ca_run[@]}" -v "$src:/src:ro" "$image" bash -c "$steps" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
 echo "fresh-check: exit $rc after $(( $(date +%s) - start )) s${variant:+ (with libopenblas0)}"

@@ -14,7 +14,7 @@ import (
 func kernelCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return errors.New("kernel: missing subcommand (install, doctor, run)")
+		return errors.New("kernel: missing subcommand (install, doctor, install-cuda, run)")
 	}
 	fs := flag.NewFlagSet("vggnb kernel "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -38,6 +38,13 @@ func kernelCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return fmt.Errorf("kernel doctor: %d required piece(s) missing", n)
 		}
 		return nil
+	case "install-cuda":
+		jax := fs.String("jax", kernel.JAXCUDAVersion, "JAX release whose jax-cuda13-pjrt plugin to install")
+		dir := fs.String("dir", "", "go-xla library folder (default ~/.local/lib/go-xla)")
+		if _, err := parse(fs, args[1:]); err != nil {
+			return err
+		}
+		return kernel.InstallCUDA(*dir, *jax, stderr)
 	case "run":
 		out := fs.String("out", "out", "directory for the executed notebooks and their HTML")
 		timeout := fs.Duration("cell-timeout", 20*time.Minute, "time limit of one cell (at least 1s)")

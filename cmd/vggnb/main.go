@@ -8,7 +8,7 @@
 //	vggnb layers [--model vgg16|vgg19] [--include-top] [--size HxW] [--pooling avg|max] [--json]
 //	vggnb predict [--model vgg16|vgg19] [--weights W] [--image FILE] [--top N] [--json]
 //	vggnb transfer [--weights auto|FILE] [--train N] [--test N] [--epochs N] [--out DIR]
-//	vggnb kernel install|doctor|run NOTEBOOK...
+//	vggnb kernel install|doctor|install-cuda|run NOTEBOOK...
 package main
 
 import (
@@ -59,6 +59,8 @@ const usage = `usage:
       install GoNB v0.11.5, goimports, gopls (pinned) and the Jupyter kernel "Go (vggnb)"
   vggnb kernel doctor
       check Jupyter, the Go tools, the kernel, backends (XLA plugins), GPU, weights
+  vggnb kernel install-cuda [--jax VERSION] [--dir DIR]
+      install JAX's CUDA 13 PJRT plugin (pinned release, SHA-256 checked) for -tags xla cells on a GPU
   vggnb kernel run [--out DIR] NOTEBOOK.ipynb...
       execute notebooks headless; fail on any cell that does not compile, panics or errors
 With --weights auto (the default) the ImageNet weights are used when a verified copy is on this
