@@ -1,14 +1,17 @@
-// Command vgg benchmarks VGG19 features (no top) on the pure-Go backend and in
-// PyTorch (Debian's python3-torch) in one run on this machine: per-image time,
-// GFLOP/s and the Go/PyTorch ratio for batch 1 at 224x224 and 200x300 and batch
-// 8 at 224x224, the GoMLX graph (im2col) for comparison; then the weight load
-// time and process start to first output.
+// Command vgg benchmarks VGG19 features (no top) on the pure-Go backend, in
+// PyTorch (Debian's python3-torch, default and channels_last) and in ONNX
+// Runtime (onnxruntime-node running vggnb's own frozen file, the same threads)
+// in one run on this machine: per-image time, GFLOP/s, the Go/peer ratios and
+// Go/best peer for batch 1 at 224x224 and 200x300 and batch 8 at 224x224, the
+// GoMLX graph (im2col) for comparison; then the weight load time and process
+// start to first output.
 // The output format is stable, one line per measurement, for run-to-run diffs.
 //
 //	GOEXPERIMENT=simd go run ./bench/vgg [-reps 5] [-threads 2] [-cpuprofile f]
 package main
 
 import (
+	"context"
 	_ "embed"
 	"encoding/json"
 	"flag"
@@ -28,6 +31,9 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
+	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
+	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
+	"github.com/vggnb/vggnb/gomlx_vgg/freeze/ort"
 	"github.com/vggnb/vggnb/internal/python"
 	"github.com/vggnb/vggnb/weights"
 )
@@ -68,19 +74,63 @@ func main() {
 	x224 := tensors.FromShape(shapes.Make(dtypes.Float32, 1, 224, 224, 3))
 	graph := medianTime(*reps, func() error { _, err := m.GraphOutputs(x224); return err })
 	torch := runTorch(*pythonBin, *threads, *reps)
-	fmt.Printf("%-12s %12s %10s %14s %16s %10s %12s\n", "case", "go ms/img", "go GFLOP/s", "torch ms/img", "torch_cl ms/img", "go/torch", "go/torch_cl")
+	ortTimes, ortVersion := runORT(m, *threads, *reps)
+	fmt.Printf("%-12s %10s %10s %10s %11s %10s %9s %11s %7s %10s\n", "case", "go ms/img", "go GFLOP/s", "torch ms", "torch_cl ms", "ort ms",
+		"go/torch", "go/torch_cl", "go/ort", "go/best")
 	for _, c := range cases {
 		k := key(c.n, c.h, c.w)
 		g := goTimes[k] / float64(c.n)
 		t := torch.Runs[k+"/default"] / float64(c.n)
 		tcl := torch.Runs[k+"/channels_last"] / float64(c.n)
-		fmt.Printf("%-12s %12.1f %10.1f %14.1f %16.1f %10.2f %12.2f\n", k, 1000*g, flops(c.h, c.w)/g/1e9, 1000*t, 1000*tcl, g/t, g/tcl)
+		o := ortTimes[k] / float64(c.n)
+		fmt.Printf("%-12s %10.1f %10.1f %10.1f %11.1f %10.1f %9.2f %11.2f %7.2f %10.2f\n", k, 1000*g, flops(c.h, c.w)/g/1e9, 1000*t, 1000*tcl, 1000*o,
+			g/t, g/tcl, g/o, g/min(t, tcl, o))
 	}
-	fmt.Printf("(PyTorch %s, %d threads)\n", torch.Torch, torch.Threads)
+	fmt.Printf("(PyTorch %s, %d threads; ONNX Runtime %s, %d intra-op threads, vggnb's frozen file; ms per image)\n",
+		torch.Torch, torch.Threads, ortVersion, *threads)
 	g := goTimes[key(1, 224, 224)]
 	fmt.Printf("GoMLX graph (im2col + SIMD matmul) 1x224x224: %.1f ms/img, %.1f GFLOP/s; native/graph %.2f\n",
 		1000*graph, flops(224, 224)/graph/1e9, g/graph)
 	loadAndStart()
+}
+
+// runORT freezes m (gomlx_vgg/freeze) and times it in ONNX Runtime on each case
+// (reps runs after one untimed, median, in seconds), after checking that ONNX
+// Runtime's block5_pool equals the Go model's on the first case.
+func runORT(m *gomlx_vgg.Model, threads, reps int) (map[string]float64, string) {
+	net, err := freeze.FromVGG(m)
+	check(err)
+	dir, err := os.MkdirTemp("", "bench-vgg-")
+	check(err)
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "vgg19_notop.onnx")
+	check(net.WriteFile(path))
+	times := map[string]float64{}
+	version := ""
+	for i, c := range cases {
+		x := tensors.FromShape(shapes.Make(dtypes.Float32, c.n, c.h, c.w, 3))
+		tensors.MustMutableFlatData(x, func(v []float32) {
+			for j := range v {
+				v[j] = float32(j%251) - 125
+			}
+		})
+		res, err := ort.RunWith(context.Background(), path, freeze.InputName, x, ort.Options{Threads: threads, Reps: reps})
+		check(err)
+		if i == 0 {
+			want, err := m.Predict(x)
+			check(err)
+			if !want.Shape().Equal(res.Output.Shape()) {
+				check(fmt.Errorf("ONNX Runtime's output is %s, the Go model's %s", res.Output.Shape(), want.Shape()))
+			}
+			_, d := consistency.Compare(tensors.MustCopyFlatData[float32](res.Output), tensors.MustCopyFlatData[float32](want))
+			if !(d <= 1e-5) {
+				check(fmt.Errorf("ONNX Runtime's block5_pool differs from the Go model's: max|diff|/max|ref| = %.3g", d))
+			}
+		}
+		times[key(c.n, c.h, c.w)] = res.Millis / 1000
+		version = res.Version
+	}
+	return times, version
 }
 
 // medianTime runs fn once to warm up (compile, pack), then reps times, and

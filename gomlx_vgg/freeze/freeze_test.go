@@ -331,3 +331,33 @@ func TestWriteIsAtomic(t *testing.T) {
 		t.Fatalf("Open(junk) = %v", err)
 	}
 }
+
+// TestORTRunWith: ONNX Runtime's timed runs (a benchmark's) give Reps times,
+// Millis their median, and the same output as a single run, with 1 thread.
+func TestORTRunWith(t *testing.T) {
+	k := []float32{1, 2, 3, 4, 5, 6}
+	net := &freeze.Net{Name: "tiny", Input: []int{-1, 3}, Layers: []freeze.Layer{{Name: "d", Class: weights.Dense,
+		Kernel: tensors.FromFlatDataAndDimensions(k, 3, 2), Bias: tensors.FromFlatDataAndDimensions([]float32{0.5, -1}, 2),
+		Activation: freeze.ActivationRelu}}}
+	path := filepath.Join(t.TempDir(), "tiny.onnx")
+	if err := net.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	x := tensors.FromFlatDataAndDimensions([]float32{1, -1, 2}, 1, 3)
+	res, err := ort.RunWith(context.Background(), path, freeze.InputName, x, ort.Options{Threads: 1, Reps: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// relu(x·k + b) = relu([1-3+10+0.5, 2-4+12-1]) = [8.5, 9]
+	if got := tensors.MustCopyFlatData[float32](res.Output); fmt.Sprint(got) != "[8.5 9]" {
+		t.Errorf("output %v, want [8.5 9]", got)
+	}
+	if len(res.Runs) != 3 {
+		t.Fatalf("Runs = %v, want 3 timed runs", res.Runs)
+	}
+	s := slices.Clone(res.Runs)
+	slices.Sort(s)
+	if res.Millis != s[1] {
+		t.Errorf("Millis = %v, want the median of %v", res.Millis, res.Runs)
+	}
+}

@@ -5,19 +5,24 @@
 //
 // JOB.json: {"model": "m.onnx", "out": "DIR",
 //            "inputs": {"input_1": {"file": "x.f32", "dims": [1, 224, 224, 3]}},
-//            "outputs": ["block5_pool"]}   (empty or absent: all outputs)
+//            "outputs": ["block5_pool"],   (empty or absent: all outputs)
+//            "threads": 2, "reps": 5}      (optional: intra-op threads, default
+//                                           ONNX Runtime's; timed runs after one
+//                                           untimed run, default 0: one run)
 // Prints one JSON line: {"outputs": {"block5_pool": {"file": "DIR/block5_pool.f32",
-// "dims": [...]}}, "ort": "1.30.0", "ms": ...}. Errors go to stderr, exit 1.
+// "dims": [...]}}, "ort": "1.30.0", "ms": ..., "runs": [ms, ...]} (ms: the
+// median of runs). Errors go to stderr, exit 1.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 
 async function main() {
   const job = JSON.parse(readFileSync(process.argv[2], 'utf8'));
-  const session = await ort.InferenceSession.create(job.model, {
-    executionProviders: ['cpu'],
-    graphOptimizationLevel: 'all',
-  });
+  const opts = { executionProviders: ['cpu'], graphOptimizationLevel: 'all' };
+  if (job.threads) {
+    opts.intraOpNumThreads = job.threads;
+  }
+  const session = await ort.InferenceSession.create(job.model, opts);
   const feeds = {};
   for (const [name, spec] of Object.entries(job.inputs)) {
     const buf = readFileSync(spec.file);
@@ -25,9 +30,17 @@ async function main() {
     feeds[name] = new ort.Tensor('float32', data, spec.dims);
   }
   const names = job.outputs && job.outputs.length ? job.outputs : session.outputNames;
-  const start = performance.now();
-  const results = await session.run(feeds, names);
-  const ms = performance.now() - start;
+  const runs = [];
+  let results;
+  for (let i = 0; i <= (job.reps || 0); i++) {
+    const start = performance.now();
+    results = await session.run(feeds, names);
+    runs.push(performance.now() - start);
+  }
+  if (runs.length > 1) {
+    runs.shift(); // the untimed warm-up
+  }
+  const ms = [...runs].sort((a, b) => a - b)[Math.floor(runs.length / 2)];
   const outputs = {};
   for (const name of names) {
     const t = results[name];
@@ -35,7 +48,7 @@ async function main() {
     writeFileSync(file, Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength));
     outputs[name] = { file, dims: Array.from(t.dims, Number) };
   }
-  console.log(JSON.stringify({ outputs, ort: ort.env.versions.node, ms }));
+  console.log(JSON.stringify({ outputs, ort: ort.env.versions.node, ms, runs }));
 }
 
 main().catch((err) => {

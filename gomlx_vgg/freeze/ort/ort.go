@@ -85,15 +85,33 @@ type Result struct {
 	// Output is the graph's output.
 	Output *tensors.Tensor
 	// Version is ONNX Runtime's; Millis the run's time in milliseconds (session
-	// creation excluded).
+	// creation excluded; with Options.Reps, the median of the timed runs), Runs
+	// each timed run's.
 	Version string
 	Millis  float64
+	Runs    []float64
+}
+
+// Options tune RunWith.
+type Options struct {
+	// Output names the output to return ("": the model's only output).
+	Output string
+	// Threads is ONNX Runtime's intra-op thread count (0: its default).
+	Threads int
+	// Reps > 0 times that many runs after one untimed run (a benchmark).
+	Reps int
 }
 
 // Run installs ONNX Runtime if needed (Install), then runs the ONNX file at
 // model on x (float32) as input, and returns the named output (the model's
 // only output when output is "").
 func Run(ctx context.Context, model, input string, x *tensors.Tensor, output string) (*Result, error) {
+	return RunWith(ctx, model, input, x, Options{Output: output})
+}
+
+// RunWith is Run with options: the output, ONNX Runtime's threads, timed runs.
+func RunWith(ctx context.Context, model, input string, x *tensors.Tensor, opts Options) (*Result, error) {
+	output := opts.Output
 	dir, err := Dir()
 	if err != nil {
 		return nil, err
@@ -121,6 +139,12 @@ func Run(ctx context.Context, model, input string, x *tensors.Tensor, output str
 	if output != "" {
 		job["outputs"] = []string{output}
 	}
+	if opts.Threads > 0 {
+		job["threads"] = opts.Threads
+	}
+	if opts.Reps > 0 {
+		job["reps"] = opts.Reps
+	}
 	jb, _ := json.Marshal(job)
 	jfile := filepath.Join(tmp, "job.json")
 	if err := os.WriteFile(jfile, jb, 0o600); err != nil {
@@ -138,8 +162,9 @@ func Run(ctx context.Context, model, input string, x *tensors.Tensor, output str
 			File string `json:"file"`
 			Dims []int  `json:"dims"`
 		} `json:"outputs"`
-		ORT string  `json:"ort"`
-		MS  float64 `json:"ms"`
+		ORT  string    `json:"ort"`
+		MS   float64   `json:"ms"`
+		Runs []float64 `json:"runs"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil || len(res.Outputs) != 1 {
 		return nil, fmt.Errorf("ort: %s: unexpected answer %q (%v)", model, stdout.String(), err)
@@ -157,7 +182,7 @@ func Run(ctx context.Context, model, input string, x *tensors.Tensor, output str
 		if n != len(v) {
 			return nil, fmt.Errorf("ort: %s: output dims %v but %d values", model, o.Dims, len(v))
 		}
-		return &Result{Output: tensors.FromFlatDataAndDimensions(v, o.Dims...), Version: res.ORT, Millis: res.MS}, nil
+		return &Result{Output: tensors.FromFlatDataAndDimensions(v, o.Dims...), Version: res.ORT, Millis: res.MS, Runs: res.Runs}, nil
 	}
 	panic("unreachable")
 }
