@@ -35,10 +35,12 @@ func (m *Model) loadWeights() error {
 	}
 	spec := c.kerasSpec()
 	var f *weights.File
+	// synth: the synthetic weights are made straight into the tensors (no File).
+	synth := false
 	path := string(c.weights)
 	switch c.weights {
 	case WeightsSynthetic:
-		f = weights.Synthetic(spec, c.seed)
+		synth = true
 		fmt.Fprintf(c.notices, "%s (%s, seed %d)\n", weights.SyntheticNotice, spec, c.seed)
 	case WeightsImageNet, WeightsAuto:
 		e, err := weights.ImageNet(c.name, c.includeTop)
@@ -48,7 +50,7 @@ func (m *Model) loadWeights() error {
 		if c.weights == WeightsAuto {
 			path, err = download.Local(e, c.fetchOpts...)
 			if err != nil {
-				f = weights.Synthetic(spec, c.seed)
+				synth = true
 				fmt.Fprintf(c.notices, "%s\n  (%v; run `vggnb weights fetch --model %s%s` where there is network)\n",
 					weights.SyntheticNotice, err, c.name, map[bool]string{true: " --include-top"}[c.includeTop])
 			}
@@ -59,7 +61,15 @@ func (m *Model) loadWeights() error {
 			}
 		}
 	}
-	if f == nil {
+	if synth && c.dataFormat == weights.ChannelsFirst && c.includeTop {
+		// fc1's rows are reordered for channels_first: made whole, then moved.
+		f, synth = weights.Synthetic(spec, c.seed), false
+	}
+	switch {
+	case synth:
+		m.synthetic = true
+		m.source = weights.SyntheticPath(spec)
+	case f == nil:
 		opts := append([]weights.Option{weights.WithDataFormat(c.dataFormat), weights.WithSourceDataFormat(c.source)}, c.loadOptions...)
 		var err error
 		f, err = weights.LoadVGG(path, spec, opts...)
@@ -68,7 +78,7 @@ func (m *Model) loadWeights() error {
 		}
 		m.source = path
 		m.synthetic = weights.IsSyntheticFile(path) // written by weights.ImageNetOrSynthetic
-	} else {
+	default:
 		m.synthetic = true
 		m.source = f.Path
 		if c.dataFormat == weights.ChannelsFirst && c.includeTop {
@@ -77,30 +87,53 @@ func (m *Model) loadWeights() error {
 			fc1.Weights[0] = weights.DenseRowsReorder(fc1.Weights[0], fs[0], fs[1], fs[2], weights.ChannelsLast, weights.ChannelsFirst)
 		}
 	}
-	// The values are copied into tensors on all cores (80-550 MB, mostly page
-	// faults on a fresh process), then made variables in order.
+	// The values are moved into tensors on all cores (80-550 MB, mostly page
+	// faults on a fresh process; from the mapped cache, its pages are dropped as
+	// they are copied, so the weights are never in memory twice), then made
+	// variables in order.
 	type job struct {
 		layer Layer
 		index int
-		data  []float32
+		src   *weights.Tensor
 		shape []int
 		value *tensors.Tensor
+		err   error
 	}
 	var jobs []*job
 	for _, l := range m.weighted() {
-		fl := f.Layer(l.Name)
-		if fl == nil {
-			return fmt.Errorf("gomlx_vgg: %s: layer %s missing from the loaded weights", m.source, l.Name)
+		var fl *weights.Layer
+		if !synth {
+			if fl = f.Layer(l.Name); fl == nil {
+				return fmt.Errorf("gomlx_vgg: %s: layer %s missing from the loaded weights", m.source, l.Name)
+			}
 		}
 		for i, shape := range l.shapes {
-			wt := fl.Weights[i]
-			if !slices.Equal(wt.Shape, shape) {
-				return fmt.Errorf("gomlx_vgg: %s: layer %s %s has shape %v, the model needs %v", m.source, l.Name, weights.WeightNames[i], wt.Shape, shape)
+			j := &job{layer: l, index: i, shape: shape}
+			if fl != nil {
+				if wt := fl.Weights[i]; !slices.Equal(wt.Shape, shape) {
+					return fmt.Errorf("gomlx_vgg: %s: layer %s %s has shape %v, the model needs %v", m.source, l.Name, weights.WeightNames[i], wt.Shape, shape)
+				}
+				j.src = &fl.Weights[i]
 			}
-			jobs = append(jobs, &job{layer: l, index: i, data: wt.Data, shape: shape})
+			jobs = append(jobs, j)
 		}
 	}
-	kernels.ForEach(len(jobs), func(i int) { jobs[i].value = tensors.FromFlatDataAndDimensions(jobs[i].data, jobs[i].shape...) })
+	kernels.ForEach(len(jobs), func(i int) {
+		j := jobs[i]
+		j.value = tensors.FromShape(shapes.Make(dtypes.Float32, j.shape...))
+		tensors.MustMutableFlatData(j.value, func(flat []float32) {
+			if j.src == nil {
+				j.err = weights.SyntheticInto(spec, c.seed, j.layer.Name, j.index, flat)
+			} else {
+				j.err = f.MoveInto(j.src, flat)
+			}
+		})
+	})
+	for _, j := range jobs {
+		if j.err != nil {
+			return fmt.Errorf("gomlx_vgg: layer %s: %w", j.layer.Name, j.err)
+		}
+	}
 	for _, j := range jobs {
 		v, err := m.store.CreateVariable(m.varPath(j.layer.Name, weights.WeightNames[j.index]), j.value)
 		if err != nil {

@@ -111,7 +111,7 @@ func readCache(key cacheKey) (f *File, err error) {
 	if h.Source != key.path || h.Size != key.size || h.MTime != key.mtime || h.Spec != key.spec || h.Target != key.target || h.SourceFormat != key.source {
 		return nil, errors.New("stale cache")
 	}
-	f = &File{Path: key.path, Format: h.Format, KerasVersion: h.KerasVersion, Backend: h.Backend}
+	f = &File{Path: key.path, Format: h.Format, KerasVersion: h.KerasVersion, Backend: h.Backend, mapped: buf}
 	for _, cl := range h.Layers {
 		l := Layer{Name: cl.Name, Class: cl.Class}
 		for _, ct := range cl.Weights {

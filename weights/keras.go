@@ -19,10 +19,12 @@ package weights
 
 import (
 	"fmt"
+	"os"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/scigolib/hdf5"
 )
@@ -97,6 +99,58 @@ type File struct {
 	KerasVersion, Backend string
 	// Layers are in the file's order (layer_names), weightless layers included.
 	Layers []Layer
+
+	// mapped is the mapped cache file the tensors' Data are views of, if any
+	// (readCache): MoveInto drops its pages as it copies.
+	mapped []byte
+}
+
+// moveChunk is how many values MoveInto copies before dropping their pages (4 MiB).
+const moveChunk = 1 << 20
+
+// MoveInto copies t's values (t a weight of f) into dst, which must have
+// exactly as many, and makes dst t's Data: f keeps no reference to the old
+// values. Where f was read from vggnb's mapped cache file, the copied pages are
+// dropped from memory every 4 MiB as the copy goes (the mapping is private and
+// those pages unmodified: reading them again would read the file), so loading
+// never holds the weights twice: a model's tensors cost their size once.
+func (f *File) MoveInto(t *Tensor, dst []float32) error {
+	if len(dst) != len(t.Data) {
+		return fmt.Errorf("weights: %s: MoveInto %s: %d values into %d", f.Path, t.Name, len(t.Data), len(dst))
+	}
+	src := t.Data
+	var off, dropped uintptr // byte offsets in f.mapped
+	inMap := false
+	if len(src) > 0 && len(f.mapped) > 0 {
+		base := uintptr(unsafe.Pointer(&f.mapped[0]))
+		p := uintptr(unsafe.Pointer(&src[0]))
+		if p >= base && p+4*uintptr(len(src)) <= base+uintptr(len(f.mapped)) {
+			inMap, off = true, p-base
+			dropped = alignPage(off, true)
+		}
+	}
+	for i := 0; i < len(src); i += moveChunk {
+		end := min(i+moveChunk, len(src))
+		copy(dst[i:end], src[i:end])
+		if inMap {
+			// Whole pages only: a page the copy has not finished stays.
+			if e := alignPage(off+4*uintptr(end), false); e > dropped {
+				dropPages(f.mapped[dropped:e])
+				dropped = e
+			}
+		}
+	}
+	t.Data = dst
+	return nil
+}
+
+// alignPage rounds a byte offset to the page size, up or down.
+func alignPage(n uintptr, up bool) uintptr {
+	ps := uintptr(os.Getpagesize())
+	if up {
+		n += ps - 1
+	}
+	return n &^ (ps - 1)
 }
 
 // Layer returns the named layer or nil.

@@ -30,3 +30,12 @@ func mapFile(path string) (b []byte, release func(), err error) {
 	b, err = os.ReadFile(path)
 	return b, func() {}, err
 }
+
+// dropPages tells the kernel that b (whole pages of a private file mapping,
+// unmodified) is not needed: it leaves the process's memory, and reading it
+// again would read the file. Errors are ignored: the pages then just stay.
+func dropPages(b []byte) {
+	if len(b) > 0 {
+		_ = syscall.Madvise(b, syscall.MADV_DONTNEED)
+	}
+}

@@ -21,31 +21,60 @@ const SyntheticNotice = "SYNTHETIC WEIGHTS: deterministic random values in the K
 // same values on every machine, so checks that need "some VGG weights" work
 // offline. Outputs that use them must say so (SyntheticNotice).
 func Synthetic(spec Spec, seed uint64) *File {
-	f := &File{Path: "synthetic:" + spec.String(), Format: FormatUnknown, Backend: "synthetic"}
+	f := &File{Path: SyntheticPath(spec), Format: FormatUnknown, Backend: "synthetic"}
 	for _, ls := range spec.Weighted() {
 		l := Layer{Name: ls.Name, Class: ls.Class}
 		for i, shape := range ls.Shapes {
-			h := sha256.Sum256([]byte(ls.Name + "/" + WeightNames[i]))
-			r := rand.New(rand.NewPCG(seed, binary.LittleEndian.Uint64(h[:8])))
-			scale := 0.01
-			if i == 0 {
-				fanIn := float64(Size(shape[:len(shape)-1]))
-				scale = math.Sqrt(2 / fanIn)
-				if ls.Name == "predictions" {
-					// Logits of a He-initialised head on photos reach ±300 and
-					// saturate softmax; a trained ImageNet classifier's are O(10).
-					scale = 0.05 / math.Sqrt(fanIn)
-				}
-			}
 			data := make([]float32, Size(shape))
-			for j := range data {
-				data[j] = float32(r.NormFloat64() * scale)
-			}
+			syntheticValues(ls.Name, i, shape, seed, data)
 			l.Weights = append(l.Weights, Tensor{Name: WeightNames[i], Shape: append([]int(nil), shape...), Data: data})
 		}
 		f.Layers = append(f.Layers, l)
 	}
 	return f
+}
+
+// SyntheticPath is what Synthetic's File gives as its Path.
+func SyntheticPath(spec Spec) string { return "synthetic:" + spec.String() }
+
+// SyntheticInto writes Synthetic(spec, seed)'s values of layer's weight i
+// (0 kernel, 1 bias) into dst, without making the rest: a model loads synthetic
+// weights straight into its tensors.
+func SyntheticInto(spec Spec, seed uint64, layer string, i int, dst []float32) error {
+	for _, ls := range spec.Weighted() {
+		if ls.Name != layer {
+			continue
+		}
+		if i < 0 || i >= len(ls.Shapes) {
+			return fmt.Errorf("weights: synthetic %s: layer %s has no weight %d", spec, layer, i)
+		}
+		if n := Size(ls.Shapes[i]); n != len(dst) {
+			return fmt.Errorf("weights: synthetic %s: layer %s %s has %d values, not %d", spec, layer, WeightNames[i], n, len(dst))
+		}
+		syntheticValues(layer, i, ls.Shapes[i], seed, dst)
+		return nil
+	}
+	return fmt.Errorf("weights: synthetic %s: no layer %s", spec, layer)
+}
+
+// syntheticValues fills data with weight i of layer: normal values, He-scaled
+// kernels, small biases, from a generator seeded by seed and the weight's name.
+func syntheticValues(layer string, i int, shape []int, seed uint64, data []float32) {
+	h := sha256.Sum256([]byte(layer + "/" + WeightNames[i]))
+	r := rand.New(rand.NewPCG(seed, binary.LittleEndian.Uint64(h[:8])))
+	scale := 0.01
+	if i == 0 {
+		fanIn := float64(Size(shape[:len(shape)-1]))
+		scale = math.Sqrt(2 / fanIn)
+		if layer == "predictions" {
+			// Logits of a He-initialised head on photos reach ±300 and
+			// saturate softmax; a trained ImageNet classifier's are O(10).
+			scale = 0.05 / math.Sqrt(fanIn)
+		}
+	}
+	for j := range data {
+		data[j] = float32(r.NormFloat64() * scale)
+	}
 }
 
 // ImageNetOrSynthetic returns the Keras ImageNet weight file of a model when a

@@ -24,6 +24,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gomlx/compute/dtypes"
@@ -209,24 +210,62 @@ func loadAndStart() {
 	fmt.Printf("weights load (80 MB VGG19 no-top): cold %.1f ms, cached %.1f ms\n", ms(cold), ms(time.Since(t0)))
 	self, err := os.Executable()
 	check(err)
-	var ts []float64
-	for range 3 {
-		t0 = time.Now()
-		cmd := exec.Command(self, "-child", path)
+	child := func(arg string) (secs float64, peakRSS int64) {
+		t0 := time.Now()
+		cmd := exec.Command(self, "-child", arg)
 		cmd.Env = append(os.Environ(), "VGGNB_CACHE="+filepath.Join(dir, "cache"))
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			check(fmt.Errorf("child: %v\n%s", err, out))
 		}
-		ts = append(ts, time.Since(t0).Seconds())
+		secs = time.Since(t0).Seconds()
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			peakRSS = ru.Maxrss * 1024 // kB on Linux
+		}
+		return secs, peakRSS
+	}
+	var ts []float64
+	var rss int64
+	for range 3 {
+		secs, r := child(path)
+		ts = append(ts, secs)
+		rss = max(rss, r)
 	}
 	slices.Sort(ts)
 	fmt.Printf("process start to first VGG19 224x224 output (weights cached): %.0f ms (median of 3)\n", 1000*ts[1])
+	bytes := func(s weights.Spec) float64 {
+		n := 0
+		for _, l := range s.Weighted() {
+			for _, sh := range l.Shapes {
+				n += weights.Size(sh)
+			}
+		}
+		return 4 * float64(n)
+	}
+	// The largest activation pair (block1: 2 x 224x224x64 float32) bounds what the
+	// features need beside the weights.
+	acts := 2 * 4 * 224 * 224 * 64.0
+	w := bytes(spec)
+	fmt.Printf("peak RSS, VGG19 no-top features from the cached file: %.0f MB = %.2f x (weights %.0f MB + activations %.0f MB)\n",
+		float64(rss)/1e6, float64(rss)/(w+acts), w/1e6, acts/1e6)
+	_, rss = child(childPredict)
+	w = bytes(weights.MustVGG("vgg19", true, 0))
+	fmt.Printf("peak RSS, `vggnb predict` (VGG19 with top, SYNTHETIC weights): %.0f MB = %.2f x the weights' %.0f MB\n",
+		float64(rss)/1e6, float64(rss)/w, w/1e6)
 }
 
-// firstOutput is the child: load cached weights, run VGG19 once on the demo photo.
+// childPredict makes the child do what `vggnb predict` does with its defaults:
+// VGG19 with its top, synthetic weights, the demo photo.
+const childPredict = "predict"
+
+// firstOutput is the child: load cached weights (or, for childPredict,
+// synthetic ones with the top), run VGG19 once on the demo photo.
 func firstOutput(path string) {
-	m, err := gomlx_vgg.VGG19().IncludeTop(false).Weights(gomlx_vgg.WeightSource(path)).Done()
+	b := gomlx_vgg.VGG19().IncludeTop(false).Weights(gomlx_vgg.WeightSource(path))
+	if path == childPredict {
+		b = gomlx_vgg.VGG19().IncludeTop(true).Weights(gomlx_vgg.WeightsSynthetic).Notices(nil)
+	}
+	m, err := b.Done()
 	check(err)
 	img, err := gomlx_vgg.DemoImage(gomlx_vgg.TargetSize(224, 224))
 	check(err)
