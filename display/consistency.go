@@ -43,3 +43,26 @@ func ConsistencyTable(r *consistency.Report) HTML {
 	}
 	return table(caption, append(head, ""), rows)
 }
+
+// DifferenceChart draws a consistency report as one bar per layer: max|a−b| /
+// max|b|, so where two implementations (or two conversions of a weight file)
+// start to disagree shows at a glance. A layer that could not be compared
+// (missing, other shape) has no bar and says why in its tooltip.
+func DifferenceChart(r *consistency.Report) SVG {
+	labels := make([]string, len(r.Rows))
+	values := make([]float64, len(r.Rows))
+	failed := 0
+	for i, row := range r.Rows {
+		labels[i] = row.Layer
+		if row.Problem != "" {
+			labels[i] += " (" + row.Problem + ")"
+		} else {
+			values[i] = row.Rel
+		}
+		if !row.Pass {
+			failed++
+		}
+	}
+	title := fmt.Sprintf("%s vs %s: %d of %d layers differ", r.A, r.B, failed, len(r.Rows))
+	return barChart(title, labels, values, fmt.Sprintf("max|a−b| / max|b| (tolerance %.0e)", r.Tolerance), "layer", true)
+}

@@ -118,6 +118,12 @@ func TestConsistencyTable(t *testing.T) {
 		"l1": {Shape: []int{2}, Data: []float64{1, 2.00003}},
 	}}
 	h := string(ConsistencyTable(consistency.Check(a, b, []string{"l1", "l2", "l3"}, 1e-4).Beside(peer)))
+	chart := string(DifferenceChart(consistency.Check(a, b, []string{"l1", "l2", "l3"}, 1e-4)))
+	for _, w := range []string{"a vs b: 2 of 3 layers differ", "tolerance 1e-04", "l1: 4.99998e-06", "l2 (shape [2] vs [1 2])", "<svg"} {
+		if !strings.Contains(chart, w) {
+			t.Errorf("difference chart lacks %q", w)
+		}
+	}
 	for _, w := range []string{"PASS", "FAIL (2 layers)", "shape [2] vs [1 2]", "missing in", "rel (PyTorch float32)", "1.00e-05", "—"} {
 		if !strings.Contains(h, w) {
 			t.Errorf("report lacks %q", w)

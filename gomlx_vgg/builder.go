@@ -2,6 +2,7 @@ package gomlx_vgg
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -67,6 +68,7 @@ type Builder struct {
 	notices     io.Writer
 	fetchOpts   []download.Option
 	loadOptions []weights.Option
+	file        *weights.File
 	engine      Engine
 	ctx         context.Context
 	scope       *model.Scope
@@ -109,7 +111,20 @@ func (b *Builder) Weights(w WeightSource) *Builder {
 	if w == "" || strings.EqualFold(string(w), "None") {
 		w = WeightsNone
 	}
-	b.weights = w
+	b.weights, b.file = w, nil
+	return b
+}
+
+// WeightsFrom loads the weights from f, already in memory (weights.LoadVGG's
+// result, converted or edited): in the layout LoadVGG gives for the model's data
+// format (HWIO kernels; fc1's rows in the model's flatten order). The values are
+// copied: f stays the caller's. Shapes are checked like a file's.
+func (b *Builder) WeightsFrom(f *weights.File) *Builder {
+	if f == nil {
+		b.err = errors.New("gomlx_vgg: WeightsFrom(nil)")
+		return b
+	}
+	b.file, b.weights = f, WeightSource(f.Path)
 	return b
 }
 

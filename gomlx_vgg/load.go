@@ -38,11 +38,13 @@ func (m *Model) loadWeights() error {
 	// synth: the synthetic weights are made straight into the tensors (no File).
 	synth := false
 	path := string(c.weights)
-	switch c.weights {
-	case WeightsSynthetic:
+	switch {
+	case c.file != nil:
+		f = c.file
+	case c.weights == WeightsSynthetic:
 		synth = true
 		fmt.Fprintf(c.notices, "%s (%s, seed %d)\n", weights.SyntheticNotice, spec, c.seed)
-	case WeightsImageNet, WeightsAuto:
+	case c.weights == WeightsImageNet || c.weights == WeightsAuto:
 		e, err := weights.ImageNet(c.name, c.includeTop)
 		if err != nil {
 			return fmt.Errorf("gomlx_vgg: %w", err)
@@ -69,6 +71,9 @@ func (m *Model) loadWeights() error {
 	case synth:
 		m.synthetic = true
 		m.source = weights.SyntheticPath(spec)
+	case c.file != nil:
+		m.source = f.Path
+		m.synthetic = f.Backend == "synthetic" || weights.IsSyntheticFile(f.Path)
 	case f == nil:
 		opts := append([]weights.Option{weights.WithDataFormat(c.dataFormat), weights.WithSourceDataFormat(c.source)}, c.loadOptions...)
 		var err error
@@ -122,9 +127,12 @@ func (m *Model) loadWeights() error {
 		j := jobs[i]
 		j.value = tensors.FromShape(shapes.Make(dtypes.Float32, j.shape...))
 		tensors.MustMutableFlatData(j.value, func(flat []float32) {
-			if j.src == nil {
+			switch {
+			case j.src == nil:
 				j.err = weights.SyntheticInto(spec, c.seed, j.layer.Name, j.index, flat)
-			} else {
+			case c.file != nil:
+				copy(flat, j.src.Data) // the caller's File stays its own
+			default:
 				j.err = f.MoveInto(j.src, flat)
 			}
 		})

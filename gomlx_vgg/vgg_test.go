@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -276,5 +277,62 @@ func TestOps(t *testing.T) {
 	}
 	if last := groups[len(groups)-1]; last.Layer != "block5_pool" || !slices.Equal(last.Ops[len(last.Ops)-1].Shape, []int{1, 2, 2, 512}) {
 		t.Errorf("last group %s ends with %v", last.Layer, last.Ops[len(last.Ops)-1])
+	}
+}
+
+// TestWeightsFrom: a model built from a File in memory (here the Theano layout
+// converted back by LoadVGG) computes what the model built from the file does,
+// its values are copies (editing the File afterwards changes nothing), and a
+// File of the wrong shapes is an error naming the layer.
+func TestWeightsFrom(t *testing.T) {
+	dir := t.TempDir()
+	spec := weights.MustVGG("vgg16", false, 0)
+	tf := filepath.Join(dir, "tf.h5")
+	if err := weights.WriteKeras2(tf, weights.Synthetic(spec, 2)); err != nil {
+		t.Fatal(err)
+	}
+	f, err := weights.LoadVGG(tf, spec, weights.WithoutCache())
+	if err != nil {
+		t.Fatal(err)
+	}
+	th := filepath.Join(dir, "th.h5")
+	if err := weights.WriteKeras2(th, weights.ToTheano(f)); err != nil {
+		t.Fatal(err)
+	}
+	conv, err := weights.LoadVGG(th, spec, weights.WithoutCache())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromFile := VGG16().IncludeTop(false).Weights(WeightSource(tf)).Notices(nil).MustDone()
+	fromMem := VGG16().IncludeTop(false).WeightsFrom(conv).Notices(nil).MustDone()
+	x := tensors.FromShape(shapes.Make(dtypes.Float32, 1, 32, 32, 3))
+	tensors.MustMutableFlatData(x, func(v []float32) {
+		for i := range v {
+			v[i] = float32(i%255) - 120
+		}
+	})
+	a, err := fromFile.Predict(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range conv.Layers {
+		for _, w := range l.Weights {
+			clear(w.Data)
+		}
+	}
+	b, err := fromMem.Predict(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.Equal(b) {
+		t.Error("the model from the converted File differs from the model from the file (or followed edits of the File)")
+	}
+	if fromMem.WeightsSource() != th {
+		t.Errorf("WeightsSource() = %q, want %q", fromMem.WeightsSource(), th)
+	}
+	bad, _ := weights.LoadVGG(tf, spec, weights.WithoutCache())
+	bad.Layer("block2_conv1").Weights[0].Shape = []int{3, 3, 64, 129}
+	if _, err := VGG16().IncludeTop(false).WeightsFrom(bad).Done(); err == nil || !strings.Contains(err.Error(), "block2_conv1") {
+		t.Errorf("a File with a wrong kernel shape: %v", err)
 	}
 }

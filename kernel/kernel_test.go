@@ -279,3 +279,26 @@ func TestFreezingNotebook(t *testing.T) {
 		t.Errorf("notebook 05 shows %d PASS verdicts, want 2 (ONNX Runtime and GoMLX on the frozen file)", n)
 	}
 }
+
+// TestConversionNotebook runs notebook 03: the Theano file converted gives every
+// layer and the predictions identical to the TensorFlow file's, both classic
+// mistakes are caught where they start, and the files round-trip byte-exact.
+func TestConversionNotebook(t *testing.T) {
+	if testing.Short() {
+		t.Skip("converts VGG16 with its top (about 2 GB of files and memory) in a notebook")
+	}
+	out := runNotebook(t, "03_weight_conversion.ipynb")
+	for _, w := range []string{"block1_conv1/kernel    [3 3 3 64]           [64 3 3 3]",
+		"fc1: TensorFlow row 1 (h0, w0, c1) equals Theano row 49 (c1, h0, w0): true; Theano row 1 (c0, h0, w1): false",
+		"every layer identical: true",
+		"caught: 18 of 18 layers differ, from block1_conv1 on",
+		"caught: the first 19 layers match exactly, 3 differ from fc1 on",
+		"Theano round trip byte-exact: true", "TensorFlow round trip byte-exact: true", "image/png", "image/svg+xml"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("executed notebook 03 lacks %q", w)
+		}
+	}
+	if n := strings.Count(out, `class=\"pass\"`); n != 22 {
+		t.Errorf("notebook 03's conversion table shows %d PASS verdicts, want 22 (every layer of VGG16)", n)
+	}
+}

@@ -184,3 +184,69 @@ func SameArgmax(a, b *tensors.Tensor) int {
 	}
 	return same
 }
+
+// TheanoVGG16 returns VGG16Weights(true) (channels_last) and the same weights in
+// the layout of Keras' *_th_dim_ordering_th_kernels files (channels_first:
+// flipped (O, I, H, W) kernels, fc1's rows in (C, H, W) order), written once by
+// weights.ToTheano under Dir("03"); synthetic says whether they are SYNTHETIC.
+func TheanoVGG16() (th, tf string, synthetic bool) {
+	tf, synthetic = VGG16Weights(true)
+	kind := map[bool]string{true: "synthetic", false: "imagenet"}[synthetic]
+	th = filepath.Join(Dir("03"), "vgg16_weights_th_dim_ordering_th_kernels_"+kind+".h5")
+	if _, err := os.Stat(th); err == nil {
+		return th, tf, synthetic
+	}
+	f, err := weights.LoadVGG(tf, weights.MustVGG("vgg16", true, 0))
+	Must(err)
+	Must(weights.WriteKeras2(th, weights.ToTheano(f))) // atomic: whole or absent
+	return th, tf, synthetic
+}
+
+// TransposeWithoutFlip is the classic conversion mistake: a Theano kernel (O, I,
+// H, W) transposed to (H, W, I, O) but not flipped (Keras' convert_kernel
+// forgotten), so every filter is applied upside down and mirrored.
+func TransposeWithoutFlip(t weights.Tensor) weights.Tensor {
+	o, i, h, w := t.Shape[0], t.Shape[1], t.Shape[2], t.Shape[3]
+	out := make([]float32, len(t.Data))
+	for oo := range o {
+		for ii := range i {
+			for hh := range h {
+				for ww := range w {
+					out[((hh*w+ww)*i+ii)*o+oo] = t.Data[((oo*i+ii)*h+hh)*w+ww]
+				}
+			}
+		}
+	}
+	return weights.Tensor{Name: t.Name, Shape: []int{h, w, i, o}, Data: out}
+}
+
+// WithWeight returns a copy of f (sharing the other tensors) whose layer's
+// weight i is t.
+func WithWeight(f *weights.File, layer string, i int, t weights.Tensor) *weights.File {
+	out := *f
+	out.Layers = slices.Clone(f.Layers)
+	for li := range out.Layers {
+		if out.Layers[li].Name == layer {
+			out.Layers[li].Weights = slices.Clone(out.Layers[li].Weights)
+			out.Layers[li].Weights[i] = t
+			return &out
+		}
+	}
+	panic(fmt.Sprintf("nb.WithWeight: no layer %s in %s", layer, f.Path))
+}
+
+// Top5 prints two models' top-5 ImageNet classes (predictions of shape (1,
+// 1000)) side by side; with SYNTHETIC weights it says the names mean nothing.
+func Top5(nameA string, a *tensors.Tensor, nameB string, b *tensors.Tensor, synthetic bool) {
+	pa, err := gomlx_vgg.DecodePredictions(a, 5)
+	Must(err)
+	pb, err := gomlx_vgg.DecodePredictions(b, 5)
+	Must(err)
+	fmt.Printf("\n%-40s %s\n", nameA+", top 5", nameB+", top 5")
+	for i := range 5 {
+		fmt.Printf("%-28s %-11.4g %-28s %.4g\n", pa[0][i].Name, pa[0][i].Score, pb[0][i].Name, pb[0][i].Score)
+	}
+	if synthetic {
+		fmt.Println("(SYNTHETIC weights: the class names mean nothing; whether the two columns agree does)")
+	}
+}

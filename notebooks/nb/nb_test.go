@@ -12,6 +12,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model/initializer"
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
+	"github.com/vggnb/vggnb/weights"
 )
 
 // panics returns what f panicked with, or nil.
@@ -72,5 +73,36 @@ func TestSumOfWeights(t *testing.T) {
 	v := panics(func() { Values(store, "/no/such") })
 	if !strings.Contains(fmt.Sprint(v), `"/no/such"`) {
 		t.Errorf("Values of a missing variable panicked with %v, want its path named", v)
+	}
+}
+
+// TestTransposeWithoutFlip: the mistaken conversion is Keras' correct one
+// (weights.KernelToHWIO) mirrored in both spatial axes, and WithWeight changes
+// only the copy.
+func TestTransposeWithoutFlip(t *testing.T) {
+	th := weights.Tensor{Name: "kernel", Shape: []int{2, 3, 3, 2}, Data: make([]float32, 36)}
+	for i := range th.Data {
+		th.Data[i] = float32(i)
+	}
+	good, bad := weights.KernelToHWIO(th), TransposeWithoutFlip(th)
+	if !slices.Equal(bad.Shape, []int{3, 2, 3, 2}) {
+		t.Fatalf("shape %v, want [3 2 3 2]", bad.Shape)
+	}
+	at := func(k weights.Tensor, h, w, i, o int) float32 { return k.Data[((h*2+w)*3+i)*2+o] }
+	for h := range 3 {
+		for w := range 2 {
+			for i := range 3 {
+				for o := range 2 {
+					if at(bad, h, w, i, o) != at(good, 2-h, 1-w, i, o) {
+						t.Fatalf("[%d %d %d %d]: %v, want the flipped %v", h, w, i, o, at(bad, h, w, i, o), at(good, 2-h, 1-w, i, o))
+					}
+				}
+			}
+		}
+	}
+	f := &weights.File{Path: "x", Layers: []weights.Layer{{Name: "c", Weights: []weights.Tensor{good}}}}
+	g := WithWeight(f, "c", 0, bad)
+	if &g.Layers[0].Weights[0].Data[0] != &bad.Data[0] || &f.Layers[0].Weights[0].Data[0] != &good.Data[0] {
+		t.Error("WithWeight did not replace the weight in the copy only")
 	}
 }
