@@ -1,11 +1,9 @@
 package display
 
 import (
-	"bytes"
 	"fmt"
 	"image"
 	"image/color"
-	"image/png"
 	"math"
 
 	"github.com/gomlx/gomlx/core/tensors"
@@ -93,11 +91,7 @@ func ActivationGrid(t *tensors.Tensor, opts ...GridOption) (PNG, error) {
 			}
 		}
 	})
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		return nil, err
-	}
-	return PNG(buf.Bytes()), nil
+	return encodePNG(img)
 }
 
 // viridisStops are matplotlib's viridis at 0, 1/8, ..., 1.

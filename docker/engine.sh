@@ -5,6 +5,7 @@
 #   engine        podman or docker ($VGGNB_ENGINE, else podman where installed)
 #   work          the work folder ($VGGNB_FRESH_DIR, default /var/tmp/vggnb-fresh)
 #   run_flags     flags for `$engine run`: host network, limits runc accepts
+#   run_limits    only the limits (for containers with --network none)
 #   ca_run        mount and environment for a TLS proxy's CA ($SSL_CERT_FILE), if any
 # Defines:
 #   deb12_base    prints an image name of a bare Debian 12: localhost/deb12:base,
@@ -24,7 +25,7 @@ if [ -z "$engine" ]; then
   fi
 fi
 
-run_flags=()
+run_flags=() run_limits=()
 if [ "$engine" = podman ]; then
   # podman as it works here: runc (crun fails), vfs storage, a nofile limit, the
   # host's network. A caller's own CONTAINERS_CONF wins.
@@ -44,7 +45,8 @@ EOF
     export CONTAINERS_CONF="$work/containers.conf" CONTAINERS_STORAGE_CONF="$work/storage.conf"
   fi
   # Limits no higher than this sandbox allows (podman's defaults are refused by runc here).
-  run_flags=(--network host --ulimit nofile=1024:20000 --ulimit nproc=32768:32768)
+  run_limits=(--ulimit nofile=1024:20000 --ulimit nproc=32768:32768)
+  run_flags=(--network host "${run_limits[@]}")
 fi
 
 ca_run=()

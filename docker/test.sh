@@ -181,7 +181,7 @@ say "vggnb kernel doctor passes (log: $logs/doctor.txt)"
 
 # 4. Every notebook, as the notebook user, with no network.
 t0=$(date +%s)
-"$engine" run --rm --network none "$image" bash -c \
+"$engine" run --rm "${run_limits[@]}" --network none "$image" bash -c \
   'test "$(id -u)" = 1000 && vggnb kernel run --out /tmp/out notebooks/[0-9]*.ipynb' >"$logs/notebooks.log" 2>&1 \
   || { tail -30 "$logs/notebooks.log" >&2; die "a notebook failed: see $logs/notebooks.log"; }
 say "every notebook ran as uid 1000 with no network in $(( $(date +%s) - t0 )) s:"
@@ -189,11 +189,11 @@ grep -E '\.ipynb: [0-9]+ code cells' "$logs/notebooks.log" | sed 's/ -> .*//' | 
 
 # 5. The first cells of every notebook in a new container (the image's warm Go build cache),
 #    then notebook 01's with an empty cache, as an image without the warm-up would have it.
-"$engine" run --rm --network none "$image" python3 docker/firstcell.py notebooks/[0-9]*.ipynb \
+"$engine" run --rm "${run_limits[@]}" --network none "$image" python3 docker/firstcell.py notebooks/[0-9]*.ipynb \
   >"$logs/firstcell-warm.txt" 2>&1 || { cat "$logs/firstcell-warm.txt" >&2; die "first cells failed (warm cache)"; }
 say "first cells in a fresh container, warm Go build cache:"
 tee -a "$summary" <"$logs/firstcell-warm.txt"
-"$engine" run --rm --network none -e GOCACHE=/tmp/empty-gocache "$image" \
+"$engine" run --rm "${run_limits[@]}" --network none -e GOCACHE=/tmp/empty-gocache "$image" \
   python3 docker/firstcell.py notebooks/01_vgg19_consistency.ipynb \
   >"$logs/firstcell-cold.txt" 2>&1 || { cat "$logs/firstcell-cold.txt" >&2; die "first cells failed (empty cache)"; }
 say "notebook 01 in a fresh container, empty Go build cache: $(cat "$logs/firstcell-cold.txt")"

@@ -322,5 +322,27 @@ func maxPool2x2(x *Node) *Node {
 	if h%2 != 0 || w%2 != 0 {
 		x = Slice(x, AxisRange(), AxisRange(0, h/2*2), AxisRange(0, w/2*2), AxisRange())
 	}
-	return ReduceMax(Reshape(x, n, h/2, 2, w/2, 2, c), 2, 4)
+	x6 := IdentityWithCustomGradient(Reshape(x, n, h/2, 2, w/2, 2, c), firstMaxGradient)
+	return ReduceMax(x6, 2, 4)
+}
+
+// firstMaxGradient keeps, of ReduceMax's gradient v over 2x2 windows (x: (n,
+// h/2, 2, w/2, 2, c)), only the window's first maximum in row-major order:
+// ReduceMax's gradient goes to every element equal to the maximum (after a
+// ReLU, whole windows of zeros tie), TensorFlow's and PyTorch's max pooling to
+// one. Training and Grad-CAM then get Keras' gradients.
+func firstMaxGradient(x, v *Node) *Node {
+	eq := Equal(x, ReduceAndKeep(x, ReduceMax, 2, 4))
+	e := func(i, j int) *Node {
+		return Slice(eq, AxisRange(), AxisRange(), AxisRange(i, i+1), AxisRange(), AxisRange(j, j+1), AxisRange())
+	}
+	e00, e01, e10, e11 := e(0, 0), e(0, 1), e(1, 0), e(1, 1)
+	seen := e00
+	f01 := LogicalAnd(e01, LogicalNot(seen))
+	seen = LogicalOr(seen, e01)
+	f10 := LogicalAnd(e10, LogicalNot(seen))
+	seen = LogicalOr(seen, e10)
+	f11 := LogicalAnd(e11, LogicalNot(seen))
+	first := Concatenate([]*Node{Concatenate([]*Node{e00, f01}, 4), Concatenate([]*Node{f10, f11}, 4)}, 2)
+	return Where(first, v, ZerosLike(v))
 }

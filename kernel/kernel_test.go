@@ -302,3 +302,24 @@ func TestConversionNotebook(t *testing.T) {
 		t.Errorf("notebook 03's conversion table shows %d PASS verdicts, want 22 (every layer of VGG16)", n)
 	}
 }
+
+// TestGradCAMNotebook runs notebook 06: two Grad-CAM overlays and maps, and
+// the gradient checked against float64 PyTorch autograd for both classes.
+func TestGradCAMNotebook(t *testing.T) {
+	if testing.Short() {
+		t.Skip("VGG19 with its top in Go and in PyTorch in a notebook")
+	}
+	out := runNotebook(t, "06_grad_cam.ipynb")
+	for _, w := range []string{"top 5 classes (score before softmax):", "class 1 of the top 2:", "class 2 of the top 2:",
+		"the two maps differ by up to", "gradient checks passed: 2 of 2"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("executed notebook 06 lacks %q", w)
+		}
+	}
+	if n := strings.Count(out, `"image/png"`); n != 4 {
+		t.Errorf("notebook 06 shows %d images, want 4 (two overlays, two maps)", n)
+	}
+	if n := strings.Count(out, `class=\"pass\"`); n != 6 {
+		t.Errorf("notebook 06 shows %d PASS verdicts, want 6 (activation, gradient, score for 2 classes)", n)
+	}
+}

@@ -97,6 +97,41 @@ def forward(x, w, model, top, dtype, emit):
                 emit(name, t.numpy())
 
 
+def gradcam(x, w, model, layer, classes, emit):
+    """Grad-CAM's ingredients in float64 with autograd: the output A of the
+    convolution layer and, for each class k, the score before softmax and
+    dscore/dA (NHWC), from one forward pass."""
+    def p(a):
+        return torch.from_numpy(np.asarray(a, dtype=np.float32)).to(torch.float64)
+
+    t = p(x).permute(0, 3, 1, 2).contiguous()
+    act = None
+    for b, n in enumerate(BLOCKS[model], start=1):
+        for c in range(1, n + 1):
+            name = "block%d_conv%d" % (b, c)
+            k, bias = w[name]
+            t = F.relu(F.conv2d(t, p(k).permute(3, 2, 0, 1).contiguous(), p(bias), padding=1))
+            if name == layer:
+                t = t.detach().requires_grad_(True)
+                act = t
+        t = F.max_pool2d(t, 2)
+    if act is None:
+        raise SystemExit("torch_reference: no convolution layer %s in %s" % (layer, model))
+    t = t.permute(0, 2, 3, 1).reshape(t.shape[0], -1)
+    for name in ["fc1", "fc2", "predictions"]:
+        k, bias = w[name]
+        t = t @ p(k) + p(bias)
+        if name != "predictions":
+            t = F.relu(t)
+    emit("gradcam_activation", act.detach().permute(0, 2, 3, 1).numpy())
+    for k in classes:
+        score = t[0, k]
+        act.grad = None
+        score.backward(retain_graph=True)
+        emit("gradcam_gradient_%d" % k, act.grad.permute(0, 2, 3, 1).numpy())
+        emit("gradcam_score_%d" % k, score.detach().reshape(1).numpy())
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--weights", required=True)
@@ -109,6 +144,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--float32", action="store_true",
                     help="also run the network in float32 (PyTorch's default precision)")
+    ap.add_argument("--gradcam", metavar="LAYER",
+                    help="instead of the layers: Grad-CAM's activation, gradient and score at LAYER (needs --top)")
+    ap.add_argument("--classes", default="0", help="the classes of --gradcam, comma-separated")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     size = tuple(int(v) for v in a.size.split("x")) if a.size else None
@@ -132,7 +170,13 @@ def main():
         layers[index[name]]["float32_file"] = fn
 
     emit64("input_1", x)
-    forward(x, w, a.model, a.top, torch.float64, emit64)
+    if a.gradcam:
+        if not a.top:
+            raise SystemExit("torch_reference: --gradcam needs --top")
+        gradcam(x, w, a.model, a.gradcam, [int(k) for k in a.classes.split(",")], emit64)
+        a.float32 = False
+    else:
+        forward(x, w, a.model, a.top, torch.float64, emit64)
     if a.float32:
         emit32("input_1", x)
         forward(x, w, a.model, a.top, torch.float32, emit32)

@@ -17,6 +17,7 @@ import (
 	_ "embed" // the reference script
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -49,6 +50,14 @@ type Options struct {
 	// Float32 also runs the network in float32, PyTorch's default precision,
 	// and returns those outputs in Layer.Float32.
 	Float32 bool
+	// GradCAM, a convolution layer's name (needs IncludeTop), returns instead
+	// of the layers Grad-CAM's ingredients for each of GradCAMClasses, computed
+	// in float64 with autograd from one forward pass: "gradcam_activation" (the
+	// layer's output, NHWC) and, for class k, "gradcam_gradient_k" (the class
+	// score before softmax differentiated with respect to it) and
+	// "gradcam_score_k" (that score).
+	GradCAM        string
+	GradCAMClasses []int
 }
 
 // Layer is one layer's output, NHWC (Keras channels_last) for 4-D activations.
@@ -120,6 +129,17 @@ func Run(o Options) (*Result, error) {
 	}
 	if o.Float32 {
 		args = append(args, "--float32")
+	}
+	if o.GradCAM != "" {
+		if len(o.GradCAMClasses) == 0 {
+			return nil, errors.New("torchref: GradCAM without GradCAMClasses")
+		}
+		ks := make([]string, len(o.GradCAMClasses))
+		for i, k := range o.GradCAMClasses {
+			ks[i] = fmt.Sprint(k)
+		}
+		args = append(args, "--gradcam", o.GradCAM, "--classes", strings.Join(ks, ","))
+		o.Float32 = false
 	}
 	if o.Height > 0 {
 		args = append(args, "--size", fmt.Sprintf("%dx%d", o.Height, o.Width))

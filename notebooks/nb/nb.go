@@ -250,3 +250,15 @@ func Top5(nameA string, a *tensors.Tensor, nameB string, b *tensors.Tensor, synt
 		fmt.Println("(SYNTHETIC weights: the class names mean nothing; whether the two columns agree does)")
 	}
 }
+
+// VGG19Logits is VGG19 with its top and a linear classifier (the class scores
+// before softmax, as Grad-CAM differentiates them), on VGG19's weight file with
+// the top: ImageNet's if verified on this machine, else SYNTHETIC (synthetic
+// says which; path is the file, for the PyTorch reference).
+func VGG19Logits() (m *gomlx_vgg.Model, path string, synthetic bool) {
+	path, synthetic, err := weights.ImageNetOrSynthetic("vgg19", true, 1)
+	Must(err)
+	m, err = gomlx_vgg.VGG19().Weights(gomlx_vgg.WeightSource(path)).ClassifierActivation("linear").Notices(nil).Done()
+	Must(err)
+	return m, path, synthetic
+}
