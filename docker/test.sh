@@ -109,7 +109,7 @@ if ! "$engine" build "${build_flags[@]}" -f "$logs/binder.Dockerfile" -t "$image
   tail -30 "$logs/binder.log" >&2
   die "binder/Dockerfile failed: see $logs/binder.log"
 fi
-v=$("$engine" run --rm "${run_flags[@]}" "$image-binder" jupyterhub-singleuser --version 2>&1 | tail -1) \
+v=$("$engine" run --rm "${run_flags[@]}" "$image-binder" jupyterhub-singleuser --version 2>/dev/null | tail -1) \
   || die "jupyterhub-singleuser does not run in the Binder image: $v"
 "$engine" rmi -f "$image-binder" >/dev/null 2>&1 || true
 say "binder/Dockerfile's own stage builds on the image; jupyterhub-singleuser $v"
@@ -189,7 +189,7 @@ grep -E '\.ipynb: [0-9]+ code cells' "$logs/notebooks.log" | sed 's/ -> .*//' | 
 
 # 5. The first cells of every notebook in a new container (the image's warm Go build cache),
 #    then notebook 01's with an empty cache, as an image without the warm-up would have it.
-"$engine" run --rm "${run_limits[@]}" --network none "$image" python3 docker/firstcell.py notebooks/[0-9]*.ipynb \
+"$engine" run --rm "${run_limits[@]}" --network none "$image" bash -c 'python3 docker/firstcell.py notebooks/[0-9]*.ipynb' \
   >"$logs/firstcell-warm.txt" 2>&1 || { cat "$logs/firstcell-warm.txt" >&2; die "first cells failed (warm cache)"; }
 say "first cells in a fresh container, warm Go build cache:"
 tee -a "$summary" <"$logs/firstcell-warm.txt"
