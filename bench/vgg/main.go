@@ -24,7 +24,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/gomlx/compute/dtypes"
@@ -219,8 +218,14 @@ func loadAndStart() {
 			check(fmt.Errorf("child: %v\n%s", err, out))
 		}
 		secs = time.Since(t0).Seconds()
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			peakRSS = ru.Maxrss * 1024 // kB on Linux
+		// The child's own peak (VmHWM of its address space after exec): getrusage's
+		// maxrss of a child also counts this process's memory it shared before exec.
+		for _, line := range strings.Split(string(out), "\n") {
+			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+				check(err)
+				peakRSS = kb * 1024
+			}
 		}
 		return secs, peakRSS
 	}
@@ -273,6 +278,14 @@ func firstOutput(path string) {
 	check(err)
 	_, err = m.Predict(gomlx_vgg.MustBatch(x))
 	check(err)
+	// The peak resident memory, for the parent (Linux).
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "VmHWM:") {
+				fmt.Println(line)
+			}
+		}
+	}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
