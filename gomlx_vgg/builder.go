@@ -2,7 +2,6 @@ package gomlx_vgg
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -121,8 +120,7 @@ func (b *Builder) Weights(w WeightSource) *Builder {
 // copied: f stays the caller's. Shapes are checked like a file's.
 func (b *Builder) WeightsFrom(f *weights.File) *Builder {
 	if f == nil {
-		b.err = errors.New("gomlx_vgg: WeightsFrom(nil)")
-		return b
+		return b.fail("WeightsFrom(nil)")
 	}
 	b.file, b.weights = f, WeightSource(f.Path)
 	return b

@@ -6,9 +6,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/vggnb/vggnb/internal/procstat"
 )
 
 // TestCacheChecksum: 4 KB overwritten in a fast-reload cache file gave
@@ -129,21 +130,11 @@ func TestMoveIntoDropsPages(t *testing.T) {
 // rssFileKB is this process's file-backed resident memory (Linux).
 func rssFileKB(t *testing.T) int {
 	t.Helper()
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Fatal(err)
+	kb, ok := procstat.KB("RssFile")
+	if !ok {
+		t.Fatal("no RssFile in /proc/self/status")
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "RssFile:" {
-			n, err := strconv.Atoi(f[1])
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
-	}
-	t.Fatal("no RssFile in /proc/self/status")
-	return 0
+	return int(kb)
 }
 
 // TestSyntheticInto: each weight made alone equals Synthetic's; a wrong layer,

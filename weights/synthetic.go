@@ -41,20 +41,18 @@ func SyntheticPath(spec Spec) string { return "synthetic:" + spec.String() }
 // (0 kernel, 1 bias) into dst, without making the rest: a model loads synthetic
 // weights straight into its tensors.
 func SyntheticInto(spec Spec, seed uint64, layer string, i int, dst []float32) error {
-	for _, ls := range spec.Weighted() {
-		if ls.Name != layer {
-			continue
-		}
-		if i < 0 || i >= len(ls.Shapes) {
-			return fmt.Errorf("weights: synthetic %s: layer %s has no weight %d", spec, layer, i)
-		}
-		if n := Size(ls.Shapes[i]); n != len(dst) {
-			return fmt.Errorf("weights: synthetic %s: layer %s %s has %d values, not %d", spec, layer, WeightNames[i], n, len(dst))
-		}
-		syntheticValues(layer, i, ls.Shapes[i], seed, dst)
-		return nil
+	ls, ok := spec.Layer(layer)
+	if !ok {
+		return fmt.Errorf("weights: synthetic %s: no layer %s", spec, layer)
 	}
-	return fmt.Errorf("weights: synthetic %s: no layer %s", spec, layer)
+	if i < 0 || i >= len(ls.Shapes) {
+		return fmt.Errorf("weights: synthetic %s: layer %s has no weight %d", spec, layer, i)
+	}
+	if n := Size(ls.Shapes[i]); n != len(dst) {
+		return fmt.Errorf("weights: synthetic %s: layer %s %s has %d values, not %d", spec, layer, WeightNames[i], n, len(dst))
+	}
+	syntheticValues(layer, i, ls.Shapes[i], seed, dst)
+	return nil
 }
 
 // syntheticValues fills data with weight i of layer: normal values, He-scaled

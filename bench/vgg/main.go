@@ -34,6 +34,7 @@ import (
 	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze/ort"
+	"github.com/vggnb/vggnb/internal/procstat"
 	"github.com/vggnb/vggnb/internal/python"
 	"github.com/vggnb/vggnb/weights"
 )
@@ -221,8 +222,8 @@ func loadAndStart() {
 		// The child's own peak (VmHWM of its address space after exec): getrusage's
 		// maxrss of a child also counts this process's memory it shared before exec.
 		for _, line := range strings.Split(string(out), "\n") {
-			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-				kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if v, ok := strings.CutPrefix(line, childPeakRSS); ok {
+				kb, err := strconv.ParseInt(v, 10, 64)
 				check(err)
 				peakRSS = kb * 1024
 			}
@@ -279,14 +280,13 @@ func firstOutput(path string) {
 	_, err = m.Predict(gomlx_vgg.MustBatch(x))
 	check(err)
 	// The peak resident memory, for the parent (Linux).
-	if b, err := os.ReadFile("/proc/self/status"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(line, "VmHWM:") {
-				fmt.Println(line)
-			}
-		}
+	if kb, ok := procstat.KB("VmHWM"); ok {
+		fmt.Printf("%s%d\n", childPeakRSS, kb)
 	}
 }
+
+// childPeakRSS starts the child's output line with its peak resident set in kB.
+const childPeakRSS = "peak RSS kB: "
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 

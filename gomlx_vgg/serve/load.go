@@ -14,10 +14,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +25,7 @@ import (
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
+	"github.com/vggnb/vggnb/internal/procstat"
 )
 
 // Request is one request a load test sends.
@@ -250,17 +249,8 @@ func relDiff(want *tensors.Tensor, a Answer) float64 {
 
 // peakRSS is this process's peak resident set (Linux VmHWM) in MiB, 0 if unknown.
 func peakRSS() float64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return kb / 1024
-		}
-	}
-	return 0
+	kb, _ := procstat.KB("VmHWM")
+	return float64(kb) / 1024
 }
 
 // HugePNG is a PNG whose header says width x height (a few dozen bytes,

@@ -71,61 +71,57 @@ def preprocess_caffe(x):
     return x
 
 
-def forward(x, w, model, top, dtype, emit):
+def forward(x, w, model, top, dtype, emit, watch=None):
     """Runs VGG on the NHWC numpy input x with weights w in dtype, calling
-    emit(name, NHWC array) for every layer after input_1."""
+    emit(name, NHWC array) for every layer after input_1, and returns the last
+    output. With watch (a convolution layer's name) autograd records from that
+    layer's output on, predictions are the scores before softmax, and the
+    watched output is returned too: (last, watched)."""
     def p(a):
         return torch.from_numpy(np.asarray(a, dtype=np.float32)).to(dtype)
 
-    with torch.no_grad():
+    def out(name, t):
+        emit(name, t.detach().permute(0, 2, 3, 1).numpy() if t.dim() == 4 else t.detach().numpy())
+
+    watched = None
+    with torch.set_grad_enabled(watch is not None):
         t = p(x).permute(0, 3, 1, 2).contiguous()  # NCHW for torch
         for b, n in enumerate(BLOCKS[model], start=1):
             for c in range(1, n + 1):
                 name = "block%d_conv%d" % (b, c)
                 k, bias = w[name]
                 t = F.relu(F.conv2d(t, p(k).permute(3, 2, 0, 1).contiguous(), p(bias), padding=1))
-                emit(name, t.permute(0, 2, 3, 1).numpy())
+                if name == watch:
+                    t = watched = t.detach().requires_grad_(True)
+                out(name, t)
             t = F.max_pool2d(t, 2)
-            emit("block%d_pool" % b, t.permute(0, 2, 3, 1).numpy())
+            out("block%d_pool" % b, t)
         if top:
             t = t.permute(0, 2, 3, 1).reshape(t.shape[0], -1)  # Keras flattens NHWC
-            emit("flatten", t.numpy())
+            out("flatten", t)
             for name in ["fc1", "fc2", "predictions"]:
                 k, bias = w[name]
                 t = t @ p(k) + p(bias)
-                t = torch.softmax(t, dim=-1) if name == "predictions" else F.relu(t)
-                emit(name, t.numpy())
+                if name != "predictions":
+                    t = F.relu(t)
+                elif watch is None:
+                    t = torch.softmax(t, dim=-1)
+                out(name, t)
+    if watch is not None:
+        if watched is None:
+            raise SystemExit("torch_reference: no convolution layer %s in %s" % (watch, model))
+        return t, watched
+    return t
 
 
 def gradcam(x, w, model, layer, classes, emit):
     """Grad-CAM's ingredients in float64 with autograd: the output A of the
     convolution layer and, for each class k, the score before softmax and
     dscore/dA (NHWC), from one forward pass."""
-    def p(a):
-        return torch.from_numpy(np.asarray(a, dtype=np.float32)).to(torch.float64)
-
-    t = p(x).permute(0, 3, 1, 2).contiguous()
-    act = None
-    for b, n in enumerate(BLOCKS[model], start=1):
-        for c in range(1, n + 1):
-            name = "block%d_conv%d" % (b, c)
-            k, bias = w[name]
-            t = F.relu(F.conv2d(t, p(k).permute(3, 2, 0, 1).contiguous(), p(bias), padding=1))
-            if name == layer:
-                t = t.detach().requires_grad_(True)
-                act = t
-        t = F.max_pool2d(t, 2)
-    if act is None:
-        raise SystemExit("torch_reference: no convolution layer %s in %s" % (layer, model))
-    t = t.permute(0, 2, 3, 1).reshape(t.shape[0], -1)
-    for name in ["fc1", "fc2", "predictions"]:
-        k, bias = w[name]
-        t = t @ p(k) + p(bias)
-        if name != "predictions":
-            t = F.relu(t)
+    scores, act = forward(x, w, model, True, torch.float64, lambda name, arr: None, watch=layer)
     emit("gradcam_activation", act.detach().permute(0, 2, 3, 1).numpy())
     for k in classes:
-        score = t[0, k]
+        score = scores[0, k]
         act.grad = None
         score.backward(retain_graph=True)
         emit("gradcam_gradient_%d" % k, act.grad.permute(0, 2, 3, 1).numpy())
