@@ -34,11 +34,10 @@ func InstallCUDA(dir, jaxVersion string, log io.Writer) error {
 		jaxVersion = JAXCUDAVersion
 	}
 	if dir == "" {
-		d, err := installer.DefaultHomeLibPath()
-		if err != nil {
+		var err error
+		if dir, err = homeGoXLADir(); err != nil {
 			return fmt.Errorf("kernel: install-cuda: %w", err)
 		}
-		dir = filepath.Join(d, "go-xla")
 	}
 	if log == nil {
 		log = io.Discard
@@ -56,11 +55,22 @@ func InstallCUDA(dir, jaxVersion string, log io.Writer) error {
 	return nil
 }
 
-// goXLADirs are where go-xla installs PJRT plugins (its installer's default
-// paths) and InstallCUDA puts the CUDA one.
-func goXLADirs(home string) []string {
+// homeGoXLADir is go-xla's user folder, ~/.local/lib/go-xla on Linux: where its
+// installer puts plugins by default and its loader looks.
+func homeGoXLADir() (string, error) {
+	d, err := installer.DefaultHomeLibPath()
+	return filepath.Join(d, "go-xla"), err
+}
+
+// goXLADirs are where go-xla installs PJRT plugins (the system folder and
+// homeGoXLADir) and InstallCUDA puts the CUDA one (their nvidia subfolders).
+func goXLADirs() []string {
+	libs := []string{"/usr/local/lib/go-xla"}
+	if d, err := homeGoXLADir(); err == nil {
+		libs = append(libs, d)
+	}
 	var dirs []string
-	for _, lib := range []string{"/usr/local/lib/go-xla", filepath.Join(home, ".local", "lib", "go-xla")} {
+	for _, lib := range libs {
 		dirs = append(dirs, lib, filepath.Join(lib, "nvidia"))
 	}
 	return dirs

@@ -225,7 +225,7 @@ func FindPJRTPlugins() (found, looked []string) {
 	}
 	home, _ := os.UserHomeDir()
 	dirs = append(dirs, "/usr/local/lib/gomlx/pjrt", filepath.Join(home, ".local", "lib", "gomlx", "pjrt"))
-	dirs = append(dirs, goXLADirs(home)...)
+	dirs = append(dirs, goXLADirs()...)
 	globs := []string{"/usr/lib/python3/dist-packages/jax_plugins/*", "/usr/local/lib/python3*/dist-packages/jax_plugins/*",
 		filepath.Join(home, ".local", "lib", "python3*", "site-packages", "jax_plugins", "*")}
 	for _, g := range globs {

@@ -89,11 +89,17 @@ func (e *Explainer) Explain(x *tensors.Tensor, classes ...int) ([]*Map, error) {
 	if x == nil || x.Rank() != 4 || x.Shape().Dimensions[0] != 1 {
 		return nil, fmt.Errorf("gradcam: want one preprocessed image (1, H, W, 3), got %v", shapeOf(x))
 	}
+	for _, c := range classes {
+		if c < 0 || c >= e.classes {
+			return nil, fmt.Errorf("gradcam: class %d: the model has classes 0..%d", c, e.classes-1)
+		}
+	}
 	outs, err := e.m.Outputs(x, e.layer)
 	if err != nil {
 		return nil, fmt.Errorf("gradcam: %w", err)
 	}
 	a := outs[e.layer]
+	av := tensors.MustCopyFlatData[float32](a)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.exec == nil {
@@ -108,26 +114,22 @@ func (e *Explainer) Explain(x *tensors.Tensor, classes ...int) ([]*Map, error) {
 	}
 	var maps []*Map
 	for _, c := range classes {
-		n := e.classes
-		if c < 0 || c >= n {
-			return nil, fmt.Errorf("gradcam: class %d: the model has classes 0..%d", c, n-1)
-		}
-		onehot := tensors.FromShape(shapes.Make(dtypes.Float32, 1, n))
+		onehot := tensors.FromShape(shapes.Make(dtypes.Float32, 1, e.classes))
 		tensors.MustMutableFlatData(onehot, func(v []float32) { v[c] = 1 })
 		out, err := e.exec.Exec(a, onehot)
 		if err != nil {
 			return nil, fmt.Errorf("gradcam: class %d: %w", c, err)
 		}
-		maps = append(maps, heat(e.layer, c, float64(tensors.ToScalar[float32](out[0])), a, out[1]))
+		maps = append(maps, heat(e.layer, c, float64(tensors.ToScalar[float32](out[0])), a, av, out[1]))
 	}
 	return maps, nil
 }
 
-// heat averages the gradient per channel and makes the map.
-func heat(layer string, class int, score float64, a, grad *tensors.Tensor) *Map {
+// heat averages the gradient per channel and makes the map; av is a's values.
+func heat(layer string, class int, score float64, a *tensors.Tensor, av []float32, grad *tensors.Tensor) *Map {
 	d := a.Shape().Dimensions
 	h, w, c := d[1], d[2], d[3]
-	av, gv := tensors.MustCopyFlatData[float32](a), tensors.MustCopyFlatData[float32](grad)
+	gv := tensors.MustCopyFlatData[float32](grad)
 	m := &Map{Layer: layer, Class: class, Score: score, Activation: a, Gradient: grad, Weights: make([]float64, c)}
 	for i, g := range gv {
 		m.Weights[i%c] += float64(g)
