@@ -3,6 +3,7 @@ package display
 import (
 	"bytes"
 	"fmt"
+	"image"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -208,5 +209,32 @@ func TestTick(t *testing.T) {
 		if got := tick(c.v); got != c.want || len(got) > 8 {
 			t.Errorf("tick(%g) = %q, want %q", c.v, got, c.want)
 		}
+	}
+}
+
+// TestGallery: the gallery shows every image with its caption, in order, at
+// the width asked; a nil image is refused.
+func TestGallery(t *testing.T) {
+	g := NewGallery("style <transfer>", 96)
+	for i, c := range []string{"step 0", "step 5 & more"} {
+		img := image.NewNRGBA(image.Rect(0, 0, 4+i, 3))
+		if err := g.Add(c, img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := g.Add("none", nil); err == nil || !strings.Contains(err.Error(), `nil image for "none"`) {
+		t.Errorf("Add(nil): %v", err)
+	}
+	h := string(g.HTML())
+	for _, want := range []string{"style &lt;transfer&gt;", `alt="step 0" width="96"`, "step 5 &amp; more"} {
+		if !strings.Contains(h, want) {
+			t.Errorf("gallery HTML lacks %q", want)
+		}
+	}
+	if n := strings.Count(h, "data:image/png;base64,"); n != 2 {
+		t.Errorf("%d images, want 2", n)
+	}
+	if strings.Index(h, "step 0") > strings.Index(h, "step 5") {
+		t.Error("images out of order")
 	}
 }

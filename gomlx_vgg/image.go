@@ -27,39 +27,57 @@ import (
 //go:embed demo/chelsea.png
 var demoPNG []byte
 
+//go:embed demo/coffee.png
+var coffeePNG []byte
+
 // DemoImagePNG returns the bytes of the demo photograph: "Chelsea the cat",
 // 451x300, by Stefan van der Walt, CC0 (from scikit-image; see demo/README.md).
 func DemoImagePNG() []byte { return bytes.Clone(demoPNG) }
 
 // DemoImageFile returns the path of the demo photograph as a PNG file, written
 // once into the vggnb cache: for tools that read files (PIL, PyTorch).
-func DemoImageFile() (string, error) {
-	path := filepath.Join(download.CacheDir(), "demo", "chelsea.png")
-	if b, err := os.ReadFile(path); err == nil && bytes.Equal(b, demoPNG) {
+func DemoImageFile() (string, error) { return demoFile("chelsea.png", demoPNG) }
+
+// DemoImage returns the demo photograph, loaded like LoadImg would load it.
+func DemoImage(opts ...ImgOption) (*image.NRGBA, error) {
+	return DecodeImg(bytes.NewReader(demoPNG), opts...)
+}
+
+// CoffeeImage returns the second bundled photograph, loaded like LoadImg would
+// load it: "Coffee cup", 600x400, by Rachel Michetti, CC0 (from scikit-image;
+// see demo/README.md). Style transfer paints the demo photograph in its colours
+// and textures.
+func CoffeeImage(opts ...ImgOption) (*image.NRGBA, error) {
+	return DecodeImg(bytes.NewReader(coffeePNG), opts...)
+}
+
+// CoffeeImageFile is DemoImageFile for CoffeeImage's photograph.
+func CoffeeImageFile() (string, error) { return demoFile("coffee.png", coffeePNG) }
+
+// demoFile writes a bundled photograph once into the vggnb cache (atomically)
+// and returns its path.
+func demoFile(name string, data []byte) (string, error) {
+	path := filepath.Join(download.CacheDir(), "demo", name)
+	if b, err := os.ReadFile(path); err == nil && bytes.Equal(b, data) {
 		return path, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return "", fmt.Errorf("gomlx_vgg: demo image: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "chelsea.png.tmp*")
+	tmp, err := os.CreateTemp(filepath.Dir(path), name+".tmp*")
 	if err != nil {
 		return "", fmt.Errorf("gomlx_vgg: demo image: %w", err)
 	}
-	_, err = tmp.Write(demoPNG)
+	_, err = tmp.Write(data)
 	err = errors.Join(err, tmp.Close(), os.Chmod(tmp.Name(), 0o644))
 	if err == nil {
 		err = os.Rename(tmp.Name(), path)
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
-		return "", fmt.Errorf("gomlx_vgg: demo image: %w", err)
+		return "", fmt.Errorf("gomlx_vgg: demo image %s: %w", name, err)
 	}
 	return path, nil
-}
-
-// DemoImage returns the demo photograph, loaded like LoadImg would load it.
-func DemoImage(opts ...ImgOption) (*image.NRGBA, error) {
-	return DecodeImg(bytes.NewReader(demoPNG), opts...)
 }
 
 // Filter is a resampling filter of LoadImg, as Keras' load_img names them

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -321,5 +322,35 @@ func TestGradCAMNotebook(t *testing.T) {
 	}
 	if n := strings.Count(out, `class=\"pass\"`); n != 6 {
 		t.Errorf("notebook 06 shows %d PASS verdicts, want 6 (activation, gradient, score for 2 classes)", n)
+	}
+}
+
+// TestStyleTransferNotebook: notebook 07 runs headless; its loss falls, its
+// losses and gradient pass the float64 PyTorch check, and PyTorch's run of
+// the same steps ends at the same image (up to float32 rounding).
+func TestStyleTransferNotebook(t *testing.T) {
+	if testing.Short() {
+		t.Skip("VGG19 style transfer in Go and in PyTorch in a notebook")
+	}
+	out := runNotebook(t, "07_style_transfer.ipynb")
+	for _, w := range []string{"image 128x128; content layer block5_conv2", "20 steps at 128x128: first step",
+		"checks passed: true", "seconds per step after the first: Go"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("executed notebook 07 lacks %q", w)
+		}
+	}
+	if n := strings.Count(out, `class=\"pass\"`); n != 4 {
+		t.Errorf("notebook 07 shows %d PASS verdicts, want 4 (three losses, the gradient)", n)
+	}
+	m := regexp.MustCompile(`final images differ by up to ([0-9.e+-]+) of the largest value`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatal("executed notebook 07 lacks the Go/PyTorch image comparison")
+	}
+	if rel, err := strconv.ParseFloat(m[1], 64); err != nil || rel > 0.05 {
+		t.Errorf("Go's and PyTorch's final images differ by %s of the largest value, want <= 0.05", m[1])
+	}
+	// The content, the style, 5 intermediate images (one live gallery), Go's and PyTorch's final images.
+	if n := strings.Count(out, `data:image/png;base64,`); n < 9 {
+		t.Errorf("notebook 07 shows %d images, want at least 9", n)
 	}
 }

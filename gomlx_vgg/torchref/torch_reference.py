@@ -25,6 +25,7 @@ Nothing here is shared with the Go implementation.
 import argparse
 import json
 import os
+import time
 
 import h5py
 import numpy as np
@@ -71,21 +72,29 @@ def preprocess_caffe(x):
     return x
 
 
-def forward(x, w, model, top, dtype, emit, watch=None):
-    """Runs VGG on the NHWC numpy input x with weights w in dtype, calling
-    emit(name, NHWC array) for every layer after input_1, and returns the last
-    output. With watch (a convolution layer's name) autograd records from that
-    layer's output on, predictions are the scores before softmax, and the
-    watched output is returned too: (last, watched)."""
+def forward(x, w, model, top, dtype, emit, watch=None, keep=None, last=None):
+    """Runs VGG on the NHWC input x (numpy, or an NHWC tensor) with weights w in
+    dtype, calling emit(name, NHWC array) for every layer after input_1, and
+    returns the last output. With watch (a convolution layer's name, or input_1)
+    autograd records from that layer's output on, predictions are the scores
+    before softmax, and the watched output (NCHW) is returned too: (last,
+    watched). keep, a dict, gets the NCHW tensors of the layers it names; the
+    network stops after layer last if given."""
     def p(a):
         return torch.from_numpy(np.asarray(a, dtype=np.float32)).to(dtype)
 
     def out(name, t):
-        emit(name, t.detach().permute(0, 2, 3, 1).numpy() if t.dim() == 4 else t.detach().numpy())
+        if keep is not None and name in keep:
+            keep[name] = t
+        if emit is not None:
+            emit(name, t.detach().permute(0, 2, 3, 1).numpy() if t.dim() == 4 else t.detach().numpy())
+        return name == last
 
     watched = None
     with torch.set_grad_enabled(watch is not None):
-        t = p(x).permute(0, 3, 1, 2).contiguous()  # NCHW for torch
+        t = (x if torch.is_tensor(x) else p(x)).permute(0, 3, 1, 2).contiguous()  # NCHW for torch
+        if watch == "input_1":
+            t = watched = t.detach().requires_grad_(True)
         for b, n in enumerate(BLOCKS[model], start=1):
             for c in range(1, n + 1):
                 name = "block%d_conv%d" % (b, c)
@@ -93,9 +102,11 @@ def forward(x, w, model, top, dtype, emit, watch=None):
                 t = F.relu(F.conv2d(t, p(k).permute(3, 2, 0, 1).contiguous(), p(bias), padding=1))
                 if name == watch:
                     t = watched = t.detach().requires_grad_(True)
-                out(name, t)
+                if out(name, t):
+                    return (t, watched) if watch is not None else t
             t = F.max_pool2d(t, 2)
-            out("block%d_pool" % b, t)
+            if out("block%d_pool" % b, t):
+                return (t, watched) if watch is not None else t
         if top:
             t = t.permute(0, 2, 3, 1).reshape(t.shape[0], -1)  # Keras flattens NHWC
             out("flatten", t)
@@ -118,7 +129,7 @@ def gradcam(x, w, model, layer, classes, emit):
     """Grad-CAM's ingredients in float64 with autograd: the output A of the
     convolution layer and, for each class k, the score before softmax and
     dscore/dA (NHWC), from one forward pass."""
-    scores, act = forward(x, w, model, True, torch.float64, lambda name, arr: None, watch=layer)
+    scores, act = forward(x, w, model, True, torch.float64, None, watch=layer)
     emit("gradcam_activation", act.detach().permute(0, 2, 3, 1).numpy())
     for k in classes:
         score = scores[0, k]
@@ -126,6 +137,99 @@ def gradcam(x, w, model, layer, classes, emit):
         score.backward(retain_graph=True)
         emit("gradcam_gradient_%d" % k, act.grad.permute(0, 2, 3, 1).numpy())
         emit("gradcam_score_%d" % k, score.detach().reshape(1).numpy())
+
+
+def gram(f):
+    """The Gram matrix of f (1, C, h, w): (C, C)."""
+    f = f.reshape(f.shape[1], -1)
+    return f @ f.t()
+
+
+class StyleLoss:
+    """Keras' example's neural style transfer loss on VGG: content (the
+    content layer's features), style (Gram matrices of the style layers, the
+    example's normalisation 4 * 3^2 * (H*W)^2) and total variation, weighted."""
+
+    def __init__(self, w, model, content, style, content_layer, style_layers, weights, dtype):
+        self.w, self.model, self.dtype = w, model, dtype
+        self.content_layer, self.style_layers = content_layer, style_layers
+        self.cw, self.sw, self.tvw = weights
+        self.names = [content_layer] + style_layers
+        self.last = max(self.names, key=self.order)
+        keep = self.features(content, None)
+        self.content = keep[content_layer].detach()
+        keep = self.features(style, None)
+        self.grams = {n: gram(keep[n]).detach() for n in style_layers}
+        self.size = content.shape[1] * content.shape[2]
+
+    def order(self, name):
+        return [n for b, c in enumerate(BLOCKS[self.model], start=1) for n in
+                ["block%d_conv%d" % (b, i) for i in range(1, c + 1)] + ["block%d_pool" % b]].index(name)
+
+    def features(self, x, watch):
+        keep = dict.fromkeys(self.names)
+        forward(x, self.w, self.model, False, self.dtype, None, watch=watch, keep=keep, last=self.last)
+        return keep
+
+    def __call__(self, x):
+        """The three weighted losses at x (NHWC tensor) and x's NCHW leaf, whose
+        .grad a backward() of their sum fills."""
+        keep = dict.fromkeys(self.names)
+        _, xin = forward(x, self.w, self.model, False, self.dtype, None, watch="input_1", keep=keep, last=self.last)
+        with torch.enable_grad():
+            content = self.cw * ((keep[self.content_layer] - self.content) ** 2).sum()
+            style = 0
+            for n in self.style_layers:
+                style = style + ((gram(keep[n]) - self.grams[n]) ** 2).sum() / (4.0 * 9 * self.size ** 2)
+            style = self.sw / len(self.style_layers) * style
+            h, w = xin.shape[2], xin.shape[3]
+            c = xin[:, :, :h - 1, :w - 1]
+            a = (c - xin[:, :, 1:, :w - 1]) ** 2
+            b = (c - xin[:, :, :h - 1, 1:]) ** 2
+            tv = self.tvw * ((a + b) ** 1.25).sum()
+        return content, style, tv, xin
+
+
+def style_reference(x, style_x, w, model, a, emit, emit32=None):
+    """The style transfer loss terms and their gradient in float64 at the
+    combination image (a raw NHWC float32 file, else the content image x); with
+    emit32 the same in float32 too."""
+    comb = x
+    if a.combination:
+        comb = np.fromfile(a.combination, dtype="<f4").reshape(x.shape)
+    for dtype, out in [(torch.float64, emit), (torch.float32, emit32)]:
+        if out is None:
+            continue
+        loss = StyleLoss(w, model, torch.from_numpy(x).to(dtype), torch.from_numpy(style_x).to(dtype),
+                         a.content_layer, a.style_layers.split(","),
+                         [float(v) for v in a.style_weights.split(",")], dtype)
+        content, style, tv, xin = loss(torch.from_numpy(comb).to(dtype))
+        (content + style + tv).backward()
+        for name, v in [("content", content), ("style", style), ("tv", tv)]:
+            out("style_%s_loss" % name, np.array([v.item()]))
+        out("style_gradient", xin.grad.permute(0, 2, 3, 1).numpy())
+
+
+def style_run(x, style_x, w, model, a, out):
+    """Keras' example's SGD loop in float32 for a.style_steps steps, timed:
+    writes style_run.json (each step's losses and seconds) and the final image
+    (style_image.f32, NHWC preprocessed)."""
+    loss = StyleLoss(w, model, torch.from_numpy(x), torch.from_numpy(style_x), a.content_layer,
+                     a.style_layers.split(","), [float(v) for v in a.style_weights.split(",")], torch.float32)
+    lr0, decay_steps, decay_rate = [float(v) for v in a.style_lr.split(",")]
+    img = torch.from_numpy(x.copy())
+    steps = []
+    for s in range(a.style_steps):
+        t0 = time.perf_counter()
+        content, style, tv, xin = loss(img)
+        (content + style + tv).backward()
+        lr = lr0 * decay_rate ** (s / decay_steps)
+        img = (img - lr * xin.grad.permute(0, 2, 3, 1)).detach()
+        steps.append({"content": content.item(), "style": style.item(), "tv": tv.item(),
+                      "seconds": time.perf_counter() - t0})
+    np.ascontiguousarray(img.numpy(), dtype="<f4").tofile(os.path.join(out, "style_image.f32"))
+    with open(os.path.join(out, "style_run.json"), "w") as f:
+        json.dump({"steps": steps, "torch": torch.__version__, "threads": torch.get_num_threads()}, f)
 
 
 def main():
@@ -143,6 +247,15 @@ def main():
     ap.add_argument("--gradcam", metavar="LAYER",
                     help="instead of the layers: Grad-CAM's activation, gradient and score at LAYER (needs --top)")
     ap.add_argument("--classes", default="0", help="the classes of --gradcam, comma-separated")
+    ap.add_argument("--style", metavar="IMAGE",
+                    help="instead of the layers: style transfer's losses and gradient (float64) with this style image")
+    ap.add_argument("--combination", help="--style: the image evaluated (raw NHWC float32, preprocessed)")
+    ap.add_argument("--content-layer", default="block5_conv2")
+    ap.add_argument("--style-layers", default="block1_conv1,block2_conv1,block3_conv1,block4_conv1,block5_conv1")
+    ap.add_argument("--style-weights", default="2.5e-8,1e-6,1e-6", help="content, style, total variation")
+    ap.add_argument("--style-steps", type=int, default=0,
+                    help="--style: run this many SGD steps in float32 instead, timed")
+    ap.add_argument("--style-lr", default="100,100,0.96", help="initial rate, decay steps, decay rate")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     size = tuple(int(v) for v in a.size.split("x")) if a.size else None
@@ -166,7 +279,19 @@ def main():
         layers[index[name]]["float32_file"] = fn
 
     emit64("input_1", x)
-    if a.gradcam:
+    if a.style:
+        style_x = preprocess_caffe(load_img(a.style, size, a.interpolation))[None]
+        if style_x.shape != x.shape:
+            raise SystemExit("torch_reference: the style image is %s, the content image %s: give --size" %
+                             (style_x.shape, x.shape))
+        if a.style_steps > 0:
+            style_run(x, style_x, w, a.model, a, a.out)
+        else:
+            if a.float32:
+                emit32("input_1", x)
+            style_reference(x, style_x, w, a.model, a, emit64, emit32 if a.float32 else None)
+        a.float32 = False
+    elif a.gradcam:
         if not a.top:
             raise SystemExit("torch_reference: --gradcam needs --top")
         gradcam(x, w, a.model, a.gradcam, [int(k) for k in a.classes.split(",")], emit64)

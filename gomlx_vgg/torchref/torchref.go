@@ -58,6 +58,52 @@ type Options struct {
 	// "gradcam_score_k" (that score).
 	GradCAM        string
 	GradCAMClasses []int
+	// Style, if not nil, returns instead of the layers neural style transfer's
+	// (Keras' example's) loss and gradient, or runs its optimisation: see Style.
+	Style *Style
+}
+
+// Style is a style transfer reference with Image as the content image; both
+// images are loaded at Height x Width (which must be set).
+//
+// With Steps 0 it evaluates, in float64, the weighted loss terms at
+// Combination: layers "style_content_loss", "style_style_loss" and
+// "style_tv_loss" (one value each) and "style_gradient" (their sum
+// differentiated with respect to the image, NHWC); with Options.Float32 the
+// same computed in float32 too (Layer.Float32).
+// With Steps > 0 it runs Keras' example's SGD loop for that many steps in
+// float32 (PyTorch's default precision), timed: Result.StyleRun.
+type Style struct {
+	// Image is the style image file.
+	Image string
+	// Combination is the image evaluated (preprocessed, NHWC, 1 x Height x
+	// Width x 3 values); nil: the content image.
+	Combination []float32
+	// ContentLayer and StyleLayers default to Keras' example's (block5_conv2;
+	// block1_conv1 .. block5_conv1).
+	ContentLayer string
+	StyleLayers  []string
+	// Weights are content_weight, style_weight and total_variation_weight
+	// (default 2.5e-8, 1e-6, 1e-6).
+	Weights []float64
+	// Steps > 0 runs the optimisation; LearningRate is its ExponentialDecay:
+	// initial rate, decay steps, decay rate (default 100, 100, 0.96).
+	Steps        int
+	LearningRate []float64
+}
+
+// StyleStep is one step of a PyTorch style transfer run: the weighted losses
+// before the step and the step's time.
+type StyleStep struct {
+	Content, Style, TotalVariation float64
+	Seconds                        float64
+}
+
+// StyleRun is a PyTorch style transfer run (Style.Steps > 0).
+type StyleRun struct {
+	Steps []StyleStep
+	// Image is the final image, preprocessed NHWC.
+	Image []float32
 }
 
 // Layer is one layer's output, NHWC (Keras channels_last) for 4-D activations.
@@ -77,6 +123,8 @@ type Result struct {
 	Layers []Layer
 	// Torch is the torch version that computed them.
 	Torch string
+	// StyleRun is the run of Options.Style with Steps > 0.
+	StyleRun *StyleRun
 }
 
 // Layer returns the named layer, or nil.
@@ -144,6 +192,14 @@ func Run(o Options) (*Result, error) {
 	if o.Height > 0 {
 		args = append(args, "--size", fmt.Sprintf("%dx%d", o.Height, o.Width))
 	}
+	if o.Style != nil {
+		more, err := o.Style.args(dir, o.Height, o.Width)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, more...)
+		o.Float32 = o.Float32 && o.Style.Steps == 0
+	}
 	if _, err := python.Run(o.Python, "torch_reference.py", script, args...); err != nil {
 		if cerr := Check(o.Python); cerr != nil {
 			return nil, cerr
@@ -167,6 +223,10 @@ func Run(o Options) (*Result, error) {
 		return nil, fmt.Errorf("torchref: manifest: %w", err)
 	}
 	res := &Result{Torch: man.Torch}
+	if o.Style != nil && o.Style.Steps > 0 {
+		res.StyleRun, err = readStyleRun(out, 3*o.Height*o.Width)
+		return res, err
+	}
 	for _, l := range man.Layers {
 		n := 1
 		for _, d := range l.Shape {
@@ -205,4 +265,77 @@ func readRaw(path string, size int, shape []int) ([]byte, error) {
 		return nil, fmt.Errorf("torchref: %s: %d bytes for shape %v, want %d", filepath.Base(path), len(raw), shape, size)
 	}
 	return raw, nil
+}
+
+// args writes the combination into dir and returns the script's style arguments.
+func (s *Style) args(dir string, h, w int) ([]string, error) {
+	if s.Image == "" || h <= 0 || w <= 0 {
+		return nil, fmt.Errorf("torchref: Style needs a style image and Height and Width (got %q, %dx%d)", s.Image, h, w)
+	}
+	args := []string{"--style", s.Image}
+	if s.Combination != nil {
+		if len(s.Combination) != h*w*3 {
+			return nil, fmt.Errorf("torchref: Style.Combination has %d values, want 1x%dx%dx3 = %d", len(s.Combination), h, w, h*w*3)
+		}
+		raw := make([]byte, 4*len(s.Combination))
+		for i, v := range s.Combination {
+			binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
+		}
+		path := filepath.Join(dir, "combination.f32")
+		if err := os.WriteFile(path, raw, 0o644); err != nil {
+			return nil, fmt.Errorf("torchref: %w", err)
+		}
+		args = append(args, "--combination", path)
+	}
+	if s.ContentLayer != "" {
+		args = append(args, "--content-layer", s.ContentLayer)
+	}
+	if len(s.StyleLayers) > 0 {
+		args = append(args, "--style-layers", strings.Join(s.StyleLayers, ","))
+	}
+	list := func(flag string, v []float64) error {
+		if v == nil {
+			return nil
+		}
+		if len(v) != 3 {
+			return fmt.Errorf("torchref: Style %s: want 3 values, got %v", flag, v)
+		}
+		args = append(args, flag, fmt.Sprintf("%g,%g,%g", v[0], v[1], v[2]))
+		return nil
+	}
+	if err := errors.Join(list("--style-weights", s.Weights), list("--style-lr", s.LearningRate)); err != nil {
+		return nil, err
+	}
+	if s.Steps > 0 {
+		args = append(args, "--style-steps", fmt.Sprint(s.Steps))
+	}
+	return args, nil
+}
+
+// readStyleRun reads a style run's steps and final image (n values).
+func readStyleRun(out string, n int) (*StyleRun, error) {
+	b, err := os.ReadFile(filepath.Join(out, "style_run.json"))
+	if err != nil {
+		return nil, fmt.Errorf("torchref: %w", err)
+	}
+	var js struct {
+		Steps []struct {
+			Content, Style, TV, Seconds float64
+		} `json:"steps"`
+	}
+	if err := json.Unmarshal(b, &js); err != nil {
+		return nil, fmt.Errorf("torchref: style_run.json: %w", err)
+	}
+	run := &StyleRun{Image: make([]float32, n)}
+	for _, s := range js.Steps {
+		run.Steps = append(run.Steps, StyleStep{Content: s.Content, Style: s.Style, TotalVariation: s.TV, Seconds: s.Seconds})
+	}
+	raw, err := readRaw(filepath.Join(out, "style_image.f32"), 4*n, []int{n})
+	if err != nil {
+		return nil, err
+	}
+	for i := range run.Image {
+		run.Image[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+	}
+	return run, nil
 }

@@ -11,6 +11,7 @@ package nb
 
 import (
 	"fmt"
+	"image"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/mlp"
+	"github.com/vggnb/vggnb/gomlx_vgg/style"
 	"github.com/vggnb/vggnb/gomlx_vgg/transfer"
 	"github.com/vggnb/vggnb/weights"
 	"github.com/vggnb/vggnb/weights/download"
@@ -50,12 +52,44 @@ func VGG19(b *gomlx_vgg.Builder) *gomlx_vgg.Model {
 
 // Photo returns the demo photograph (Chelsea the cat, CC0) as a batch of one,
 // loaded at h x w as Keras' load_img does and put through preprocess_input.
-func Photo(h, w int) *tensors.Tensor {
-	img, err := gomlx_vgg.DemoImage(gomlx_vgg.TargetSize(h, w))
+func Photo(h, w int) *tensors.Tensor { return preprocessed(gomlx_vgg.DemoImage, h, w) }
+
+// Coffee is Photo for the style photograph (the coffee cup, CC0).
+func Coffee(h, w int) *tensors.Tensor { return preprocessed(gomlx_vgg.CoffeeImage, h, w) }
+
+func preprocessed(load func(...gomlx_vgg.ImgOption) (*image.NRGBA, error), h, w int) *tensors.Tensor {
+	img, err := load(gomlx_vgg.TargetSize(h, w))
 	Must(err)
 	x, err := gomlx_vgg.PreprocessInput(gomlx_vgg.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
 	Must(err)
 	return gomlx_vgg.MustBatch(x)
+}
+
+// StyleTransfer is notebook 07's style transfer: VGG19 without its top on
+// VGG19Weights (path, synthetic), the demo photo as the content and the coffee
+// photo as the style, both size x size, Keras' example's layers and loss
+// weights, SGD from learningRate (decaying by 0.96 every 100 steps).
+func StyleTransfer(size int, learningRate float64) (t *style.Transfer, path string, synthetic bool) {
+	path, synthetic = VGG19Weights()
+	m, err := gomlx_vgg.VGG19().IncludeTop(false).Weights(gomlx_vgg.WeightSource(path)).Notices(nil).Done()
+	Must(err)
+	t, err = style.New(m).LearningRate(learningRate, style.DefaultDecaySteps, style.DefaultDecayRate).
+		Done(Photo(size, size), Coffee(size, size))
+	Must(err)
+	return t, path, synthetic
+}
+
+// Scalar is v as a float32 tensor of shape (1): a loss or a score beside
+// layers in a consistency check.
+func Scalar(v float64) *tensors.Tensor {
+	return tensors.FromFlatDataAndDimensions([]float32{float32(v)}, 1)
+}
+
+// Picture is style.Deprocess for cells.
+func Picture(x *tensors.Tensor) *image.NRGBA {
+	img, err := style.Deprocess(x)
+	Must(err)
+	return img
 }
 
 // SumOfWeights adds up the VGG layers' variables of m: a quick fingerprint of
