@@ -1,8 +1,11 @@
 package gomlx_vgg
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"slices"
+	"sync"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
@@ -97,7 +100,8 @@ func (m *Model) applyRange(scope *model.Scope, x *Node, first int, span func(lay
 		case weights.Conv2D:
 			k, b := m.vars(scope, x.Graph(), l.Name)
 			if m.onGoBackend() {
-				x = conv3x3Relu(x, k, b) // the Go backend: its ConvGeneral is ~100x slower
+				// The Go backend: its ConvGeneral is ~100x slower.
+				x = MaxScalar(im2colConv(x, k, b, true), 0)
 			} else {
 				x = convolveRelu(x, k, b)
 			}
@@ -179,20 +183,13 @@ func (m *Model) vars(scope *model.Scope, g *Graph, layer string) (kernel, bias *
 	return kv.NodeValue(g), bv.NodeValue(g)
 }
 
-// conv3x3Relu is Keras' Conv2D(3x3, padding="same", activation="relu") on NHWC x
-// with an HWIO kernel, written as im2col + one matrix product so that it runs on
-// the backend's fast matmul: the 9 shifted copies of the zero-padded input are
-// concatenated along channels, in the kernel's (row, column, channel) order.
-func conv3x3Relu(x, kernel, bias *Node) *Node {
-	return MaxScalar(im2colConv(x, kernel, bias, true), 0)
-}
-
 // Conv2D is a stride-1 2D convolution of x (batch, H, W, C) with kernel (kh,
 // kw, C, O) plus bias (O), no activation: Keras' Conv2D with padding 'same'
 // (same true) or 'valid'. On the pure-Go backend it is one matrix product over
 // im2col patches (the backend's own convolution is ~100x slower, forward and
 // backward); elsewhere it is the backend's convolution op (XLA's, cuDNN on
-// CUDA). Its gradients are GoMLX's autodiff of either.
+// CUDA). Its gradients: on the Go backend written out (see convGradients),
+// elsewhere GoMLX's autodiff.
 func Conv2D(x, kernel, bias *Node, same bool) *Node {
 	if x.Rank() != 4 || kernel.Rank() != 4 || bias.Rank() != 1 || kernel.Shape().Dimensions[2] != x.Shape().Dimensions[3] ||
 		bias.Shape().Dimensions[0] != kernel.Shape().Dimensions[3] {
@@ -213,29 +210,119 @@ func Conv2D(x, kernel, bias *Node, same bool) *Node {
 
 // im2colConv is Conv2D as one matrix product: the kh*kw shifted views of the
 // (padded) input side by side, times the kernel as a (kh*kw*C, O) matrix.
+//
+// Its gradients are written out (convGradients) instead of left to autodiff,
+// whose gradient of the kh*kw slices and their concatenation is kh*kw pads
+// and sums of full-size tensors plus strided slices of the patches.
 func im2colConv(x, kernel, bias *Node, same bool) *Node {
 	d, kd := x.Shape().Dimensions, kernel.Shape().Dimensions
 	n, h, w, c := d[0], d[1], d[2], d[3]
 	kh, kw, o := kd[0], kd[1], kd[3]
-	p, oh, ow := x, h-kh+1, w-kw+1
+	var pad [4]int // top, bottom, left, right
 	if same {
-		// All four axes are given: Pad's gradient (GoMLX v0.28.8) breaks when trailing axes are left out.
-		p = Pad(x, ScalarZero(x.Graph(), x.DType()), compute.PadAxis{},
-			compute.PadAxis{Start: (kh - 1) / 2, End: kh / 2}, compute.PadAxis{Start: (kw - 1) / 2, End: kw / 2}, compute.PadAxis{})
-		oh, ow = h, w
+		pad = [4]int{(kh - 1) / 2, kh / 2, (kw - 1) / 2, kw / 2}
 	}
+	oh, ow := h+pad[0]+pad[1]-kh+1, w+pad[2]+pad[3]-kw+1
 	if oh < 1 || ow < 1 {
 		panic(fmt.Errorf("gomlx_vgg: Conv2D 'valid' of a %dx%d input with a %dx%d kernel leaves nothing", h, w, kh, kw))
 	}
+	cols := patches(x, kh, kw, pad)
+	y := Reshape(Add(MatMul(cols, Reshape(kernel, kh*kw*c, o)), InsertAxes(bias, 0)), n, oh, ow, o)
+	if _, inference := inferenceGraphs.Load(x.Graph().GraphId()); inference || !customConvGradient {
+		return y
+	}
+	return convGradients(y, x, kernel, bias, cols, pad)
+}
+
+// inferenceGraphs holds the ids of the graphs built only to be run, never
+// differentiated (GraphOutputs, Ops): their convolutions are built without
+// convGradients' extra nodes.
+var inferenceGraphs sync.Map // GraphId -> struct{}
+
+// inferenceGraph marks g as built only to be run.
+func inferenceGraph(g *Graph) { inferenceGraphs.Store(g.GraphId(), struct{}{}) }
+
+// patches is im2col: x (n, h, w, c) zero-padded by pad (top, bottom, left,
+// right), its kh*kw shifted views concatenated along channels in the kernel's
+// (row, column, channel) order, as a (n*oh*ow, kh*kw*c) matrix.
+func patches(x *Node, kh, kw int, pad [4]int) *Node {
+	d := x.Shape().Dimensions
+	n, h, w, c := d[0], d[1], d[2], d[3]
+	p := x
+	if pad != [4]int{} {
+		// All four axes are given: Pad's gradient (GoMLX v0.28.8) breaks when trailing axes are left out.
+		p = Pad(x, ScalarZero(x.Graph(), x.DType()), compute.PadAxis{},
+			compute.PadAxis{Start: pad[0], End: pad[1]}, compute.PadAxis{Start: pad[2], End: pad[3]}, compute.PadAxis{})
+	}
+	oh, ow := h+pad[0]+pad[1]-kh+1, w+pad[2]+pad[3]-kw+1
 	parts := make([]*Node, 0, kh*kw)
 	for i := range kh {
 		for j := range kw {
 			parts = append(parts, Slice(p, AxisRange(), AxisRange(i, i+oh), AxisRange(j, j+ow), AxisRange()))
 		}
 	}
-	cols := Reshape(Concatenate(parts, -1), n*oh*ow, kh*kw*c)
-	y := Add(MatMul(cols, Reshape(kernel, kh*kw*c, o)), InsertAxes(bias, 0))
-	return Reshape(y, n, oh, ow, o)
+	return Reshape(Concatenate(parts, -1), n*oh*ow, kh*kw*c)
+}
+
+// customConvGradient selects convGradients for im2colConv (false: GoMLX's
+// autodiff of the im2col ops; tests compare the two, and benchmarks run with
+// VGGNB_CONV_GRADIENT=autodiff to measure the difference).
+var customConvGradient = os.Getenv("VGGNB_CONV_GRADIENT") != "autodiff"
+
+// convGradients returns y (the convolution of x by kernel plus bias, computed
+// from the patches cols with padding pad) with its gradients written out: for
+// the adjoint v of y (n, oh, ow, O),
+//
+//	x:      the 'valid' convolution of v, padded by kernel size - 1 - pad, with
+//	        the kernel flipped in space and its channel axes swapped (kh*kw
+//	        slices and one matrix product, as the forward pass);
+//	kernel: vᵀ·cols, one matrix product (vᵀ made first), transposed;
+//	bias:   v summed over batch and positions.
+//
+// GoMLX has custom gradients only for one node at a time
+// (IdentityWithCustomGradient). So y's value is StopGradient(y) plus a zero
+// made from one element of each of x, kernel and bias, each behind a custom
+// gradient, and the sum goes through a last custom gradient that records v.
+// Autodiff visits that one first (it comes last in the graph), then, for each
+// of x, kernel and bias that anything is differentiated against (not the
+// images, not a frozen kernel: those are pruned as before), the custom
+// gradient that returns its written-out gradient from v.
+func convGradients(y, x, kernel, bias, cols *Node, pad [4]int) *Node {
+	kd := kernel.Shape().Dimensions
+	kh, kw, c, o := kd[0], kd[1], kd[2], kd[3]
+	var v *Node // y's adjoint, recorded by autodiff
+	adjoint := func() *Node {
+		if v == nil {
+			panic(errors.New("gomlx_vgg: internal: a convolution's input gradient was asked before its output's"))
+		}
+		return v
+	}
+	// tap is a scalar zero computed from one element of p, whose gradient
+	// with respect to p is grad(): Min then Max with 0 keep it 0 for any
+	// finite or infinite value (0 times an infinite activation would be NaN).
+	tap := func(p *Node, grad func() *Node) *Node {
+		q := IdentityWithCustomGradient(p, func(_, _ *Node) *Node { return grad() })
+		first := Reshape(Slice(Reshape(q, -1), AxisRange(0, 1)))
+		return MaxScalar(MinScalar(first, 0), 0)
+	}
+	dx := func() *Node {
+		flipped := TransposeAllAxes(Reverse(kernel, 0, 1), 0, 1, 3, 2) // (kh, kw, O, C)
+		back := [4]int{kh - 1 - pad[0], kh - 1 - pad[1], kw - 1 - pad[2], kw - 1 - pad[3]}
+		return Reshape(MatMul(patches(adjoint(), kh, kw, back), Reshape(flipped, kh*kw*o, c)), x.Shape().Dimensions...)
+	}
+	dk := func() *Node {
+		// vᵀ·cols with vᵀ made explicitly: the Go backend's matmul wants the left
+		// side's contracting axis last and would otherwise transpose cols, kh*kw
+		// times larger than v (2-4x slower, measured).
+		v2 := Reshape(adjoint(), -1, o)
+		return Reshape(Transpose(MatMul(Transpose(v2, 0, 1), cols), 0, 1), kh, kw, c, o)
+	}
+	db := func() *Node { return ReduceSum(Reshape(adjoint(), -1, o), 0) }
+	zero := Add(Add(tap(x, dx), tap(kernel, dk)), tap(bias, db))
+	return IdentityWithCustomGradient(Add(StopGradient(y), zero), func(_, vy *Node) *Node {
+		v = vy
+		return vy
+	})
 }
 
 // convolveRelu is conv3x3Relu with the backend's own convolution op: XLA's
@@ -285,6 +372,7 @@ type OpGroup struct {
 func (m *Model) Ops(inputDims ...int) ([]OpGroup, error) {
 	var groups []OpGroup
 	exec, err := model.NewExec(m.backend, m.store, func(_ *model.Scope, x *Node) *Node {
+		inferenceGraph(x.Graph())
 		groups = []OpGroup{{Layer: "input_1", Ops: opsOf(x.Graph(), 0, len(x.Graph().Nodes()))}}
 		return m.applyLayers(m.root, x, func(layer string, from, to int) {
 			groups = append(groups, OpGroup{Layer: layer, Ops: opsOf(x.Graph(), from, to)})

@@ -301,14 +301,21 @@ func (t *Transfer) evaluate(x *tensors.Tensor) (Losses, *tensors.Tensor, error) 
 // graph is the step's computation: inputs are the image, the content target
 // and the style Grams; outputs the three weighted losses (3, float64) and the
 // gradient of their sum with respect to the image.
-func (t *Transfer) graph(scope *model.Scope, in []*Node) []*Node {
+func (t *Transfer) graph(_ *model.Scope, in []*Node) []*Node {
+	x := in[0]
+	content, style, tv := t.losses(in)
+	total := Add(Add(content, style), tv)
+	return []*Node{Stack([]*Node{content, style, tv}, 0), Gradient(total, x)[0]}
+}
+
+// losses are the three weighted losses (float64 scalars) for the inputs of graph.
+func (t *Transfer) losses(in []*Node) (content, style, tv *Node) {
 	x := in[0]
 	feats := t.m.ApplyLayers(t.m.Scope(), x, append([]string{t.cfg.contentLayer}, t.cfg.styleLayers...)...)
-	content := MulScalar(sum64(Square(Sub(feats[0], in[1]))), t.cfg.contentWeight)
+	content = MulScalar(sum64(Square(Sub(feats[0], in[1]))), t.cfg.contentWeight)
 	h, w := t.dims[1], t.dims[2]
 	size := float64(h * w)
 	norm := 4 * 9 * size * size // Keras' example: 4 · channels² · size², channels = 3
-	var style *Node
 	for i, f := range feats[1:] {
 		s := DivScalar(sum64(Square(Sub(gram(f), in[2+i]))), norm)
 		if style == nil {
@@ -318,9 +325,8 @@ func (t *Transfer) graph(scope *model.Scope, in []*Node) []*Node {
 		}
 	}
 	style = MulScalar(style, t.cfg.styleWeight/float64(len(t.cfg.styleLayers)))
-	tv := MulScalar(totalVariation(x), t.cfg.tvWeight)
-	total := Add(Add(content, style), tv)
-	return []*Node{Stack([]*Node{content, style, tv}, 0), Gradient(total, x)[0]}
+	tv = MulScalar(totalVariation(x), t.cfg.tvWeight)
+	return content, style, tv
 }
 
 // sum64 adds up x's values in float64: a float32 running sum over the

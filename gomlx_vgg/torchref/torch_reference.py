@@ -81,6 +81,8 @@ def forward(x, w, model, top, dtype, emit, watch=None, keep=None, last=None):
     watched). keep, a dict, gets the NCHW tensors of the layers it names; the
     network stops after layer last if given."""
     def p(a):
+        if torch.is_tensor(a):  # a weight whose gradient is asked for
+            return a.to(dtype)
         return torch.from_numpy(np.asarray(a, dtype=np.float32)).to(dtype)
 
     def out(name, t):
@@ -197,10 +199,14 @@ def style_reference(x, style_x, w, model, a, emit, emit32=None):
     comb = x
     if a.combination:
         comb = np.fromfile(a.combination, dtype="<f4").reshape(x.shape)
+    kernels = [k for k in a.kernel_gradients.split(",") if k]
     for dtype, out in [(torch.float64, emit), (torch.float32, emit32)]:
         if out is None:
             continue
-        loss = StyleLoss(w, model, torch.from_numpy(x).to(dtype), torch.from_numpy(style_x).to(dtype),
+        wd = dict(w)
+        for k in kernels:  # leaves whose gradients backward() fills (HWIO, as Keras stores them)
+            wd[k] = [torch.from_numpy(w[k][0]).to(dtype).requires_grad_(True)] + w[k][1:]
+        loss = StyleLoss(wd, model, torch.from_numpy(x).to(dtype), torch.from_numpy(style_x).to(dtype),
                          a.content_layer, a.style_layers.split(","),
                          [float(v) for v in a.style_weights.split(",")], dtype)
         content, style, tv, xin = loss(torch.from_numpy(comb).to(dtype))
@@ -208,6 +214,8 @@ def style_reference(x, style_x, w, model, a, emit, emit32=None):
         for name, v in [("content", content), ("style", style), ("tv", tv)]:
             out("style_%s_loss" % name, np.array([v.item()]))
         out("style_gradient", xin.grad.permute(0, 2, 3, 1).numpy())
+        for k in kernels:
+            out("style_kernel_gradient_" + k, wd[k][0].grad.numpy())
 
 
 def style_run(x, style_x, w, model, a, out):
@@ -253,6 +261,8 @@ def main():
     ap.add_argument("--content-layer", default="block5_conv2")
     ap.add_argument("--style-layers", default="block1_conv1,block2_conv1,block3_conv1,block4_conv1,block5_conv1")
     ap.add_argument("--style-weights", default="2.5e-8,1e-6,1e-6", help="content, style, total variation")
+    ap.add_argument("--kernel-gradients", default="",
+                    help="--style: also the loss's gradients with respect to these layers' kernels, comma-separated")
     ap.add_argument("--style-steps", type=int, default=0,
                     help="--style: run this many SGD steps in float32 instead, timed")
     ap.add_argument("--style-lr", default="100,100,0.96", help="initial rate, decay steps, decay rate")

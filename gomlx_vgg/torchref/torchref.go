@@ -86,6 +86,9 @@ type Style struct {
 	// Weights are content_weight, style_weight and total_variation_weight
 	// (default 2.5e-8, 1e-6, 1e-6).
 	Weights []float64
+	// KernelGradients names convolution layers whose kernels' gradients (of
+	// the same loss, HWIO) are returned too: "style_kernel_gradient_<layer>".
+	KernelGradients []string
 	// Steps > 0 runs the optimisation; LearningRate is its ExponentialDecay:
 	// initial rate, decay steps, decay rate (default 100, 100, 0.96).
 	Steps        int
@@ -286,6 +289,9 @@ func (s *Style) args(dir string, h, w int) ([]string, error) {
 			return nil, fmt.Errorf("torchref: %w", err)
 		}
 		args = append(args, "--combination", path)
+	}
+	if len(s.KernelGradients) > 0 {
+		args = append(args, "--kernel-gradients", strings.Join(s.KernelGradients, ","))
 	}
 	if s.ContentLayer != "" {
 		args = append(args, "--content-layer", s.ContentLayer)
