@@ -337,6 +337,16 @@ func PreprocessInput(x *tensors.Tensor, df weights.DataFormat) (*tensors.Tensor,
 	return out, nil
 }
 
+// ImageInput is a loaded image as VGG takes it: ImgToArray, PreprocessInput
+// (caffe) and a batch of one, (1, H, W, 3) or (1, 3, H, W) as df says.
+func ImageInput(img image.Image, df weights.DataFormat) (*tensors.Tensor, error) {
+	x, err := PreprocessInput(ImgToArray(img, df), df)
+	if err != nil {
+		return nil, err
+	}
+	return Batch(x)
+}
+
 // MustPreprocessInput is PreprocessInput for inputs known to be valid; it panics otherwise.
 func MustPreprocessInput(x *tensors.Tensor, df weights.DataFormat) *tensors.Tensor {
 	t, err := PreprocessInput(x, df)

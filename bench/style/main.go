@@ -107,9 +107,9 @@ func main() {
 func preprocessed(load func(...gomlx_vgg.ImgOption) (*image.NRGBA, error), h, w int) *tensors.Tensor {
 	img, err := load(gomlx_vgg.TargetSize(h, w))
 	check(err)
-	x, err := gomlx_vgg.PreprocessInput(gomlx_vgg.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
+	x, err := gomlx_vgg.ImageInput(img, weights.ChannelsLast)
 	check(err)
-	return gomlx_vgg.MustBatch(x)
+	return x
 }
 
 func check(err error) {

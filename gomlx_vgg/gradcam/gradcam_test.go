@@ -22,11 +22,11 @@ func photo(t *testing.T) *tensors.Tensor {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := gomlx_vgg.PreprocessInput(gomlx_vgg.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
+	x, err := gomlx_vgg.ImageInput(img, weights.ChannelsLast)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return gomlx_vgg.MustBatch(x)
+	return x
 }
 
 // TestGradCAMMatchesPyTorch: VGG19's block5_conv4 output, the class score

@@ -24,8 +24,14 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	content := gomlx_vgg.MustBatch(gomlx_vgg.MustPreprocessInput(gomlx_vgg.ImgToArray(photo, weights.ChannelsLast), weights.ChannelsLast))
-	styleImg := gomlx_vgg.MustBatch(gomlx_vgg.MustPreprocessInput(gomlx_vgg.ImgToArray(cup, weights.ChannelsLast), weights.ChannelsLast))
+	content, err := gomlx_vgg.ImageInput(photo, weights.ChannelsLast)
+	if err != nil {
+		panic(err)
+	}
+	styleImg, err := gomlx_vgg.ImageInput(cup, weights.ChannelsLast)
+	if err != nil {
+		panic(err)
+	}
 	t, err := style.New(m).LearningRate(1000, 100, 0.96).Done(content, styleImg)
 	if err != nil {
 		panic(err)

@@ -40,8 +40,14 @@ func TestKernelGradientsMatchPyTorch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := gomlx_vgg.MustBatch(gomlx_vgg.MustPreprocessInput(gomlx_vgg.ImgToArray(photo, weights.ChannelsLast), weights.ChannelsLast))
-	s := gomlx_vgg.MustBatch(gomlx_vgg.MustPreprocessInput(gomlx_vgg.ImgToArray(cup, weights.ChannelsLast), weights.ChannelsLast))
+	c, err := gomlx_vgg.ImageInput(photo, weights.ChannelsLast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := gomlx_vgg.ImageInput(cup, weights.ChannelsLast)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tr, err := New(m).LearningRate(1e3, 100, 0.96).Done(c, s)
 	if err != nil {
 		t.Fatal(err)

@@ -47,11 +47,11 @@ func images(t *testing.T, h, w int) (content, styleImg *tensors.Tensor) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		x, err := gomlx_vgg.PreprocessInput(gomlx_vgg.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
+		x, err := gomlx_vgg.ImageInput(img, weights.ChannelsLast)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return gomlx_vgg.MustBatch(x)
+		return x
 	}
 	return load(gomlx_vgg.DemoImage), load(gomlx_vgg.CoffeeImage)
 }
@@ -172,7 +172,10 @@ func TestDeprocess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := gomlx_vgg.MustBatch(gomlx_vgg.MustPreprocessInput(gomlx_vgg.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast))
+	x, err := gomlx_vgg.ImageInput(img, weights.ChannelsLast)
+	if err != nil {
+		t.Fatal(err)
+	}
 	back, err := style.Deprocess(x)
 	if err != nil {
 		t.Fatal(err)

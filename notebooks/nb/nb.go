@@ -60,9 +60,9 @@ func Coffee(h, w int) *tensors.Tensor { return preprocessed(gomlx_vgg.CoffeeImag
 func preprocessed(load func(...gomlx_vgg.ImgOption) (*image.NRGBA, error), h, w int) *tensors.Tensor {
 	img, err := load(gomlx_vgg.TargetSize(h, w))
 	Must(err)
-	x, err := gomlx_vgg.PreprocessInput(gomlx_vgg.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
+	x, err := gomlx_vgg.ImageInput(img, weights.ChannelsLast)
 	Must(err)
-	return gomlx_vgg.MustBatch(x)
+	return x
 }
 
 // StyleTransfer is notebook 07's style transfer: VGG19 without its top on
