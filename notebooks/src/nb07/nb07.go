@@ -15,7 +15,7 @@ Gram matrices (channel-by-channel correlations) of its features at `block1_conv1
 style image's (the **style**), with a **total variation** term that keeps neighbouring pixels alike. The losses,
 their weights (content 2.5e-8, style 1e-6, total variation 1e-6) and the SGD schedule are those of Keras'
 example "Neural style transfer"; package `gomlx_vgg/style` computes them, and GoMLX's autodiff the gradient with
-respect to the image, through all of VGG19's convolutions.
+respect to the image, through VGG19's convolutions up to `block5_conv2`.
 
 The content is Chelsea the cat, the style a coffee cup (both CC0 photos from scikit-image, bundled).
 
