@@ -215,18 +215,13 @@ func Conv2D(x, kernel, bias *Node, same bool) *Node {
 // whose gradient of the kh*kw slices and their concatenation is kh*kw pads
 // and sums of full-size tensors plus strided slices of the patches.
 func im2colConv(x, kernel, bias *Node, same bool) *Node {
-	d, kd := x.Shape().Dimensions, kernel.Shape().Dimensions
-	n, h, w, c := d[0], d[1], d[2], d[3]
-	kh, kw, o := kd[0], kd[1], kd[3]
+	n, kd := x.Shape().Dimensions[0], kernel.Shape().Dimensions
+	kh, kw, c, o := kd[0], kd[1], kd[2], kd[3]
 	var pad [4]int // top, bottom, left, right
 	if same {
 		pad = [4]int{(kh - 1) / 2, kh / 2, (kw - 1) / 2, kw / 2}
 	}
-	oh, ow := h+pad[0]+pad[1]-kh+1, w+pad[2]+pad[3]-kw+1
-	if oh < 1 || ow < 1 {
-		panic(fmt.Errorf("gomlx_vgg: Conv2D 'valid' of a %dx%d input with a %dx%d kernel leaves nothing", h, w, kh, kw))
-	}
-	cols := patches(x, kh, kw, pad)
+	cols, oh, ow := patches(x, kh, kw, pad)
 	y := Reshape(Add(MatMul(cols, Reshape(kernel, kh*kw*c, o)), InsertAxes(bias, 0)), n, oh, ow, o)
 	if _, inference := inferenceGraphs.Load(x.Graph().GraphId()); inference || !customConvGradient {
 		return y
@@ -244,24 +239,28 @@ func inferenceGraph(g *Graph) { inferenceGraphs.Store(g.GraphId(), struct{}{}) }
 
 // patches is im2col: x (n, h, w, c) zero-padded by pad (top, bottom, left,
 // right), its kh*kw shifted views concatenated along channels in the kernel's
-// (row, column, channel) order, as a (n*oh*ow, kh*kw*c) matrix.
-func patches(x *Node, kh, kw int, pad [4]int) *Node {
+// (row, column, channel) order, as a (n*oh*ow, kh*kw*c) matrix; oh x ow is
+// the output's size.
+func patches(x *Node, kh, kw int, pad [4]int) (cols *Node, oh, ow int) {
 	d := x.Shape().Dimensions
 	n, h, w, c := d[0], d[1], d[2], d[3]
+	oh, ow = h+pad[0]+pad[1]-kh+1, w+pad[2]+pad[3]-kw+1
+	if oh < 1 || ow < 1 {
+		panic(fmt.Errorf("gomlx_vgg: Conv2D 'valid' of a %dx%d input with a %dx%d kernel leaves nothing", h, w, kh, kw))
+	}
 	p := x
 	if pad != [4]int{} {
 		// All four axes are given: Pad's gradient (GoMLX v0.28.8) breaks when trailing axes are left out.
 		p = Pad(x, ScalarZero(x.Graph(), x.DType()), compute.PadAxis{},
 			compute.PadAxis{Start: pad[0], End: pad[1]}, compute.PadAxis{Start: pad[2], End: pad[3]}, compute.PadAxis{})
 	}
-	oh, ow := h+pad[0]+pad[1]-kh+1, w+pad[2]+pad[3]-kw+1
 	parts := make([]*Node, 0, kh*kw)
 	for i := range kh {
 		for j := range kw {
 			parts = append(parts, Slice(p, AxisRange(), AxisRange(i, i+oh), AxisRange(j, j+ow), AxisRange()))
 		}
 	}
-	return Reshape(Concatenate(parts, -1), n*oh*ow, kh*kw*c)
+	return Reshape(Concatenate(parts, -1), n*oh*ow, kh*kw*c), oh, ow
 }
 
 // customConvGradient selects convGradients for im2colConv (false: GoMLX's
@@ -308,7 +307,8 @@ func convGradients(y, x, kernel, bias, cols *Node, pad [4]int) *Node {
 	dx := func() *Node {
 		flipped := TransposeAllAxes(Reverse(kernel, 0, 1), 0, 1, 3, 2) // (kh, kw, O, C)
 		back := [4]int{kh - 1 - pad[0], kh - 1 - pad[1], kw - 1 - pad[2], kw - 1 - pad[3]}
-		return Reshape(MatMul(patches(adjoint(), kh, kw, back), Reshape(flipped, kh*kw*o, c)), x.Shape().Dimensions...)
+		cols, _, _ := patches(adjoint(), kh, kw, back)
+		return Reshape(MatMul(cols, Reshape(flipped, kh*kw*o, c)), x.Shape().Dimensions...)
 	}
 	dk := func() *Node {
 		// vᵀ·cols with vᵀ made explicitly: the Go backend's matmul wants the left
@@ -325,7 +325,8 @@ func convGradients(y, x, kernel, bias, cols *Node, pad [4]int) *Node {
 	})
 }
 
-// convolveRelu is conv3x3Relu with the backend's own convolution op: XLA's
+// convolveRelu is Keras' Conv2D(3x3, padding="same", activation="relu") with
+// the backend's own convolution op (used off the Go backend): XLA's
 // (cuDNN on CUDA) is faster than any rewrite of it.
 func convolveRelu(x, kernel, bias *Node) *Node {
 	y := Convolve(x, kernel).PadSame().Done()
