@@ -88,17 +88,13 @@ func main() {
 		Threads: *threads, Style: &torchref.Style{Image: coffee, Steps: *steps, LearningRate: []float64{*lr, 100, 0.96}}})
 	check(err)
 	run := ref.StyleRun
-	ptStep := 0.0
-	for _, s := range run.Steps[1:] {
-		ptStep += s.Seconds / float64(len(run.Steps)-1)
-	}
-	ptLast := run.Steps[len(run.Steps)-1]
+	ptStep := run.SecondsPerStep()
 	_, rel := consistency.Compare(tensors.MustCopyFlatData[float32](t.Image()), run.Image)
 
 	fmt.Printf("\n| | first step s | s/step after | loss at step 0 | loss at step %d |\n|---|---|---|---|---|\n", *steps-1)
 	fmt.Printf("| Go (pure Go backend; set-up %.1f s) | %.2f | %.3f | %.6g | %.6g |\n", setup.Seconds(), goFirst.Seconds(), goStep, first.Total, last.Total)
 	fmt.Printf("| PyTorch %s float32, %d threads | %.2f | %.3f | %.6g | %.6g |\n", ref.Torch, *threads, run.Steps[0].Seconds, ptStep,
-		run.Steps[0].Content+run.Steps[0].Style+run.Steps[0].TotalVariation, ptLast.Content+ptLast.Style+ptLast.TotalVariation)
+		run.Steps[0].Total(), run.Steps[len(run.Steps)-1].Total())
 	fmt.Printf("\nGo/PyTorch per step: %.2f; final images differ by %.2g of the largest value\n", goStep/ptStep, rel)
 	fmt.Printf("Keras' example's 4000 steps at this size: Go %.0f min, PyTorch %.0f min\n", 4000*goStep/60, 4000*ptStep/60)
 }

@@ -158,9 +158,9 @@ class StyleLoss:
         self.cw, self.sw, self.tvw = weights
         self.names = [content_layer] + style_layers
         self.last = max(self.names, key=self.order)
-        keep = self.features(content, None)
+        keep = self.features(content)
         self.content = keep[content_layer].detach()
-        keep = self.features(style, None)
+        keep = self.features(style)
         self.grams = {n: gram(keep[n]).detach() for n in style_layers}
         self.size = content.shape[1] * content.shape[2]
 
@@ -168,9 +168,9 @@ class StyleLoss:
         return [n for b, c in enumerate(BLOCKS[self.model], start=1) for n in
                 ["block%d_conv%d" % (b, i) for i in range(1, c + 1)] + ["block%d_pool" % b]].index(name)
 
-    def features(self, x, watch):
+    def features(self, x):
         keep = dict.fromkeys(self.names)
-        forward(x, self.w, self.model, False, self.dtype, None, watch=watch, keep=keep, last=self.last)
+        forward(x, self.w, self.model, False, self.dtype, None, keep=keep, last=self.last)
         return keep
 
     def __call__(self, x):
@@ -192,6 +192,12 @@ class StyleLoss:
         return content, style, tv, xin
 
 
+def style_loss(a, w, model, x, style_x, dtype):
+    """The StyleLoss the command line asks for, the images (numpy) in dtype."""
+    return StyleLoss(w, model, torch.from_numpy(x).to(dtype), torch.from_numpy(style_x).to(dtype), a.content_layer,
+                     a.style_layers.split(","), [float(v) for v in a.style_weights.split(",")], dtype)
+
+
 def style_reference(x, style_x, w, model, a, emit, emit32=None):
     """The style transfer loss terms and their gradient in float64 at the
     combination image (a raw NHWC float32 file, else the content image x); with
@@ -206,9 +212,7 @@ def style_reference(x, style_x, w, model, a, emit, emit32=None):
         wd = dict(w)
         for k in kernels:  # leaves whose gradients backward() fills (HWIO, as Keras stores them)
             wd[k] = [torch.from_numpy(w[k][0]).to(dtype).requires_grad_(True)] + w[k][1:]
-        loss = StyleLoss(wd, model, torch.from_numpy(x).to(dtype), torch.from_numpy(style_x).to(dtype),
-                         a.content_layer, a.style_layers.split(","),
-                         [float(v) for v in a.style_weights.split(",")], dtype)
+        loss = style_loss(a, wd, model, x, style_x, dtype)
         content, style, tv, xin = loss(torch.from_numpy(comb).to(dtype))
         (content + style + tv).backward()
         for name, v in [("content", content), ("style", style), ("tv", tv)]:
@@ -222,8 +226,7 @@ def style_run(x, style_x, w, model, a, out):
     """Keras' example's SGD loop in float32 for a.style_steps steps, timed:
     writes style_run.json (each step's losses and seconds) and the final image
     (style_image.f32, NHWC preprocessed)."""
-    loss = StyleLoss(w, model, torch.from_numpy(x), torch.from_numpy(style_x), a.content_layer,
-                     a.style_layers.split(","), [float(v) for v in a.style_weights.split(",")], torch.float32)
+    loss = style_loss(a, w, model, x, style_x, torch.float32)
     lr0, decay_steps, decay_rate = [float(v) for v in a.style_lr.split(",")]
     img = torch.from_numpy(x.copy())
     steps = []

@@ -98,15 +98,33 @@ type Style struct {
 // StyleStep is one step of a PyTorch style transfer run: the weighted losses
 // before the step and the step's time.
 type StyleStep struct {
-	Content, Style, TotalVariation float64
-	Seconds                        float64
+	Content        float64 `json:"content"`
+	Style          float64 `json:"style"`
+	TotalVariation float64 `json:"tv"`
+	Seconds        float64 `json:"seconds"`
 }
+
+// Total is the step's total loss.
+func (s StyleStep) Total() float64 { return s.Content + s.Style + s.TotalVariation }
 
 // StyleRun is a PyTorch style transfer run (Style.Steps > 0).
 type StyleRun struct {
-	Steps []StyleStep
+	Steps []StyleStep `json:"steps"`
 	// Image is the final image, preprocessed NHWC.
-	Image []float32
+	Image []float32 `json:"-"`
+}
+
+// SecondsPerStep is the mean time of the steps after the first (which
+// includes PyTorch's warm-up), or the first's with one step.
+func (r *StyleRun) SecondsPerStep() float64 {
+	if len(r.Steps) < 2 {
+		return r.Steps[0].Seconds
+	}
+	t := 0.0
+	for _, s := range r.Steps[1:] {
+		t += s.Seconds
+	}
+	return t / float64(len(r.Steps)-1)
 }
 
 // Layer is one layer's output, NHWC (Keras channels_last) for 4-D activations.
@@ -248,10 +266,7 @@ func Run(o Options) (*Result, error) {
 			if err != nil {
 				return nil, err
 			}
-			layer.Float32 = make([]float32, n)
-			for i := range layer.Float32 {
-				layer.Float32[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-			}
+			layer.Float32 = float32s(raw)
 		}
 		res.Layers = append(res.Layers, layer)
 	}
@@ -324,24 +339,26 @@ func readStyleRun(out string, n int) (*StyleRun, error) {
 	if err != nil {
 		return nil, fmt.Errorf("torchref: %w", err)
 	}
-	var js struct {
-		Steps []struct {
-			Content, Style, TV, Seconds float64
-		} `json:"steps"`
-	}
-	if err := json.Unmarshal(b, &js); err != nil {
+	run := &StyleRun{}
+	if err := json.Unmarshal(b, run); err != nil {
 		return nil, fmt.Errorf("torchref: style_run.json: %w", err)
 	}
-	run := &StyleRun{Image: make([]float32, n)}
-	for _, s := range js.Steps {
-		run.Steps = append(run.Steps, StyleStep{Content: s.Content, Style: s.Style, TotalVariation: s.TV, Seconds: s.Seconds})
+	if len(run.Steps) == 0 {
+		return nil, errors.New("torchref: style_run.json has no steps")
 	}
 	raw, err := readRaw(filepath.Join(out, "style_image.f32"), 4*n, []int{n})
 	if err != nil {
 		return nil, err
 	}
-	for i := range run.Image {
-		run.Image[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-	}
+	run.Image = float32s(raw)
 	return run, nil
+}
+
+// float32s decodes little-endian float32 values.
+func float32s(raw []byte) []float32 {
+	v := make([]float32, len(raw)/4)
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+	}
+	return v
 }

@@ -201,11 +201,7 @@ func _() {
 			LearningRate: []float64{learningRate, 100, 0.96}}})
 	nb.Must(err)
 	run := ref.StyleRun
-	ptStep := 0.0
-	for _, s := range run.Steps[1:] {
-		ptStep += s.Seconds / float64(len(run.Steps)-1)
-	}
-	final := run.Steps[len(run.Steps)-1]
+	ptStep := run.SecondsPerStep()
 	img := tensors.FromFlatDataAndDimensions(run.Image, 1, imageSize, imageSize, 3)
 	g := display.NewGallery(fmt.Sprintf("after %d steps", steps), 2*imageSize)
 	nb.Must(g.Add("GoMLX (pure Go)", nb.Picture(t.Image())))
@@ -213,8 +209,7 @@ func _() {
 	display.MustShow(g.HTML())
 	_, rel := consistency.Compare(nb.Flat(t.Image()), run.Image)
 	fmt.Printf("final images differ by up to %.2g of the largest value\n", rel)
-	fmt.Printf("last step's total loss: Go %.5g, PyTorch %.5g\n", goLast,
-		final.Content+final.Style+final.TotalVariation)
+	fmt.Printf("last step's total loss: Go %.5g, PyTorch %.5g\n", goLast, run.Steps[len(run.Steps)-1].Total())
 	fmt.Printf("seconds per step after the first: Go %.3f, PyTorch %.3f (Go/PyTorch %.2f)\n",
 		goStep, ptStep, goStep/ptStep)
 }
