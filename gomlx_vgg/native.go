@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/gobackend"
@@ -38,6 +39,12 @@ const (
 // this CPU ("AVX-512", "AVX2"), or "none" (portable Go, ~25x slower: build with
 // GOEXPERIMENT=simd). $VGGNB_SIMD=AVX2 or none selects a slower one, to compare.
 func NativeSIMD() string { return kernels.SIMD }
+
+// NativeFMAPeak measures, for about d, the GFLOP/s that EngineNative's vector
+// FMAs reach on threads cores with nothing loaded or stored: the ceiling for
+// its convolutions (bench/vgg reports the share of it reached). It is 0 where
+// the micro-kernel in use is not the AVX-512 one.
+func NativeFMAPeak(threads int, d time.Duration) float64 { return kernels.FMAPeak(threads, d) }
 
 // Engine chooses what runs Outputs and Predict: EngineAuto (default),
 // EngineNative or EngineGraph. Apply always builds the GoMLX graph (for
@@ -74,15 +81,17 @@ func (m *Model) onGoBackend() bool {
 	return m != nil && m.backend != nil && m.backend.Name() == gobackend.GetBackend().Name()
 }
 
-// nativeState is what the native kernels keep between runs: packed
-// convolution kernels and two activation buffers used in turn.
+// nativeState is what the native kernels keep between runs: the convolutions
+// ready to run and two activation buffers used in turn.
 type nativeState struct {
 	convs map[string]*packedConv
 	bufs  [2][]float32
 }
 
-// packedConv is a layer's packed kernel, with the variable values it was packed
-// from: a value replaced (training, SetValue) is packed again.
+// packedConv is a layer's convolution, with the variable values it was made
+// from: a value replaced (training, SetValue) is prepared again. VGG's kernels
+// (output channels a multiple of 64) are read in place from the variable's
+// tensor, which kernel keeps: no second copy of the weights.
 type packedConv struct {
 	kernel, bias *tensors.Tensor
 	cv           *kernels.Conv3x3

@@ -90,6 +90,12 @@ func main() {
 	fmt.Printf("(PyTorch %s, %d threads; ONNX Runtime %s, %d intra-op threads, vggnb's frozen file; ms per image)\n",
 		torch.Torch, torch.Threads, ortVersion, *threads)
 	g := goTimes[key(1, 224, 224)]
+	if peak := gomlx_vgg.NativeFMAPeak(runtime.NumCPU(), time.Second); peak > 0 {
+		f := flops(224, 224) / 1e9
+		best := min(torch.Runs[key(1, 224, 224)+"/channels_last"], ortTimes[key(1, 224, 224)])
+		fmt.Printf("FMA peak (AVX-512, %d cores, FMAs only): %.1f GFLOP/s; 1x224x224 reaches %.0f%% of it in go, %.0f%% in the best peer; "+
+			"0.8x that peer needs %.0f%% with VGG's %.1f GFLOP\n", runtime.NumCPU(), peak, 100*f/g/peak, 100*f/best/peak, 100*f/(0.8*best)/peak, f)
+	}
 	fmt.Printf("GoMLX graph (im2col + SIMD matmul) 1x224x224: %.1f ms/img, %.1f GFLOP/s; native/graph %.2f\n",
 		1000*graph, flops(224, 224)/graph/1e9, g/graph)
 	loadAndStart()

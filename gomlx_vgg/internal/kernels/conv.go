@@ -5,11 +5,13 @@
 // The convolution is an indirect GEMM (as in XNNPACK): each output pixel has
 // nine pointers to its input pixels (or to a row of zeros at the border), and a
 // register-blocked micro-kernel multiplies them with the kernel, packed once
-// into 32-column panels. No im2col matrix is written (except a few rows at a
-// time for the 3-channel first layer), the bias and ReLU are applied while the
-// accumulators are still in registers, and the work is split over all cores. Built with GOEXPERIMENT=simd on amd64 with AVX-512 the
-// micro-kernel uses 512-bit FMAs; otherwise a portable Go micro-kernel does the
-// same arithmetic, slower.
+// into 64-column panels. No im2col matrix is written (except a few rows at a
+// time for the 3-channel first layer), the bias and ReLU are applied to the
+// sums before they leave the micro-kernel, and the work is split over all
+// cores. Built with GOEXPERIMENT=simd on amd64 with AVX-512 the micro-kernel
+// is assembly that computes 6 pixels x 64 channels in 24 of the 32 vector
+// registers (micro_amd64.s); with AVX2, archsimd in 16-channel quarters; else
+// a portable Go micro-kernel does the same arithmetic, slower.
 package kernels
 
 import (
@@ -20,20 +22,28 @@ import (
 )
 
 // nr is the number of output channels one micro-kernel call computes (a panel).
-const nr = 32
+const nr = 64
 
-// Conv3x3 is a packed Conv2D(3x3, padding="same", stride 1) with bias and ReLU.
+// Conv3x3 is a Conv2D(3x3, padding="same", stride 1) with bias and ReLU, its
+// kernel ready for the micro-kernel.
 type Conv3x3 struct {
 	// C and O are the input and output channels.
 	C, O int
-	// packed holds ceil(O/32) panels of [9*C][32] weights, zero past O.
-	packed []float32
-	// bias is padded with zeros to a multiple of 32.
+	// b holds the kernel as rows of ldb floats, 9*C of them per panel of nr
+	// output channels, the panels pstride floats apart: either the caller's
+	// HWIO kernel itself (ldb O, pstride nr) or ceil(O/nr) packed panels of
+	// [9*C][nr], zero past O (ldb nr, pstride 9*C*nr).
+	b            []float32
+	ldb, pstride int
+	// bias is padded with zeros to a multiple of nr.
 	bias []float32
 	zero []float32
 }
 
-// PackConv3x3 packs a Keras HWIO kernel (3, 3, c, o), flattened, and its bias.
+// PackConv3x3 prepares a Keras HWIO kernel (3, 3, c, o), flattened, and its
+// bias. When o is a multiple of 64 (all of VGG's layers) the kernel is not
+// copied: the Conv3x3 reads it in place, so the caller must keep it unchanged
+// while using the Conv3x3. Other kernels are packed into a copy.
 func PackConv3x3(kernel, bias []float32, c, o int) (*Conv3x3, error) {
 	if c <= 0 || o <= 0 || len(kernel) != 9*c*o || len(bias) != o {
 		return nil, fmt.Errorf("kernels: 3x3 conv %d->%d: kernel has %d values (want %d), bias %d (want %d)",
@@ -41,17 +51,26 @@ func PackConv3x3(kernel, bias []float32, c, o int) (*Conv3x3, error) {
 	}
 	panels := (o + nr - 1) / nr
 	k := 9 * c
-	cv := &Conv3x3{C: c, O: o, packed: make([]float32, panels*k*nr), bias: make([]float32, panels*nr), zero: make([]float32, c+16)}
+	cv := &Conv3x3{C: c, O: o, bias: make([]float32, panels*nr), zero: make([]float32, c+16)}
 	copy(cv.bias, bias)
+	if o%nr == 0 {
+		cv.b, cv.ldb, cv.pstride = kernel, o, nr
+		return cv, nil
+	}
+	cv.b, cv.ldb, cv.pstride = make([]float32, panels*k*nr), nr, k*nr
 	for p := range panels {
 		for j := range k {
-			dst := cv.packed[(p*k+j)*nr : (p*k+j+1)*nr]
+			dst := cv.b[(p*k+j)*nr : (p*k+j+1)*nr]
 			src := kernel[j*o+p*nr : j*o+min(o, p*nr+nr)]
 			copy(dst, src)
 		}
 	}
 	return cv, nil
 }
+
+// Packed reports whether the Conv3x3 holds its own copy of the kernel (O is
+// not a multiple of 64) rather than reading the caller's in place.
+func (cv *Conv3x3) Packed() bool { return cv.pstride != nr }
 
 // FLOPs is the number of floating point operations (2 per multiply-add) of
 // the convolution on n images of h x w.
@@ -145,7 +164,7 @@ func (t *tile) run(from, to int) {
 	}
 	panels := (o + nr - 1) / nr
 	for p := range panels {
-		b := cv.packed[p*k*nr : (p+1)*k*nr]
+		b := cv.b[p*cv.pstride:]
 		bias := cv.bias[p*nr : (p+1)*nr]
 		full := (p+1)*nr <= o
 		for px := from; px < to; px += mr {
@@ -166,7 +185,7 @@ func (t *tile) run(from, to int) {
 					t.out[i] = t.scratch[i*nr : (i+1)*nr]
 				}
 			}
-			microKernel(&t.rows, taps, c, b, bias, &t.out)
+			microKernel(&t.rows, taps, c, b, cv.ldb, bias, &t.out)
 			if !full {
 				for i := range valid {
 					d := (px+i)*o + p*nr

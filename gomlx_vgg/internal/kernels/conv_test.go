@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"testing"
+	"time"
 )
 
 // refConv3x3 is the textbook definition, in float64.
@@ -47,7 +48,7 @@ func randSlice(r *rand.Rand, n int) []float32 {
 // TestConv3x3 checks every micro-kernel this build and CPU have (the portable
 // one always) against the textbook convolution.
 func TestConv3x3(t *testing.T) {
-	defer func(k func(*[mr * 9][]float32, int, int, []float32, []float32, *[mr][]float32)) { microKernel = k }(microKernel)
+	defer func(k microKernelFunc) { microKernel = k }(microKernel)
 	for name, k := range microKernels {
 		microKernel = k
 		t.Run(name, testConv3x3)
@@ -64,6 +65,7 @@ func testConv3x3(t *testing.T) {
 		{1, 3, 3, 5, 40},   // a partial last panel
 		{1, 1, 1, 8, 32},   // all taps but the centre are padding
 		{3, 9, 11, 33, 70}, // odd sizes everywhere
+		{2, 5, 6, 7, 128},  // two panels read in place from the kernel
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("%dx%dx%dx%d->%d", tc.n, tc.h, tc.w, tc.c, tc.o), func(t *testing.T) {
@@ -74,6 +76,9 @@ func testConv3x3(t *testing.T) {
 			cv, err := PackConv3x3(kernel, bias, tc.c, tc.o)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if cv.Packed() != (tc.o%nr != 0) {
+				t.Fatalf("Packed() = %v for %d output channels", cv.Packed(), tc.o)
 			}
 			dst := make([]float32, tc.n*tc.h*tc.w*tc.o)
 			for i := range dst {
@@ -110,7 +115,7 @@ func TestConv3x3Errors(t *testing.T) {
 func BenchmarkConv3x3(b *testing.B) { benchConv3x3(b) }
 
 func BenchmarkConv3x3Kernels(b *testing.B) {
-	defer func(k func(*[mr * 9][]float32, int, int, []float32, []float32, *[mr][]float32)) { microKernel = k }(microKernel)
+	defer func(k microKernelFunc) { microKernel = k }(microKernel)
 	for name, k := range microKernels {
 		microKernel = k
 		b.Run(name, benchConv3x3)
@@ -131,4 +136,20 @@ func benchConv3x3(b *testing.B) {
 			b.ReportMetric(float64(cv.FLOPs(1, s.hw, s.hw))*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
 	}
+}
+
+// TestFMAPeak checks the peak is measured where the AVX-512 micro-kernel is
+// used, and only there.
+func TestFMAPeak(t *testing.T) {
+	peak := FMAPeak(1, 50*time.Millisecond)
+	if SIMD != "AVX-512" {
+		if peak != 0 {
+			t.Fatalf("FMAPeak = %g without the AVX-512 micro-kernel, want 0", peak)
+		}
+		return
+	}
+	if peak <= 0 {
+		t.Fatalf("FMAPeak = %g", peak)
+	}
+	t.Logf("one core: %.1f GFLOP/s", peak)
 }

@@ -1,33 +1,35 @@
 package kernels
 
 // mr is the number of output pixels one micro-kernel call computes.
-const mr = 4
+const mr = 6
 
 // microKernel computes out[i][j] = relu(bias[j] + sum over taps t < taps and
-// channels k < c of rows[i*9+t][k] * b[(t*c+k)*nr+j]) for a tile of mr pixels
+// channels k < c of rows[i*9+t][k] * b[(t*c+k)*ldb+j]) for a tile of mr pixels
 // and one panel of nr output channels. It is set to the fastest implementation
 // this build and CPU have.
 var microKernel = microKernelGo
 
+// microKernelFunc is the type of the micro-kernels.
+type microKernelFunc = func(rows *[mr * 9][]float32, taps, c int, b []float32, ldb int, bias []float32, out *[mr][]float32)
+
 // microKernels are all the micro-kernels this build and CPU can run, by name
 // (tests check each).
-var microKernels = map[string]func(rows *[mr * 9][]float32, taps, c int, b, bias []float32, out *[mr][]float32){
+var microKernels = map[string]microKernelFunc{
 	"none": microKernelGo,
 }
 
 // microKernelGo is the portable micro-kernel.
-func microKernelGo(rows *[mr * 9][]float32, taps, c int, b, bias []float32, out *[mr][]float32) {
+func microKernelGo(rows *[mr * 9][]float32, taps, c int, b []float32, ldb int, bias []float32, out *[mr][]float32) {
 	var sum [mr][nr]float32
 	for t := range taps {
 		// Each tap's c products are summed apart, then added to the totals:
 		// float32 error grows with c, not 9c.
 		var acc [mr][nr]float32
-		bt := b[t*c*nr : (t+1)*c*nr]
 		for i := range mr {
 			a := rows[i*9+t][:c]
 			ai := &acc[i]
 			for k, av := range a {
-				bk := (*[nr]float32)(bt[k*nr : k*nr+nr])
+				bk := (*[nr]float32)(b[(t*c+k)*ldb : (t*c+k)*ldb+nr])
 				for j := range nr {
 					ai[j] += av * bk[j]
 				}
