@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 )
 
@@ -72,5 +73,17 @@ func TestDense(t *testing.T) {
 	}
 	if err := Dense(make([]float32, 1), make([]float32, 4), make([]float32, 8), make([]float32, 2), 1, 4, 2, false); err == nil {
 		t.Error("Dense accepted a destination of the wrong size")
+	}
+}
+
+// TestSIMDEverywhere checks that a build with a SIMD micro-kernel also runs
+// the dense layers and pooling with SIMD, not just the convolutions.
+func TestSIMDEverywhere(t *testing.T) {
+	same := func(a, b any) bool { return reflect.ValueOf(a).Pointer() == reflect.ValueOf(b).Pointer() }
+	if SIMD != "AVX-512" {
+		t.Skipf("micro-kernel %q: the dense layers and pooling have SIMD for AVX-512 only", SIMD)
+	}
+	if same(axpy, axpyGo) || same(maxRows, maxRowsGo) {
+		t.Error("the AVX-512 micro-kernel is used, but the dense layers or pooling run portable Go")
 	}
 }
