@@ -347,6 +347,16 @@ func ImageInput(img image.Image, df weights.DataFormat) (*tensors.Tensor, error)
 	return Batch(x)
 }
 
+// PhotoInput is ImageInput, channels_last, of a bundled photograph (DemoImage
+// or CoffeeImage) loaded at height x width: VGG's input, a batch of one.
+func PhotoInput(photo func(...ImgOption) (*image.NRGBA, error), height, width int) (*tensors.Tensor, error) {
+	img, err := photo(TargetSize(height, width))
+	if err != nil {
+		return nil, err
+	}
+	return ImageInput(img, weights.ChannelsLast)
+}
+
 // MustPreprocessInput is PreprocessInput for inputs known to be valid; it panics otherwise.
 func MustPreprocessInput(x *tensors.Tensor, df weights.DataFormat) *tensors.Tensor {
 	t, err := PreprocessInput(x, df)

@@ -2,7 +2,9 @@ package gomlx_vgg
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"image"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -133,5 +135,36 @@ func TestPreprocessInput(t *testing.T) {
 	bad := tensors.FromFlatDataAndDimensions([]float32{1, 2, 3, 4}, 1, 2, 2)
 	if _, err := PreprocessInput(bad, weights.ChannelsLast); err == nil {
 		t.Error("2 channels accepted")
+	}
+}
+
+// TestPhotoInput: PhotoInput is the bundled photo at the asked size through
+// ImageInput, and passes on the loader's error.
+func TestPhotoInput(t *testing.T) {
+	for _, photo := range []struct {
+		name string
+		load func(...ImgOption) (*image.NRGBA, error)
+	}{{"demo", DemoImage}, {"coffee", CoffeeImage}} {
+		t.Run(photo.name, func(t *testing.T) {
+			x, err := PhotoInput(photo.load, 30, 40)
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, err := photo.load(TargetSize(30, 40))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := ImageInput(img, weights.ChannelsLast)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(x.Shape().Dimensions, []int{1, 30, 40, 3}) || !slices.Equal(tensors.MustCopyFlatData[float32](x), tensors.MustCopyFlatData[float32](want)) {
+				t.Fatalf("PhotoInput = %s, not ImageInput of the photo at 30x40", x.Shape())
+			}
+		})
+	}
+	failing := func(...ImgOption) (*image.NRGBA, error) { return nil, errors.New("no such photo") }
+	if _, err := PhotoInput(failing, 30, 40); err == nil || err.Error() != "no such photo" {
+		t.Fatalf("PhotoInput with a failing loader: error %v", err)
 	}
 }

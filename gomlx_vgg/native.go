@@ -36,7 +36,7 @@ const (
 )
 
 // NativeSIMD names the vector instructions EngineNative uses in this build on
-// this CPU ("AVX-512", "AVX2"), or "none" (portable Go, ~25x slower: build with
+// this CPU ("AVX-512", "AVX2"), or "none" (portable Go, ~40x slower: build with
 // GOEXPERIMENT=simd). $VGGNB_SIMD=AVX2 or none selects a slower one, to compare.
 func NativeSIMD() string { return kernels.SIMD }
 
@@ -84,15 +84,15 @@ func (m *Model) onGoBackend() bool {
 // nativeState is what the native kernels keep between runs: the convolutions
 // ready to run and two activation buffers used in turn.
 type nativeState struct {
-	convs map[string]*packedConv
+	convs map[string]*nativeConv
 	bufs  [2][]float32
 }
 
-// packedConv is a layer's convolution, with the variable values it was made
+// nativeConv is a layer's convolution, with the variable values it was made
 // from: a value replaced (training, SetValue) is prepared again. VGG's kernels
 // (output channels a multiple of 64) are read in place from the variable's
 // tensor, which kernel keeps: no second copy of the weights.
-type packedConv struct {
+type nativeConv struct {
 	kernel, bias *tensors.Tensor
 	cv           *kernels.Conv3x3
 }
@@ -131,8 +131,8 @@ func (m *Model) variableValues(layer string) (kernel, bias *tensors.Tensor, err 
 	return kernel, bias, nil
 }
 
-// packConvs packs the Conv2D layers among layers that need it, on all cores.
-func (m *Model) packConvs(layers []Layer) error {
+// prepareConvs prepares the Conv2D layers among layers that need it, on all cores.
+func (m *Model) prepareConvs(layers []Layer) error {
 	var convs []string
 	for _, l := range layers {
 		if l.Class == weights.Conv2D {
@@ -140,9 +140,9 @@ func (m *Model) packConvs(layers []Layer) error {
 		}
 	}
 	errs := make([]error, len(convs))
-	packed := make([]*packedConv, len(convs))
-	kernels.ForEach(len(convs), func(i int) { packed[i], errs[i] = m.packConv(convs[i]) })
-	for i, p := range packed {
+	prepared := make([]*nativeConv, len(convs))
+	kernels.ForEach(len(convs), func(i int) { prepared[i], errs[i] = m.prepareConv(convs[i]) })
+	for i, p := range prepared {
 		if errs[i] != nil {
 			return errs[i]
 		}
@@ -151,10 +151,10 @@ func (m *Model) packConvs(layers []Layer) error {
 	return nil
 }
 
-// packConv returns a layer's packed kernel: the one in m.native.convs if its
-// variables still hold the values it was packed from, else a new one. It only
-// reads m.native.convs, so packConvs runs it for several layers at once.
-func (m *Model) packConv(layer string) (*packedConv, error) {
+// prepareConv returns a layer's convolution: the one in m.native.convs if its
+// variables still hold the values it was made from, else a new one. It only
+// reads m.native.convs, so prepareConvs runs it for several layers at once.
+func (m *Model) prepareConv(layer string) (*nativeConv, error) {
 	kt, bt, err := m.variableValues(layer)
 	if err != nil {
 		return nil, err
@@ -167,19 +167,19 @@ func (m *Model) packConv(layer string) (*packedConv, error) {
 		return nil, fmt.Errorf("gomlx_vgg: %s: %s/kernel has shape %s, want (Float32)[3 3 C O]", m, layer, kt.Shape())
 	}
 	// The kernels' ReLU would hide a NaN weight (max(NaN, 0) is 0 in SIMD):
-	// checked here, once per packing, as the graph reports it.
+	// checked here, once per preparation, as the graph reports it.
 	if err := errors.Join(checkFiniteTensor(layer, "kernel", kt), checkFiniteTensor(layer, "bias", bt)); err != nil {
 		return nil, fmt.Errorf("gomlx_vgg: %s: %w", m, err)
 	}
 	var cv *kernels.Conv3x3
-	var packErr, biasErr error
+	var convErr, biasErr error
 	err = tensors.ConstFlatData(kt, func(k []float32) {
-		biasErr = tensors.ConstFlatData(bt, func(b []float32) { cv, packErr = kernels.PackConv3x3(k, b, d[2], d[3]) })
+		biasErr = tensors.ConstFlatData(bt, func(b []float32) { cv, convErr = kernels.NewConv3x3(k, b, d[2], d[3]) })
 	})
-	if err = errors.Join(err, biasErr, packErr); err != nil {
-		return nil, fmt.Errorf("gomlx_vgg: %s: packing %s: %w", m, layer, err)
+	if err = errors.Join(err, biasErr, convErr); err != nil {
+		return nil, fmt.Errorf("gomlx_vgg: %s: preparing %s: %w", m, layer, err)
 	}
-	return &packedConv{kernel: kt, bias: bt, cv: cv}, nil
+	return &nativeConv{kernel: kt, bias: bt, cv: cv}, nil
 }
 
 // buffer returns activation buffer i (0 or 1) with room for size values.
@@ -197,7 +197,7 @@ func (m *Model) nativeOutputs(x *tensors.Tensor, names []string) (map[string]*te
 		return nil, err
 	}
 	if m.native.convs == nil {
-		m.native.convs = map[string]*packedConv{}
+		m.native.convs = map[string]*nativeConv{}
 	}
 	// Weights "none" get their values on first use, as in the graph.
 	if err := m.store.InitializeVariables(m.backend, nil); err != nil {
@@ -207,7 +207,7 @@ func (m *Model) nativeOutputs(x *tensors.Tensor, names []string) (map[string]*te
 	for _, name := range names {
 		last = max(last, slices.IndexFunc(m.layers, func(l Layer) bool { return l.Name == name }))
 	}
-	if err := m.packConvs(m.layers[1 : last+1]); err != nil {
+	if err := m.prepareConvs(m.layers[1 : last+1]); err != nil {
 		return nil, err
 	}
 	out := make(map[string]*tensors.Tensor, len(names))
@@ -254,7 +254,7 @@ func (m *Model) runNative(xs []float32, dims []int, layers []Layer, names []stri
 		}
 		switch l.Class {
 		case weights.Conv2D:
-			cv := m.native.convs[l.Name].cv // packed by packConvs
+			cv := m.native.convs[l.Name].cv // prepared by prepareConvs
 			if cv.C != a.c {
 				return fmt.Errorf("layer %s: input has %d channels, kernel %d", l.Name, a.c, cv.C)
 			}

@@ -48,7 +48,7 @@ func Doctor(cfg Config) []Check {
 	vec := gomlx_vgg.NativeSIMD()
 	speed := map[string]string{"AVX-512": "VGG19 224x224 in ~0.2 s on 2 cores", "AVX2": "VGG19 224x224 in ~0.4 s on 2 cores"}[vec]
 	if speed == "" {
-		speed = "portable Go, ~25x slower than AVX-512"
+		speed = "portable Go, ~40x slower than AVX-512"
 	}
 	fix := "GOEXPERIMENT=simd go build ./cmd/vggnb (make build)"
 	if strings.Contains(simd, "simd") {
@@ -171,7 +171,7 @@ func kernelBuildCheck(c Config) Check {
 		return ch
 	}
 	exp := spec.Env["GOEXPERIMENT"]
-	vec := "none (portable Go, ~25x slower than AVX-512)"
+	vec := "none (portable Go, ~40x slower than AVX-512)"
 	if strings.Contains(exp, "simd") {
 		switch cpu := cpuFlags(); {
 		case cpu["avx512f"]:

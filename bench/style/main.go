@@ -53,7 +53,7 @@ func main() {
 	m, err := gomlx_vgg.VGG19().IncludeTop(false).Weights(gomlx_vgg.WeightSource(path)).Notices(nil).Done()
 	check(err)
 	t, err := style.New(m).LearningRate(*lr, style.DefaultDecaySteps, style.DefaultDecayRate).
-		Done(preprocessed(gomlx_vgg.DemoImage, *height, *width), preprocessed(gomlx_vgg.CoffeeImage, *height, *width))
+		Done(photoInput(gomlx_vgg.DemoImage, *height, *width), photoInput(gomlx_vgg.CoffeeImage, *height, *width))
 	check(err)
 	setup := time.Since(t0)
 	if synthetic {
@@ -99,11 +99,9 @@ func main() {
 	fmt.Printf("Keras' example's 4000 steps at this size: Go %.0f min, PyTorch %.0f min\n", 4000*goStep/60, 4000*ptStep/60)
 }
 
-// preprocessed loads a bundled photo at h x w, preprocessed, a batch of one.
-func preprocessed(load func(...gomlx_vgg.ImgOption) (*image.NRGBA, error), h, w int) *tensors.Tensor {
-	img, err := load(gomlx_vgg.TargetSize(h, w))
-	check(err)
-	x, err := gomlx_vgg.ImageInput(img, weights.ChannelsLast)
+// photoInput is gomlx_vgg.PhotoInput, exiting on an error.
+func photoInput(photo func(...gomlx_vgg.ImgOption) (*image.NRGBA, error), h, w int) *tensors.Tensor {
+	x, err := gomlx_vgg.PhotoInput(photo, h, w)
 	check(err)
 	return x
 }

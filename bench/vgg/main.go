@@ -279,11 +279,9 @@ func firstOutput(path string) {
 	}
 	m, err := b.Done()
 	check(err)
-	img, err := gomlx_vgg.DemoImage(gomlx_vgg.TargetSize(224, 224))
+	x, err := gomlx_vgg.PhotoInput(gomlx_vgg.DemoImage, 224, 224)
 	check(err)
-	x, err := gomlx_vgg.PreprocessInput(gomlx_vgg.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
-	check(err)
-	_, err = m.Predict(gomlx_vgg.MustBatch(x))
+	_, err = m.Predict(x)
 	check(err)
 	// The peak resident memory, for the parent (Linux).
 	if kb, ok := procstat.KB("VmHWM"); ok {

@@ -18,11 +18,7 @@ import (
 // photo is the demo photo at 224x224, preprocessed, a batch of one.
 func photo(t *testing.T) *tensors.Tensor {
 	t.Helper()
-	img, err := gomlx_vgg.DemoImage(gomlx_vgg.TargetSize(224, 224))
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, err := gomlx_vgg.ImageInput(img, weights.ChannelsLast)
+	x, err := gomlx_vgg.PhotoInput(gomlx_vgg.DemoImage, 224, 224)
 	if err != nil {
 		t.Fatal(err)
 	}

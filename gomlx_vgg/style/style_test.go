@@ -42,12 +42,8 @@ func network(t *testing.T) (*gomlx_vgg.Model, string) {
 // preprocessed, batches of one.
 func images(t *testing.T, h, w int) (content, styleImg *tensors.Tensor) {
 	t.Helper()
-	load := func(f func(...gomlx_vgg.ImgOption) (*image.NRGBA, error)) *tensors.Tensor {
-		img, err := f(gomlx_vgg.TargetSize(h, w))
-		if err != nil {
-			t.Fatal(err)
-		}
-		x, err := gomlx_vgg.ImageInput(img, weights.ChannelsLast)
+	load := func(photo func(...gomlx_vgg.ImgOption) (*image.NRGBA, error)) *tensors.Tensor {
+		x, err := gomlx_vgg.PhotoInput(photo, h, w)
 		if err != nil {
 			t.Fatal(err)
 		}

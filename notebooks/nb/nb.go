@@ -52,15 +52,13 @@ func VGG19(b *gomlx_vgg.Builder) *gomlx_vgg.Model {
 
 // Photo returns the demo photograph (Chelsea the cat, CC0) as a batch of one,
 // loaded at h x w as Keras' load_img does and put through preprocess_input.
-func Photo(h, w int) *tensors.Tensor { return preprocessed(gomlx_vgg.DemoImage, h, w) }
+func Photo(h, w int) *tensors.Tensor { return photoInput(gomlx_vgg.DemoImage, h, w) }
 
 // Coffee is Photo for the style photograph (the coffee cup, CC0).
-func Coffee(h, w int) *tensors.Tensor { return preprocessed(gomlx_vgg.CoffeeImage, h, w) }
+func Coffee(h, w int) *tensors.Tensor { return photoInput(gomlx_vgg.CoffeeImage, h, w) }
 
-func preprocessed(load func(...gomlx_vgg.ImgOption) (*image.NRGBA, error), h, w int) *tensors.Tensor {
-	img, err := load(gomlx_vgg.TargetSize(h, w))
-	Must(err)
-	x, err := gomlx_vgg.ImageInput(img, weights.ChannelsLast)
+func photoInput(photo func(...gomlx_vgg.ImgOption) (*image.NRGBA, error), h, w int) *tensors.Tensor {
+	x, err := gomlx_vgg.PhotoInput(photo, h, w)
 	Must(err)
 	return x
 }

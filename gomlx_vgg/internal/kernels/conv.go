@@ -4,8 +4,9 @@
 //
 // The convolution is an indirect GEMM (as in XNNPACK): each output pixel has
 // nine pointers to its input pixels (or to a row of zeros at the border), and a
-// register-blocked micro-kernel multiplies them with the kernel, packed once
-// into 64-column panels. No im2col matrix is written (except a few rows at a
+// register-blocked micro-kernel multiplies them with the kernel, 64 output
+// channels at a time (read in place, or packed once into 64-column panels when
+// O is not a multiple of 64). No im2col matrix is written (except a few rows at a
 // time for the 3-channel first layer), the bias and ReLU are applied to the
 // sums before they leave the micro-kernel, and the work is split over all
 // cores. Built with GOEXPERIMENT=simd on amd64 with AVX-512 the micro-kernel
@@ -40,11 +41,11 @@ type Conv3x3 struct {
 	zero []float32
 }
 
-// PackConv3x3 prepares a Keras HWIO kernel (3, 3, c, o), flattened, and its
+// NewConv3x3 prepares a Keras HWIO kernel (3, 3, c, o), flattened, and its
 // bias. When o is a multiple of 64 (all of VGG's layers) the kernel is not
 // copied: the Conv3x3 reads it in place, so the caller must keep it unchanged
 // while using the Conv3x3. Other kernels are packed into a copy.
-func PackConv3x3(kernel, bias []float32, c, o int) (*Conv3x3, error) {
+func NewConv3x3(kernel, bias []float32, c, o int) (*Conv3x3, error) {
 	if c <= 0 || o <= 0 || len(kernel) != 9*c*o || len(bias) != o {
 		return nil, fmt.Errorf("kernels: 3x3 conv %d->%d: kernel has %d values (want %d), bias %d (want %d)",
 			c, o, len(kernel), 9*c*o, len(bias), o)

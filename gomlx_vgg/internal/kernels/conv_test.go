@@ -73,7 +73,7 @@ func testConv3x3(t *testing.T) {
 			src := randSlice(r, tc.n*tc.h*tc.w*tc.c)
 			kernel := randSlice(r, 9*tc.c*tc.o)
 			bias := randSlice(r, tc.o)
-			cv, err := PackConv3x3(kernel, bias, tc.c, tc.o)
+			cv, err := NewConv3x3(kernel, bias, tc.c, tc.o)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -98,10 +98,10 @@ func testConv3x3(t *testing.T) {
 }
 
 func TestConv3x3Errors(t *testing.T) {
-	if _, err := PackConv3x3(make([]float32, 10), make([]float32, 2), 3, 2); err == nil {
-		t.Error("PackConv3x3 accepted a kernel of the wrong size")
+	if _, err := NewConv3x3(make([]float32, 10), make([]float32, 2), 3, 2); err == nil {
+		t.Error("NewConv3x3 accepted a kernel of the wrong size")
 	}
-	cv, err := PackConv3x3(make([]float32, 9*2*3), make([]float32, 3), 2, 3)
+	cv, err := NewConv3x3(make([]float32, 9*2*3), make([]float32, 3), 2, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func benchConv3x3(b *testing.B) {
 	for _, s := range []struct{ hw, c, o int }{{224, 3, 64}, {224, 64, 64}, {112, 128, 128}, {56, 256, 256}, {28, 512, 512}, {14, 512, 512}} {
 		b.Run(fmt.Sprintf("%dx%d_%d-%d", s.hw, s.hw, s.c, s.o), func(b *testing.B) {
 			r := rand.New(rand.NewPCG(1, 2))
-			cv, _ := PackConv3x3(randSlice(r, 9*s.c*s.o), randSlice(r, s.o), s.c, s.o)
+			cv, _ := NewConv3x3(randSlice(r, 9*s.c*s.o), randSlice(r, s.o), s.c, s.o)
 			src := randSlice(r, s.hw*s.hw*s.c)
 			dst := make([]float32, s.hw*s.hw*s.o)
 			b.ResetTimer()
