@@ -6,8 +6,6 @@ import (
 	"image"
 	"strings"
 	"sync"
-
-	"github.com/janpfeifer/gonb/gonbui"
 )
 
 // Gallery is a row of captioned images (wrapping when the cell is narrow)
@@ -16,7 +14,7 @@ import (
 // it in place.
 type Gallery struct {
 	mu     sync.Mutex
-	id     string
+	out    inPlace
 	title  string
 	px     int
 	images []galleryImage
@@ -30,11 +28,7 @@ type galleryImage struct {
 // NewGallery starts an empty gallery whose images are drawn px pixels wide
 // (0: their own width); small images are scaled up without smoothing.
 func NewGallery(title string, px int) *Gallery {
-	id := "vggnb-gallery"
-	if InNotebook() {
-		id = "vggnb-gallery-" + gonbui.UniqueId()
-	}
-	return &Gallery{id: id, title: title, px: px}
+	return &Gallery{out: newInPlace("vggnb-gallery"), title: title, px: px}
 }
 
 // Add appends img with its caption.
@@ -74,10 +68,4 @@ func (g *Gallery) HTML() HTML {
 
 // Update redraws the gallery in its notebook output, in place. Outside a
 // notebook it does nothing (show HTML() at the end).
-func (g *Gallery) Update() {
-	if !InNotebook() {
-		return
-	}
-	gonbui.UpdateHTML(g.id, string(g.HTML()))
-	gonbui.Sync()
-}
+func (g *Gallery) Update() { g.out.update(func() string { return string(g.HTML()) }) }

@@ -16,7 +16,7 @@ import (
 // final SVG with the other outputs.
 type LivePlot struct {
 	mu     sync.Mutex
-	id     string
+	out    inPlace
 	title  string
 	order  []string
 	series map[string][][2]float64
@@ -24,11 +24,7 @@ type LivePlot struct {
 
 // NewLivePlot starts an empty plot.
 func NewLivePlot(title string) *LivePlot {
-	id := "vggnb-live"
-	if InNotebook() {
-		id = "vggnb-live-" + gonbui.UniqueId()
-	}
-	return &LivePlot{id: id, title: title, series: map[string][][2]float64{}}
+	return &LivePlot{out: newInPlace("vggnb-live"), title: title, series: map[string][][2]float64{}}
 }
 
 // Add appends the point (x, y) to the named series.
@@ -84,10 +80,30 @@ func (p *LivePlot) SVG() SVG {
 // Update redraws the plot in its notebook output (in place; as an image so it
 // also survives HTML export). Outside a notebook it does nothing.
 func (p *LivePlot) Update() {
+	p.out.update(func() string {
+		return fmt.Sprintf(`<img alt="%s" src="data:image/svg+xml;charset=utf-8,%s">`, esc(p.title), url.PathEscape(string(p.SVG())))
+	})
+}
+
+// inPlace is a notebook output that is drawn again in place (LivePlot,
+// Gallery): its id is unique in the notebook.
+type inPlace string
+
+// newInPlace names a new output: prefix, then a unique id in a notebook.
+func newInPlace(prefix string) inPlace {
+	if InNotebook() {
+		return inPlace(prefix + "-" + gonbui.UniqueId())
+	}
+	return inPlace(prefix)
+}
+
+// update draws the output html() in place; outside a notebook it does
+// nothing, html not called.
+func (o inPlace) update(html func() string) {
 	if !InNotebook() {
 		return
 	}
-	gonbui.UpdateHTML(p.id, fmt.Sprintf(`<img alt="%s" src="data:image/svg+xml;charset=utf-8,%s">`, esc(p.title), url.PathEscape(string(p.SVG()))))
+	gonbui.UpdateHTML(string(o), html())
 	gonbui.Sync()
 }
 
