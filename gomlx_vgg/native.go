@@ -27,8 +27,9 @@ const (
 	// EngineGraph on any other (XLA: its own native convolution).
 	EngineAuto Engine = "auto"
 	// EngineNative runs the model with vggnb's own CPU kernels: a fused 3x3
-	// convolution + bias + ReLU (indirect GEMM, AVX-512 or AVX2 when built with
-	// GOEXPERIMENT=simd), 2x2 max pooling and blocked dense layers, on the
+	// convolution + bias + ReLU (Winograd F(2x2, 3x3), or an indirect GEMM for
+	// the first layer; AVX-512 or AVX2 when built with GOEXPERIMENT=simd), 2x2
+	// max pooling and blocked dense layers, on the
 	// model's variables, with no graph to build or compile.
 	EngineNative Engine = "native"
 	// EngineGraph runs the GoMLX graph that Apply builds, on the model's backend.
@@ -36,9 +37,20 @@ const (
 )
 
 // NativeSIMD names the vector instructions EngineNative uses in this build on
-// this CPU ("AVX-512", "AVX2"), or "none" (portable Go, ~40x slower: build with
+// this CPU ("AVX-512", "AVX2"), or "none" (portable Go, ~28x slower: build with
 // GOEXPERIMENT=simd). $VGGNB_SIMD=AVX2 or none selects a slower one, to compare.
 func NativeSIMD() string { return kernels.SIMD }
+
+// NativeConv names the algorithm of EngineNative's 3x3 convolutions:
+// "Winograd F(2x2,3x3)" (2.25x fewer multiplies; the 3-channel first layer is
+// direct), or "direct" where $VGGNB_CONV=direct asks for the direct
+// convolution everywhere, to compare.
+func NativeConv() string {
+	if kernels.Winograd {
+		return "Winograd F(2x2,3x3)"
+	}
+	return "direct"
+}
 
 // NativeFMAPeak measures, for about d, the GFLOP/s that EngineNative's vector
 // FMAs reach on threads cores with nothing loaded or stored: the ceiling for

@@ -57,8 +57,8 @@ func main() {
 	}
 	m, err := gomlx_vgg.VGG19().IncludeTop(false).Weights(gomlx_vgg.WeightsSynthetic).Notices(nil).Done()
 	check(err)
-	fmt.Printf("bench/vgg: VGG19 features, %d CPUs, %s, GOGC=%s, go = %s kernels (SIMD %s)\n",
-		runtime.NumCPU(), runtime.Version(), gogc(), m.Engine(), gomlx_vgg.NativeSIMD())
+	fmt.Printf("bench/vgg: VGG19 features, %d CPUs, %s, GOGC=%s, go = %s kernels (SIMD %s, %s)\n",
+		runtime.NumCPU(), runtime.Version(), gogc(), m.Engine(), gomlx_vgg.NativeSIMD(), gomlx_vgg.NativeConv())
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		check(err)
@@ -95,6 +95,10 @@ func main() {
 		best := min(torch.Runs[key(1, 224, 224)+"/channels_last"], ortTimes[key(1, 224, 224)])
 		fmt.Printf("FMA peak (AVX-512, %d cores, FMAs only): %.1f GFLOP/s; 1x224x224 reaches %.0f%% of it in go, %.0f%% in the best peer; "+
 			"0.8x that peer needs %.0f%% with VGG's %.1f GFLOP\n", runtime.NumCPU(), peak, 100*f/g/peak, 100*f/best/peak, 100*f/(0.8*best)/peak, f)
+		if gomlx_vgg.NativeConv() != "direct" {
+			fmt.Printf("(GFLOP/s and shares of the peak count the direct convolution's %.1f GFLOP; Winograd does 2.25x fewer "+
+				"multiplies in all layers but the first, so go can pass 100%%; VGGNB_CONV=direct runs the direct convolution)\n", f)
+		}
 	}
 	fmt.Printf("GoMLX graph (im2col + SIMD matmul) 1x224x224: %.1f ms/img, %.1f GFLOP/s; native/graph %.2f\n",
 		1000*graph, flops(224, 224)/graph/1e9, g/graph)

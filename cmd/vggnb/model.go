@@ -190,7 +190,7 @@ func featuresCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	engine := string(m.Engine())
 	if m.Engine() == gomlx_vgg.EngineNative {
-		engine += " kernels, SIMD " + gomlx_vgg.NativeSIMD()
+		engine += " kernels, SIMD " + gomlx_vgg.NativeSIMD() + ", " + gomlx_vgg.NativeConv()
 	}
 	fmt.Fprintf(stderr, "vggnb: %s computed in %v on backend %s (engine %s)\n", m.Name, elapsed.Round(time.Millisecond), n.backend, engine)
 	if m.Synthetic() {

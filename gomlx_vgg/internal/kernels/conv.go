@@ -13,6 +13,10 @@
 // is assembly that computes 6 pixels x 64 channels in 24 of the 32 vector
 // registers (micro_amd64.s); with AVX2, archsimd in 16-channel quarters; else
 // a portable Go micro-kernel does the same arithmetic, slower.
+//
+// Layers with at least 16 input channels and a multiple of 64 output channels
+// (all of VGG's but the first) use Winograd F(2x2, 3x3) instead by default
+// (conv_winograd.go): 2.25x fewer multiplies, on the same micro-kernel.
 package kernels
 
 import (
@@ -85,6 +89,10 @@ func (cv *Conv3x3) Apply(dst, src []float32, n, h, w int) error {
 	if len(src) != n*h*w*cv.C || len(dst) != n*h*w*cv.O {
 		return fmt.Errorf("kernels: 3x3 conv %d->%d on (%d, %d, %d): src has %d values (want %d), dst %d (want %d)",
 			cv.C, cv.O, n, h, w, len(src), n*h*w*cv.C, len(dst), n*h*w*cv.O)
+	}
+	if Winograd && cv.winogradOK() {
+		cv.applyWinograd(dst, src, n, h, w)
+		return nil
 	}
 	pixels := n * h * w
 	tiles := (pixels + mr - 1) / mr

@@ -46,12 +46,16 @@ func randSlice(r *rand.Rand, n int) []float32 {
 }
 
 // TestConv3x3 checks every micro-kernel this build and CPU have (the portable
-// one always) against the textbook convolution.
+// one always), direct and with Winograd (with the transforms of the same
+// instruction set), against the textbook convolution.
 func TestConv3x3(t *testing.T) {
-	defer func(k microKernelFunc) { microKernel = k }(microKernel)
+	defer func(k microKernelFunc, w winoTransforms, on bool) { microKernel, wino, Winograd = k, w, on }(microKernel, wino, Winograd)
 	for name, k := range microKernels {
-		microKernel = k
+		microKernel, wino = k, winoByName[name]
+		Winograd = false
 		t.Run(name, testConv3x3)
+		Winograd = true
+		t.Run(name+"/winograd", testConv3x3)
 	}
 	if len(microKernels) < 2 && runtime.GOARCH == "amd64" {
 		t.Logf("only the portable micro-kernel is built (GOEXPERIMENT=%q)", os.Getenv("GOEXPERIMENT"))
@@ -66,6 +70,14 @@ func testConv3x3(t *testing.T) {
 		{1, 1, 1, 8, 32},   // all taps but the centre are padding
 		{3, 9, 11, 33, 70}, // odd sizes everywhere
 		{2, 5, 6, 7, 128},  // two panels read in place from the kernel
+		// Winograd's: odd sizes (tiles past the image), channels not a
+		// multiple of 16, several panels, and a batch whose tiles fill
+		// several blocks.
+		{2, 7, 9, 37, 128},
+		{1, 4, 4, 16, 64},
+		{1, 1, 3, 20, 192},
+		{3, 30, 31, 48, 64},
+		{2, 28, 28, 256, 64}, // blocks of the target size, more than 4 per core
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("%dx%dx%dx%d->%d", tc.n, tc.h, tc.w, tc.c, tc.o), func(t *testing.T) {

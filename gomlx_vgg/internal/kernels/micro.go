@@ -5,7 +5,8 @@ const mr = 6
 
 // microKernel computes out[i][j] = relu(bias[j] + sum over taps t < taps and
 // channels k < c of rows[i*9+t][k] * b[(t*c+k)*ldb+j]) for a tile of mr pixels
-// and one panel of nr output channels. It is set to the fastest implementation
+// and one panel of nr output channels; with a nil bias, out[i][j] = the sum
+// (no bias, no ReLU: Winograd's products). It is set to the fastest implementation
 // this build and CPU have.
 var microKernel = microKernelGo
 
@@ -43,6 +44,10 @@ func microKernelGo(rows *[mr * 9][]float32, taps, c int, b []float32, ldb int, b
 	}
 	for i := range mr {
 		o := (*[nr]float32)(out[i][:nr])
+		if bias == nil {
+			*o = sum[i]
+			continue
+		}
 		for j := range nr {
 			o[j] = max(0, sum[i][j]+bias[j])
 		}

@@ -31,7 +31,7 @@ func microAVX512(rows *[mr * 9][]float32, taps, c int, b *float32, ldb int, bias
 // 64 channels in 24 of the 32 vector registers (archsimd's allocation spills
 // past 8 accumulators). It checks what the assembly reads and writes.
 func microKernelAVX512(rows *[mr * 9][]float32, taps, c int, b []float32, ldb int, bias []float32, out *[mr][]float32) {
-	if taps < 1 || taps > 9 || c < 1 || ldb < nr || len(b) < (taps*c-1)*ldb+nr || len(bias) < nr {
+	if taps < 1 || taps > 9 || c < 1 || ldb < nr || len(b) < (taps*c-1)*ldb+nr || bias != nil && len(bias) < nr {
 		panic("kernels: micro-kernel arguments out of range")
 	}
 	for i := range mr {

@@ -62,8 +62,9 @@
 // microKernel for mr=6 pixels x nr=64 channels with 512-bit FMAs: per input
 // channel, 4 loads of a row of b (rows ldb floats apart) and 6 broadcasts
 // feed 24 FMAs. The output rows hold the sum over taps until bias and ReLU
-// are applied at the end. The Go wrapper (micro_amd64.go) checks every
-// length; taps and c are at least 1.
+// are applied at the end (with a nil bias the sums are left as they are).
+// The Go wrapper (micro_amd64.go) checks every length; taps and c are at
+// least 1.
 TEXT ·microAVX512(SB), NOSPLIT, $0-56
 	MOVQ rows+0(FP), DI // rows[t], t = 0
 	MOVQ taps+8(FP), BX
@@ -134,6 +135,8 @@ channel:
 	JNZ  tap
 
 	MOVQ    bias+40(FP), R8
+	TESTQ   R8, R8
+	JZ      done // no bias: the raw sums (Winograd's products)
 	VMOVUPS (R8), Z24
 	VMOVUPS 64(R8), Z25
 	VMOVUPS 128(R8), Z26
@@ -145,6 +148,8 @@ channel:
 	FINISH(3)
 	FINISH(4)
 	FINISH(5)
+
+done:
 	VZEROUPPER
 	RET
 

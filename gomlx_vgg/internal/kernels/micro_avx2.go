@@ -70,6 +70,10 @@ func microKernelAVX2(rows *[mr * 9][]float32, taps, c int, b []float32, ldb int,
 		}
 	}
 	for i := range mr {
+		if bias == nil {
+			copy(out[i][:nr], sums[i*nr:(i+1)*nr])
+			continue
+		}
 		for v := range nr / 8 {
 			bv := archsimd.LoadFloat32x8((*[8]float32)(bias[v*8 : v*8+8]))
 			archsimd.LoadFloat32x8(sp(i*(nr/8) + v)).Add(bv).Max(zero).Store((*[8]float32)(out[i][v*8 : v*8+8]))

@@ -77,9 +77,16 @@ func TestDense(t *testing.T) {
 }
 
 // TestSIMDEverywhere checks that a build with a SIMD micro-kernel also runs
-// the dense layers and pooling with SIMD, not just the convolutions.
+// Winograd's transforms with the same instructions, and (AVX-512) the dense
+// layers and pooling with SIMD, not just the GEMMs.
 func TestSIMDEverywhere(t *testing.T) {
 	same := func(a, b any) bool { return reflect.ValueOf(a).Pointer() == reflect.ValueOf(b).Pointer() }
+	if w, ok := winoByName[SIMD]; !ok || !same(wino.input, w.input) || !same(wino.output, w.output) || !same(wino.kernel, w.kernel) {
+		t.Errorf("micro-kernel %q, but Winograd's transforms are not the %q ones", SIMD, SIMD)
+	}
+	if SIMD != "none" && same(wino.input, winoInputGo) {
+		t.Errorf("micro-kernel %q, but Winograd's transforms run portable Go", SIMD)
+	}
 	if SIMD != "AVX-512" {
 		t.Skipf("micro-kernel %q: the dense layers and pooling have SIMD for AVX-512 only", SIMD)
 	}

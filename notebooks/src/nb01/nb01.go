@@ -19,7 +19,7 @@ This notebook reproduces the blog post *"Use Keras pretrained models with Tensor
 4. walk through the **four pitfalls** of the post and the GoMLX guard for each;
 5. check, layer by layer, that **pure Go** computes the same activations as PyTorch in **float64** (the
    truth), as closely as PyTorch's own float32 does — both pure-Go ways:
-   vggnb's native kernels (what `Outputs` runs on the Go backend, ~0.2 s for VGG19) and the GoMLX graph;
+   vggnb's native kernels (what `Outputs` runs on the Go backend, ~0.1 s for VGG19) and the GoMLX graph;
 6. look inside: activation maps, histograms, per-layer means, the model summary and its graph.
 
 **Weights.** If the official Keras file `vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5` is on this machine

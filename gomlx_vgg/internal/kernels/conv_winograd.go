@@ -1,0 +1,271 @@
+package kernels
+
+import (
+	"runtime"
+	"sync"
+)
+
+// Winograd F(2x2, 3x3) (Lavin & Gray, "Fast Algorithms for Convolutional
+// Neural Networks", 2016): each 2x2 block of output pixels (a tile) is computed
+// from the 4x4 input pixels around it as
+//
+//	Y = Aᵀ [ Σ_c (G g_c Gᵀ) ⊙ (Bᵀ d_c B) ] A
+//
+// with g_c the 3x3 kernel of input channel c and d_c the 4x4 input. The sum
+// over channels is 16 independent GEMMs (one per position ξ of the 4x4
+// transformed tile) of 16 multiply-adds per tile and channel pair, where the
+// direct convolution does 4 x 9 = 36: 2.25x fewer. The GEMMs run on the same
+// micro-kernel as the direct convolution (one tap, K = C), the transforms are
+// additions (and halvings, for the kernel), vectorised across channels.
+//
+// Nothing is kept between calls: the transformed kernel (16/9 the size of the
+// kernel) is made per call, one 64-channel panel at a time, so the memory
+// stays that of the direct convolution. Its cost is small against the GEMM's
+// (it is done once per panel and call, the GEMM once per tile).
+//
+// The float32 rounding is close to the direct convolution's: each ξ's sum
+// over channels is one dot product (as is each tap's in the direct
+// convolution), and the transforms add at most 4 (input), 9 (kernel, halved)
+// and 9 (output) values.
+
+// winogradTarget is the number of transformed-input floats (tiles x C) one
+// block aims at, per ξ: the block's 16 x that stay in L2 while its GEMMs run.
+const winogradTarget = 12288
+
+// Winograd is whether Apply uses Winograd F(2x2, 3x3) for the layers it suits
+// (at least 16 input channels, output channels a multiple of 64: all of VGG's
+// but the first). It is faster with every micro-kernel (1.7-1.9x on VGG's
+// large layers with AVX-512, 1.2-1.4x with AVX2, whose transforms are in
+// portable Go, 2-2.5x in portable Go); $VGGNB_CONV=direct turns it off, to
+// compare.
+var Winograd = true
+
+// winogradOK reports whether the Winograd path suits this convolution.
+func (cv *Conv3x3) winogradOK() bool { return cv.C >= smallC && cv.O%nr == 0 }
+
+// winoTransforms are Winograd's three transforms, in one instruction set.
+type winoTransforms struct {
+	// input writes Bᵀ d B for channels [from, c) of one tile: d[i*4+j] is the
+	// input pixel at row i, column j of the 4x4 tile (C values), and v[ξ*c+k]
+	// the transformed value ξ of channel k.
+	input func(v []float32, d *[16][]float32, c, from int)
+	// output writes relu(Aᵀ M A + bias) for one tile and panel: m[ξ*nr+j] is
+	// the GEMM's sum ξ for output channel j, y[i*2+j] the output pixel at row
+	// i, column j of the 2x2 tile (nr values).
+	output func(y *[4][]float32, m []float32, bias []float32)
+	// kernel writes G g Gᵀ for one input channel and panel: g[t] is the
+	// kernel's row for tap t (nr output channels), u[ξ*us+j] the transformed
+	// value ξ for output channel j.
+	kernel func(u []float32, us int, g *[9][]float32)
+}
+
+// wino is the fastest of winoByName this build and CPU have, as microKernel is
+// of microKernels (under the same names).
+var wino = winoByName["none"]
+
+// winoByName are all the transforms this build and CPU can run, by name.
+var winoByName = map[string]winoTransforms{
+	"none": {winoInputGo, winoOutputGo, winoKernelGo},
+}
+
+// winoInputGo is winoTransforms.input in portable Go.
+func winoInputGo(v []float32, d *[16][]float32, c, from int) {
+	v = v[:16*c]
+	for k := from; k < c; k++ {
+		var t [16]float32
+		for j := range 4 { // Bᵀ d, column j
+			d0, d1, d2, d3 := d[j][k], d[4+j][k], d[8+j][k], d[12+j][k]
+			t[j], t[4+j], t[8+j], t[12+j] = d0-d2, d1+d2, d2-d1, d1-d3
+		}
+		for i := range 4 { // (Bᵀ d) B, row i
+			t0, t1, t2, t3 := t[i*4], t[i*4+1], t[i*4+2], t[i*4+3]
+			v[(i*4)*c+k], v[(i*4+1)*c+k], v[(i*4+2)*c+k], v[(i*4+3)*c+k] = t0-t2, t1+t2, t2-t1, t1-t3
+		}
+	}
+}
+
+// winoOutputGo is winoTransforms.output in portable Go.
+func winoOutputGo(y *[4][]float32, m []float32, bias []float32) {
+	m, bias = m[:16*nr], bias[:nr]
+	y0, y1, y2, y3 := y[0][:nr], y[1][:nr], y[2][:nr], y[3][:nr]
+	for k := range nr {
+		var s [8]float32 // Aᵀ M: two rows of four
+		for j := range 4 {
+			m0, m1, m2, m3 := m[j*nr+k], m[(4+j)*nr+k], m[(8+j)*nr+k], m[(12+j)*nr+k]
+			s[j], s[4+j] = m0+m1+m2, m1-m2-m3
+		}
+		b := bias[k]
+		y0[k] = max(0, s[0]+s[1]+s[2]+b)
+		y1[k] = max(0, s[1]-s[2]-s[3]+b)
+		y2[k] = max(0, s[4]+s[5]+s[6]+b)
+		y3[k] = max(0, s[5]-s[6]-s[7]+b)
+	}
+}
+
+// winoKernelGo is winoTransforms.kernel in portable Go.
+func winoKernelGo(u []float32, us int, g *[9][]float32) {
+	_ = u[15*us+nr-1]
+	for k := range nr {
+		var a [12]float32 // G g: four rows of three
+		for j := range 3 {
+			g0, g1, g2 := g[j][k], g[3+j][k], g[6+j][k]
+			a[j], a[3+j], a[6+j], a[9+j] = g0, (g0+g1+g2)*0.5, (g0-g1+g2)*0.5, g2
+		}
+		for i := range 4 { // (G g) Gᵀ, row i
+			a0, a1, a2 := a[i*3], a[i*3+1], a[i*3+2]
+			u[(i*4)*us+k], u[(i*4+1)*us+k], u[(i*4+2)*us+k], u[(i*4+3)*us+k] = a0, (a0+a1+a2)*0.5, (a0-a1+a2)*0.5, a2
+		}
+	}
+}
+
+// winoWork is one worker's buffers for Winograd.
+type winoWork struct {
+	v, m, u []float32 // transformed inputs [T][16][C], GEMM sums [T][16][nr], kernel [16][C][nr]
+	scratch []float32 // where rows past the tiles, or pixels past the image, go
+	rows    [mr * 9][]float32
+	out     [mr][]float32
+	d       [16][]float32
+	y       [4][]float32
+	g       [9][]float32
+}
+
+var winoPool = sync.Pool{New: func() any { return &winoWork{scratch: make([]float32, mr*nr)} }}
+
+// grow returns s with length n, reallocated if it is shorter.
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// winoConv is one call's geometry.
+type winoConv struct {
+	cv           *Conv3x3
+	dst, src     []float32
+	h, w, th, tw int
+	tiles, block int // tiles in all; per block, a multiple of mr
+}
+
+// applyWinograd is Apply with Winograd F(2x2, 3x3) (winogradOK must hold).
+// When the panels split evenly over the cores (a multiple of them, or many)
+// each worker takes whole panels, transforming its own kernel panel; else the
+// panels run one after another, their kernel transformed by all workers, then
+// their tiles split.
+func (cv *Conv3x3) applyWinograd(dst, src []float32, n, h, w int) {
+	th, tw := (h+1)/2, (w+1)/2
+	wc := &winoConv{cv: cv, dst: dst, src: src, h: h, w: w, th: th, tw: tw, tiles: n * th * tw}
+	wc.block = max(mr, winogradTarget/cv.C/mr*mr)
+	blocks := (wc.tiles + wc.block - 1) / wc.block
+	panels := cv.O / nr
+	workers := runtime.GOMAXPROCS(0)
+	if panels >= workers && (panels%workers == 0 || panels >= 4*workers) {
+		ForEach(panels, func(p int) {
+			ww := winoPool.Get().(*winoWork)
+			ww.u = grow(ww.u, 16*cv.C*nr)
+			wc.kernel(ww, ww.u, p, 0, cv.C)
+			for b := range blocks {
+				wc.run(ww, ww.u, p, b)
+			}
+			winoPool.Put(ww)
+		})
+		return
+	}
+	if blocks < 4*workers { // few tiles: smaller blocks, so that all cores get some
+		wc.block = max(mr, (wc.tiles+workers*mr-1)/(workers*mr)*mr)
+		blocks = (wc.tiles + wc.block - 1) / wc.block
+	}
+	shared := winoPool.Get().(*winoWork)
+	u := grow(shared.u, 16*cv.C*nr)
+	const step = 32 // input channels per kernel transform job
+	for p := range panels {
+		ForEach((cv.C+step-1)/step, func(i int) {
+			ww := winoPool.Get().(*winoWork)
+			wc.kernel(ww, u, p, i*step, min(cv.C, (i+1)*step))
+			winoPool.Put(ww)
+		})
+		ForEach(blocks, func(b int) {
+			ww := winoPool.Get().(*winoWork)
+			wc.run(ww, u, p, b)
+			winoPool.Put(ww)
+		})
+	}
+	shared.u = u
+	winoPool.Put(shared)
+}
+
+// kernel transforms input channels [from, to) of panel p into u ([16][C][nr]).
+func (wc *winoConv) kernel(ww *winoWork, u []float32, p, from, to int) {
+	cv := wc.cv
+	us := cv.C * nr
+	for c := from; c < to; c++ {
+		for t := range 9 {
+			r := p*cv.pstride + (t*cv.C+c)*cv.ldb
+			ww.g[t] = cv.b[r : r+nr]
+		}
+		wino.kernel(u[c*nr:], us, &ww.g)
+	}
+	ww.g = [9][]float32{} // keep no weights alive from the pool
+}
+
+// run computes block b's tiles for panel p, with u the panel's transformed kernel.
+func (wc *winoConv) run(ww *winoWork, u []float32, p, b int) {
+	cv := wc.cv
+	c, o := cv.C, cv.O
+	from := b * wc.block
+	nt := min(wc.tiles, from+wc.block) - from
+	ww.v = grow(ww.v, nt*16*c)
+	ww.m = grow(ww.m, nt*16*nr)
+	hw := wc.th * wc.tw
+	for t := range nt { // Bᵀ d B
+		img, r := (from+t)/hw, (from+t)%hw
+		y0, x0 := 2*(r/wc.tw)-1, 2*(r%wc.tw)-1
+		for i := range 4 {
+			for j := range 4 {
+				yy, xx := y0+i, x0+j
+				if yy < 0 || yy >= wc.h || xx < 0 || xx >= wc.w {
+					ww.d[i*4+j] = cv.zero[:c]
+					continue
+				}
+				s := ((img*wc.h+yy)*wc.w + xx) * c
+				ww.d[i*4+j] = wc.src[s : s+c]
+			}
+		}
+		wino.input(ww.v[t*16*c:], &ww.d, c, 0)
+	}
+	for xi := range 16 { // M[ξ] = V[ξ] U[ξ], mr tiles at a time
+		uxi := u[xi*c*nr : (xi+1)*c*nr]
+		for t0 := 0; t0 < nt; t0 += mr {
+			valid := min(mr, nt-t0)
+			for i := range mr {
+				if i < valid {
+					ww.out[i] = ww.m[((t0+i)*16+xi)*nr:][:nr]
+				} else {
+					ww.out[i] = ww.scratch[i*nr : (i+1)*nr]
+				}
+				t := t0 + min(i, valid-1)
+				ww.rows[i*9] = ww.v[(t*16+xi)*c:][:c]
+			}
+			microKernel(&ww.rows, 1, c, uxi, nr, nil, &ww.out)
+		}
+	}
+	bias := cv.bias[p*nr : (p+1)*nr]
+	for t := range nt { // relu(Aᵀ M A + bias)
+		img, r := (from+t)/hw, (from+t)%hw
+		y0, x0 := 2*(r/wc.tw), 2*(r%wc.tw)
+		for i := range 2 {
+			for j := range 2 {
+				yy, xx := y0+i, x0+j
+				if yy >= wc.h || xx >= wc.w {
+					ww.y[i*2+j] = ww.scratch[(i*2+j)*nr:][:nr]
+					continue
+				}
+				d := ((img*wc.h+yy)*wc.w+xx)*o + p*nr
+				ww.y[i*2+j] = wc.dst[d : d+nr]
+			}
+		}
+		wino.output(&ww.y, ww.m[t*16*nr:], bias)
+	}
+	ww.d, ww.y = [16][]float32{}, [4][]float32{} // keep no activations alive from the pool
+	ww.rows, ww.out = [mr * 9][]float32{}, [mr][]float32{}
+}
