@@ -234,8 +234,14 @@ func im2colConv(x, kernel, bias *Node, same bool) *Node {
 // convGradients' extra nodes.
 var inferenceGraphs sync.Map // GraphId -> struct{}
 
-// inferenceGraph marks g as built only to be run.
-func inferenceGraph(g *Graph) { inferenceGraphs.Store(g.GraphId(), struct{}{}) }
+// inferenceGraph marks g as built only to be run, until the returned func is
+// called (deferred in the function that builds g: the mark is needed only while
+// its convolutions are built, and graph ids are never reused).
+func inferenceGraph(g *Graph) (done func()) {
+	id := g.GraphId()
+	inferenceGraphs.Store(id, struct{}{})
+	return func() { inferenceGraphs.Delete(id) }
+}
 
 // patches is im2col: x (n, h, w, c) zero-padded by pad (top, bottom, left,
 // right), its kh*kw shifted views concatenated along channels in the kernel's
@@ -373,7 +379,7 @@ type OpGroup struct {
 func (m *Model) Ops(inputDims ...int) ([]OpGroup, error) {
 	var groups []OpGroup
 	exec, err := model.NewExec(m.backend, m.store, func(_ *model.Scope, x *Node) *Node {
-		inferenceGraph(x.Graph())
+		defer inferenceGraph(x.Graph())()
 		groups = []OpGroup{{Layer: "input_1", Ops: opsOf(x.Graph(), 0, len(x.Graph().Nodes()))}}
 		return m.applyLayers(m.root, x, func(layer string, from, to int) {
 			groups = append(groups, OpGroup{Layer: layer, Ops: opsOf(x.Graph(), from, to)})

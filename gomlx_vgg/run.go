@@ -93,7 +93,7 @@ func (m *Model) graphOutputs(x *tensors.Tensor, names []string) (map[string]*ten
 	if !ok {
 		var err error
 		exec, err = model.NewExec(m.backend, m.store, func(_ *model.Scope, x *Node) []*Node {
-			inferenceGraph(x.Graph())
+			defer inferenceGraph(x.Graph())()
 			return m.ApplyLayers(m.root, x, names...)
 		})
 		if err != nil {

@@ -278,6 +278,27 @@ func TestOps(t *testing.T) {
 	if last := groups[len(groups)-1]; last.Layer != "block5_pool" || !slices.Equal(last.Ops[len(last.Ops)-1].Shape, []int{1, 2, 2, 512}) {
 		t.Errorf("last group %s ends with %v", last.Layer, last.Ops[len(last.Ops)-1])
 	}
+	// The graph is marked as inference while built (no convGradients nodes:
+	// as many ops as with autodiff's gradient), and unmarked after.
+	count := func(groups []OpGroup) (n int) {
+		for _, g := range groups {
+			n += len(g.Ops)
+		}
+		return n
+	}
+	customConvGradient = false
+	plain, err := m.Ops(1, 64, 64, 3)
+	customConvGradient = true
+	if err != nil {
+		t.Fatal(err)
+	}
+	if count(groups) != count(plain) {
+		t.Errorf("inference graph has %d ops, %d without the custom convolution gradient", count(groups), count(plain))
+	}
+	inferenceGraphs.Range(func(id, _ any) bool {
+		t.Errorf("graph %v still marked as inference after it was built", id)
+		return true
+	})
 }
 
 // TestWeightsFrom: a model built from a File in memory (here the Theano layout
