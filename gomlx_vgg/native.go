@@ -29,8 +29,8 @@ const (
 	// EngineNative runs the model with vggnb's own CPU kernels: a fused 3x3
 	// convolution + bias + ReLU (Winograd F(2x2, 3x3), or an indirect GEMM for
 	// the first layer; AVX-512 or AVX2 when built with GOEXPERIMENT=simd), 2x2
-	// max pooling and blocked dense layers, on the
-	// model's variables, with no graph to build or compile.
+	// max pooling and blocked dense layers, on the model's variables, with no
+	// graph to build or compile.
 	EngineNative Engine = "native"
 	// EngineGraph runs the GoMLX graph that Apply builds, on the model's backend.
 	EngineGraph Engine = "graph"

@@ -208,7 +208,6 @@ func (t *tile) run(from, to int) {
 // setRows points rows at the 3x3 neighbourhoods of pixels px..px+valid-1
 // (flat NHW index); rows of missing pixels repeat the last valid one.
 func (t *tile) setRows(px, valid int) {
-	c := t.cv.C
 	hw := t.h * t.w
 	for i := range mr {
 		p := px + min(i, valid-1)
@@ -216,24 +215,27 @@ func (t *tile) setRows(px, valid int) {
 		y, x := r/t.w, r%t.w
 		for dy := range 3 {
 			for dx := range 3 {
-				yy, xx := y+dy-1, x+dx-1
-				if yy < 0 || yy >= t.h || xx < 0 || xx >= t.w {
-					t.rows[i*9+dy*3+dx] = t.cv.zero[:c]
-					continue
-				}
-				s := ((img*t.h+yy)*t.w + xx) * c
-				t.rows[i*9+dy*3+dx] = t.src[s : s+c]
+				t.rows[i*9+dy*3+dx] = t.cv.inputRow(t.src, t.h, t.w, img, y+dy-1, x+dx-1)
 			}
 		}
 	}
 }
 
+// inputRow returns the C input values of pixel (y, x) of image img in src
+// (n, h, w, C), or a row of zeros where (y, x) is outside the image (the
+// "same" padding).
+func (cv *Conv3x3) inputRow(src []float32, h, w, img, y, x int) []float32 {
+	if y < 0 || y >= h || x < 0 || x >= w {
+		return cv.zero[:cv.C]
+	}
+	s := ((img*h+y)*w + x) * cv.C
+	return src[s : s+cv.C]
+}
+
 // gather writes the im2col rows of pixels [from, to) into t.col.
 func (t *tile) gather(from, to int) {
 	c := t.cv.C
-	if need := (to - from) * 9 * c; len(t.col) < need {
-		t.col = make([]float32, need)
-	}
+	t.col = grow(t.col, (to-from)*9*c)
 	for px := from; px < to; px += mr {
 		valid := min(mr, to-px)
 		t.setRows(px, valid)

@@ -34,10 +34,9 @@ const winogradTarget = 12288
 
 // Winograd is whether Apply uses Winograd F(2x2, 3x3) for the layers it suits
 // (at least 16 input channels, output channels a multiple of 64: all of VGG's
-// but the first). It is faster with every micro-kernel (1.7-1.9x on VGG's
-// large layers with AVX-512, 1.2-1.4x with AVX2, whose transforms are in
-// portable Go, 2-2.5x in portable Go); $VGGNB_CONV=direct turns it off, to
-// compare.
+// but the first). It is faster with every micro-kernel (VGG19 1.8x faster
+// with AVX-512, 2.8x with AVX2, 2.1x in portable Go); $VGGNB_CONV=direct
+// turns it off, to compare.
 var Winograd = true
 
 // winogradOK reports whether the Winograd path suits this convolution.
@@ -126,7 +125,6 @@ type winoWork struct {
 	out     [mr][]float32
 	d       [16][]float32
 	y       [4][]float32
-	g       [9][]float32
 }
 
 var winoPool = sync.Pool{New: func() any { return &winoWork{scratch: make([]float32, mr*nr)} }}
@@ -163,7 +161,7 @@ func (cv *Conv3x3) applyWinograd(dst, src []float32, n, h, w int) {
 		ForEach(panels, func(p int) {
 			ww := winoPool.Get().(*winoWork)
 			ww.u = grow(ww.u, 16*cv.C*nr)
-			wc.kernel(ww, ww.u, p, 0, cv.C)
+			wc.kernel(ww.u, p, 0, cv.C)
 			for b := range blocks {
 				wc.run(ww, ww.u, p, b)
 			}
@@ -179,11 +177,7 @@ func (cv *Conv3x3) applyWinograd(dst, src []float32, n, h, w int) {
 	u := grow(shared.u, 16*cv.C*nr)
 	const step = 32 // input channels per kernel transform job
 	for p := range panels {
-		ForEach((cv.C+step-1)/step, func(i int) {
-			ww := winoPool.Get().(*winoWork)
-			wc.kernel(ww, u, p, i*step, min(cv.C, (i+1)*step))
-			winoPool.Put(ww)
-		})
+		ForEach((cv.C+step-1)/step, func(i int) { wc.kernel(u, p, i*step, min(cv.C, (i+1)*step)) })
 		ForEach(blocks, func(b int) {
 			ww := winoPool.Get().(*winoWork)
 			wc.run(ww, u, p, b)
@@ -195,17 +189,17 @@ func (cv *Conv3x3) applyWinograd(dst, src []float32, n, h, w int) {
 }
 
 // kernel transforms input channels [from, to) of panel p into u ([16][C][nr]).
-func (wc *winoConv) kernel(ww *winoWork, u []float32, p, from, to int) {
+func (wc *winoConv) kernel(u []float32, p, from, to int) {
 	cv := wc.cv
 	us := cv.C * nr
+	var g [9][]float32
 	for c := from; c < to; c++ {
 		for t := range 9 {
 			r := p*cv.pstride + (t*cv.C+c)*cv.ldb
-			ww.g[t] = cv.b[r : r+nr]
+			g[t] = cv.b[r : r+nr]
 		}
-		wino.kernel(u[c*nr:], us, &ww.g)
+		wino.kernel(u[c*nr:], us, &g)
 	}
-	ww.g = [9][]float32{} // keep no weights alive from the pool
 }
 
 // run computes block b's tiles for panel p, with u the panel's transformed kernel.
@@ -222,13 +216,7 @@ func (wc *winoConv) run(ww *winoWork, u []float32, p, b int) {
 		y0, x0 := 2*(r/wc.tw)-1, 2*(r%wc.tw)-1
 		for i := range 4 {
 			for j := range 4 {
-				yy, xx := y0+i, x0+j
-				if yy < 0 || yy >= wc.h || xx < 0 || xx >= wc.w {
-					ww.d[i*4+j] = cv.zero[:c]
-					continue
-				}
-				s := ((img*wc.h+yy)*wc.w + xx) * c
-				ww.d[i*4+j] = wc.src[s : s+c]
+				ww.d[i*4+j] = cv.inputRow(wc.src, wc.h, wc.w, img, y0+i, x0+j)
 			}
 		}
 		wino.input(ww.v[t*16*c:], &ww.d, c, 0)
