@@ -94,10 +94,12 @@ func (m *Model) onGoBackend() bool {
 }
 
 // nativeState is what the native kernels keep between runs: the convolutions
-// ready to run and two activation buffers used in turn.
+// ready to run, two activation buffers used in turn and a Tape's activations.
 type nativeState struct {
 	convs map[string]*nativeConv
 	bufs  [2][]float32
+	// tape holds a Tape's kept activations (Record), reused by the next one.
+	tape [][]float32
 }
 
 // nativeConv is a layer's convolution, with the variable values it was made

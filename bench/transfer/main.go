@@ -29,6 +29,7 @@ import (
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
 
+	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/transfer"
 	"github.com/vggnb/vggnb/internal/python"
 	"github.com/vggnb/vggnb/weights"
@@ -41,6 +42,8 @@ type result struct {
 	First float64 `json:"first_s"`
 	Step  float64 `json:"step_s"`
 	Steps int     `json:"steps"`
+	// Engine, for Go: what ran the VGG base.
+	Engine string `json:"-"`
 }
 
 func main() {
@@ -85,8 +88,8 @@ func main() {
 	}
 	fmt.Printf("%-38s %10.1f %12.1f %12.1f\n", "(c) first step (s), incl. compilation", goRes["c"].First,
 		torch.Default["c"].First, torch.ChannelsLast["c"].First)
-	fmt.Printf("(PyTorch %s, %d threads; Go: GoMLX pure-Go backend, gomlx_vgg graph; steps measured: a %d, b %d, c %d)\n",
-		torch.Torch, torch.Threads, goRes["a"].Steps, goRes["b"].Steps, goRes["c"].Steps)
+	fmt.Printf("(PyTorch %s, %d threads; Go: GoMLX pure-Go backend, the VGG base in (b) on %s, in (c) on %s; steps measured: a %d, b %d, c %d)\n",
+		torch.Torch, torch.Threads, goRes["b"].Engine, goRes["c"].Engine, goRes["a"].Steps, goRes["b"].Steps, goRes["c"].Steps)
 }
 
 // measure times the first step, then steps for at least seconds (and 2 steps).
@@ -98,7 +101,10 @@ func measure(tr *transfer.Trainer, x *tensors.Tensor, batch int, seconds float64
 	t0 := time.Now()
 	_, err := tr.Step(x, labels)
 	check(err)
-	r := result{First: time.Since(t0).Seconds()}
+	r := result{First: time.Since(t0).Seconds(), Engine: "the gomlx_vgg graph"}
+	if tr.Native() {
+		r.Engine = "native kernels (" + gomlx_vgg.NativeSIMD() + ", " + gomlx_vgg.NativeConv() + ")"
+	}
 	if profile != "" {
 		f, err := os.Create(profile)
 		check(err)

@@ -141,6 +141,34 @@ def gradcam(x, w, model, layer, classes, emit):
         emit("gradcam_score_%d" % k, score.detach().reshape(1).numpy())
 
 
+def probe_values(n):
+    """The probe P of --probe, the same formula as torchref.ProbeValue."""
+    i = np.arange(n, dtype=np.float64)
+    return np.sin(0.37 * i + 0.11)
+
+
+def probe(x, w, model, last, emit):
+    """The gradients of the loss sum(out * P), out being layer last's output
+    (NHWC) and P probe_values, with respect to every convolution's kernel
+    (HWIO) and bias up to last, in float64 with autograd."""
+    wd = {}
+    for name, (k, bias) in w.items():
+        wd[name] = [torch.from_numpy(k).to(torch.float64).requires_grad_(True),
+                    torch.from_numpy(bias).to(torch.float64).requires_grad_(True)]
+    out, _ = forward(x, wd, model, False, torch.float64, None, watch="input_1", last=last)
+    nhwc = out.permute(0, 2, 3, 1)
+    p = torch.from_numpy(probe_values(nhwc.numel()).reshape(tuple(nhwc.shape)))
+    (nhwc * p).sum().backward()
+    for b, n in enumerate(BLOCKS[model], start=1):
+        for c in range(1, n + 1):
+            name = "block%d_conv%d" % (b, c)
+            k, bias = wd[name]
+            if k.grad is None:
+                return
+            emit("probe_kernel_gradient_" + name, k.grad.numpy())
+            emit("probe_bias_gradient_" + name, bias.grad.numpy())
+
+
 def gram(f):
     """The Gram matrix of f (1, C, h, w): (C, C)."""
     f = f.reshape(f.shape[1], -1)
@@ -258,6 +286,8 @@ def main():
     ap.add_argument("--gradcam", metavar="LAYER",
                     help="instead of the layers: Grad-CAM's activation, gradient and score at LAYER (needs --top)")
     ap.add_argument("--classes", default="0", help="the classes of --gradcam, comma-separated")
+    ap.add_argument("--probe", metavar="LAYER",
+                    help="instead of the layers: the gradients of sum(LAYER's output * probe) for every conv kernel and bias")
     ap.add_argument("--style", metavar="IMAGE",
                     help="instead of the layers: style transfer's losses and gradient (float64) with this style image")
     ap.add_argument("--combination", help="--style: the image evaluated (raw NHWC float32, preprocessed)")
@@ -303,6 +333,9 @@ def main():
             if a.float32:
                 emit32("input_1", x)
             style_reference(x, style_x, w, a.model, a, emit64, emit32 if a.float32 else None)
+        a.float32 = False
+    elif a.probe:
+        probe(x, w, a.model, a.probe, emit64)
         a.float32 = False
     elif a.gradcam:
         if not a.top:

@@ -58,6 +58,13 @@ type Options struct {
 	// "gradcam_score_k" (that score).
 	GradCAM        string
 	GradCAMClasses []int
+	// Probe, a layer's name, returns instead of the layers the gradients of
+	// the loss Σ out·P, out being that layer's output (NHWC) and P[i] =
+	// ProbeValue(i) over its flat NHWC index, with respect to the kernel and
+	// bias of every convolution up to it, in float64 with autograd:
+	// "probe_kernel_gradient_<layer>" (HWIO) and "probe_bias_gradient_<layer>".
+	// The loss's gradient with respect to out is then P itself.
+	Probe string
 	// Style, if not nil, returns instead of the layers neural style transfer's
 	// (Keras' example's) loss and gradient, or runs its optimisation: see Style.
 	Style *Style
@@ -158,6 +165,9 @@ func (r *Result) Layer(name string) *Layer {
 	return nil
 }
 
+// ProbeValue is the probe of Options.Probe at flat index i: sin(0.37 i + 0.11).
+func ProbeValue(i int) float64 { return math.Sin(0.37*float64(i) + 0.11) }
+
 // Python returns the interpreter torchref uses by default: python.Default().
 func Python() string { return python.Default() }
 
@@ -208,6 +218,10 @@ func Run(o Options) (*Result, error) {
 			ks[i] = fmt.Sprint(k)
 		}
 		args = append(args, "--gradcam", o.GradCAM, "--classes", strings.Join(ks, ","))
+		o.Float32 = false
+	}
+	if o.Probe != "" {
+		args = append(args, "--probe", o.Probe)
 		o.Float32 = false
 	}
 	if o.Height > 0 {

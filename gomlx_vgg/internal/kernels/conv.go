@@ -1,6 +1,7 @@
-// Package kernels holds vggnb's own CPU kernels for VGG inference on the
-// pure-Go path: a 3x3 "same" convolution with its bias and ReLU fused, 2x2 max
-// pooling and dense layers, on NHWC float32 data.
+// Package kernels holds vggnb's own CPU kernels for VGG on the pure-Go path: a
+// 3x3 "same" convolution with its bias and ReLU fused, 2x2 max pooling and
+// dense layers, on NHWC float32 data, and the backward pass of the
+// convolution, ReLU and pooling for training (backward.go).
 //
 // The convolution is an indirect GEMM (as in XNNPACK): each output pixel has
 // nine pointers to its input pixels (or to a row of zeros at the border), and a
@@ -86,12 +87,23 @@ func (cv *Conv3x3) FLOPs(n, h, w int) int64 {
 // Apply computes dst = relu(conv(src) + bias) for src (n, h, w, C) and dst
 // (n, h, w, O), both NHWC and flattened.
 func (cv *Conv3x3) Apply(dst, src []float32, n, h, w int) error {
+	return cv.apply(dst, src, n, h, w, true)
+}
+
+// ApplyLinear computes dst = conv(src), without the bias and the ReLU: the
+// input gradient of a convolution, with the kernel FlipKernel makes.
+func (cv *Conv3x3) ApplyLinear(dst, src []float32, n, h, w int) error {
+	return cv.apply(dst, src, n, h, w, false)
+}
+
+// apply is Apply (relu) or ApplyLinear.
+func (cv *Conv3x3) apply(dst, src []float32, n, h, w int, relu bool) error {
 	if len(src) != n*h*w*cv.C || len(dst) != n*h*w*cv.O {
 		return fmt.Errorf("kernels: 3x3 conv %d->%d on (%d, %d, %d): src has %d values (want %d), dst %d (want %d)",
 			cv.C, cv.O, n, h, w, len(src), n*h*w*cv.C, len(dst), n*h*w*cv.O)
 	}
 	if Winograd && cv.winogradOK() {
-		cv.applyWinograd(dst, src, n, h, w)
+		cv.applyWinograd(dst, src, n, h, w, relu)
 		return nil
 	}
 	pixels := n * h * w
@@ -106,6 +118,7 @@ func (cv *Conv3x3) Apply(dst, src []float32, n, h, w int) error {
 	ForEach(min(chunks, runtime.GOMAXPROCS(0)), func(int) {
 		t := tilePool.Get().(*tile)
 		t.reset(cv, src, dst, h, w)
+		t.linear = !relu
 		for ci := int(next.Add(1) - 1); ci < chunks; ci = int(next.Add(1) - 1) {
 			t.run(ci*chunk*mr, min(pixels, (ci+1)*chunk*mr))
 		}
@@ -145,6 +158,8 @@ type tile struct {
 	// values per pixel).
 	im2col bool
 	col    []float32
+	// linear leaves out the bias and the ReLU (ApplyLinear).
+	linear bool
 }
 
 // smallC is the channel count below which a tile gathers its neighbourhoods
@@ -159,6 +174,7 @@ func (t *tile) reset(cv *Conv3x3, src, dst []float32, h, w int) {
 	t.cv, t.src, t.dst, t.h, t.w = cv, src, dst, h, w
 	t.rows, t.out = [mr * 9][]float32{}, [mr][]float32{}
 	t.im2col = cv != nil && cv.C < smallC
+	t.linear = false
 }
 
 // run computes output pixels [from, to) for every panel.
@@ -175,6 +191,9 @@ func (t *tile) run(from, to int) {
 	for p := range panels {
 		b := cv.b[p*cv.pstride:]
 		bias := cv.bias[p*nr : (p+1)*nr]
+		if t.linear {
+			bias = nil // raw sums
+		}
 		full := (p+1)*nr <= o
 		for px := from; px < to; px += mr {
 			valid := min(mr, to-px)

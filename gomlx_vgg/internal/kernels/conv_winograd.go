@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"math"
 	"runtime"
 	"sync"
 )
@@ -48,10 +49,11 @@ type winoTransforms struct {
 	// input pixel at row i, column j of the 4x4 tile (C values), and v[ξ*c+k]
 	// the transformed value ξ of channel k.
 	input func(v []float32, d *[16][]float32, c, from int)
-	// output writes relu(Aᵀ M A + bias) for one tile and panel: m[ξ*nr+j] is
-	// the GEMM's sum ξ for output channel j, y[i*2+j] the output pixel at row
-	// i, column j of the 2x2 tile (nr values).
-	output func(y *[4][]float32, m []float32, bias []float32)
+	// output writes max(floor, Aᵀ M A + bias) for one tile and panel (floor
+	// 0: the ReLU; -Inf: none): m[ξ*nr+j] is the GEMM's sum ξ for output
+	// channel j, y[i*2+j] the output pixel at row i, column j of the 2x2 tile
+	// (nr values).
+	output func(y *[4][]float32, m []float32, bias []float32, floor float32)
 	// kernel writes G g Gᵀ for one input channel and panel: g[t] is the
 	// kernel's row for tap t (nr output channels), u[ξ*us+j] the transformed
 	// value ξ for output channel j.
@@ -84,7 +86,7 @@ func winoInputGo(v []float32, d *[16][]float32, c, from int) {
 }
 
 // winoOutputGo is winoTransforms.output in portable Go.
-func winoOutputGo(y *[4][]float32, m []float32, bias []float32) {
+func winoOutputGo(y *[4][]float32, m []float32, bias []float32, floor float32) {
 	m, bias = m[:16*nr], bias[:nr]
 	y0, y1, y2, y3 := y[0][:nr], y[1][:nr], y[2][:nr], y[3][:nr]
 	for k := range nr {
@@ -94,10 +96,10 @@ func winoOutputGo(y *[4][]float32, m []float32, bias []float32) {
 			s[j], s[4+j] = m0+m1+m2, m1-m2-m3
 		}
 		b := bias[k]
-		y0[k] = max(0, s[0]+s[1]+s[2]+b)
-		y1[k] = max(0, s[1]-s[2]-s[3]+b)
-		y2[k] = max(0, s[4]+s[5]+s[6]+b)
-		y3[k] = max(0, s[5]-s[6]-s[7]+b)
+		y0[k] = max(floor, s[0]+s[1]+s[2]+b)
+		y1[k] = max(floor, s[1]-s[2]-s[3]+b)
+		y2[k] = max(floor, s[4]+s[5]+s[6]+b)
+		y3[k] = max(floor, s[5]-s[6]-s[7]+b)
 	}
 }
 
@@ -140,6 +142,7 @@ func grow(s []float32, n int) []float32 {
 // winoConv is one call's geometry.
 type winoConv struct {
 	cv           *Conv3x3
+	floor        float32 // 0: the ReLU; -Inf: a linear convolution
 	dst, src     []float32
 	h, w, th, tw int
 	tiles, block int // tiles in all; per block, a multiple of mr
@@ -150,9 +153,12 @@ type winoConv struct {
 // each worker takes whole panels, transforming its own kernel panel; else the
 // panels run one after another, their kernel transformed by all workers, then
 // their tiles split.
-func (cv *Conv3x3) applyWinograd(dst, src []float32, n, h, w int) {
+func (cv *Conv3x3) applyWinograd(dst, src []float32, n, h, w int, relu bool) {
 	th, tw := (h+1)/2, (w+1)/2
 	wc := &winoConv{cv: cv, dst: dst, src: src, h: h, w: w, th: th, tw: tw, tiles: n * th * tw}
+	if !relu {
+		wc.floor = float32(math.Inf(-1))
+	}
 	wc.block = max(mr, winogradTarget/cv.C/mr*mr)
 	blocks := (wc.tiles + wc.block - 1) / wc.block
 	panels := cv.O / nr
@@ -238,7 +244,7 @@ func (wc *winoConv) run(ww *winoWork, u []float32, p, b int) {
 		}
 	}
 	bias := cv.bias[p*nr : (p+1)*nr]
-	for t := range nt { // relu(Aᵀ M A + bias)
+	for t := range nt { // max(floor, Aᵀ M A + bias)
 		img, r := (from+t)/hw, (from+t)%hw
 		y0, x0 := 2*(r/wc.tw), 2*(r%wc.tw)
 		for i := range 2 {
@@ -252,7 +258,7 @@ func (wc *winoConv) run(ww *winoWork, u []float32, p, b int) {
 				ww.y[i*2+j] = wc.dst[d : d+nr]
 			}
 		}
-		wino.output(&ww.y, ww.m[t*16*nr:], bias)
+		wino.output(&ww.y, ww.m[t*16*nr:], bias, wc.floor)
 	}
 	ww.d, ww.y = [16][]float32{}, [4][]float32{} // keep no activations alive from the pool
 	ww.rows, ww.out = [mr * 9][]float32{}, [mr][]float32{}

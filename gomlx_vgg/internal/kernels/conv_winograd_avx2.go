@@ -63,10 +63,10 @@ func winoInputAVX2(v []float32, d *[16][]float32, c, from int) {
 }
 
 // winoOutputAVX2 is winoTransforms.output, 8 channels at a time (unrolled).
-func winoOutputAVX2(y *[4][]float32, m []float32, bias []float32) {
+func winoOutputAVX2(y *[4][]float32, m []float32, bias []float32, floor float32) {
 	m, bias = m[:16*nr], bias[:nr]
 	y0, y1, y2, y3 := y[0][:nr], y[1][:nr], y[2][:nr], y[3][:nr]
-	zero := archsimd.BroadcastFloat32x8(0)
+	lo := archsimd.BroadcastFloat32x8(floor)
 	for k := 0; k < nr; k += 8 {
 		// Aᵀ M: column j of rows (m0+m1+m2, m1-m2-m3).
 		m0, m1, m2, m3 := ld8(m, 0*nr+k), ld8(m, 4*nr+k), ld8(m, 8*nr+k), ld8(m, 12*nr+k)
@@ -77,12 +77,12 @@ func winoOutputAVX2(y *[4][]float32, m []float32, bias []float32) {
 		s02, s12 := m0.Add(m1).Add(m2), m1.Sub(m2).Sub(m3)
 		m0, m1, m2, m3 = ld8(m, 3*nr+k), ld8(m, 7*nr+k), ld8(m, 11*nr+k), ld8(m, 15*nr+k)
 		s03, s13 := m0.Add(m1).Add(m2), m1.Sub(m2).Sub(m3)
-		// (Aᵀ M) A, plus the bias, and the ReLU.
+		// (Aᵀ M) A, plus the bias, no lower than floor (0: the ReLU).
 		b := ld8(bias, k)
-		st8(s00.Add(s01).Add(s02).Add(b).Max(zero), y0, k)
-		st8(s01.Sub(s02).Sub(s03).Add(b).Max(zero), y1, k)
-		st8(s10.Add(s11).Add(s12).Add(b).Max(zero), y2, k)
-		st8(s11.Sub(s12).Sub(s13).Add(b).Max(zero), y3, k)
+		st8(s00.Add(s01).Add(s02).Add(b).Max(lo), y0, k)
+		st8(s01.Sub(s02).Sub(s03).Add(b).Max(lo), y1, k)
+		st8(s10.Add(s11).Add(s12).Add(b).Max(lo), y2, k)
+		st8(s11.Sub(s12).Sub(s13).Add(b).Max(lo), y3, k)
 	}
 }
 

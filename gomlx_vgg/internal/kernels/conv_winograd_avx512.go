@@ -58,10 +58,10 @@ func winoInputAVX512(v []float32, d *[16][]float32, c, from int) {
 }
 
 // winoOutputAVX512 is winoTransforms.output, 16 channels at a time (unrolled).
-func winoOutputAVX512(y *[4][]float32, m []float32, bias []float32) {
+func winoOutputAVX512(y *[4][]float32, m []float32, bias []float32, floor float32) {
 	m, bias = m[:16*nr], bias[:nr]
 	y0, y1, y2, y3 := y[0][:nr], y[1][:nr], y[2][:nr], y[3][:nr]
-	zero := archsimd.BroadcastFloat32x16(0)
+	lo := archsimd.BroadcastFloat32x16(floor)
 	for k := 0; k < nr; k += 16 {
 		// Aᵀ M: column j of rows (m0+m1+m2, m1-m2-m3).
 		m0, m1, m2, m3 := ld(m, 0*nr+k), ld(m, 4*nr+k), ld(m, 8*nr+k), ld(m, 12*nr+k)
@@ -72,12 +72,12 @@ func winoOutputAVX512(y *[4][]float32, m []float32, bias []float32) {
 		s02, s12 := m0.Add(m1).Add(m2), m1.Sub(m2).Sub(m3)
 		m0, m1, m2, m3 = ld(m, 3*nr+k), ld(m, 7*nr+k), ld(m, 11*nr+k), ld(m, 15*nr+k)
 		s03, s13 := m0.Add(m1).Add(m2), m1.Sub(m2).Sub(m3)
-		// (Aᵀ M) A, plus the bias, and the ReLU.
+		// (Aᵀ M) A, plus the bias, no lower than floor (0: the ReLU).
 		b := ld(bias, k)
-		st(s00.Add(s01).Add(s02).Add(b).Max(zero), y0, k)
-		st(s01.Sub(s02).Sub(s03).Add(b).Max(zero), y1, k)
-		st(s10.Add(s11).Add(s12).Add(b).Max(zero), y2, k)
-		st(s11.Sub(s12).Sub(s13).Add(b).Max(zero), y3, k)
+		st(s00.Add(s01).Add(s02).Add(b).Max(lo), y0, k)
+		st(s01.Sub(s02).Sub(s03).Add(b).Max(lo), y1, k)
+		st(s10.Add(s11).Add(s12).Add(b).Max(lo), y2, k)
+		st(s11.Sub(s12).Sub(s13).Add(b).Max(lo), y3, k)
 	}
 }
 

@@ -1,0 +1,244 @@
+package kernels
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+)
+
+// The backward pass of VGG's layers, for training on the pure-Go path: the
+// gradients of a 3x3 "same" convolution's kernel and bias (Conv3x3Grads), of
+// its input (ApplyLinear with FlipKernel's kernel), of the ReLU (ReluGrad)
+// and of 2x2 max pooling (MaxPool2x2Grad). All NHWC float32, as the forward
+// kernels.
+
+// FlipKernel writes into dst the kernel of a 3x3 "same" convolution's input
+// gradient: for k (3, 3, c, o) HWIO, dst (3, 3, o, c) with
+// dst[ky][kx][j][i] = k[2-ky][2-kx][i][j] (flipped in space, its channel axes
+// swapped). The input gradient is then NewConv3x3(dst, zeros, o, c).ApplyLinear
+// on the output gradient.
+func FlipKernel(dst, k []float32, c, o int) error {
+	if len(k) != 9*c*o || len(dst) != 9*c*o {
+		return fmt.Errorf("kernels: flipping a 3x3 kernel %d->%d: kernel has %d values, dst %d (want %d)", c, o, len(k), len(dst), 9*c*o)
+	}
+	ForEach(9, func(t int) {
+		src := k[(8-t)*c*o : (9-t)*c*o]
+		out := dst[t*c*o : (t+1)*c*o]
+		const b = 16 // transposed in b x b blocks
+		for i0 := 0; i0 < c; i0 += b {
+			for j0 := 0; j0 < o; j0 += b {
+				for i := i0; i < min(c, i0+b); i++ {
+					for j := j0; j < min(o, j0+b); j++ {
+						out[j*c+i] = src[i*o+j]
+					}
+				}
+			}
+		}
+	})
+	return nil
+}
+
+// ReluGrad sets dy to zero wherever the ReLU's output y is not positive: dy,
+// the gradient with respect to relu(z), becomes the gradient with respect to
+// z.
+func ReluGrad(dy, y []float32) error {
+	if len(dy) != len(y) {
+		return fmt.Errorf("kernels: ReLU gradient of %d values for %d outputs", len(dy), len(y))
+	}
+	const chunk = 1 << 16
+	ForEach((len(dy)+chunk-1)/chunk, func(i int) {
+		d := dy[i*chunk : min(len(dy), (i+1)*chunk)]
+		v := y[i*chunk : i*chunk+len(d)]
+		for j, yv := range v {
+			if !(yv > 0) {
+				d[j] = 0
+			}
+		}
+	})
+	return nil
+}
+
+// MaxPool2x2Grad is MaxPool2x2's input gradient: dx (n, h, w, c) is zero but
+// where a window's first maximum in row-major order is (TensorFlow's and
+// PyTorch's choice when values tie, as after a ReLU), which gets the window's
+// output gradient from dy (n, h/2, w/2, c); x is the pooling's input. An odd
+// last row or column (dropped by the pooling) gets zeros.
+func MaxPool2x2Grad(dx, dy, x []float32, n, h, w, c int) error {
+	ho, wo := h/2, w/2
+	if len(x) != n*h*w*c || len(dx) != len(x) || len(dy) != n*ho*wo*c {
+		return fmt.Errorf("kernels: 2x2 max pool gradient on (%d, %d, %d, %d): x has %d values (want %d), dx %d, dy %d (want %d)",
+			n, h, w, c, len(x), n*h*w*c, len(dx), len(dy), n*ho*wo*c)
+	}
+	ForEach(n*h, func(r int) { // an odd last row or column: zeros
+		img, y := r/h, r%h
+		row := dx[((img*h+y)*w)*c : ((img*h+y)*w+w)*c]
+		if y >= 2*ho {
+			clear(row)
+		} else if w > 2*wo {
+			clear(row[2*wo*c:])
+		}
+	})
+	ForEach(n*ho, func(r int) {
+		img, y := r/ho, r%ho
+		top, bottom := ((img*h+2*y)*w)*c, ((img*h+2*y+1)*w)*c
+		g := dy[r*wo*c : (r+1)*wo*c]
+		for xo := range wo {
+			a, b := top+2*xo*c, bottom+2*xo*c // top-left, bottom-left
+			for ch := range c {
+				v00, v01, v10, v11 := x[a+ch], x[a+c+ch], x[b+ch], x[b+c+ch]
+				m := max(v00, v01, v10, v11)
+				gv := g[xo*c+ch]
+				var d00, d01, d10, d11 float32
+				switch m {
+				case v00:
+					d00 = gv
+				case v01:
+					d01 = gv
+				case v10:
+					d10 = gv
+				case v11:
+					d11 = gv
+				}
+				dx[a+ch], dx[a+c+ch], dx[b+ch], dx[b+c+ch] = d00, d01, d10, d11
+			}
+		}
+	})
+	return nil
+}
+
+// gradK is the number of pixels Conv3x3Grads sums over in one micro-kernel
+// call: the output gradient's gradK x 64 panel stays in L2 while every row of
+// the kernel gradient is computed over it.
+const gradK = 512
+
+// gradWork holds Conv3x3Grads' buffers, kept from call to call.
+type gradWork struct {
+	xt, dz []float32
+	acc    [][]float64 // per worker
+}
+
+var gradPool = sync.Pool{New: func() any { return new(gradWork) }}
+
+// Conv3x3Grads computes the gradients of a 3x3 "same" convolution's kernel,
+// dk (3, 3, c, o) HWIO, and bias, db (o), from its input x (n, h, w, c) and
+// the gradient dz (n, h, w, o) with respect to its output before the ReLU
+// (ReluGrad).
+//
+// dk[ky][kx][i][j] = Σ x[n][y+ky-1][x+kx-1][i] dz[n][y][x][j] is a matrix
+// product of 9c rows by o columns over every pixel, computed on the forward
+// pass's micro-kernel: x is transposed to channel-major rows over the padded
+// image (so that each tap's row is the channel's row shifted by a constant),
+// dz padded alike with zeros, and each core sums its share of the pixels in
+// float64 before the shares are added.
+func Conv3x3Grads(dk, db, x, dz []float32, n, h, w, c, o int) error {
+	if c <= 0 || o <= 0 || len(x) != n*h*w*c || len(dz) != n*h*w*o || len(dk) != 9*c*o || len(db) != o {
+		return fmt.Errorf("kernels: 3x3 conv %d->%d gradients on (%d, %d, %d): x has %d values (want %d), dz %d (want %d), dk %d (want %d), db %d (want %d)",
+			c, o, n, h, w, len(x), n*h*w*c, len(dz), n*h*w*o, len(dk), 9*c*o, len(db), o)
+	}
+	hp, wp := h+2, w+2
+	q := n * hp * wp // padded positions: the sum runs over them, dz is 0 on the padding
+	margin := wp + 1 // a tap reads up to wp+1 positions before or after
+	chunks := (q + gradK - 1) / gradK
+	stride := margin + chunks*gradK + margin // of a channel's row in xt
+	opad := (o + nr - 1) / nr * nr
+	gw := gradPool.Get().(*gradWork)
+	defer gradPool.Put(gw)
+	gw.xt = grow(gw.xt, c*stride)
+	gw.dz = grow(gw.dz, chunks*gradK*opad)
+	xt, dzp := gw.xt, gw.dz
+	// xt[i][margin+p] is channel i at padded position p; dzp[p][j] is dz.
+	ForEach(c, func(i int) { clear(xt[i*stride : (i+1)*stride]) })
+	ForEach(chunks, func(k int) { clear(dzp[k*gradK*opad : (k+1)*gradK*opad]) })
+	ForEach(n*h, func(r int) {
+		img, y := r/h, r%h
+		p0 := (img*hp+y+1)*wp + 1
+		src := x[r*w*c : (r+1)*w*c]
+		const b = 16
+		for i0 := 0; i0 < c; i0 += b {
+			for i := i0; i < min(c, i0+b); i++ {
+				row := xt[i*stride+margin+p0 : i*stride+margin+p0+w]
+				for px := range w {
+					row[px] = src[px*c+i]
+				}
+			}
+		}
+		for px := range w {
+			copy(dzp[(p0+px)*opad:(p0+px)*opad+o], dz[(r*w+px)*o:(r*w+px+1)*o])
+		}
+	})
+	// The rows of dk in the order the micro-kernel takes them: the 9 taps of
+	// a channel together, so that the channel's row is read from cache.
+	rows := 9 * c
+	workers := min(runtime.GOMAXPROCS(0), chunks)
+	for len(gw.acc) < workers {
+		gw.acc = append(gw.acc, nil)
+	}
+	ForEach(workers, func(wk int) {
+		acc := gw.acc[wk]
+		if cap(acc) < rows*opad {
+			acc = make([]float64, rows*opad)
+		}
+		acc = acc[:rows*opad]
+		clear(acc)
+		gw.acc[wk] = acc
+		var a [mr * 9][]float32
+		var out [mr][]float32
+		scratch := make([]float32, mr*nr)
+		for i := range mr {
+			out[i] = scratch[i*nr : (i+1)*nr]
+		}
+		for k := wk * chunks / workers; k < (wk+1)*chunks/workers; k++ {
+			k0 := k * gradK
+			for p := range opad / nr {
+				b := dzp[k0*opad+p*nr:]
+				for r0 := 0; r0 < rows; r0 += mr {
+					valid := min(mr, rows-r0)
+					for i := range mr {
+						r := r0 + min(i, valid-1)
+						ch, t := r/9, r%9
+						off := ch*stride + margin + k0 + (t/3-1)*wp + (t%3 - 1)
+						a[i*9] = xt[off : off+gradK]
+					}
+					microKernel(&a, 1, gradK, b, opad, nil, &out)
+					for i := range valid {
+						r := r0 + i
+						ch, t := r/9, r%9
+						dst := acc[(t*c+ch)*opad+p*nr:][:nr]
+						for j, v := range out[i] {
+							dst[j] += float64(v)
+						}
+					}
+				}
+			}
+		}
+	})
+	ForEach(rows, func(r int) {
+		for j := range o {
+			var s float64
+			for _, acc := range gw.acc[:workers] {
+				s += acc[r*opad+j]
+			}
+			dk[r*o+j] = float32(s)
+		}
+	})
+	// db: the sum of dz over pixels, in float64.
+	sums := make([][]float64, workers)
+	pixels := n * h * w
+	ForEach(workers, func(wk int) {
+		s := make([]float64, o)
+		for px := wk * pixels / workers; px < (wk+1)*pixels/workers; px++ {
+			for j, v := range dz[px*o : (px+1)*o] {
+				s[j] += float64(v)
+			}
+		}
+		sums[wk] = s
+	})
+	for j := range o {
+		var s float64
+		for _, part := range sums {
+			s += part[j]
+		}
+		db[j] = float32(s)
+	}
+	return nil
+}

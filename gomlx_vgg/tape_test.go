@@ -1,0 +1,197 @@
+package gomlx_vgg
+
+import (
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX's own style for graph code.
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
+	"github.com/vggnb/vggnb/gomlx_vgg/torchref"
+	"github.com/vggnb/vggnb/weights"
+)
+
+// probeTensor is torchref's probe P (ProbeValue over the flat index) in the
+// given shape: the gradient of Σ out·P with respect to out.
+func probeTensor(dims []int) *tensors.Tensor {
+	n := 1
+	for _, d := range dims {
+		n *= d
+	}
+	p := make([]float32, n)
+	for i := range p {
+		p[i] = float32(torchref.ProbeValue(i))
+	}
+	return tensors.FromFlatDataAndDimensions(p, dims...)
+}
+
+// convNames lists m's Conv2D layers.
+func convNames(m *Model) []string {
+	var names []string
+	for _, l := range m.Layers() {
+		if l.Class == weights.Conv2D {
+			names = append(names, l.Name)
+		}
+	}
+	return names
+}
+
+// TestTapeGradientsMatchPyTorch: the native backward pass (Record, Backward)
+// gives every convolution's kernel and bias gradients equal to float64
+// PyTorch autograd's within 1e-4 of the largest value, for VGG16 to
+// block5_pool and cut after a convolution (whose ReLU comes first).
+func TestTapeGradientsMatchPyTorch(t *testing.T) {
+	referencePython(t)
+	photo := filepath.Join("demo", "chelsea.png")
+	path := syntheticFile(t, weights.MustVGG("vgg16", false, 1000))
+	const h, w = 64, 96
+	for _, cut := range []string{"block5_pool", "block3_conv3"} {
+		t.Run(cut, func(t *testing.T) {
+			ref, err := torchref.Run(torchref.Options{Weights: path, Model: "vgg16", Image: photo, Height: h, Width: w, Probe: cut})
+			if err != nil {
+				t.Fatal(err)
+			}
+			truth, _ := consistency.FromTorch(ref)
+			m, err := VGG16().IncludeTop(false).InputShape(h, w, 3).Weights(WeightSource(path)).
+				LoadOptions(weights.WithoutCache()).Done()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m, err = m.Truncate(cut); err != nil {
+				t.Fatal(err)
+			}
+			img, err := LoadImg(photo, TargetSize(h, w))
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := MustBatch(MustPreprocessInput(ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast))
+			convs := convNames(m)
+			tape, err := m.Record(x, convs...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			grads, err := tape.Backward(probeTensor(tape.Output().Shape().Dimensions))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]*tensors.Tensor{}
+			var names []string
+			for _, l := range convs {
+				got["probe_kernel_gradient_"+l], got["probe_bias_gradient_"+l] = grads[l].Kernel, grads[l].Bias
+				names = append(names, "probe_kernel_gradient_"+l, "probe_bias_gradient_"+l)
+			}
+			if len(names) != 2*len(convs) || len(convs) < 7 {
+				t.Fatalf("%d gradients for %d convolutions", len(names), len(convs))
+			}
+			r := consistency.Check(consistency.FromTensors("native", got), truth, names, 1e-4)
+			for _, row := range r.Rows {
+				t.Logf("%-40s %v rel %.2g %s", row.Layer, row.Shape, row.Rel, row.Problem)
+			}
+			if !r.Passed() {
+				t.Errorf("native gradients differ from float64 PyTorch autograd beyond 1e-4: %v", r.Failed())
+			}
+		})
+	}
+}
+
+// TestTapeMatchesGraph: on a batch of 3, the native gradients equal GoMLX
+// autodiff's through the graph (Apply), for the layers asked only, and the
+// recorded output is Predict's.
+func TestTapeMatchesGraph(t *testing.T) {
+	path := syntheticFile(t, weights.MustVGG("vgg16", false, 1000))
+	m, err := VGG16().IncludeTop(false).InputShape(32, 48, 3).Weights(WeightSource(path)).
+		LoadOptions(weights.WithoutCache()).Done()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	xs := make([]float32, 3*32*48*3)
+	for i := range xs {
+		xs[i] = float32(r.NormFloat64() * 60)
+	}
+	x := tensors.FromFlatDataAndDimensions(xs, 3, 32, 48, 3)
+	asked := []string{"block2_conv1", "block4_conv2", "block5_conv3"}
+	tape, err := m.Record(x, asked...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := m.Predict(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, rel := consistency.Compare(tensors.MustCopyFlatData[float32](tape.Output()), tensors.MustCopyFlatData[float32](want)); rel != 0 {
+		t.Errorf("the recorded output differs from Predict's: rel %.3g", rel)
+	}
+	p := probeTensor(tape.Output().Shape().Dimensions)
+	grads, err := tape.Backward(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(grads) != len(asked) {
+		t.Errorf("Backward returned %d layers' gradients, want the %d asked", len(grads), len(asked))
+	}
+	graphGrads, err := model.ExecOnceN(m.Backend(), m.Store(), func(_ *model.Scope, x, p *Node) []*Node {
+		var vs []*Node
+		for _, l := range asked {
+			k, b := m.vars(m.Scope(), x.Graph(), l)
+			vs = append(vs, k, b)
+		}
+		return Gradient(ReduceAllSum(Mul(m.Apply(m.Scope(), x), p)), vs...)
+	}, x, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range asked {
+		for j, g := range []*tensors.Tensor{grads[l].Kernel, grads[l].Bias} {
+			_, rel := consistency.Compare(tensors.MustCopyFlatData[float32](g), tensors.MustCopyFlatData[float32](graphGrads[2*i+j]))
+			if !(rel < 1e-4) {
+				t.Errorf("%s %s gradient: native and graph differ by %.3g of the largest value", l, []string{"kernel", "bias"}[j], rel)
+			}
+		}
+	}
+}
+
+func TestTapeErrors(t *testing.T) {
+	path := syntheticFile(t, weights.MustVGG("vgg16", false, 1000))
+	m, err := VGG16().IncludeTop(false).InputShape(32, 32, 3).Weights(WeightSource(path)).
+		LoadOptions(weights.WithoutCache()).Done()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := tensors.FromShape(tensors.FromFlatDataAndDimensions(make([]float32, 2*32*32*3), 2, 32, 32, 3).Shape())
+	for _, c := range []struct {
+		grads []string
+		want  string
+	}{{[]string{"block1_pool"}, `no Conv2D layer "block1_pool"`}, {[]string{"fc1"}, `no Conv2D layer "fc1"`}} {
+		if _, err := m.Record(x, c.grads...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Record(%v): error %v, want %q", c.grads, err, c.want)
+		}
+	}
+	tape, err := m.Record(x, "block5_conv3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tape.Backward(x); err == nil || !strings.Contains(err.Error(), "gradient of the output's shape [2 1 1 512]") {
+		t.Errorf("Backward with the input's shape: error %v", err)
+	}
+	graph, err := VGG16().IncludeTop(false).InputShape(32, 32, 3).Weights(WeightSource(path)).Engine(EngineGraph).
+		LoadOptions(weights.WithoutCache()).Done()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := graph.Recordable(); err == nil || !strings.Contains(err.Error(), "native engine") {
+		t.Errorf("Recordable on the graph engine: %v", err)
+	}
+	top, err := VGG16().Weights(WeightSource(syntheticFile(t, weights.MustVGG("vgg16", true, 1000)))).
+		LoadOptions(weights.WithoutCache()).Done()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := top.Recordable(); err == nil || !strings.Contains(err.Error(), "not flatten") {
+		t.Errorf("Recordable with the top: %v", err)
+	}
+}
