@@ -33,9 +33,11 @@ const helperPackage = "github.com/vggnb/vggnb/cmd/" + GraphvizHelper
 // never in a shared temp directory.
 //
 // The command is found as $VGGNB_GRAPHVIZ, on PATH, beside this executable, or
-// in download.CacheDir()/bin; failing those it is built there once with `go
-// build` (from $VGGNB_CHECKOUT or the working directory, as in a GoNB cell or a
-// checkout). Errors say which and how to install it.
+// in download.CacheDir()/bin; failing those it is built there with `go build`
+// (from $VGGNB_CHECKOUT or the working directory, as in a GoNB cell or a
+// checkout), and built again when that module selects other versions of
+// go-graphviz or wazero than the cached one has. Errors say which and how to
+// install it.
 func RenderDOT(dot string) (SVG, error) {
 	helper, err := graphvizCommand()
 	if err != nil {
@@ -53,7 +55,7 @@ func RenderDOT(dot string) (SVG, error) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("display: graphviz (%s): %v: %s", helper, err, strings.TrimSpace(tail(stderr.String(), 2000)))
+		return "", fmt.Errorf("display: graphviz (%s): %v: %s", helper, err, strings.TrimSpace(clip(stderr.String(), 1000)))
 	}
 	return SVG(fitWidth(stripProlog(stdout.String()))), nil
 }
@@ -70,6 +72,15 @@ func fitWidth(svg string) string {
 func tail(s string, n int) string {
 	if len(s) > n {
 		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+// clip keeps the first and the last n bytes of s: a crash's reason (a Go
+// runtime's "fatal error: ..." comes first) and its last words.
+func clip(s string, n int) string {
+	if len(s) > 2*n {
+		return s[:n] + " … " + s[len(s)-n:]
 	}
 	return s
 }
@@ -101,14 +112,17 @@ func findOrBuildHelper() (string, error) {
 	if exe, err := os.Executable(); err == nil {
 		candidates = append([]string{filepath.Join(filepath.Dir(exe), GraphvizHelper)}, candidates...)
 	}
+	goBin, goErr := exec.LookPath("go")
 	for _, p := range candidates {
 		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
-			return p, nil
+			// The cached copy is ours: rebuilt when the checkout has moved on.
+			if p != cached || goErr != nil || !helperStale(goBin, p) {
+				return p, nil
+			}
 		}
 	}
 	install := "go install " + helperPackage + " (vggnb kernel install does), or set VGGNB_GRAPHVIZ"
-	goBin, err := exec.LookPath("go")
-	if err != nil {
+	if goErr != nil {
 		return "", fmt.Errorf("display: drawing graphs needs the %s command, not found on PATH, beside %s or in %s, and no go to build it: %s",
 			GraphvizHelper, os.Args[0], filepath.Dir(cached), install)
 	}
@@ -129,6 +143,41 @@ func findOrBuildHelper() (string, error) {
 		return "", errors.Join(fmt.Errorf("display: installing %s", GraphvizHelper), err)
 	}
 	return cached, nil
+}
+
+// helperModules are the modules whose versions the built helper's behaviour
+// depends on: go-graphviz and the WebAssembly runtime it runs Graphviz with
+// (wazero 1.8 crashes on Go 1.24+ on Intel CPUs with fast string moves: its
+// compiled code calls runtime.memmove, whose register use changed).
+var helperModules = []string{"github.com/goccy/go-graphviz", "github.com/tetratelabs/wazero"}
+
+// helperStale reports whether the helper at path was built with other versions
+// of helperModules than the module `go build` would build it from now selects
+// ($VGGNB_CHECKOUT or the working directory). When either cannot be read it
+// reports false: the helper there is used as it is.
+func helperStale(goBin, path string) bool {
+	built, err := exec.Command(goBin, "version", "-m", path).Output()
+	if err != nil {
+		return false
+	}
+	list := exec.Command(goBin, append([]string{"list", "-m", "-f", "{{.Path}} {{.Version}}"}, helperModules...)...)
+	list.Dir = os.Getenv("VGGNB_CHECKOUT")
+	want, err := list.Output()
+	if err != nil {
+		return false
+	}
+	have := map[string]string{}
+	for _, line := range strings.Split(string(built), "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == "dep" {
+			have[f[1]] = f[2]
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(want)), "\n") {
+		if mod, version, ok := strings.Cut(line, " "); ok && have[mod] != version {
+			return true
+		}
+	}
+	return false
 }
 
 var prolog = regexp.MustCompile(`(?s)^.*?(<svg)`)

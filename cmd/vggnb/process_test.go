@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,8 +74,13 @@ func TestStartupTouchesNoDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(tmp)
-	// Another user's cache: present, not writable (nor readable) for us.
-	foreign := filepath.Join(tmp, "go-graphviz", "wazero-v1.8.1-amd64-linux")
+	// Another user's cache: present, not writable (nor readable) for us, named
+	// as go-graphviz's wazero names it.
+	wazero, err := exec.Command("go", "list", "-m", "-f", "{{.Version}}", "github.com/tetratelabs/wazero").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign := filepath.Join(tmp, "go-graphviz", "wazero-"+strings.TrimSpace(string(wazero))+"-"+runtime.GOARCH+"-"+runtime.GOOS)
 	if err := os.MkdirAll(foreign, 0o755); err != nil {
 		t.Fatal(err)
 	}
