@@ -306,8 +306,22 @@ func (s *Stacked) Title() string {
 func (s *Stacked) CountParams() (total, trainable int) { return gomlx_vgg.CountParams(s.Layers()) }
 
 // Predict returns the softmax probabilities for a batch of preprocessed images
-// (evaluation phase: no dropout).
+// (evaluation phase: no dropout). On the native engine the base runs with its
+// kernels (Features) and the head as a graph (PredictFeatures), as training
+// does; otherwise the whole model is one graph.
 func (s *Stacked) Predict(images *tensors.Tensor) (*tensors.Tensor, error) {
+	if s.Base != nil && s.Base.Engine() == gomlx_vgg.EngineNative {
+		f, err := s.Features(images)
+		if err != nil {
+			return nil, err
+		}
+		return s.PredictFeatures(f)
+	}
+	return s.predictGraph(images)
+}
+
+// predictGraph is Predict as one graph, base and head.
+func (s *Stacked) predictGraph(images *tensors.Tensor) (*tensors.Tensor, error) {
 	return s.exec("predict", func(scope *model.Scope, x *Node) *Node {
 		return Softmax(s.Logits(scope, x), -1)
 	}, images)

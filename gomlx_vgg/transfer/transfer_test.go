@@ -176,12 +176,12 @@ func TestTrainingKeepsFrozenLayers(t *testing.T) {
 }
 
 // TestFeaturesEqualEndToEnd: the head on cached features (Keras' feature
-// extraction, the base through the native kernels) gives the same outputs as
-// the whole model in one graph.
+// extraction, the base through the native kernels) and Predict (the same, on
+// the native engine) give the same outputs as the whole model in one graph.
 func TestFeaturesEqualEndToEnd(t *testing.T) {
 	s := postModel(t)
 	x := photos(t, 2)
-	whole, err := s.Predict(x)
+	whole, err := s.predictGraph(x)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,14 +196,27 @@ func TestFeaturesEqualEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, b := flat(whole), flat(head)
-	var maxDiff, maxRef float64
-	for i := range a {
-		maxDiff = max(maxDiff, math.Abs(float64(a[i]-b[i])))
-		maxRef = max(maxRef, math.Abs(float64(a[i])))
+	predict, err := s.Predict(x)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if maxDiff/maxRef > 1e-5 {
-		t.Errorf("feature extraction and end to end differ by %.2e relative", maxDiff/maxRef)
+	for _, c := range []struct {
+		name string
+		got  *tensors.Tensor
+	}{{"feature extraction", head}, {"Predict", predict}} {
+		a, b := flat(whole), flat(c.got)
+		if len(a) != len(b) {
+			t.Errorf("%s: %d values, the whole graph %d", c.name, len(b), len(a))
+			continue
+		}
+		var maxDiff, maxRef float64
+		for i := range a {
+			maxDiff = max(maxDiff, math.Abs(float64(a[i]-b[i])))
+			maxRef = max(maxRef, math.Abs(float64(a[i])))
+		}
+		if maxDiff/maxRef > 1e-5 {
+			t.Errorf("%s and the whole graph differ by %.2e relative", c.name, maxDiff/maxRef)
+		}
 	}
 }
 
