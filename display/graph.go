@@ -3,6 +3,7 @@ package display
 import (
 	"bytes"
 	"context"
+	"debug/buildinfo"
 	"errors"
 	"fmt"
 	"os"
@@ -156,7 +157,7 @@ var helperModules = []string{"github.com/goccy/go-graphviz", "github.com/tetrate
 // ($VGGNB_CHECKOUT or the working directory). When either cannot be read it
 // reports false: the helper there is used as it is.
 func helperStale(goBin, path string) bool {
-	built, err := exec.Command(goBin, "version", "-m", path).Output()
+	built, err := buildinfo.ReadFile(path)
 	if err != nil {
 		return false
 	}
@@ -167,10 +168,8 @@ func helperStale(goBin, path string) bool {
 		return false
 	}
 	have := map[string]string{}
-	for _, line := range strings.Split(string(built), "\n") {
-		if f := strings.Fields(line); len(f) >= 3 && f[0] == "dep" {
-			have[f[1]] = f[2]
-		}
+	for _, dep := range built.Deps {
+		have[dep.Path] = dep.Version
 	}
 	for _, line := range strings.Split(strings.TrimSpace(string(want)), "\n") {
 		if mod, version, ok := strings.Cut(line, " "); ok && have[mod] != version {
