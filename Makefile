@@ -5,11 +5,20 @@ GO ?= go
 PYTHON ?= /usr/bin/python3
 export VGGNB_PYTHON ?= $(PYTHON)
 export GOFLAGS ?= -buildvcs=false
-# The pure-Go backend's SIMD matmul (about 20x faster) needs this experiment.
-export GOEXPERIMENT ?= simd
+# GoMLX's pure-Go backend runs its SIMD matmul (about 20x faster) with this
+# experiment, which its compute v0.1.6 supports on Go 1.26 only (Go 1.27
+# changed the archsimd API): on, where the go on PATH is 1.26. vggnb's own
+# kernels are assembly chosen at run time and need no experiment.
+GOVERSION := $(shell $(GO) env GOVERSION 2>/dev/null)
+export GOEXPERIMENT ?= $(if $(filter go1.26%,$(GOVERSION)),simd,)
 OUT ?= out
+# The toolchains test-toolchains checks (the go command fetches them from the
+# Go module proxy), and the CPUs test-arm64 emulates.
+GO126 ?= go1.26.8
+GO127 ?= go1.27.3
+QEMU_CPUS ?= max cortex-a72
 
-.PHONY: all build vet test test-nosimd test-race test-short browser-test run notebooks bench fuzz docker-test clean
+.PHONY: all build vet test test-nosimd test-toolchains test-arm64 test-race test-short browser-test run run-go127 notebooks bench fuzz docker-test clean
 
 all: build
 
@@ -21,9 +30,47 @@ vet:
 	$(GO) vet ./...
 	GOEXPERIMENT= $(GO) vet ./...
 
-# Builds without GOEXPERIMENT=simd use the portable kernels: they must agree too.
+# The kernels without the experiment (the assembly all the same) and with the
+# purego tag (the portable Go): they must agree too.
 test-nosimd:
 	GOEXPERIMENT= $(GO) test -count=1 ./gomlx_vgg/internal/kernels
+	GOEXPERIMENT= $(GO) test -count=1 -tags purego ./gomlx_vgg/internal/kernels
+
+# Go 1.26 and Go 1.27, with and without GOEXPERIMENT=simd: the kernels'
+# tests under all four; gomlx_vgg's tests without the experiment under both
+# (with it under Go 1.26: `make test` itself), and the whole module's build
+# and vet under Go 1.27. (gomlx_vgg with Go 1.27 + simd is left out: GoMLX
+# compute v0.1.6 does not build there.)
+test-toolchains:
+	@set -e; for tc in $(GO126) $(GO127); do \
+	  for exp in "" simd; do \
+	    echo "== $$tc GOEXPERIMENT=$$exp: kernels"; \
+	    GOTOOLCHAIN=$$tc GOEXPERIMENT=$$exp $(GO) vet ./gomlx_vgg/internal/kernels; \
+	    GOTOOLCHAIN=$$tc GOEXPERIMENT=$$exp $(GO) test -count=1 ./gomlx_vgg/internal/kernels; \
+	  done; \
+	done
+	@echo "== $(GO127): build and vet ./..."
+	GOTOOLCHAIN=$(GO127) GOEXPERIMENT= $(GO) build ./...
+	GOTOOLCHAIN=$(GO127) GOEXPERIMENT= $(GO) vet ./...
+	@set -e; for tc in $(GO126) $(GO127); do \
+	  echo "== $$tc GOEXPERIMENT=: gomlx_vgg"; \
+	  GOTOOLCHAIN=$$tc GOEXPERIMENT= $(GO) test -count=1 ./gomlx_vgg; \
+	done
+
+# arm64: the kernels' tests and gomlx_vgg's native-against-graph checks,
+# cross-compiled and run under qemu-user on each of QEMU_CPUS (the NEON
+# kernels against the portable GoMLX graph and the textbook convolution).
+ARM64_GOMLX_VGG_TESTS = TestNativeMatchesGraph/vgg16/max|TestNativeMatchesGraph/vgg19/avg|TestConvolveMatchesIm2col|TestTapeMatchesGraph|TestNativeRepacks
+test-arm64:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	GOARCH=arm64 GOEXPERIMENT= $(GO) test -c -o $$tmp/kernels.test ./gomlx_vgg/internal/kernels; \
+	GOARCH=arm64 GOEXPERIMENT= $(GO) test -c -o $$tmp/gomlx_vgg.test ./gomlx_vgg; \
+	for cpu in $(QEMU_CPUS); do \
+	  echo "== arm64 (qemu -cpu $$cpu): kernels"; \
+	  (cd gomlx_vgg/internal/kernels && qemu-aarch64-static -cpu $$cpu $$tmp/kernels.test -test.count=1); \
+	  echo "== arm64 (qemu -cpu $$cpu): gomlx_vgg"; \
+	  (cd gomlx_vgg && qemu-aarch64-static -cpu $$cpu $$tmp/gomlx_vgg.test -test.count=1 -test.run '$(ARM64_GOMLX_VGG_TESTS)'); \
+	done
 
 # The race detector on what runs concurrently: a model and its Truncate() on the
 # native kernels, the notebook runner's parallel runs. (Tests that go through the
@@ -35,7 +82,7 @@ test-race:
 # The whole suite, fixtures included (the Keras layout fixtures are generated with
 # h5py on first use, ~2 GB in $TMPDIR, reused by later runs), the PyTorch fidelity
 # checks and the flagship notebook run through Jupyter.
-test: vet test-nosimd test-race
+test: vet test-nosimd test-toolchains test-arm64 test-race
 	$(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) browser-test
 
@@ -63,6 +110,10 @@ run:
 	bin/vggnb kernel run --out $(OUT) $(NOTEBOOK)
 	cp $(OUT)/$(basename $(notdir $(NOTEBOOK))).html $(OUT)/report.html
 	@echo "report: $(OUT)/report.html"
+
+# Notebook 01 through `vggnb kernel run` with Go 1.27 as the only Go on PATH.
+run-go127:
+	bash scripts/go127-notebook.sh
 
 # The notebooks are generated from their Go sources in notebooks/src.
 notebooks:

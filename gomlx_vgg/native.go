@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -28,7 +29,7 @@ const (
 	EngineAuto Engine = "auto"
 	// EngineNative runs the model with vggnb's own CPU kernels: a fused 3x3
 	// convolution + bias + ReLU (Winograd F(2x2, 3x3), or an indirect GEMM for
-	// the first layer; AVX-512 or AVX2 when built with GOEXPERIMENT=simd), 2x2
+	// the first layer; AVX-512, AVX2 or NEON assembly chosen at run time), 2x2
 	// max pooling and blocked dense layers, on the model's variables, with no
 	// graph to build or compile.
 	EngineNative Engine = "native"
@@ -36,10 +37,33 @@ const (
 	EngineGraph Engine = "graph"
 )
 
-// NativeSIMD names the vector instructions EngineNative uses in this build on
-// this CPU ("AVX-512", "AVX2"), or "none" (portable Go, ~28x slower: build with
-// GOEXPERIMENT=simd). $VGGNB_SIMD=AVX2 or none selects a slower one, to compare.
+// NativeSIMD names the vector instructions EngineNative uses on this CPU
+// ("AVX-512", "AVX2" with FMA, "NEON"), or "none" (portable Go, ~40x slower
+// than AVX-512). The assembly is chosen at run time from the CPU's features
+// in any amd64 or arm64 build (no GOEXPERIMENT; the purego build tag leaves
+// it out). $VGGNB_SIMD=AVX2 or none selects a slower one, to compare.
 func NativeSIMD() string { return kernels.SIMD }
+
+// NativeFix says how to get faster native kernels than NativeSIMD's ("" where
+// they are the fastest this CPU can run): unset $VGGNB_SIMD, or build
+// without the purego tag.
+func NativeFix() string { return kernels.Fix() }
+
+// NativeKernels describes the native engine's kernels for a report's header:
+// the instruction set and algorithm, and the build's GOEXPERIMENT (which
+// only GoMLX's graph uses), e.g. `SIMD AVX-512, Winograd F(2x2,3x3),
+// GOEXPERIMENT=""`.
+func NativeKernels() string {
+	exp := ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "GOEXPERIMENT" {
+				exp = s.Value
+			}
+		}
+	}
+	return fmt.Sprintf("SIMD %s, %s, GOEXPERIMENT=%q", NativeSIMD(), NativeConv(), exp)
+}
 
 // NativeConv names the algorithm of EngineNative's 3x3 convolutions:
 // "Winograd F(2x2,3x3)" (2.25x fewer multiplies; the 3-channel first layer is

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go/version"
 	"io"
 	"os"
 	"os/exec"
@@ -219,6 +220,10 @@ type kernelSpec struct {
 // pure-Go backend (with SIMD) as default and no plugin auto-install.
 func writeKernelSpec(c Config, goBin string) error {
 	goRoot := filepath.Dir(goBin)
+	cells, err := cellsBuild(goBin)
+	if err != nil {
+		return err
+	}
 	spec := kernelSpec{
 		Argv: []string{c.Bin("gonb"), "--kernel", "{connection_file}", "--raw_error",
 			"--go_work=" + c.Checkout},
@@ -227,12 +232,14 @@ func writeKernelSpec(c Config, goBin string) error {
 			"PATH":                  kernelPath(filepath.Join(c.ToolsDir, "bin"), goRoot, os.Getenv("PATH")),
 			"GOMLX_BACKEND":         "go",
 			"GOMLX_NO_AUTO_INSTALL": "1",
-			"GOEXPERIMENT":          "simd",
+			"GOEXPERIMENT":          cells.Experiment,
 			"VGGNB_CHECKOUT":        c.Checkout,
 			"VGGNB_PYTHON":          c.Python,
 		},
-		Metadata: map[string]any{"vggnb": map[string]string{"gonb": GoNBVersion, "go": runtime.Version()}},
+		Metadata: map[string]any{"vggnb": map[string]string{"gonb": GoNBVersion, "go": runtime.Version(),
+			"cells_go": cells.GoVersion, "cells_goexperiment": cells.Why}},
 	}
+	fmt.Fprintf(c.Log, "kernel: cells build with %s, GOEXPERIMENT=%q: %s\n", cells.GoVersion, cells.Experiment, cells.Why)
 	if b := os.Getenv("GOMLX_BACKEND"); b != "" {
 		spec.Env["GOMLX_BACKEND"] = b
 	}
@@ -256,6 +263,43 @@ func writeKernelSpec(c Config, goBin string) error {
 		return fmt.Errorf("kernel: %w", err)
 	}
 	return os.Rename(tmp, path)
+}
+
+// CellsBuild is how the kernel's cells are built: the Go that builds them
+// and the GOEXPERIMENT the kernelspec gives them, with the reason.
+type CellsBuild struct {
+	GoVersion  string // "go1.26.8"
+	Experiment string // "simd" or ""
+	Why        string
+}
+
+// simdExperimentMaxGo is the newest Go whose archsimd API GoMLX compute (the
+// version go.mod pins, v0.1.6) is written for: its SIMD matmul builds with
+// GOEXPERIMENT=simd on Go 1.26 only. The compute releases written for Go
+// 1.27's API (v0.1.11 and later) require Go 1.27 in their go.mod, which
+// would drop Go 1.26, so vggnb stays on v0.1.6 and cells built by Go 1.27 go
+// without the experiment.
+const simdExperimentMaxGo = "go1.26"
+
+// cellsBuild asks the go at goBin for its version (GOTOOLCHAIN applied) and
+// chooses the cells' GOEXPERIMENT. vggnb's native kernels are assembly
+// chosen at run time and need no experiment either way; it only speeds up
+// GoMLX's graph (the pure-Go backend's matmul).
+func cellsBuild(goBin string) (CellsBuild, error) {
+	out, err := exec.Command(goBin, "env", "GOVERSION").Output()
+	if err != nil {
+		return CellsBuild{}, fmt.Errorf("kernel: %s env GOVERSION: %w", goBin, err)
+	}
+	return cellsBuildFor(strings.TrimSpace(string(out))), nil
+}
+
+// cellsBuildFor is cellsBuild for a Go version ("go1.27.3").
+func cellsBuildFor(v string) CellsBuild {
+	if version.IsValid(v) && version.Compare(version.Lang(v), simdExperimentMaxGo) <= 0 {
+		return CellsBuild{v, "simd", "GoMLX's pure-Go backend runs its SIMD matmul"}
+	}
+	return CellsBuild{v, "", "GoMLX compute v0.1.6's SIMD matmul does not build on " + v +
+		" (archsimd's API changed in Go 1.27), so GoMLX's graph runs its portable matmul; vggnb's native kernels are unaffected"}
 }
 
 // kernelPath is the kernel's PATH: the tools, then Go, then the rest of path,

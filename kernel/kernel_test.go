@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/vggnb/vggnb/gomlx_vgg"
 )
 
 func TestInspect(t *testing.T) {
@@ -220,27 +223,42 @@ func TestKernelPath(t *testing.T) {
 }
 
 // TestKernelBuildCheck: doctor reports what the kernel's cells are built with
-// (the kernelspec's GOEXPERIMENT and this CPU), whatever the doctor's own build.
+// (the kernelspec's Go, GOEXPERIMENT and why) and the native kernels this CPU
+// runs, whatever the doctor's own build.
 func TestKernelBuildCheck(t *testing.T) {
-	cpu := cpuFlags()
-	fast := cpu["avx512f"] || (cpu["avx2"] && cpu["fma"])
-	for _, exp := range []string{"simd", ""} {
+	for _, goVersion := range []string{"go1.26.8", "go1.27.3"} {
 		dir := t.TempDir()
 		c := Config{JupyterDataDir: dir}
 		if err := os.MkdirAll(c.KernelDir(), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		spec := fmt.Sprintf(`{"argv": ["gonb"], "display_name": "Go (vggnb)", "language": "go", "env": {"GOEXPERIMENT": %q}}`, exp)
-		if err := os.WriteFile(filepath.Join(c.KernelDir(), "kernel.json"), []byte(spec), 0o644); err != nil {
+		cells := cellsBuildFor(goVersion)
+		spec, err := json.Marshal(kernelSpec{Argv: []string{"gonb"}, Env: map[string]string{"GOEXPERIMENT": cells.Experiment},
+			Metadata: map[string]any{"vggnb": map[string]string{"cells_go": cells.GoVersion, "cells_goexperiment": cells.Why}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(c.KernelDir(), "kernel.json"), spec, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		ch := kernelBuildCheck(c)
-		if want := exp == "simd" && fast; ch.OK != want || !strings.Contains(ch.Detail, fmt.Sprintf("GOEXPERIMENT=%q", exp)) {
-			t.Errorf("GOEXPERIMENT=%q: %+v, want OK %v", exp, ch, want)
+		want := fmt.Sprintf("cells build with %s, GOEXPERIMENT=%q (%s); native VGG kernels %s", goVersion, cells.Experiment, cells.Why, gomlx_vgg.NativeSIMD())
+		if ch.OK != (gomlx_vgg.NativeFix() == "") || !strings.HasPrefix(ch.Detail, want) {
+			t.Errorf("%s: %+v, want a detail starting %q", goVersion, ch, want)
 		}
 	}
 	if ch := kernelBuildCheck(Config{JupyterDataDir: t.TempDir()}); ch.OK || ch.Fix == "" {
 		t.Errorf("no kernelspec: %+v", ch)
+	}
+}
+
+// TestCellsBuildFor: cells get GOEXPERIMENT=simd from the Go that GoMLX
+// compute v0.1.6's SIMD code builds on (1.26), and none from Go 1.27 on.
+func TestCellsBuildFor(t *testing.T) {
+	for v, want := range map[string]string{"go1.26.8": "simd", "go1.26.5": "simd", "go1.27.3": "", "go1.28rc1": "", "devel": ""} {
+		if got := cellsBuildFor(v); got.Experiment != want || got.GoVersion != v || got.Why == "" {
+			t.Errorf("cellsBuildFor(%q) = %+v, want GOEXPERIMENT %q", v, got, want)
+		}
 	}
 }
 

@@ -30,11 +30,14 @@ GO_VERSION=1.26.8
 #   its own Node.js, whose npm Debian's would conflict with): the browser test
 #   (scripts/browser-test.sh installs its pinned puppeteer-core with npm), and
 #   ONNX Runtime for the frozen models (package gomlx_vgg/freeze/ort installs
-#   the pinned onnxruntime-node in scripts/ort with npm on first use).
+#   the pinned onnxruntime-node in scripts/ort with npm on first use);
+# - qemu-user-static: the arm64 (NEON) kernels' tests, cross-compiled and run
+#   under qemu-aarch64-static (make test-arm64). Go 1.27 for make
+#   test-toolchains comes from the Go module proxy through GOTOOLCHAIN.
 APT_PACKAGES=(curl unzip ca-certificates git make gcc libc6-dev
   python3 python3-numpy python3-h5py python3-torch python3-pil python3-onnx dataset-fashion-mnist
   jupyter-notebook jupyter-nbconvert jupyter-client python3-nbclient python3-nbformat python3-ipykernel
-  chromium)
+  chromium qemu-user-static)
 command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs)
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(npm)
 

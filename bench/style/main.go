@@ -44,8 +44,8 @@ func main() {
 	if *steps < 2 {
 		fail(fmt.Errorf("-steps %d: want at least 2", *steps))
 	}
-	fmt.Printf("neural style transfer, VGG19 to block5_conv2, %dx%d, %d steps, %d CPUs, %s, GOEXPERIMENT=%s\n",
-		*height, *width, *steps, runtime.NumCPU(), runtime.Version(), os.Getenv("GOEXPERIMENT"))
+	fmt.Printf("neural style transfer, VGG19 to block5_conv2, %dx%d, %d steps, %d CPUs, %s, native kernels %s\n",
+		*height, *width, *steps, runtime.NumCPU(), runtime.Version(), gomlx_vgg.NativeKernels())
 
 	t0 := time.Now()
 	path, synthetic, err := weights.ImageNetOrSynthetic("vgg19", false, 1)

@@ -52,7 +52,7 @@ func main() {
 	pythonBin := flag.String("python", python.Default(), "python with torch")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of case (c)'s steps to this file")
 	flag.Parse()
-	fmt.Printf("transfer-learning training steps, %d CPUs, %s, GOEXPERIMENT=%s\n", runtime.NumCPU(), runtime.Version(), os.Getenv("GOEXPERIMENT"))
+	fmt.Printf("transfer-learning training steps, %d CPUs, %s, native kernels %s\n", runtime.NumCPU(), runtime.Version(), gomlx_vgg.NativeKernels())
 	path, synthetic, err := weights.ImageNetOrSynthetic("vgg16", false, 1)
 	check(err)
 	if synthetic {

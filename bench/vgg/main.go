@@ -3,11 +3,12 @@
 // Runtime (onnxruntime-node running vggnb's own frozen file, the same threads)
 // in one run on this machine: per-image time, GFLOP/s, the Go/peer ratios and
 // Go/best peer for batch 1 at 224x224 and 200x300 and batch 8 at 224x224, the
-// GoMLX graph (im2col) for comparison; then the weight load time and process
-// start to first output.
+// GoMLX graph (im2col) for comparison; the native kernels in this program
+// built three ways (plain `go build`, GOEXPERIMENT=simd, -tags purego), in
+// turns; then the weight load time and process start to first output.
 // The output format is stable, one line per measurement, for run-to-run diffs.
 //
-//	GOEXPERIMENT=simd go run ./bench/vgg [-reps 5] [-threads 2] [-cpuprofile f]
+//	go run ./bench/vgg [-reps 5] [-threads 2] [-cpuprofile f]
 package main
 
 import (
@@ -50,15 +51,21 @@ func main() {
 	pythonBin := flag.String("python", python.Default(), "python with torch")
 	child := flag.String("child", "", "internal: weights file for the start-to-first-output run")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the Go runs (native kernels) here")
+	builds := flag.Bool("builds", true, "also time the native kernels built plainly, with GOEXPERIMENT=simd and with -tags purego (go on PATH, run from the checkout)")
+	childNative := flag.String("child-native", "", "internal: time these cases (comma-separated) on the native kernels, print JSON")
 	flag.Parse()
 	if *child != "" {
 		firstOutput(*child)
 		return
 	}
+	if *childNative != "" {
+		timeNative(strings.Split(*childNative, ","), *reps)
+		return
+	}
 	m, err := gomlx_vgg.VGG19().IncludeTop(false).Weights(gomlx_vgg.WeightsSynthetic).Notices(nil).Done()
 	check(err)
-	fmt.Printf("bench/vgg: VGG19 features, %d CPUs, %s, GOGC=%s, go = %s kernels (SIMD %s, %s)\n",
-		runtime.NumCPU(), runtime.Version(), gogc(), m.Engine(), gomlx_vgg.NativeSIMD(), gomlx_vgg.NativeConv())
+	fmt.Printf("bench/vgg: VGG19 features, %d CPUs, %s, GOGC=%s, go = %s kernels (%s)\n",
+		runtime.NumCPU(), runtime.Version(), gogc(), m.Engine(), gomlx_vgg.NativeKernels())
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		check(err)
@@ -100,9 +107,111 @@ func main() {
 				"multiplies in all layers but the first, so go can pass 100%%; VGGNB_CONV=direct runs the direct convolution)\n", f)
 		}
 	}
-	fmt.Printf("GoMLX graph (im2col + SIMD matmul) 1x224x224: %.1f ms/img, %.1f GFLOP/s; native/graph %.2f\n",
-		1000*graph, flops(224, 224)/graph/1e9, g/graph)
+	if *builds {
+		compareBuilds(*reps)
+	}
+	matmul := "portable matmul: this build has no GOEXPERIMENT=simd"
+	if strings.Contains(gomlx_vgg.NativeKernels(), `GOEXPERIMENT="simd`) {
+		matmul = "SIMD matmul"
+	}
+	fmt.Printf("GoMLX graph (im2col + %s) 1x224x224: %.1f ms/img, %.1f GFLOP/s; native/graph %.2f\n",
+		matmul, 1000*graph, flops(224, 224)/graph/1e9, g/graph)
 	loadAndStart()
+}
+
+// nativeRun is what a -child-native run prints.
+type nativeRun struct {
+	Kernels string             `json:"kernels"`
+	Times   map[string]float64 `json:"times"` // seconds per batch, by case
+}
+
+// timeNative is the -child-native child: VGG19 features on the native
+// kernels for each case (median of reps), as JSON on stdout.
+func timeNative(keys []string, reps int) {
+	m, err := gomlx_vgg.VGG19().IncludeTop(false).Weights(gomlx_vgg.WeightsSynthetic).Notices(nil).Done()
+	check(err)
+	r := nativeRun{Kernels: gomlx_vgg.NativeKernels(), Times: map[string]float64{}}
+	for _, c := range cases {
+		if k := key(c.n, c.h, c.w); slices.Contains(keys, k) {
+			x := tensors.FromShape(shapes.Make(dtypes.Float32, c.n, c.h, c.w, 3))
+			r.Times[k] = medianTime(reps, func() error { _, err := m.Predict(x); return err })
+		}
+	}
+	check(json.NewEncoder(os.Stdout).Encode(r))
+}
+
+// compareBuilds builds this benchmark three ways (a plain `go build`, with
+// GOEXPERIMENT=simd, and with the purego tag: the portable kernels) and
+// times the native kernels in each, one after the other in this run: the
+// assembly needs no experiment, so plain/simd should be ~1. The portable
+// build runs 1x224x224 once only (it is ~40x slower).
+func compareBuilds(reps int) {
+	dir, err := os.MkdirTemp("", "bench-vgg-builds-")
+	check(err)
+	defer os.RemoveAll(dir)
+	var all []string
+	for _, c := range cases {
+		all = append(all, key(c.n, c.h, c.w))
+	}
+	builds := []struct {
+		name, experiment, tags string
+		keys                   []string
+		reps                   int
+	}{
+		{"plain go build", "", "", all, reps},
+		{"GOEXPERIMENT=simd", "simd", "", all, reps},
+		{"-tags purego", "", "purego", all[:1], 1},
+	}
+	bins := make([]string, len(builds))
+	for i, b := range builds {
+		bins[i] = filepath.Join(dir, fmt.Sprintf("vgg%d", i))
+		build := exec.Command("go", "build", "-tags="+b.tags, "-o", bins[i], "./bench/vgg")
+		build.Env = append(os.Environ(), "GOEXPERIMENT="+b.experiment)
+		if out, err := build.CombinedOutput(); err != nil {
+			check(fmt.Errorf("%s: go build: %v\n%s", b.name, err, out))
+		}
+	}
+	// The fast builds take turns, twice, and keep their best median per case:
+	// one build's run is not favoured by coming first or last.
+	runs := make([]nativeRun, len(builds))
+	for round := range 2 {
+		for i, b := range builds {
+			if round > 0 && b.reps == 1 {
+				continue
+			}
+			out, err := exec.Command(bins[i], "-child-native", strings.Join(b.keys, ","), "-reps", strconv.Itoa(b.reps)).Output()
+			check(err)
+			var r nativeRun
+			check(json.Unmarshal(out, &r))
+			if round == 0 {
+				runs[i] = r
+				continue
+			}
+			for k, t := range r.Times {
+				runs[i].Times[k] = min(runs[i].Times[k], t)
+			}
+		}
+	}
+	fmt.Printf("native kernels by build, in turns (ms per image, best of 2 medians; /simd: the build's time over the GOEXPERIMENT=simd build's, worst case):\n")
+	fmt.Printf("%-19s %-56s", "build", "kernels")
+	for _, k := range all {
+		fmt.Printf(" %10s", k)
+	}
+	fmt.Printf(" %7s\n", "/simd")
+	for i, b := range builds {
+		fmt.Printf("%-19s %-56s", b.name, runs[i].Kernels)
+		worst := 0.0
+		for j, k := range all {
+			t, ok := runs[i].Times[k]
+			if !ok {
+				fmt.Printf(" %10s", "-")
+				continue
+			}
+			fmt.Printf(" %10.1f", 1000*t/float64(cases[j].n))
+			worst = max(worst, t/runs[1].Times[k])
+		}
+		fmt.Printf(" %7.2f\n", worst)
+	}
 }
 
 // runORT freezes m (gomlx_vgg/freeze) and times it in ONNX Runtime on each case

@@ -188,15 +188,29 @@ func featuresCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return err
 		}
 	}
-	engine := string(m.Engine())
-	if m.Engine() == gomlx_vgg.EngineNative {
-		engine += " kernels, SIMD " + gomlx_vgg.NativeSIMD() + ", " + gomlx_vgg.NativeConv()
-	}
-	fmt.Fprintf(stderr, "vggnb: %s computed in %v on backend %s (engine %s)\n", m.Name, elapsed.Round(time.Millisecond), n.backend, engine)
+	reportEngine(stderr, m, n.backend, elapsed)
 	if m.Synthetic() {
 		fmt.Fprintln(stderr, "WARNING:", weights.SyntheticNotice)
 	}
 	return nil
+}
+
+// reportEngine writes the line that says how long the model took and on
+// which kernels, and one warning when the native engine runs the portable Go
+// kernels (~40x slower than AVX-512) with what would make it faster.
+func reportEngine(stderr io.Writer, m *gomlx_vgg.Model, backend string, elapsed time.Duration) {
+	engine := string(m.Engine())
+	if m.Engine() == gomlx_vgg.EngineNative {
+		engine += " kernels, SIMD " + gomlx_vgg.NativeSIMD() + ", " + gomlx_vgg.NativeConv()
+	}
+	fmt.Fprintf(stderr, "vggnb: %s computed in %v on backend %s (engine %s)\n", m.Name, elapsed.Round(time.Millisecond), backend, engine)
+	if m.Engine() == gomlx_vgg.EngineNative && gomlx_vgg.NativeSIMD() == "none" {
+		fix := gomlx_vgg.NativeFix()
+		if fix == "" {
+			fix = "this CPU has none of AVX-512, AVX2+FMA or NEON"
+		}
+		fmt.Fprintln(stderr, "WARNING: the native kernels run portable Go, ~40x slower than AVX-512:", fix)
+	}
 }
 
 // orderedNames lists the computed layers in network order.
@@ -277,10 +291,12 @@ func predictCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	start := time.Now()
 	preds, err := m.Predict(x)
 	if err != nil {
 		return err
 	}
+	reportEngine(stderr, m, n.backend, time.Since(start))
 	decoded, err := gomlx_vgg.DecodePredictions(preds, *top)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vggnb/vggnb/gomlx_vgg"
 )
 
 var (
@@ -37,10 +40,11 @@ func vggnbBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "vggnb")
-		// As the Makefile builds it: the native kernels with SIMD, so that a
-		// layer takes a fraction of a second and Ctrl-C is honoured promptly.
+		// As a user builds it: a plain `go build`, no GOEXPERIMENT. The native
+		// kernels' assembly is chosen at run time, so a layer takes a fraction
+		// of a second and Ctrl-C is honoured promptly.
 		build := exec.Command("go", "build", "-o", binPath, ".")
-		build.Env = append(os.Environ(), "GOEXPERIMENT=simd")
+		build.Env = append(os.Environ(), "GOEXPERIMENT=")
 		out, err := build.CombinedOutput()
 		if err != nil {
 			binErr = err
@@ -51,6 +55,32 @@ func vggnbBinary(t *testing.T) string {
 		t.Fatalf("go build: %v\n%s", binErr, binPath)
 	}
 	return binPath
+}
+
+// TestPlainBuildKernels: a plain `go build` of the CLI runs the fastest
+// kernels this CPU has (no GOEXPERIMENT, no tag), says which on its timing
+// line, and warns once, naming the fix, when the portable Go runs instead.
+func TestPlainBuildKernels(t *testing.T) {
+	offline(t)
+	bin := vggnbBinary(t)
+	for _, c := range []struct {
+		simd, want, warn string
+	}{
+		{"", "SIMD " + gomlx_vgg.NativeSIMD() + ",", ""},
+		{"none", "SIMD none,", "WARNING: the native kernels run portable Go, ~40x slower than AVX-512: $VGGNB_SIMD=none"},
+	} {
+		cmd := exec.Command(bin, "features", "--model", "vgg16", "--weights", "synthetic", "--size", "64x64")
+		cmd.Env = append(os.Environ(), "VGGNB_SIMD="+c.simd)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("VGGNB_SIMD=%q: %v\n%s", c.simd, err, stderr.String())
+		}
+		got := stderr.String()
+		if !strings.Contains(got, c.want) || strings.Count(got, "WARNING: the native kernels") != map[bool]int{true: 0, false: 1}[c.warn == ""] || !strings.Contains(got, c.warn) {
+			t.Errorf("VGGNB_SIMD=%q: stderr\n%s\nwant %q and warning %q", c.simd, got, c.want, c.warn)
+		}
+	}
 }
 
 // asOtherUser returns a command that runs name as an unprivileged user when the

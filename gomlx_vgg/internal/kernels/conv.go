@@ -10,10 +10,14 @@
 // O is not a multiple of 64). No im2col matrix is written (except a few rows at a
 // time for the 3-channel first layer), the bias and ReLU are applied to the
 // sums before they leave the micro-kernel, and the work is split over all
-// cores. Built with GOEXPERIMENT=simd on amd64 with AVX-512 the micro-kernel
-// is assembly that computes 6 pixels x 64 channels in 24 of the 32 vector
-// registers (micro_amd64.s); with AVX2, archsimd in 16-channel quarters; else
-// a portable Go micro-kernel does the same arithmetic, slower.
+// cores. The micro-kernel is Go assembly chosen at run time from the CPU's
+// features (golang.org/x/sys/cpu), in any amd64 or arm64 build: with AVX-512
+// it computes 6 pixels x 64 channels in 24 of the 32 vector registers
+// (micro_amd64.s); with AVX2+FMA, and with NEON on arm64 (kernels_arm64.s),
+// the same tile in 16-channel quarters; elsewhere, or with the purego build
+// tag, a portable Go micro-kernel does the same arithmetic, slower. Winograd's
+// transforms, pooling and the dense layers have assembly in the same
+// instruction sets (wino_amd64.s, kernels_arm64.s).
 //
 // Layers with at least 16 input channels and a multiple of 64 output channels
 // (all of VGG's but the first) use Winograd F(2x2, 3x3) instead by default

@@ -45,6 +45,8 @@ func (cv *Conv3x3) winogradOK() bool { return cv.C >= smallC && cv.O%nr == 0 }
 
 // winoTransforms are Winograd's three transforms, in one instruction set.
 type winoTransforms struct {
+	// isa names the instructions they use, as SIMD does.
+	isa string
 	// input writes Bᵀ d B for channels [from, c) of one tile: d[i*4+j] is the
 	// input pixel at row i, column j of the 4x4 tile (C values), and v[ξ*c+k]
 	// the transformed value ξ of channel k.
@@ -66,7 +68,7 @@ var wino = winoByName["none"]
 
 // winoByName are all the transforms this build and CPU can run, by name.
 var winoByName = map[string]winoTransforms{
-	"none": {winoInputGo, winoOutputGo, winoKernelGo},
+	"none": {"none", winoInputGo, winoOutputGo, winoKernelGo},
 }
 
 // winoInputGo is winoTransforms.input in portable Go.

@@ -1,19 +1,78 @@
 package kernels
 
-import "os"
+import (
+	"os"
+	"runtime"
 
-// SIMD names the vector instructions the micro-kernel uses in this build on
-// this CPU ("AVX-512", "AVX2"), or is "none" for the portable Go micro-kernel.
+	"golang.org/x/sys/cpu"
+)
+
+// SIMD names the vector instructions the micro-kernel uses on this CPU
+// ("AVX-512", "AVX2", "NEON"), or is "none" for the portable Go micro-kernel.
+// The assembly kernels are chosen at run time from the CPU's features
+// (golang.org/x/sys/cpu), in any build for amd64 or arm64: no GOEXPERIMENT
+// and no build tag is needed, and the purego tag leaves them out.
 var SIMD = "none"
 
-// init runs after the conv_*.go and micro_*.go files' (Go runs a package's
-// init functions in file name order): $VGGNB_SIMD ("AVX2", "none") picks a
-// micro-kernel other than the best one, and $VGGNB_CONV=direct the direct
-// convolution rather than Winograd, to compare them on one machine.
+// Best is the fastest instruction set this build has for this CPU: SIMD,
+// unless $VGGNB_SIMD chose a slower one.
+var Best = "none"
+
+// CPUSIMD names the fastest instruction set the kernels have assembly for
+// that this CPU supports ("AVX-512", "AVX2", "NEON", "none"), whatever the
+// build: it differs from Best in a purego build.
+func CPUSIMD() string {
+	switch {
+	case runtime.GOARCH == "amd64" && cpu.X86.HasAVX512F:
+		return "AVX-512"
+	case runtime.GOARCH == "amd64" && cpu.X86.HasAVX2 && cpu.X86.HasFMA:
+		return "AVX2"
+	case runtime.GOARCH == "arm64" && cpu.ARM64.HasASIMD:
+		return "NEON"
+	}
+	return "none"
+}
+
+// Fix says how to get faster kernels than the ones in use, or is "" where
+// they are the fastest the kernels have for this CPU.
+func Fix() string {
+	switch {
+	case SIMD != Best:
+		return "$VGGNB_SIMD=" + SIMD + " chose slower kernels than this CPU's " + Best + ": unset it"
+	case Best != CPUSIMD():
+		return "built with the purego tag: build without it for the " + CPUSIMD() + " kernels"
+	}
+	return ""
+}
+
+// vectorOps are the dense layers' and pooling's inner loops in one
+// instruction set.
+type vectorOps struct {
+	axpy    func(dst []float32, a float32, x []float32)
+	maxRows func(dst, a, b, c, d []float32)
+}
+
+// vectorByName are all the vectorOps this build and CPU can run, by name.
+var vectorByName = map[string]vectorOps{"none": {axpyGo, maxRowsGo}}
+
+// use adds a micro-kernel, its Winograd transforms and the vector loops
+// under name, and makes them the ones in use.
+func use(name string, k microKernelFunc, w winoTransforms, v vectorOps) {
+	microKernels[name], winoByName[name], vectorByName[name] = k, w, v
+	microKernel, wino, SIMD = k, w, name
+	axpy, maxRows = v.axpy, v.maxRows
+}
+
+// init registers this architecture's kernels, then applies $VGGNB_SIMD ("AVX2",
+// "none") to pick a micro-kernel other than the best one, and $VGGNB_CONV=direct
+// for the direct convolution rather than Winograd, to compare them on one
+// machine.
 func init() {
+	registerArch()
+	Best = SIMD
 	if name := os.Getenv("VGGNB_SIMD"); name != "" {
 		if k, ok := microKernels[name]; ok {
-			microKernel, wino, SIMD = k, winoByName[name], name
+			use(name, k, winoByName[name], vectorByName[name])
 		}
 	}
 	if os.Getenv("VGGNB_CONV") == "direct" {

@@ -286,7 +286,7 @@ when max|Go − truth| / max|truth| ≤ 1e-5. The last column is PyTorch's own *
 same truth: Go's error sits at the same scale (a few 1e-7), which is what float32 arithmetic allows.
 
 Pure Go computes it two ways, and both are checked: `Outputs` on the Go backend runs vggnb's **native kernels**
-(a fused 3×3 convolution + bias + ReLU, AVX-512 when built with `GOEXPERIMENT=simd`), and `GraphOutputs` runs
+(a fused 3×3 convolution + bias + ReLU in assembly: AVX-512, AVX2 or NEON, chosen at run time), and `GraphOutputs` runs
 the **GoMLX graph** that `Apply` builds (the one you train and differentiate).
 */
 

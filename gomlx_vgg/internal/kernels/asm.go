@@ -1,0 +1,93 @@
+//go:build !purego && (amd64 || arm64)
+
+package kernels
+
+import "unsafe"
+
+// The Go side of the assembly kernels (kernels_amd64.go, kernels_arm64.go):
+// each wrapper checks every length the assembly reads or writes, so that a
+// wrong call panics in Go instead of touching memory it should not, and
+// leaves the channels past the last full vector to the portable Go.
+
+// asmMicro is the assembly form of a micro-kernel: pointers for b and bias
+// (nil: no bias).
+type asmMicro = func(rows *[mr * 9][]float32, taps, c int, b *float32, ldb int, bias *float32, out *[mr][]float32)
+
+// microChecked wraps an assembly micro-kernel.
+func microChecked(k asmMicro) microKernelFunc {
+	return func(rows *[mr * 9][]float32, taps, c int, b []float32, ldb int, bias []float32, out *[mr][]float32) {
+		if taps < 1 || taps > 9 || c < 1 || ldb < nr || len(b) < (taps*c-1)*ldb+nr || bias != nil && len(bias) < nr {
+			panic("kernels: micro-kernel arguments out of range")
+		}
+		for i := range mr {
+			_ = out[i][nr-1]
+			for t := range taps {
+				_ = rows[i*9+t][c-1]
+			}
+		}
+		k(rows, taps, c, unsafe.SliceData(b), ldb, unsafe.SliceData(bias), out)
+	}
+}
+
+// winoAsm wraps assembly transforms that do lanes channels a step.
+func winoAsm(isa string, lanes int,
+	input func(v *float32, d *[16][]float32, c, from, to int),
+	output func(y *[4][]float32, m, bias *float32, floor float32),
+	kernel func(u *float32, us int, g *[9][]float32)) winoTransforms {
+	return winoTransforms{
+		isa: isa,
+		input: func(v []float32, d *[16][]float32, c, from int) {
+			v = v[:16*c]
+			for i := range d {
+				_ = d[i][:c]
+			}
+			to := from + max(0, c-from)/lanes*lanes
+			if to > from {
+				input(unsafe.SliceData(v), d, c, from, to)
+			}
+			winoInputGo(v, d, c, to)
+		},
+		output: func(y *[4][]float32, m []float32, bias []float32, floor float32) {
+			m, bias = m[:16*nr], bias[:nr]
+			for i := range y {
+				_ = y[i][:nr]
+			}
+			output(y, unsafe.SliceData(m), unsafe.SliceData(bias), floor)
+		},
+		kernel: func(u []float32, us int, g *[9][]float32) {
+			if us < nr {
+				panic("kernels: Winograd kernel stride below a panel")
+			}
+			_ = u[15*us+nr-1]
+			for t := range g {
+				_ = g[t][:nr]
+			}
+			kernel(unsafe.SliceData(u), us, g)
+		},
+	}
+}
+
+// axpyAsm wraps an assembly axpy that does a multiple of lanes floats.
+func axpyAsm(lanes int, f func(dst *float32, a float32, x *float32, n int)) func(dst []float32, a float32, x []float32) {
+	return func(dst []float32, a float32, x []float32) {
+		x = x[:len(dst)]
+		n := len(dst) / lanes * lanes
+		if n > 0 {
+			f(unsafe.SliceData(dst), a, unsafe.SliceData(x), n)
+		}
+		axpyGo(dst[n:], a, x[n:])
+	}
+}
+
+// maxRowsAsm wraps an assembly maxRows that does a multiple of lanes floats.
+func maxRowsAsm(lanes int, f func(dst, a, b, c, d *float32, n int)) func(dst, a, b, c, d []float32) {
+	return func(dst, a, b, c, d []float32) {
+		l := len(dst)
+		a, b, c, d = a[:l], b[:l], c[:l], d[:l]
+		n := l / lanes * lanes
+		if n > 0 {
+			f(unsafe.SliceData(dst), unsafe.SliceData(a), unsafe.SliceData(b), unsafe.SliceData(c), unsafe.SliceData(d), n)
+		}
+		maxRowsGo(dst[n:], a[n:], b[n:], c[n:], d[n:])
+	}
+}

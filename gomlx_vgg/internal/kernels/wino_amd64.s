@@ -1,0 +1,367 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// LDSUB sets t = d[a][k:] - d[b][k:] (a and b as header offsets).
+#define LDSUB(a, b, t) \
+	MOVQ    a(DI), R8;        \
+	MOVQ    b(DI), R9;        \
+	VMOVUPS (R8)(DX*1), t;    \
+	VSUBPS  (R9)(DX*1), t, t
+
+// LDPAIR sets t1 = d[a][k:] + d[b][k:] and t2 = d[b][k:] - d[a][k:].
+#define LDPAIR(a, b, x, y, t1, t2) \
+	MOVQ    a(DI), R8;     \
+	MOVQ    b(DI), R9;     \
+	VMOVUPS (R8)(DX*1), x; \
+	VMOVUPS (R9)(DX*1), y; \
+	VADDPS  y, x, t1;      \
+	VSUBPS  x, y, t2
+
+// WROW writes row i of (Bᵀ d) B from row i of Bᵀ d (t0-t3) to v's rows
+// 4i..4i+3 (BX: row 4i at the channel; R10 a row's bytes, R11 three rows').
+#define WROW(t0, t1, t2, t3, x) \
+	VSUBPS  t2, t0, x;         \
+	VMOVUPS x, (BX);           \
+	VADDPS  t2, t1, x;         \
+	VMOVUPS x, (BX)(R10*1);    \
+	VSUBPS  t1, t2, x;         \
+	VMOVUPS x, (BX)(R10*2);    \
+	VSUBPS  t3, t1, x;         \
+	VMOVUPS x, (BX)(R11*1)
+
+// WINO_INPUT is one step of the input transform: rows 0 and 3 of Bᵀ d are
+// differences of two input rows, rows 1 and 2 a sum and a difference of the
+// same two.
+#define WINO_INPUT(T0, T1, T2, T3, U0, U1, U2, U3, X, Y) \
+	LEAQ (SI)(DX*1), BX;                                \
+	LDSUB(0, 192, T0);                                  \
+	LDSUB(24, 216, T1);                                 \
+	LDSUB(48, 240, T2);                                 \
+	LDSUB(72, 264, T3);                                 \
+	WROW(T0, T1, T2, T3, X);                            \
+	ADDQ R12, BX;                                       \
+	LDPAIR(96, 192, X, Y, T0, U0);                      \
+	LDPAIR(120, 216, X, Y, T1, U1);                     \
+	LDPAIR(144, 240, X, Y, T2, U2);                     \
+	LDPAIR(168, 264, X, Y, T3, U3);                     \
+	WROW(T0, T1, T2, T3, X);                            \
+	ADDQ R12, BX;                                       \
+	WROW(U0, U1, U2, U3, X);                            \
+	ADDQ R12, BX;                                       \
+	LDSUB(96, 288, T0);                                 \
+	LDSUB(120, 312, T1);                                \
+	LDSUB(144, 336, T2);                                \
+	LDSUB(168, 360, T3);                                \
+	WROW(T0, T1, T2, T3, X)
+
+// INPUT_SETUP loads winoInput*'s arguments: SI v, DI d, R10 c*4 (a row of
+// v), R11 3*c*4, R12 4*c*4, DX from*4, CX to*4.
+#define INPUT_SETUP \
+	MOVQ v+0(FP), SI;          \
+	MOVQ d+8(FP), DI;          \
+	MOVQ c+16(FP), R10;        \
+	SHLQ $2, R10;              \
+	LEAQ (R10)(R10*2), R11;    \
+	MOVQ R10, R12;             \
+	SHLQ $2, R12;              \
+	MOVQ from+24(FP), DX;      \
+	SHLQ $2, DX;               \
+	MOVQ to+32(FP), CX;        \
+	SHLQ $2, CX
+
+// MCOL sets s0 = m[a]+m[b]+m[c] and s1 = m[b]-m[c]-m[d] at channel DX (m's
+// rows at byte offsets a-d from SI).
+#define MCOL(a, b, c, d, x, s0, s1) \
+	VMOVUPS b(SI)(DX*1), x;     \
+	VADDPS  a(SI)(DX*1), x, s0; \
+	VADDPS  c(SI)(DX*1), s0, s0; \
+	VSUBPS  c(SI)(DX*1), x, s1; \
+	VSUBPS  d(SI)(DX*1), s1, s1
+
+// YOUT writes max(lo, s + bias) to output pixel y at channel DX.
+#define YOUT(s, b, lo, y) \
+	VADDPS  b, s, s;    \
+	VMAXPS  lo, s, s;   \
+	VMOVUPS s, (y)(DX*1)
+
+// WINO_OUTPUT is one step of the output transform.
+#define WINO_OUTPUT(S00, S01, S02, S03, S10, S11, S12, S13, X, B, LO) \
+	MCOL(0, 1024, 2048, 3072, X, S00, S10);     \
+	MCOL(256, 1280, 2304, 3328, X, S01, S11);   \
+	MCOL(512, 1536, 2560, 3584, X, S02, S12);   \
+	MCOL(768, 1792, 2816, 3840, X, S03, S13);   \
+	VMOVUPS (BX)(DX*1), B;                      \
+	VADDPS  S01, S00, X;                        \
+	VADDPS  S02, X, X;                          \
+	YOUT(X, B, LO, R8);                         \
+	VSUBPS  S02, S01, X;                        \
+	VSUBPS  S03, X, X;                          \
+	YOUT(X, B, LO, R9);                         \
+	VADDPS  S11, S10, X;                        \
+	VADDPS  S12, X, X;                          \
+	YOUT(X, B, LO, R10);                        \
+	VSUBPS  S12, S11, X;                        \
+	VSUBPS  S13, X, X;                          \
+	YOUT(X, B, LO, R11)
+
+// OUTPUT_SETUP loads winoOutput*'s arguments: R8-R11 the output pixels, SI
+// m, BX bias, DX 0.
+#define OUTPUT_SETUP \
+	MOVQ y+0(FP), DI;    \
+	MOVQ 0(DI), R8;      \
+	MOVQ 24(DI), R9;     \
+	MOVQ 48(DI), R10;    \
+	MOVQ 72(DI), R11;    \
+	MOVQ m+8(FP), SI;    \
+	MOVQ bias+16(FP), BX; \
+	XORQ DX, DX
+
+// LDG loads g[t] at channel DX.
+#define LDG(t, x) \
+	MOVQ    ((t)*24)(DI), R8; \
+	VMOVUPS (R8)(DX*1), x
+
+// KROW writes row i of (G g) Gᵀ from row i of G g (a0-a2) to u's rows
+// 4i..4i+3 (BX: row 4i at the channel; R10 a row's bytes, R11 three rows').
+#define KROW(a0, a1, a2, x, h) \
+	VMOVUPS a0, (BX);        \
+	VADDPS  a1, a0, x;       \
+	VADDPS  a2, x, x;        \
+	VMULPS  h, x, x;         \
+	VMOVUPS x, (BX)(R10*1);  \
+	VSUBPS  a1, a0, x;       \
+	VADDPS  a2, x, x;        \
+	VMULPS  h, x, x;         \
+	VMOVUPS x, (BX)(R10*2);  \
+	VMOVUPS a2, (BX)(R11*1)
+
+// GMID sets rows 1 and 2 of G g, column j: (g0+g1+g2)/2 and (g0-g1+g2)/2.
+#define GMID(j, b0, b1, b2, x, h, a1, a2) \
+	LDG(j, b0);          \
+	LDG(3+j, b1);        \
+	LDG(6+j, b2);        \
+	VADDPS b1, b0, x;    \
+	VADDPS b2, x, x;     \
+	VMULPS h, x, a1;     \
+	VSUBPS b1, b0, x;    \
+	VADDPS b2, x, x;     \
+	VMULPS h, x, a2
+
+// WINO_KERNEL is one step of the kernel transform: rows 0 and 3 of G g are
+// rows of g, rows 1 and 2 halved sums.
+#define WINO_KERNEL(A0, A1, A2, M10, M11, M12, M20, M21, M22, B0, B1, B2, X, H) \
+	LEAQ (SI)(DX*1), BX;                       \
+	LDG(0, A0);                                \
+	LDG(1, A1);                                \
+	LDG(2, A2);                                \
+	KROW(A0, A1, A2, X, H);                    \
+	ADDQ R12, BX;                              \
+	GMID(0, B0, B1, B2, X, H, M10, M20);       \
+	GMID(1, B0, B1, B2, X, H, M11, M21);       \
+	GMID(2, B0, B1, B2, X, H, M12, M22);       \
+	KROW(M10, M11, M12, X, H);                 \
+	ADDQ R12, BX;                              \
+	KROW(M20, M21, M22, X, H);                 \
+	ADDQ R12, BX;                              \
+	LDG(6, A0);                                \
+	LDG(7, A1);                                \
+	LDG(8, A2);                                \
+	KROW(A0, A1, A2, X, H)
+
+// KERNEL_SETUP loads winoKernel*'s arguments: SI u, DI gk, R10 us*4, R11
+// 3*us*4, R12 4*us*4, DX 0; CX holds 0.5 for the broadcast.
+#define KERNEL_SETUP \
+	MOVQ u+0(FP), SI;       \
+	MOVQ us+8(FP), R10;     \
+	SHLQ $2, R10;           \
+	LEAQ (R10)(R10*2), R11; \
+	MOVQ R10, R12;          \
+	SHLQ $2, R12;           \
+	MOVQ gk+16(FP), DI;      \
+	XORQ DX, DX;            \
+	MOVL $0x3f000000, CX;   \
+	MOVQ CX, X15
+
+// AXPY_SETUP loads axpy*'s arguments: DI dst, SI x, CX n*4, DX 0.
+#define AXPY_SETUP \
+	MOVQ dst+0(FP), DI; \
+	MOVQ x+16(FP), SI;  \
+	MOVQ n+24(FP), CX;  \
+	SHLQ $2, CX;        \
+	XORQ DX, DX
+
+// AXPY_LOOP adds a (in av) times x to dst, w bytes a step, up to CX.
+#define AXPY_LOOP(w, x0, av, loop, done) \
+	TESTQ       CX, CX;              \
+	JZ          done;                \
+loop:                                \
+	VMOVUPS     (SI)(DX*1), x0;      \
+	VFMADD213PS (DI)(DX*1), av, x0;  \
+	VMOVUPS     x0, (DI)(DX*1);      \
+	ADDQ        $w, DX;              \
+	CMPQ        DX, CX;              \
+	JLT         loop;                \
+done:
+
+// MAX_LOOP sets dst to the largest of a, b, c, d, w bytes a step, up to CX.
+#define MAX_LOOP(w, x0, x1, loop, done) \
+	TESTQ CX, CX;  \
+	JZ    done;    \
+loop:              \
+	MAX4(x0, x1);  \
+	ADDQ  $w, DX;  \
+	CMPQ  DX, CX;  \
+	JLT   loop;    \
+done:
+
+// MAX4 sets dst to the largest of a, b, c, d at channel DX.
+#define MAX4(x0, x1) \
+	VMOVUPS (R8)(DX*1), x0;     \
+	VMAXPS  (R9)(DX*1), x0, x0; \
+	VMOVUPS (R10)(DX*1), x1;    \
+	VMAXPS  (R11)(DX*1), x1, x1; \
+	VMAXPS  x1, x0, x0;         \
+	VMOVUPS x0, (DI)(DX*1)
+
+// MAX_SETUP loads maxRows*'s arguments: DI dst, R8-R11 a-d, CX n*4, DX 0.
+#define MAX_SETUP \
+	MOVQ dst+0(FP), DI; \
+	MOVQ a+8(FP), R8;   \
+	MOVQ b+16(FP), R9;  \
+	MOVQ c+24(FP), R10; \
+	MOVQ d+32(FP), R11; \
+	MOVQ n+40(FP), CX;  \
+	SHLQ $2, CX;        \
+	XORQ DX, DX
+
+// Winograd F(2x2, 3x3)'s transforms (conv_winograd.go), the dense layers'
+// axpy and pooling's maxRows with AVX-512 (Z registers, 16 channels a step)
+// and AVX2 (Y registers, 8): one macro body per transform, its registers and
+// width the arguments. Each does the same operations in the same order as the
+// portable Go, so the results are the same to the bit.
+
+// d[i]'s data pointer is at i*24(DI) (a slice header); DX is the byte offset
+// of the channel.
+
+// func winoInputAVX512(v *float32, d *[16][]float32, c, from, to int)
+TEXT ·winoInputAVX512(SB), NOSPLIT, $0-40
+	INPUT_SETUP
+	CMPQ DX, CX
+	JGE  in512done
+
+in512:
+	WINO_INPUT(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9)
+	ADDQ $64, DX
+	CMPQ DX, CX
+	JLT  in512
+
+in512done:
+	VZEROUPPER
+	RET
+
+// func winoInputAVX2(v *float32, d *[16][]float32, c, from, to int)
+TEXT ·winoInputAVX2(SB), NOSPLIT, $0-40
+	INPUT_SETUP
+	CMPQ DX, CX
+	JGE  in2done
+
+in2:
+	WINO_INPUT(Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9)
+	ADDQ $32, DX
+	CMPQ DX, CX
+	JLT  in2
+
+in2done:
+	VZEROUPPER
+	RET
+
+// func winoOutputAVX512(y *[4][]float32, m, bias *float32, floor float32)
+TEXT ·winoOutputAVX512(SB), NOSPLIT, $0-28
+	OUTPUT_SETUP
+	VBROADCASTSS floor+24(FP), Z11
+
+out512:
+	WINO_OUTPUT(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z11)
+	ADDQ $64, DX
+	CMPQ DX, $256
+	JLT  out512
+	VZEROUPPER
+	RET
+
+// func winoOutputAVX2(y *[4][]float32, m, bias *float32, floor float32)
+TEXT ·winoOutputAVX2(SB), NOSPLIT, $0-28
+	OUTPUT_SETUP
+	VBROADCASTSS floor+24(FP), Y11
+
+out2:
+	WINO_OUTPUT(Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y11)
+	ADDQ $32, DX
+	CMPQ DX, $256
+	JLT  out2
+	VZEROUPPER
+	RET
+
+// func winoKernelAVX512(u *float32, us int, gk *[9][]float32)
+TEXT ·winoKernelAVX512(SB), NOSPLIT, $0-24
+	KERNEL_SETUP
+	VBROADCASTSS X15, Z15
+
+k512:
+	WINO_KERNEL(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11, Z12, Z15)
+	ADDQ $64, DX
+	CMPQ DX, $256
+	JLT  k512
+	VZEROUPPER
+	RET
+
+// func winoKernelAVX2(u *float32, us int, gk *[9][]float32)
+TEXT ·winoKernelAVX2(SB), NOSPLIT, $0-24
+	KERNEL_SETUP
+	VBROADCASTSS X15, Y15
+
+k2:
+	WINO_KERNEL(Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11, Y12, Y15)
+	ADDQ $32, DX
+	CMPQ DX, $256
+	JLT  k2
+	VZEROUPPER
+	RET
+
+// func axpyAVX512(dst *float32, a float32, x *float32, n int)
+//
+// dst += a*x for n floats, n a multiple of 16.
+TEXT ·axpyAVX512(SB), NOSPLIT, $0-32
+	AXPY_SETUP
+	VBROADCASTSS a+8(FP), Z1
+	AXPY_LOOP(64, Z0, Z1, axpy512, axpy512done)
+	VZEROUPPER
+	RET
+
+// func axpyAVX2(dst *float32, a float32, x *float32, n int)
+//
+// dst += a*x for n floats, n a multiple of 8.
+TEXT ·axpyAVX2(SB), NOSPLIT, $0-32
+	AXPY_SETUP
+	VBROADCASTSS a+8(FP), Y1
+	AXPY_LOOP(32, Y0, Y1, axpy2, axpy2done)
+	VZEROUPPER
+	RET
+
+// func maxRowsAVX512(dst, a, b, c, d *float32, n int)
+//
+// maxRows for n floats, n a multiple of 16.
+TEXT ·maxRowsAVX512(SB), NOSPLIT, $0-48
+	MAX_SETUP
+	MAX_LOOP(64, Z0, Z1, max512, max512done)
+	VZEROUPPER
+	RET
+
+// func maxRowsAVX2(dst, a, b, c, d *float32, n int)
+//
+// maxRows for n floats, n a multiple of 8.
+TEXT ·maxRowsAVX2(SB), NOSPLIT, $0-48
+	MAX_SETUP
+	MAX_LOOP(32, Y0, Y1, max2, max2done)
+	VZEROUPPER
+	RET
