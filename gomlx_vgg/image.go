@@ -11,6 +11,7 @@ import (
 	_ "image/jpeg"
 	_ "image/png"
 	"io"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -156,9 +157,10 @@ func DecodeImg(r io.Reader, opts ...ImgOption) (*image.NRGBA, error) {
 		o(&cfg)
 	}
 	tooBig := func(what string, w, h int) error {
-		if int64(w)*int64(h) > int64(cfg.maxPixels) {
-			return fmt.Errorf("%s %dx%d is %d pixels, over the limit of %d (raise it with MaxPixels, or --max-pixels)",
-				what, w, h, int64(w)*int64(h), cfg.maxPixels)
+		// Divided, not multiplied: w*h can overflow (9223372036854775807x2).
+		if w > 0 && h > cfg.maxPixels/w {
+			return fmt.Errorf("%s %dx%d is %s pixels, over the limit of %d (raise it with MaxPixels, or --max-pixels)",
+				what, w, h, new(big.Int).Mul(big.NewInt(int64(w)), big.NewInt(int64(h))), cfg.maxPixels)
 		}
 		return nil
 	}

@@ -32,8 +32,13 @@ func (v *vggFlags) register(fs *flag.FlagSet) {
 
 // net builds the model and its frozen network.
 func (v *vggFlags) net(ctx context.Context, stderr io.Writer) (*freeze.Net, error) {
-	if v.model == "" {
+	switch {
+	case v.model == "":
 		return nil, errors.New("--model vgg16 or vgg19 is required")
+	case v.weights == "":
+		return nil, errors.New("--weights is empty: want auto, imagenet, synthetic or a Keras .h5 file")
+	case v.pooling != "" && v.layer != "":
+		return nil, fmt.Errorf("--pooling %s pools the whole base's output, --layer %s cuts the model before it: give one of them", v.pooling, v.layer)
 	}
 	m, err := gomlx_vgg.New(v.model).IncludeTop(v.includeTop).Pooling(gomlx_vgg.Pooling(v.pooling)).
 		Weights(gomlx_vgg.WeightSource(v.weights)).Seed(v.seed).Notices(stderr).Context(ctx).Done()
@@ -60,6 +65,9 @@ func freezeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	} else if len(pos) > 0 {
 		return fmt.Errorf("freeze: unexpected arguments %q", pos)
+	}
+	if *list != "" && *out != "" {
+		return errors.New("freeze: --list reads a frozen file and --out writes one: give one of them")
 	}
 	if *list != "" {
 		f, err := freeze.Open(*list)

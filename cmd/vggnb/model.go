@@ -9,6 +9,7 @@ import (
 	"image"
 	"io"
 	"math"
+	"math/big"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -64,6 +65,9 @@ func parseSize(s string) (h, w int, err error) {
 
 // build constructs the model; notices (synthetic weights) go to stderr.
 func (n *netFlags) build(stderr io.Writer) (*gomlx_vgg.Model, error) {
+	if n.weights == "" {
+		return nil, errors.New("--weights is empty: want auto, imagenet, synthetic, none or a Keras .h5 file")
+	}
 	backend, err := gomlx_vgg.NewBackend(n.backend)
 	if err != nil {
 		return nil, err
@@ -85,6 +89,12 @@ func (n *netFlags) withSize(b *gomlx_vgg.Builder) (*gomlx_vgg.Model, error) {
 		h, w, err := parseSize(n.size)
 		if err != nil {
 			return nil, err
+		}
+		// The image limit holds for the model's input too (divided, not
+		// multiplied: h*w can overflow).
+		if n.maxPixels > 0 && h > n.maxPixels/w {
+			return nil, fmt.Errorf("--size %s is %s pixels, over the limit of %d (--max-pixels)",
+				n.size, new(big.Int).Mul(big.NewInt(int64(h)), big.NewInt(int64(w))), n.maxPixels)
 		}
 		b = b.InputShape(h, w, 3)
 	}

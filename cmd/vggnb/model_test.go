@@ -67,6 +67,8 @@ func TestFeaturesTextAndErrors(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", w, out.String())
 		}
 	}
+	tmp := t.TempDir() // where a wrongly accepted --out would write
+	onnx := func(name string) string { return filepath.Join(tmp, name) }
 	for _, c := range []struct {
 		args []string
 		want string
@@ -74,9 +76,17 @@ func TestFeaturesTextAndErrors(t *testing.T) {
 		{[]string{"features", "--layer", "block9_pool", "--size", "64x64"}, "block5_pool"},
 		{[]string{"features", "--size", "20x300"}, "at least 32x32"},
 		{[]string{"features", "--size", "big"}, "HxW"},
+		// h*w overflowed int64: a panic (makeslice) before.
+		{[]string{"features", "--weights", "synthetic", "--size", "9223372036854775807x2"}, "over the limit of"},
+		{[]string{"layers", "--size", "9223372036854775807x64"}, "590295810358705651648 pixels, over the limit"},
 		{[]string{"features", "--image", "/nonexistent.jpg"}, "/nonexistent.jpg"},
 		{[]string{"features", "--backend", "xla:cuda", "--size", "64x64"}, "xla"},
 		{[]string{"predict", "--size", "100x100"}, "224x224"},
+		// Silently none, ignored or overridden before.
+		{[]string{"features", "--weights", "", "--size", "64x64"}, "--weights is empty"},
+		{[]string{"freeze", "--model", "vgg16", "--weights", "", "--out", onnx("x.onnx")}, "--weights is empty"},
+		{[]string{"freeze", "--model", "vgg16", "--pooling", "avg", "--layer", "block3_pool", "--out", onnx("x.onnx")}, "give one of them"},
+		{[]string{"freeze", "--list", onnx("a.onnx"), "--out", onnx("b.onnx")}, "give one of them"},
 	} {
 		err := run(context.Background(), c.args, &out, &errb)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -29,11 +31,23 @@ func transferCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	batch := fs.Int("batch", 32, "batch size")
 	lr := fs.Float64("lr", 1e-4, "RMSprop learning rate")
 	cache := fs.String("cache", filepath.Join(download.CacheDir(), "features"), "feature cache directory (\"\": none)")
-	out := fs.String("out", "", "save the trained head as a GoMLX checkpoint in this directory")
+	out := fs.String("out", "", "save the trained head as a GoMLX checkpoint in this directory (a new checkpoint beside the last one kept)")
+	resume := fs.Bool("resume", false, "continue training from the newest checkpoint in --out (without it, --out must hold none)")
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
 		return fmt.Errorf("transfer: unexpected arguments %q", pos)
+	}
+	switch {
+	case math.IsNaN(*lr) || math.IsInf(*lr, 0) || *lr <= 0:
+		return fmt.Errorf("transfer: --lr %v: want a finite learning rate above 0", *lr)
+	case *train < 1 || *test < 1 || *epochs < 1 || *batch < 1:
+		return fmt.Errorf("transfer: --train %d, --test %d, --epochs %d, --batch %d: each must be at least 1", *train, *test, *epochs, *batch)
+	case *batch > *train:
+		return fmt.Errorf("transfer: --batch %d is larger than the %d training examples (--train): no full batch to train on", *batch, *train)
+	}
+	if *resume && *out == "" {
+		return errors.New("transfer: --resume continues from the checkpoint in --out: give --out")
 	}
 	path, synthetic := *w, false
 	if path == "auto" {
@@ -48,6 +62,26 @@ func transferCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	s, err := transfer.NewPostModel(path, 1)
 	if err != nil {
 		return err
+	}
+	// The checkpoint directory is checked before any work: a damaged or
+	// foreign checkpoint, or one that would be mixed with this run's, fails
+	// now, not after training.
+	if *out != "" {
+		switch err := s.CheckCheckpoint(*out); {
+		case errors.Is(err, transfer.ErrNoCheckpoint), errors.Is(err, os.ErrNotExist):
+			if *resume {
+				return fmt.Errorf("transfer: --resume: %s holds no checkpoint to continue from", *out)
+			}
+		case err != nil:
+			return err
+		case !*resume:
+			return fmt.Errorf("transfer: %s already holds a checkpoint: --resume continues training from it, or choose another --out", *out)
+		default:
+			if err := s.Load(*out); err != nil {
+				return err
+			}
+			fmt.Fprintln(stdout, "resuming from the checkpoint in", *out)
+		}
 	}
 	trainSet, testSet, err := mlp.LoadFashionMNIST(*data)
 	if err != nil {
@@ -85,9 +119,6 @@ func transferCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fmt.Fprintf(stdout, "head on frozen VGG16 features: test accuracy %.4f (%d epochs, %.1fs each)\n",
 		h.ValAccuracy[len(h.ValAccuracy)-1], len(h.Loss), h.Seconds[0])
 	if *out != "" {
-		if err := os.MkdirAll(*out, 0o755); err != nil {
-			return err
-		}
 		if err := s.Save(*out); err != nil {
 			return err
 		}
