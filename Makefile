@@ -129,6 +129,7 @@ bench:
 
 fuzz:
 	$(GO) test -run XXX -fuzz FuzzRead -fuzztime 60s ./weights
+	$(GO) test -run XXX -fuzz FuzzModelFlags -fuzztime 60s ./cmd/vggnb
 
 # The CPU image (docker/Dockerfile), checked as a class uses it and with the
 # README's two commands inside (docker/test.sh; ~1 hour, not part of make test).

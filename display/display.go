@@ -17,6 +17,8 @@ import (
 
 	"github.com/janpfeifer/gonb/gonbui"
 	"github.com/janpfeifer/gonb/gonbui/protocol"
+
+	"github.com/vggnb/vggnb/internal/atomicfile"
 )
 
 // HTML is an HTML fragment (a table, a report).
@@ -123,7 +125,7 @@ func show(it any) error {
 	} else {
 		b = data.([]byte)
 	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
+	if err := atomicfile.WriteFile(path, b); err != nil {
 		return fmt.Errorf("display: %w", err)
 	}
 	fmt.Printf("[display: %s written to %s]\n", mime, path)

@@ -21,6 +21,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/vggnb/vggnb/gomlx_vgg/internal/pil"
+	"github.com/vggnb/vggnb/internal/atomicfile"
 	"github.com/vggnb/vggnb/weights"
 	"github.com/vggnb/vggnb/weights/download"
 )
@@ -65,17 +66,7 @@ func demoFile(name string, data []byte) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return "", fmt.Errorf("gomlx_vgg: demo image: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), name+".tmp*")
-	if err != nil {
-		return "", fmt.Errorf("gomlx_vgg: demo image: %w", err)
-	}
-	_, err = tmp.Write(data)
-	err = errors.Join(err, tmp.Close(), os.Chmod(tmp.Name(), 0o644))
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := atomicfile.WriteFile(path, data); err != nil {
 		return "", fmt.Errorf("gomlx_vgg: demo image %s: %w", name, err)
 	}
 	return path, nil

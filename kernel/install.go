@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/vggnb/vggnb/display"
+	"github.com/vggnb/vggnb/internal/atomicfile"
 	"github.com/vggnb/vggnb/internal/checkout"
 	"github.com/vggnb/vggnb/internal/python"
 )
@@ -257,12 +258,10 @@ func writeKernelSpec(c Config, goBin string) error {
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(c.KernelDir(), "kernel.json")
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(c.KernelDir(), "kernel.json"), append(b, '\n')); err != nil {
 		return fmt.Errorf("kernel: %w", err)
 	}
-	return os.Rename(tmp, path)
+	return nil
 }
 
 // CellsBuild is how the kernel's cells are built: the Go that builds them

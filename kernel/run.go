@@ -13,10 +13,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/vggnb/vggnb/internal/atomicfile"
 	"github.com/vggnb/vggnb/internal/python"
 )
 
@@ -118,7 +122,9 @@ func Run(ctx context.Context, notebooks []string, o RunOptions) ([]Result, error
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("kernel: %w", err)
 	}
-	env := os.Environ()
+	// UTF-8 whatever the locale: a notebook path such as é.ipynb must reach
+	// nbclient intact.
+	env := append(os.Environ(), "PYTHONUTF8=1")
 	if o.JupyterDataDir != "" {
 		env = append(env, "JUPYTER_PATH="+o.JupyterDataDir+string(os.PathListSeparator)+os.Getenv("JUPYTER_PATH"))
 	}
@@ -136,19 +142,94 @@ func Run(ctx context.Context, notebooks []string, o RunOptions) ([]Result, error
 	return results, errors.Join(errs...)
 }
 
+// checkNotebook refuses, in one line, a path that is not a Jupyter notebook
+// (Python's reader would end in a traceback).
+func checkNotebook(path string) error {
+	if filepath.Ext(path) != ".ipynb" {
+		return fmt.Errorf("kernel: %s is not a notebook: want a .ipynb file", path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("kernel: notebook %w", err)
+	}
+	var nb struct {
+		Cells    []json.RawMessage `json:"cells"`
+		NBFormat int               `json:"nbformat"`
+	}
+	if err := json.Unmarshal(b, &nb); err != nil || nb.NBFormat < 4 {
+		return fmt.Errorf("kernel: %s is not a Jupyter notebook (nbformat 4 JSON)", path)
+	}
+	return nil
+}
+
+// claimOutput picks the name of a run's outputs in outDir: base, or base-2,
+// base-3, ... when another run (in this process or another) is writing the
+// earlier ones, so that concurrent runs of same-named notebooks never write
+// or report each other's files. The claim is a marker file holding the
+// claiming process's ID (a dead process's is taken over); release removes
+// it.
+func claimOutput(outDir, base string) (string, func(), error) {
+	for i := 1; i <= 100; i++ {
+		name := base
+		if i > 1 {
+			name = fmt.Sprintf("%s-%d", base, i)
+		}
+		marker := filepath.Join(outDir, "."+name+".ipynb.claim")
+		for range 2 {
+			f, err := os.OpenFile(marker, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+			if err == nil {
+				fmt.Fprintf(f, "%d\n", os.Getpid())
+				f.Close()
+				claims.Store(marker, true)
+				return name, func() { claims.Delete(marker); os.Remove(marker) }, nil
+			}
+			if !errors.Is(err, fs.ErrExist) || !staleClaim(marker) {
+				break
+			}
+			os.Remove(marker) // its process is gone: take it over
+		}
+	}
+	return "", nil, fmt.Errorf("kernel: 100 runs of %s are writing into %s: wait for them", base, outDir)
+}
+
+// claims are this process's output claims (a claim with this process's ID is
+// stale only if it is not among them).
+var claims sync.Map
+
+// staleClaim reports whether the marker's process has ended.
+func staleClaim(marker string) bool {
+	b, err := os.ReadFile(marker)
+	if err != nil {
+		return false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return false // being written: not stale
+	}
+	if pid == os.Getpid() {
+		_, mine := claims.Load(marker)
+		return !mine
+	}
+	return syscall.Kill(pid, 0) == syscall.ESRCH
+}
+
 func runOne(ctx context.Context, nb string, o RunOptions, env []string) (*Result, error) {
 	abs, err := filepath.Abs(nb)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(abs); err != nil {
-		return nil, fmt.Errorf("kernel: notebook %w", err)
+	if err := checkNotebook(abs); err != nil {
+		return nil, err
 	}
-	base := strings.TrimSuffix(filepath.Base(nb), ".ipynb")
 	outDir, err := filepath.Abs(o.OutDir)
 	if err != nil {
 		return nil, err
 	}
+	base, release, err := claimOutput(outDir, strings.TrimSuffix(filepath.Base(nb), ".ipynb"))
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	res := &Result{Notebook: nb, Executed: filepath.Join(outDir, base+".ipynb"), HTML: filepath.Join(outDir, base+".html")}
 	start := time.Now()
 	// Execute into a temporary name unique to this run (two runs into one OutDir
@@ -201,10 +282,10 @@ func runOne(ctx context.Context, nb string, o RunOptions, env []string) (*Result
 	if err := runOwned(html, env); err != nil {
 		return res, fmt.Errorf("kernel: HTML export of %s: %v\n%s", nb, err, tail(htmlOut.String(), 2000))
 	}
-	if err := os.Rename(tmpName, res.Executed); err != nil {
+	if err := atomicfile.Rename(tmpName, res.Executed); err != nil {
 		return nil, fmt.Errorf("kernel: %w", err)
 	}
-	if err := os.Rename(tmpHTML, res.HTML); err != nil {
+	if err := atomicfile.Rename(tmpHTML, res.HTML); err != nil {
 		return res, fmt.Errorf("kernel: %w", err)
 	}
 	if len(failures) > 0 {

@@ -128,24 +128,57 @@ func TestRunConcurrentSameName(t *testing.T) {
 	for trial := range 8 {
 		var wg sync.WaitGroup
 		errs := make([]error, 2)
+		results := make([][]Result, 2)
 		for i, nb := range []string{good, bad} {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, errs[i] = Run(context.Background(), []string{nb}, RunOptions{OutDir: out, Python: python, Jupyter: jupyter})
+				results[i], errs[i] = Run(context.Background(), []string{nb}, RunOptions{OutDir: out, Python: python, Jupyter: jupyter})
 			}()
 		}
 		wg.Wait()
-		if errs[0] != nil {
-			t.Errorf("trial %d: the passing notebook failed: %v", trial, errs[0])
+		if errs[0] != nil || len(results[0]) != 1 {
+			t.Fatalf("trial %d: the passing notebook failed: %v", trial, errs[0])
 		}
 		var nbErr *NotebookError
 		if !errors.As(errs[1], &nbErr) || !strings.Contains(nbErr.Error(), "panic: boom") {
-			t.Errorf("trial %d: the panicking notebook gave %v, want a NotebookError naming the panic", trial, errs[1])
+			t.Fatalf("trial %d: the panicking notebook gave %v, want a NotebookError naming the panic", trial, errs[1])
+		}
+		// Each run's report names a file holding its own notebook, readable
+		// by others (before, the failing run could name a file the other run
+		// had just replaced, and files were 0600).
+		for _, c := range []struct {
+			path string
+			boom bool
+		}{{results[0][0].Executed, false}, {nbErr.Executed, true}} {
+			b, err := os.ReadFile(c.path)
+			fi, _ := os.Stat(c.path)
+			if err != nil || strings.Contains(string(b), "boom") != c.boom || fi.Mode().Perm() != 0o644 {
+				t.Errorf("trial %d: %s (%v, mode %v) does not hold its own run's notebook (boom %v)", trial, c.path, err, fi.Mode().Perm(), c.boom)
+			}
 		}
 	}
 	if left, _ := filepath.Glob(filepath.Join(out, ".*")); len(left) > 0 {
 		t.Errorf("temporary files left: %v", left)
+	}
+}
+
+// TestRunRejectsNonNotebooks: a path that is not a notebook is one line of
+// error, before Python runs (it printed a traceback).
+func TestRunRejectsNonNotebooks(t *testing.T) {
+	python, jupyter, dir := fakeTools(t)
+	png := filepath.Join(dir, "é.png")
+	garbage := filepath.Join(dir, "é.ipynb")
+	for _, f := range []string{png, garbage} {
+		if err := os.WriteFile(f, []byte("\x89PNG"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct{ path, want string }{{png, "want a .ipynb file"}, {garbage, "not a Jupyter notebook"}} {
+		_, err := Run(context.Background(), []string{c.path}, RunOptions{OutDir: t.TempDir(), Python: python, Jupyter: jupyter})
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: %v, want one line with %q", c.path, err, c.want)
+		}
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"unsafe"
 
+	"github.com/vggnb/vggnb/internal/atomicfile"
 	"github.com/vggnb/vggnb/weights/download"
 )
 
@@ -197,38 +198,29 @@ func writeCache(key cacheKey, f *File) error {
 	if err := os.MkdirAll(filepath.Dir(key.file), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(key.file), filepath.Base(key.file)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	var hdr bytes.Buffer
-	hdr.WriteString(cacheMagic)
-	binary.Write(&hdr, binary.LittleEndian, uint32(len(js)))
-	hdr.Write(js)
-	hdr.Write(make([]byte, base-int64(hdr.Len())))
-	if _, err := tmp.Write(hdr.Bytes()); err != nil {
-		tmp.Close()
-		return err
-	}
-	for _, l := range f.Layers {
-		for _, t := range l.Weights {
-			b := bytesOf(t.Data)
-			pad := align64(int64(len(b))) - int64(len(b))
-			if _, err := tmp.Write(b); err != nil {
-				tmp.Close()
-				return err
-			}
-			if _, err := tmp.Write(make([]byte, pad)); err != nil {
-				tmp.Close()
-				return err
+	return atomicfile.Write(key.file, func(tmp *os.File) error {
+		var hdr bytes.Buffer
+		hdr.WriteString(cacheMagic)
+		binary.Write(&hdr, binary.LittleEndian, uint32(len(js)))
+		hdr.Write(js)
+		hdr.Write(make([]byte, base-int64(hdr.Len())))
+		if _, err := tmp.Write(hdr.Bytes()); err != nil {
+			return err
+		}
+		for _, l := range f.Layers {
+			for _, t := range l.Weights {
+				b := bytesOf(t.Data)
+				pad := align64(int64(len(b))) - int64(len(b))
+				if _, err := tmp.Write(b); err != nil {
+					return err
+				}
+				if _, err := tmp.Write(make([]byte, pad)); err != nil {
+					return err
+				}
 			}
 		}
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), key.file)
+		return nil
+	})
 }
 
 func countTensors(f *File) int {

@@ -4,10 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/scigolib/hdf5"
+
+	"github.com/vggnb/vggnb/internal/atomicfile"
 )
 
 // ExportKerasVersion is the keras_version written by WriteKeras2.
@@ -32,44 +33,33 @@ func WriteKeras2Context(ctx context.Context, path string, f *File) (err error) {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("weights: export %s: %w", path, err)
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("weights: export: %w", err)
-	}
-	tmpName := tmp.Name()
-	tmp.Close()
-	defer func() {
+	// The HDF5 writer opens the temporary file by its name.
+	err = atomicfile.Write(path, func(tmp *os.File) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("weights: export %s: HDF5 writer failed: %v", path, r)
+			}
+		}()
+		fw, err := hdf5.CreateForWrite(tmp.Name(), hdf5.CreateTruncate)
 		if err != nil {
-			os.Remove(tmpName)
+			return fmt.Errorf("weights: export %s: %w", path, err)
 		}
-	}()
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("weights: export %s: HDF5 writer failed: %v", path, r)
+		if err := writeKeras2Groups(ctx, fw, f); err != nil {
+			fw.Close()
+			return fmt.Errorf("weights: export %s: %w", path, err)
 		}
-	}()
-	fw, err := hdf5.CreateForWrite(tmpName, hdf5.CreateTruncate)
-	if err != nil {
-		return fmt.Errorf("weights: export %s: %w", path, err)
+		if err := fw.Close(); err != nil {
+			return fmt.Errorf("weights: export %s: %w", path, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("weights: export %s: %w", path, err)
+		}
+		return nil
+	})
+	if err != nil && !strings.HasPrefix(err.Error(), "weights: ") {
+		err = fmt.Errorf("weights: export: %w", err)
 	}
-	if err := writeKeras2Groups(ctx, fw, f); err != nil {
-		fw.Close()
-		return fmt.Errorf("weights: export %s: %w", path, err)
-	}
-	if err := fw.Close(); err != nil {
-		return fmt.Errorf("weights: export %s: %w", path, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("weights: export %s: %w", path, err)
-	}
-	if err := os.Chmod(tmpName, 0o644); err != nil {
-		return fmt.Errorf("weights: export: %w", err)
-	}
-	if err := os.Rename(tmpName, path); err != nil {
-		return fmt.Errorf("weights: export: %w", err)
-	}
-	return nil
+	return err
 }
 
 // kerasWeightName is the Keras 2 name of a weight: "<layer>/<kernel|bias>:0".

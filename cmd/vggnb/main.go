@@ -41,10 +41,11 @@ const usage = `usage:
   vggnb predict [--model vgg16|vgg19] [--weights ...] [--image FILE|demo] [--top N] [--json]
       top-N ImageNet classes of an image (224x224, with the top)
   vggnb transfer [--weights auto|FILE] [--train N] [--test N] [--epochs N] [--batch N] [--lr X]
-                 [--cache DIR] [--out DIR]
+                 [--cache DIR] [--out DIR [--resume]]
       transfer learning as in the Keras post: VGG16 to block2_pool, frozen, its features of a balanced
       Fashion-MNIST subset extracted once (cached), a new head trained on them (progress bar), test
-      accuracy; --out saves the head as a GoMLX checkpoint
+      accuracy; --out saves the head as a GoMLX checkpoint (a new one beside the last; an --out that
+      holds one needs --resume, which continues from it)
   vggnb freeze --model vgg16|vgg19 [--include-top] [--layer NAME] [--pooling avg|max]
                [--weights auto|FILE] --out FILE.onnx
       freeze the model into one ONNX file (weights inside, input_1 NHWC preprocessed, output named

@@ -293,6 +293,9 @@ func predictCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	} else if len(pos) > 0 {
 		return fmt.Errorf("predict: unexpected arguments %q", pos)
 	}
+	if *top < 1 || *top > 1000 {
+		return fmt.Errorf("predict: --top %d: want 1 to 1000 (ImageNet's classes)", *top)
+	}
 	n.includeTop = true
 	if n.size != "" && n.size != "224x224" {
 		return errors.New("predict: the classifier needs 224x224 inputs (omit --size)")

@@ -157,7 +157,7 @@ func waitExit(t *testing.T, cmd *exec.Cmd, d time.Duration) int {
 }
 
 // TestSynthStopsOnSIGTERM: SIGTERM while synth writes its 491 MB file must stop
-// it at once, non-zero, leaving neither the file nor its temporary (x.h5.tmpNNN).
+// it at once, non-zero, leaving neither the file nor its temporary (.x.h5.tmp-NNN).
 func TestSynthStopsOnSIGTERM(t *testing.T) {
 	bin := vggnbBinary(t)
 	dir := t.TempDir()
@@ -169,7 +169,7 @@ func TestSynthStopsOnSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if tmps, _ := filepath.Glob(out + ".tmp*"); len(tmps) > 0 {
+		if tmps, _ := filepath.Glob(filepath.Join(dir, ".x.h5.tmp-*")); len(tmps) > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -185,6 +185,9 @@ func TestSynthStopsOnSIGTERM(t *testing.T) {
 		t.Errorf("synth after SIGTERM exited %d, want 130 within 10 s\n%s", code, stderr.String())
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) > 0 {
+		t.Errorf("synth stopped by SIGTERM left %v", left)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*")); len(left) > 0 {
 		t.Errorf("synth stopped by SIGTERM left %v", left)
 	}
 }

@@ -96,11 +96,11 @@ func transferCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	t0 := time.Now()
-	x, y, err := s.ExtractFeatures(trainSet, trainIdx, *cache, stderr)
+	x, y, err := s.ExtractFeaturesContext(ctx, trainSet, trainIdx, *cache, stderr)
 	if err != nil {
 		return err
 	}
-	tx, ty, err := s.ExtractFeatures(testSet, testIdx, *cache, stderr)
+	tx, ty, err := s.ExtractFeaturesContext(ctx, testSet, testIdx, *cache, stderr)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/vggnb/vggnb/weights"
 	"github.com/vggnb/vggnb/weights/download"
@@ -46,7 +47,10 @@ func (m *modelFlags) parseWithSpec(fs *flag.FlagSet, args []string, what string,
 	return pos, spec, err
 }
 
-// parse parses flags that may follow positional arguments, returning the positionals.
+// parse parses flags that may follow positional arguments, returning the
+// positionals. A string flag given an empty value is refused (`--weights ""`
+// silently meant none), unless its usage documents what "" means, and so is
+// an empty positional argument.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
@@ -55,11 +59,23 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		}
 		args = fs.Args()
 		if len(args) == 0 {
-			return pos, nil
+			break
+		}
+		if args[0] == "" {
+			return nil, fmt.Errorf("%s: an argument is empty", fs.Name())
 		}
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+	var empty error
+	fs.Visit(func(f *flag.Flag) {
+		if g, ok := f.Value.(flag.Getter); ok && empty == nil && !strings.Contains(f.Usage, `""`) {
+			if v, ok := g.Get().(string); ok && v == "" {
+				empty = fmt.Errorf("%s: --%s is empty", fs.Name(), f.Name)
+			}
+		}
+	})
+	return pos, empty
 }
 
 func weightsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -5,8 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/vggnb/vggnb/internal/atomicfile"
 	"github.com/vggnb/vggnb/weights"
 )
 
@@ -236,32 +235,8 @@ func (n *Net) WriteFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("freeze: %s: encoding: %w", path, err)
 	}
-	return writeAtomic(path, data)
-}
-
-// writeAtomic writes data to a temporary file beside path, syncs and renames it.
-func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+	if err := atomicfile.WriteFile(path, data); err != nil {
 		return fmt.Errorf("freeze: %w", err)
-	}
-	tmp := f.Name()
-	if _, err = f.Write(data); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("freeze: writing %s: %w", path, err)
 	}
 	return nil
 }

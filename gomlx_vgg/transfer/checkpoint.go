@@ -15,6 +15,8 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/checkpoint"
+
+	"github.com/vggnb/vggnb/internal/atomicfile"
 )
 
 // initHead creates the head's variables (with their initial values) by running
@@ -50,9 +52,9 @@ var checkpointName = regexp.MustCompile(`^checkpoint-n(\d+)-(.*)\.(json|bin)$`)
 // beside the new one (the newest KeepCheckpoints are kept), never mixed into
 // it.
 //
-// The files are written under a temporary directory inside dir, synced, and
-// then renamed into place, the metadata (.json, which makes a checkpoint
-// visible) last: an interrupt, a crash or a full disk leaves the previous
+// The files are written under a temporary directory inside dir, then synced
+// and renamed into place (internal/atomicfile), the metadata (.json, which
+// makes a checkpoint visible) last: an interrupt, a crash or a full disk leaves the previous
 // checkpoint as it was and nothing under the new checkpoint's names.
 func (s *Stacked) Save(dir string) (err error) {
 	used := map[string]bool{}
@@ -98,11 +100,6 @@ func (s *Stacked) Save(dir string) (err error) {
 	if len(files) != 2 || checkpointName.FindStringSubmatch(files[0]) == nil || !strings.HasSuffix(files[1], ".json") {
 		return fmt.Errorf("transfer: saving checkpoint to %s: GoMLX wrote %q, want a .bin and a .json", dir, files)
 	}
-	for _, f := range files {
-		if err := syncFile(filepath.Join(tmp, f)); err != nil {
-			return fmt.Errorf("transfer: saving checkpoint to %s: %w", dir, err)
-		}
-	}
 	if saveFault != nil {
 		if err := saveFault(); err != nil {
 			return fmt.Errorf("transfer: saving checkpoint to %s: %w", dir, err)
@@ -113,26 +110,13 @@ func (s *Stacked) Save(dir string) (err error) {
 		return err
 	}
 	rest := checkpointName.FindStringSubmatch(files[0])[2]
-	for _, f := range files {
+	for _, f := range files { // each synced, moved into place, the directory synced
 		final := fmt.Sprintf("checkpoint-n%07d-%s%s", next, rest, filepath.Ext(f))
-		if err := os.Rename(filepath.Join(tmp, f), filepath.Join(dir, final)); err != nil {
+		if err := atomicfile.Rename(filepath.Join(tmp, f), filepath.Join(dir, final)); err != nil {
 			return fmt.Errorf("transfer: saving checkpoint to %s: %w", dir, err)
 		}
 	}
-	if err := syncFile(dir); err != nil {
-		return fmt.Errorf("transfer: saving checkpoint to %s: %w", dir, err)
-	}
 	return pruneCheckpoints(dir, KeepCheckpoints)
-}
-
-// syncFile flushes a file or directory to the disk.
-func syncFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
 }
 
 // checkpoints lists the checkpoints in dir (the paths of their .json files),

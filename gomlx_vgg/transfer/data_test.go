@@ -2,6 +2,9 @@ package transfer
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -189,5 +192,33 @@ func TestSeedReproducible(t *testing.T) {
 	a, b, c := sum(3), sum(3), sum(4)
 	if !slices.Equal(a, b) || slices.Equal(a, c) {
 		t.Error("the head's initial values are not a function of the seed")
+	}
+}
+
+// TestExtractFeaturesCancel: a cancelled extraction stops at the next batch
+// of FeatureBatch images (a fraction of a second each) and writes no cache
+// file (before, Ctrl-C took effect only once every image was done).
+func TestExtractFeaturesCancel(t *testing.T) {
+	s := postModel(t)
+	const n = 8 * FeatureBatch
+	d := tinyDataset(n)
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	batchDone = func(done int) {
+		if done == FeatureBatch {
+			cancel() // Ctrl-C during the first batch
+		}
+	}
+	defer func() { batchDone = nil }()
+	_, _, err := s.ExtractFeaturesContext(ctx, d, idx, dir, nil)
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), fmt.Sprintf("after %d of %d images", FeatureBatch, n)) {
+		t.Fatalf("cancelled extraction: %v, want it stopped after the first batch", err)
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) > 0 {
+		t.Errorf("a cancelled extraction left %v", files)
 	}
 }

@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -16,12 +17,17 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/vggnb/vggnb/gomlx_vgg/mlp"
+	"github.com/vggnb/vggnb/internal/atomicfile"
 	"github.com/vggnb/vggnb/weights"
 	"github.com/vggnb/vggnb/weights/download"
 )
 
 // FeatureBatch is how many images Features runs through the base at once.
 const FeatureBatch = 16
+
+// batchDone, when set (by tests), is called after each batch of feature
+// extraction with the number of images done.
+var batchDone func(done int)
 
 // ExtractFeatures runs examples idx of d (as Images at the model's input size)
 // through the frozen base with the native kernels, FeatureBatch at a time, and
@@ -31,6 +37,13 @@ const FeatureBatch = 16
 // labels, size): a second call with the same weights and data reads the file
 // (its CRC-32C checked) instead. Progress goes to w as a bar (nil: none).
 func (s *Stacked) ExtractFeatures(d *mlp.Dataset, idx []int, dir string, w io.Writer) (*tensors.Tensor, []int32, error) {
+	return s.ExtractFeaturesContext(context.Background(), d, idx, dir, w)
+}
+
+// ExtractFeaturesContext is ExtractFeatures stopped by ctx between batches of
+// FeatureBatch images (a fraction of a second each): it returns ctx's error,
+// and nothing is written to the cache.
+func (s *Stacked) ExtractFeaturesContext(ctx context.Context, d *mlp.Dataset, idx []int, dir string, w io.Writer) (*tensors.Tensor, []int32, error) {
 	if s.Base == nil {
 		return nil, nil, errors.New("transfer: a head alone has no base to compute features")
 	}
@@ -64,6 +77,9 @@ func (s *Stacked) ExtractFeatures(d *mlp.Dataset, idx []int, dir string, w io.Wr
 		defer bar.Done()
 	}
 	for from := 0; from < len(idx); from += FeatureBatch {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, fmt.Errorf("transfer: features stopped after %d of %d images: %w", from, len(idx), err)
+		}
 		to := min(from+FeatureBatch, len(idx))
 		x, _, err := Images(d, idx[from:to], size)
 		if err != nil {
@@ -76,6 +92,9 @@ func (s *Stacked) ExtractFeatures(d *mlp.Dataset, idx []int, dir string, w io.Wr
 		tensors.ConstFlatData(y, func(v []float32) { copy(out[from*per:], v) })
 		if bar != nil {
 			bar.Add(int64(to - from))
+		}
+		if batchDone != nil {
+			batchDone(to)
 		}
 	}
 	x := tensors.FromFlatDataAndDimensions(out, append([]int{len(idx)}, f...)...)
@@ -141,34 +160,21 @@ func writeFeatures(path string, x *tensors.Tensor) (err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("transfer: feature cache: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".features-*.tmp")
-	if err != nil {
-		return fmt.Errorf("transfer: feature cache: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+	err = atomicfile.Write(path, func(tmp *os.File) error {
+		bw := bufio.NewWriterSize(tmp, 1<<20)
+		dims := x.Shape().Dimensions
+		var data []byte
+		tensors.ConstFlatData(x, func(f []float32) { data = weights.Float32sToLE(f) })
+		bw.WriteString(featuresMagic)
+		binary.Write(bw, binary.LittleEndian, uint32(len(dims)))
+		for _, d := range dims {
+			binary.Write(bw, binary.LittleEndian, int64(d))
 		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	dims := x.Shape().Dimensions
-	var data []byte
-	tensors.ConstFlatData(x, func(f []float32) { data = weights.Float32sToLE(f) })
-	bw.WriteString(featuresMagic)
-	binary.Write(bw, binary.LittleEndian, uint32(len(dims)))
-	for _, d := range dims {
-		binary.Write(bw, binary.LittleEndian, int64(d))
-	}
-	binary.Write(bw, binary.LittleEndian, crc32.Checksum(data, castagnoli))
-	bw.Write(data)
-	if err = bw.Flush(); err != nil {
-		return fmt.Errorf("transfer: writing %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("transfer: writing %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
+		binary.Write(bw, binary.LittleEndian, crc32.Checksum(data, castagnoli))
+		bw.Write(data)
+		return bw.Flush()
+	})
+	if err != nil {
 		return fmt.Errorf("transfer: feature cache: %w", err)
 	}
 	return nil

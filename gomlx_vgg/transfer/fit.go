@@ -43,8 +43,11 @@ func (t *Trainer) Fit(x *tensors.Tensor, y []int32, cfg Fit) (History, error) {
 	if x == nil || x.Shape().Rank() != 4 || x.Shape().Dimensions[0] != n {
 		return h, fmt.Errorf("transfer: fit: inputs %v for %d labels", shapeOf(x), n)
 	}
-	if cfg.Epochs <= 0 || cfg.BatchSize <= 0 || cfg.BatchSize > n {
-		return h, fmt.Errorf("transfer: fit: %d epochs of batches of %d over %d examples", cfg.Epochs, cfg.BatchSize, n)
+	switch {
+	case cfg.Epochs <= 0 || cfg.BatchSize <= 0:
+		return h, fmt.Errorf("transfer: fit: %d epochs of batches of %d: both must be at least 1", cfg.Epochs, cfg.BatchSize)
+	case cfg.BatchSize > n:
+		return h, fmt.Errorf("transfer: fit: the batch size %d is larger than the %d examples: no full batch to train on", cfg.BatchSize, n)
 	}
 	perEpoch := n / cfg.BatchSize // the last partial batch is dropped: one shape, one compilation
 	steps := cfg.Epochs * perEpoch

@@ -20,6 +20,7 @@ import (
 
 	"github.com/gomlx/gomlx/core/tensors"
 
+	"github.com/vggnb/vggnb/internal/atomicfile"
 	"github.com/vggnb/vggnb/internal/checkout"
 	"github.com/vggnb/vggnb/weights"
 )
@@ -77,7 +78,7 @@ func Install(ctx context.Context, dir string) error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("ort: npm ci in %s: %w\n%s", dir, err, out)
 	}
-	return os.WriteFile(stamp, lock, 0o644)
+	return atomicfile.WriteFile(stamp, lock)
 }
 
 // Result is what one ONNX Runtime run gave.
