@@ -2,6 +2,16 @@
 
 #include "textflag.h"
 
+// ROWS loads pixel i's input row for the tap (rows[i*9+t], its slice header
+// at i*216(DI)) into R8-R13.
+#define ROWS \
+	MOVQ 0(DI), R8;    \
+	MOVQ 216(DI), R9;  \
+	MOVQ 432(DI), R10; \
+	MOVQ 648(DI), R11; \
+	MOVQ 864(DI), R12; \
+	MOVQ 1080(DI), R13
+
 // PIXEL adds the input value at byte offset DX of row r, times the row of b,
 // to accumulators a0-a3.
 #define PIXEL(r, v, a0, a1, a2, a3) \
@@ -130,13 +140,7 @@ TEXT ·microAVX512(SB), NOSPLIT, $0-56
 	ZEROROW(5)
 
 tap:
-	// Pixel i's input row for tap t is rows[i*9+t], its slice header at i*216(DI).
-	MOVQ 0(DI), R8
-	MOVQ 216(DI), R9
-	MOVQ 432(DI), R10
-	MOVQ 648(DI), R11
-	MOVQ 864(DI), R12
-	MOVQ 1080(DI), R13
+	ROWS
 
 	// Each tap's c products are summed apart, then added to the totals:
 	// float32 error grows with c, not 9c.
@@ -261,12 +265,7 @@ quarter:
 	ADDQ R14, SI
 
 tap2:
-	MOVQ 0(DI), R8
-	MOVQ 216(DI), R9
-	MOVQ 432(DI), R10
-	MOVQ 648(DI), R11
-	MOVQ 864(DI), R12
-	MOVQ 1080(DI), R13
+	ROWS
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
