@@ -53,6 +53,11 @@ func TestFlagValuesRefused(t *testing.T) {
 		{[]string{"freeze", "--list", missing}, "ñ.h5"},
 		{[]string{"freeze", "--model", "vgg16", "--seed", "-1", "--out", filepath.Join(tmp, "x.onnx")}, "-seed"},
 		{[]string{"weights", "synth", "", "--model", "vgg16"}, "an argument is empty"},
+		{[]string{"serve", "--model", "vgg16", "--max-batch", "-1"}, "--max-batch -1: want at least 1"},
+		{[]string{"serve", "--model", "vgg16", "--queue", "0"}, "--queue 0: want at least 1"},
+		{[]string{"serve", "--model", "vgg16", "--max-body", "-5"}, "--max-body -5"},
+		{[]string{"serve", "--model", "vgg16", "--grace", "-1s"}, "--grace"},
+		{[]string{"serve", "--model", "vgg16", "--addr", ""}, "--addr is empty"},
 		{[]string{"weights", "info", missing}, "ñ.h5"},
 		{[]string{"kernel", "run", filepath.Join(tmp, "é.png")}, "é.png"},
 	}

@@ -121,6 +121,20 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// Every limit is a positive number: 0 or less would mean the default
+	// inside serve.Config, silently.
+	for _, l := range []struct {
+		name string
+		v    int64
+	}{{"max-body", cfg.MaxBodyBytes}, {"max-pixels", int64(cfg.MaxPixels)}, {"max-batch", int64(cfg.MaxBatch)},
+		{"queue", int64(cfg.QueueSize)}, {"image-size", int64(cfg.ImageSize)}} {
+		if l.v < 1 {
+			return fmt.Errorf("serve: --%s %d: want at least 1", l.name, l.v)
+		}
+	}
+	if *grace < 0 {
+		return fmt.Errorf("serve: --grace %v: want 0 or more", *grace)
+	}
 	var f *freeze.File
 	switch {
 	case len(pos) == 1 && v.model == "":
