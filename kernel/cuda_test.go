@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -35,7 +36,11 @@ func TestCUDAPluginFound(t *testing.T) {
 		t.Fatalf("FindPJRTPlugins() = %v, want %s", found, plugin)
 	}
 	c := Config{ToolsDir: filepath.Join(home, "tools"), JupyterDataDir: filepath.Join(home, "jupyter"), Checkout: home, Python: "/usr/bin/python3", Log: io.Discard}
-	if err := writeKernelSpec(c, "/usr/local/go/bin/go"); err != nil {
+	goBin, err := exec.LookPath("go") // the kernelspec asks it for its version
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeKernelSpec(c, goBin); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(filepath.Join(c.KernelDir(), "kernel.json"))
