@@ -141,20 +141,24 @@ func LoadImg(path string, opts ...ImgOption) (*image.NRGBA, error) {
 	return img, nil
 }
 
+// CheckPixels returns an error naming what, its a x b size and the limit if
+// it has more than maxPixels pixels (LoadImg's limit, or a model input's).
+// The sizes are compared by division: a*b can overflow (9223372036854775807x2).
+func CheckPixels(what string, a, b, maxPixels int) error {
+	if a > 0 && b > maxPixels/a {
+		return fmt.Errorf("%s %dx%d is %s pixels, over the limit of %d (raise it with MaxPixels, or --max-pixels)",
+			what, a, b, new(big.Int).Mul(big.NewInt(int64(a)), big.NewInt(int64(b))), maxPixels)
+	}
+	return nil
+}
+
 // DecodeImg is LoadImg reading from r.
 func DecodeImg(r io.Reader, opts ...ImgOption) (*image.NRGBA, error) {
 	cfg := imgConfig{interp: Nearest, maxPixels: DefaultMaxPixels}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	tooBig := func(what string, w, h int) error {
-		// Divided, not multiplied: w*h can overflow (9223372036854775807x2).
-		if w > 0 && h > cfg.maxPixels/w {
-			return fmt.Errorf("%s %dx%d is %s pixels, over the limit of %d (raise it with MaxPixels, or --max-pixels)",
-				what, w, h, new(big.Int).Mul(big.NewInt(int64(w)), big.NewInt(int64(h))), cfg.maxPixels)
-		}
-		return nil
-	}
+	tooBig := func(what string, w, h int) error { return CheckPixels(what, w, h, cfg.maxPixels) }
 	if _, ok := filters[cfg.interp]; !ok && cfg.interp != Nearest {
 		return nil, fmt.Errorf("gomlx_vgg: interpolation %q: want nearest, bilinear, bicubic, lanczos, box or hamming", cfg.interp)
 	}

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"text/tabwriter"
 
@@ -47,8 +46,8 @@ func Doctor(cfg Config) []Check {
 	}
 	add(kernelBuildCheck(c))
 	// The doctor's own build matters only for the CLI (features, predict): a detail.
-	own := fmt.Sprintf("%s, GOEXPERIMENT=%q, native VGG kernels: %s (%s, %s); the CLI's own build, not the cells'",
-		runtime.Version(), buildSetting("GOEXPERIMENT"), gomlx_vgg.NativeSIMD(), nativeSpeed[gomlx_vgg.NativeSIMD()], gomlx_vgg.NativeConv())
+	own := fmt.Sprintf("%s, native VGG kernels: %s (%s); the CLI's own build, not the cells'",
+		runtime.Version(), gomlx_vgg.NativeKernels(), nativeSpeed[gomlx_vgg.NativeSIMD()])
 	if fix := gomlx_vgg.NativeFix(); fix != "" {
 		own += "; " + fix
 	}
@@ -185,32 +184,6 @@ func kernelBuildCheck(c Config) Check {
 		ch.Fix = gomlx_vgg.NativeFix()
 	}
 	return ch
-}
-
-// cpuFlags reads this CPU's feature flags from /proc/cpuinfo (Linux; none elsewhere).
-func cpuFlags() map[string]bool {
-	flags := map[string]bool{}
-	b, _ := os.ReadFile("/proc/cpuinfo")
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "flags" {
-			for _, f := range strings.Fields(v) {
-				flags[f] = true
-			}
-			break
-		}
-	}
-	return flags
-}
-
-func buildSetting(key string) string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == key {
-				return s.Value
-			}
-		}
-	}
-	return ""
 }
 
 // FindPJRTPlugins looks for PJRT plugin libraries (pjrt_c_api_*_plugin.so,

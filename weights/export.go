@@ -37,29 +37,26 @@ func WriteKeras2Context(ctx context.Context, path string, f *File) (err error) {
 	err = atomicfile.Write(path, func(tmp *os.File) (err error) {
 		defer func() {
 			if r := recover(); r != nil {
-				err = fmt.Errorf("weights: export %s: HDF5 writer failed: %v", path, r)
+				err = fmt.Errorf("HDF5 writer failed: %v", r)
 			}
 		}()
 		fw, err := hdf5.CreateForWrite(tmp.Name(), hdf5.CreateTruncate)
 		if err != nil {
-			return fmt.Errorf("weights: export %s: %w", path, err)
+			return err
 		}
 		if err := writeKeras2Groups(ctx, fw, f); err != nil {
 			fw.Close()
-			return fmt.Errorf("weights: export %s: %w", path, err)
+			return err
 		}
 		if err := fw.Close(); err != nil {
-			return fmt.Errorf("weights: export %s: %w", path, err)
+			return err
 		}
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("weights: export %s: %w", path, err)
-		}
-		return nil
+		return ctx.Err()
 	})
-	if err != nil && !strings.HasPrefix(err.Error(), "weights: ") {
-		err = fmt.Errorf("weights: export: %w", err)
+	if err != nil {
+		return fmt.Errorf("weights: export %s: %w", path, err)
 	}
-	return err
+	return nil
 }
 
 // kerasWeightName is the Keras 2 name of a weight: "<layer>/<kernel|bias>:0".

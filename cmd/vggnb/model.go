@@ -9,7 +9,6 @@ import (
 	"image"
 	"io"
 	"math"
-	"math/big"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -90,11 +89,9 @@ func (n *netFlags) withSize(b *gomlx_vgg.Builder) (*gomlx_vgg.Model, error) {
 		if err != nil {
 			return nil, err
 		}
-		// The image limit holds for the model's input too (divided, not
-		// multiplied: h*w can overflow).
-		if n.maxPixels > 0 && h > n.maxPixels/w {
-			return nil, fmt.Errorf("--size %s is %s pixels, over the limit of %d (--max-pixels)",
-				n.size, new(big.Int).Mul(big.NewInt(int64(h)), big.NewInt(int64(w))), n.maxPixels)
+		// The image limit holds for the model's input too.
+		if err := gomlx_vgg.CheckPixels("--size", h, w, n.maxPixels); err != nil {
+			return nil, err
 		}
 		b = b.InputShape(h, w, 3)
 	}

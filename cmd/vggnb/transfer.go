@@ -67,7 +67,13 @@ func transferCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	// foreign checkpoint, or one that would be mixed with this run's, fails
 	// now, not after training.
 	if *out != "" {
-		switch err := s.CheckCheckpoint(*out); {
+		// Load checks the checkpoint whole before changing the model: with
+		// --resume it is read once to check and once to load, not a third time.
+		check := s.CheckCheckpoint
+		if *resume {
+			check = s.Load
+		}
+		switch err := check(*out); {
 		case errors.Is(err, transfer.ErrNoCheckpoint), errors.Is(err, os.ErrNotExist):
 			if *resume {
 				return fmt.Errorf("transfer: --resume: %s holds no checkpoint to continue from", *out)
@@ -77,9 +83,6 @@ func transferCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		case !*resume:
 			return fmt.Errorf("transfer: %s already holds a checkpoint: --resume continues training from it, or choose another --out", *out)
 		default:
-			if err := s.Load(*out); err != nil {
-				return err
-			}
 			fmt.Fprintln(stdout, "resuming from the checkpoint in", *out)
 		}
 	}
