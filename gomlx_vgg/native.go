@@ -41,8 +41,31 @@ const (
 // ("AVX-512", "AVX2" with FMA, "NEON"), or "none" (portable Go, ~40x slower
 // than AVX-512). The assembly is chosen at run time from the CPU's features
 // in any amd64 or arm64 build (no GOEXPERIMENT; the purego build tag leaves
-// it out). $VGGNB_SIMD=AVX2 or none selects a slower one, to compare.
+// it out). UseNativeKernels selects a slower one, to compare.
 func NativeSIMD() string { return kernels.SIMD }
+
+// UseNativeKernels selects, to compare, the native engine's instruction set
+// (simd: "AVX-512", "AVX2", "NEON" or "none", where this CPU and build have
+// it) and convolution algorithm (conv: "winograd" or "direct"), for the whole
+// process; "" keeps the default, the fastest. The CLI, the notebooks and the
+// benchmarks read them from $VGGNB_SIMD and $VGGNB_CONV.
+func UseNativeKernels(simd, conv string) error {
+	if simd != "" {
+		if err := kernels.Use(simd); err != nil {
+			return fmt.Errorf("gomlx_vgg: %w", err)
+		}
+	}
+	switch conv {
+	case "":
+	case "winograd":
+		kernels.Winograd = true
+	case "direct":
+		kernels.Winograd = false
+	default:
+		return fmt.Errorf("gomlx_vgg: convolution %q: want winograd or direct", conv)
+	}
+	return nil
+}
 
 // NativeFix says how to get faster native kernels than NativeSIMD's ("" where
 // they are the fastest this CPU can run): unset $VGGNB_SIMD, or build
@@ -67,7 +90,7 @@ func NativeKernels() string {
 
 // NativeConv names the algorithm of EngineNative's 3x3 convolutions:
 // "Winograd F(2x2,3x3)" (2.25x fewer multiplies; the 3-channel first layer is
-// direct), or "direct" where $VGGNB_CONV=direct asks for the direct
+// direct), or "direct" where UseNativeKernels asks for the direct
 // convolution everywhere, to compare.
 func NativeConv() string {
 	if kernels.Winograd {

@@ -38,6 +38,11 @@ func main() {
 	threads := flag.Int("threads", runtime.NumCPU(), "PyTorch threads")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of Go's steps after the first to this file")
 	flag.Parse()
+	// Slower native kernels, to compare ($VGGNB_SIMD=AVX2|none, $VGGNB_CONV=direct).
+	if err := gomlx_vgg.UseNativeKernels(os.Getenv("VGGNB_SIMD"), os.Getenv("VGGNB_CONV")); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/style:", err)
+		os.Exit(2)
+	}
 	if *width == 0 {
 		*width = *height
 	}

@@ -52,6 +52,11 @@ func main() {
 	pythonBin := flag.String("python", python.Default(), "python with torch")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of case (c)'s steps to this file")
 	flag.Parse()
+	// Slower native kernels, to compare ($VGGNB_SIMD=AVX2|none, $VGGNB_CONV=direct).
+	if err := gomlx_vgg.UseNativeKernels(os.Getenv("VGGNB_SIMD"), os.Getenv("VGGNB_CONV")); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/transfer:", err)
+		os.Exit(2)
+	}
 	fmt.Printf("transfer-learning training steps, %d CPUs, %s, native kernels %s\n", runtime.NumCPU(), runtime.Version(), gomlx_vgg.NativeKernels())
 	path, synthetic, err := weights.ImageNetOrSynthetic("vgg16", false, 1)
 	check(err)

@@ -54,6 +54,11 @@ func main() {
 	builds := flag.Bool("builds", true, "also time the native kernels built plainly, with GOEXPERIMENT=simd and with -tags purego (go on PATH, run from the checkout)")
 	childNative := flag.String("child-native", "", "internal: time these cases (comma-separated) on the native kernels, print JSON")
 	flag.Parse()
+	// Slower native kernels, to compare ($VGGNB_SIMD=AVX2|none, $VGGNB_CONV=direct).
+	if err := gomlx_vgg.UseNativeKernels(os.Getenv("VGGNB_SIMD"), os.Getenv("VGGNB_CONV")); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/vgg:", err)
+		os.Exit(2)
+	}
 	if *child != "" {
 		firstOutput(*child)
 		return

@@ -21,6 +21,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/vggnb/vggnb/gomlx_vgg"
 )
 
 const usage = `usage:
@@ -91,6 +93,10 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	// Slower native kernels, to compare ($VGGNB_SIMD=AVX2|none, $VGGNB_CONV=direct).
+	if err := gomlx_vgg.UseNativeKernels(os.Getenv("VGGNB_SIMD"), os.Getenv("VGGNB_CONV")); err != nil {
+		return fmt.Errorf("$VGGNB_SIMD or $VGGNB_CONV: %w", err)
+	}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errors.New("no command")

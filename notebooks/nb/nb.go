@@ -131,6 +131,14 @@ func Flat(t *tensors.Tensor) (v []float32) {
 	return v
 }
 
+// init applies $VGGNB_SIMD and $VGGNB_CONV, which select slower native
+// kernels to compare (gomlx_vgg.UseNativeKernels), to every cell.
+func init() {
+	if err := gomlx_vgg.UseNativeKernels(os.Getenv("VGGNB_SIMD"), os.Getenv("VGGNB_CONV")); err != nil {
+		panic(fmt.Sprintf("nb: $VGGNB_SIMD or $VGGNB_CONV: %v", err))
+	}
+}
+
 // TransferSizes is how many Fashion-MNIST examples notebook 04 trains and
 // tests on, and how many of the training ones it fine-tunes on: 300, 100 and 64
 // (CI's few minutes), or what VGGNB_TRANSFER_SIZE says as "TRAIN,TEST[,TUNE]"

@@ -36,8 +36,8 @@ const winogradTarget = 12288
 // Winograd is whether Apply uses Winograd F(2x2, 3x3) for the layers it suits
 // (at least 16 input channels, output channels a multiple of 64: all of VGG's
 // but the first). It is faster with every micro-kernel (VGG19 1.8x faster
-// with AVX-512, 2.8x with AVX2, 2.1x in portable Go); $VGGNB_CONV=direct
-// turns it off, to compare.
+// with AVX-512, 2.8x with AVX2, 2.1x in portable Go); turning it off (the
+// CLI's $VGGNB_CONV=direct) compares.
 var Winograd = true
 
 // winogradOK reports whether the Winograd path suits this convolution.

@@ -1,8 +1,11 @@
 package kernels
 
 import (
-	"os"
+	"fmt"
+	"maps"
 	"runtime"
+	"slices"
+	"strings"
 
 	"golang.org/x/sys/cpu"
 )
@@ -15,7 +18,7 @@ import (
 var SIMD = "none"
 
 // Best is the fastest instruction set this build has for this CPU: SIMD,
-// unless $VGGNB_SIMD chose a slower one.
+// unless Use chose a slower one.
 var Best = "none"
 
 // CPUSIMD names the fastest instruction set the kernels have assembly for
@@ -63,19 +66,20 @@ func use(name string, k microKernelFunc, w winoTransforms, v vectorOps) {
 	axpy, maxRows = v.axpy, v.maxRows
 }
 
-// init registers this architecture's kernels, then applies $VGGNB_SIMD ("AVX2",
-// "none") to pick a micro-kernel other than the best one, and $VGGNB_CONV=direct
-// for the direct convolution rather than Winograd, to compare them on one
-// machine.
+// Use makes the kernels registered under name the ones in use, to compare a
+// slower instruction set with the best: "AVX-512", "AVX2", "NEON" or "none"
+// (the portable Go), where this build and CPU have them.
+func Use(name string) error {
+	k, ok := microKernels[name]
+	if !ok {
+		return fmt.Errorf("kernels: no %q kernels on this CPU and build (have %s)", name, strings.Join(slices.Sorted(maps.Keys(microKernels)), ", "))
+	}
+	use(name, k, winoByName[name], vectorByName[name])
+	return nil
+}
+
+// init registers this architecture's kernels, the fastest in use.
 func init() {
 	registerArch()
 	Best = SIMD
-	if name := os.Getenv("VGGNB_SIMD"); name != "" {
-		if k, ok := microKernels[name]; ok {
-			use(name, k, winoByName[name], vectorByName[name])
-		}
-	}
-	if os.Getenv("VGGNB_CONV") == "direct" {
-		Winograd = false
-	}
 }

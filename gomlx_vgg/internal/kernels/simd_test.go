@@ -125,3 +125,18 @@ func exact(t *testing.T, got, want []float32) {
 		}
 	}
 }
+
+// TestUse: Use switches to another registered instruction set and back, and
+// names the ones there are when asked for one this CPU or build lacks.
+func TestUse(t *testing.T) {
+	defer func(s string) { _ = Use(s) }(SIMD)
+	if err := Use("none"); err != nil || SIMD != "none" || wino.isa != "none" {
+		t.Fatalf("Use(none): %v, SIMD %q", err, SIMD)
+	}
+	if err := Use("AVX-999"); err == nil || !strings.Contains(err.Error(), "none") {
+		t.Errorf("Use(AVX-999): %v, want an error listing the kernels", err)
+	}
+	if SIMD != "none" {
+		t.Errorf("a failed Use changed the kernels to %q", SIMD)
+	}
+}
