@@ -39,8 +39,9 @@ test-nosimd:
 # Go 1.26 and Go 1.27, with and without GOEXPERIMENT=simd: the kernels'
 # tests under all four (but the go on PATH without the experiment, which
 # test-nosimd runs, and with the Makefile's, which the main go test runs);
-# gomlx_vgg's tests without the experiment under both (with it under Go 1.26:
-# `make test` itself), and the whole module's build and vet under Go 1.27.
+# gomlx_vgg's short tests (two of the six fidelity cases) without the
+# experiment under both (all of them with it under Go 1.26: `make test`
+# itself), and the whole module's build and vet under Go 1.27.
 # (gomlx_vgg with Go 1.27 + simd is left out: GoMLX compute v0.1.6 does not
 # build there.)
 test-toolchains:
@@ -58,13 +59,15 @@ test-toolchains:
 	GOTOOLCHAIN=$(GO127) GOEXPERIMENT= $(GO) build ./...
 	GOTOOLCHAIN=$(GO127) GOEXPERIMENT= $(GO) vet ./...
 	@set -e; for tc in $(GO126) $(GO127); do \
-	  echo "== $$tc GOEXPERIMENT=: gomlx_vgg"; \
-	  GOTOOLCHAIN=$$tc GOEXPERIMENT= $(GO) test -count=1 ./gomlx_vgg; \
+	  echo "== $$tc GOEXPERIMENT=: gomlx_vgg -short"; \
+	  GOTOOLCHAIN=$$tc GOEXPERIMENT= $(GO) test -short -count=1 ./gomlx_vgg; \
 	done
 
-# arm64: the kernels' tests and gomlx_vgg's native-against-graph checks,
-# cross-compiled and run under qemu-user on each of QEMU_CPUS (the NEON
-# kernels against the portable GoMLX graph and the textbook convolution).
+# arm64: the kernels' tests, cross-compiled and run under qemu-user on each of
+# QEMU_CPUS (every NEON routine against the portable Go: the plain ARMv8.0
+# Cortex-A72 shows no newer instruction crept in), and gomlx_vgg's
+# native-against-graph checks on the first of them (the NEON kernels against
+# the portable GoMLX graph and the textbook convolution).
 ARM64_GOMLX_VGG_TESTS = TestNativeMatchesGraph/vgg16/max|TestNativeMatchesGraph/vgg19/avg|TestConvolveMatchesIm2col|TestTapeMatchesGraph|TestNativeRepacks
 test-arm64:
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
@@ -73,9 +76,10 @@ test-arm64:
 	for cpu in $(QEMU_CPUS); do \
 	  echo "== arm64 (qemu -cpu $$cpu): kernels"; \
 	  (cd gomlx_vgg/internal/kernels && qemu-aarch64-static -cpu $$cpu $$tmp/kernels.test -test.count=1); \
-	  echo "== arm64 (qemu -cpu $$cpu): gomlx_vgg"; \
-	  (cd gomlx_vgg && qemu-aarch64-static -cpu $$cpu $$tmp/gomlx_vgg.test -test.count=1 -test.run '$(ARM64_GOMLX_VGG_TESTS)'); \
-	done
+	done; \
+	cpu=$(firstword $(QEMU_CPUS)); \
+	echo "== arm64 (qemu -cpu $$cpu): gomlx_vgg"; \
+	(cd gomlx_vgg && qemu-aarch64-static -cpu $$cpu $$tmp/gomlx_vgg.test -test.count=1 -test.run '$(ARM64_GOMLX_VGG_TESTS)')
 
 # The race detector on what runs concurrently: a model and its Truncate() on the
 # native kernels, the notebook runner's parallel runs. (Tests that go through the
@@ -86,10 +90,11 @@ test-race:
 
 # The whole suite, fixtures included (the Keras layout fixtures are generated with
 # h5py on first use, ~2 GB in $TMPDIR, reused by later runs), the PyTorch fidelity
-# checks and the flagship notebook run through Jupyter.
-test: vet test-nosimd test-toolchains test-arm64 test-race
-	$(GO) test -count=1 -timeout 30m ./...
-	$(MAKE) browser-test
+# checks and every notebook, executed once: the browser test's Run All, whose
+# executed notebooks the kernel package's notebook tests then check.
+EXECUTED = $(abspath $(OUT))/browser/executed
+test: vet test-nosimd test-toolchains test-arm64 test-race browser-test
+	VGGNB_EXECUTED_NOTEBOOKS=$(EXECUTED) $(GO) test -count=1 -timeout 30m ./...
 
 # The notebooks as a person sees them: Jupyter Notebook in Debian's Chromium
 # (puppeteer-core), Run All, then each code cell alone after a kernel restart.

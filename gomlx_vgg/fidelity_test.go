@@ -160,6 +160,10 @@ func TestFidelityTorch(t *testing.T) {
 		{"vgg19", false, 0, 0, Nearest, weights.ChannelsLast}, // the photo at its own size, 300x451
 		{"vgg19", true, 224, 224, Nearest, weights.ChannelsFirst},
 	}
+	if testing.Short() {
+		// Both models, with and without the top, both filters: the rest in the full suite.
+		cases = []fidelityCase{cases[0], cases[3]}
+	}
 	for i, c := range cases {
 		name := fmt.Sprintf("%s/top=%v/%dx%d/%s/%s", c.model, c.top, c.h, c.w, c.interp, c.df)
 		t.Run(name, func(t *testing.T) {

@@ -114,25 +114,7 @@ func TestFlagshipNotebook(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the flagship notebook")
 	}
-	cfg := installed(t)
-	out := t.TempDir()
-	nb := filepath.Join(cfg.Checkout, "notebooks", "01_vgg19_consistency.ipynb")
-	before, isRepo := gitStatus(t, cfg.Checkout)
-	res, err := Run(context.Background(), []string{nb}, RunOptions{OutDir: out, JupyterDataDir: cfg.JupyterDataDir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A headless run leaves the checkout as it was (Jupyter's own files are ignored).
-	if after, _ := gitStatus(t, cfg.Checkout); isRepo && after != before {
-		t.Errorf("running the notebook changed the checkout:\nbefore:\n%s\nafter:\n%s", before, after)
-	} else if !isRepo {
-		t.Logf("%s is not a git checkout: its status is not compared", cfg.Checkout)
-	}
-	b, err := os.ReadFile(res[0].Executed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	executed := string(b)
+	res, executed := executeNotebook(t, "01_vgg19_consistency.ipynb")
 	for _, w := range []string{`"image/png"`, `"image/svg+xml"`, `"text/html"`, "block5_pool shape [1 6 9 512]",
 		"identical: true", "unchanged: true", "PASS", "pure Go, native kernels vs PyTorch", "pure Go, GoMLX graph vs PyTorch"} {
 		if !strings.Contains(executed, w) {
@@ -142,7 +124,7 @@ func TestFlagshipNotebook(t *testing.T) {
 	if strings.Contains(executed, `class=\"fail\"`) {
 		t.Error("the consistency report has failing layers")
 	}
-	h, err := os.ReadFile(res[0].HTML)
+	h, err := os.ReadFile(res.HTML)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,21 +152,59 @@ func TestMLPNotebook(t *testing.T) {
 	}
 }
 
-// runNotebook runs notebooks/name headless with the installed kernel (failing
-// the test on any broken cell) and returns the executed notebook's JSON.
+// executedEnv names a directory of notebooks already executed from this
+// checkout (make test: the browser test's Run All, scripts/browser-test.sh):
+// the notebook tests check those instead of executing each notebook again.
+// Unset, they execute the notebooks headless.
+const executedEnv = "VGGNB_EXECUTED_NOTEBOOKS"
+
+// runNotebook returns the JSON of notebooks/name executed (see executeNotebook).
 func runNotebook(t *testing.T, name string) string {
 	t.Helper()
-	cfg := installed(t)
-	nb := filepath.Join(cfg.Checkout, "notebooks", name)
-	res, err := Run(context.Background(), []string{nb}, RunOptions{OutDir: t.TempDir(), JupyterDataDir: cfg.JupyterDataDir})
+	_, b := executeNotebook(t, name)
+	return b
+}
+
+// executeNotebook runs notebooks/name headless with the installed kernel, or
+// takes it from $VGGNB_EXECUTED_NOTEBOOKS, failing the test on any broken
+// cell, and returns the result (its HTML export included) and the executed
+// notebook's JSON. A headless run must leave the checkout as it was.
+func executeNotebook(t *testing.T, name string) (Result, string) {
+	t.Helper()
+	var res Result
+	if dir := os.Getenv(executedEnv); dir != "" {
+		res = Result{Notebook: name, Executed: filepath.Join(dir, name), HTML: filepath.Join(t.TempDir(), strings.TrimSuffix(name, ".ipynb")+".html")}
+		failures, _, err := Inspect(res.Executed)
+		if err != nil {
+			t.Fatalf("%s: %v (make browser-test writes the executed notebooks)", executedEnv, err)
+		}
+		if len(failures) > 0 {
+			t.Fatal(&NotebookError{Notebook: name, Failures: failures, Executed: res.Executed})
+		}
+		if err := exportHTML(context.Background(), "jupyter", os.Environ(), res.Executed, res.HTML); err != nil {
+			t.Fatalf("HTML export of %s: %v", res.Executed, err)
+		}
+	} else {
+		cfg := installed(t)
+		nb := filepath.Join(cfg.Checkout, "notebooks", name)
+		before, isRepo := gitStatus(t, cfg.Checkout)
+		rs, err := Run(context.Background(), []string{nb}, RunOptions{OutDir: t.TempDir(), JupyterDataDir: cfg.JupyterDataDir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res = rs[0]
+		// A headless run leaves the checkout as it was (Jupyter's own files are ignored).
+		if after, _ := gitStatus(t, cfg.Checkout); isRepo && after != before {
+			t.Errorf("running %s changed the checkout:\nbefore:\n%s\nafter:\n%s", name, before, after)
+		} else if !isRepo {
+			t.Logf("%s is not a git checkout: its status is not compared", cfg.Checkout)
+		}
+	}
+	b, err := os.ReadFile(res.Executed)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(res[0].Executed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return res, string(b)
 }
 
 // Notebook 04 (transfer learning) runs headless: the stacked model, feature

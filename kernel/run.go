@@ -267,20 +267,10 @@ func runOne(ctx context.Context, nb string, o RunOptions, env []string) (*Result
 		return nil, err
 	}
 	res.Cells = cells
-	tmpl, err := writeTemplate()
-	if err != nil {
-		return res, err
-	}
-	defer os.RemoveAll(tmpl)
 	tmpHTML := strings.TrimSuffix(tmpName, ".ipynb") + ".html"
 	defer os.Remove(tmpHTML)
-	html := exec.CommandContext(ctx, o.Jupyter, "nbconvert", "--to", "html",
-		"--TemplateExporter.extra_template_basedirs="+tmpl, "--template", "vggnb",
-		"--output-dir", outDir, "--output", filepath.Base(tmpHTML), tmpName)
-	var htmlOut bytes.Buffer
-	html.Stdout, html.Stderr = &htmlOut, &htmlOut
-	if err := runOwned(html, env); err != nil {
-		return res, fmt.Errorf("kernel: HTML export of %s: %v\n%s", nb, err, tail(htmlOut.String(), 2000))
+	if err := exportHTML(ctx, o.Jupyter, env, tmpName, tmpHTML); err != nil {
+		return res, fmt.Errorf("kernel: HTML export of %s: %w", nb, err)
 	}
 	if err := atomicfile.Rename(tmpName, res.Executed); err != nil {
 		return nil, fmt.Errorf("kernel: %w", err)
@@ -292,6 +282,26 @@ func runOne(ctx context.Context, nb string, o RunOptions, env []string) (*Result
 		return res, &NotebookError{Notebook: nb, Failures: failures, Executed: res.Executed}
 	}
 	return res, nil
+}
+
+// exportHTML writes the executed notebook src as HTML to dst (in the same
+// directory as src's export would go: nbconvert names its output) with
+// vggnb's template, which embeds SVG as images.
+func exportHTML(ctx context.Context, jupyter string, env []string, src, dst string) error {
+	tmpl, err := writeTemplate()
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmpl)
+	html := exec.CommandContext(ctx, jupyter, "nbconvert", "--to", "html",
+		"--TemplateExporter.extra_template_basedirs="+tmpl, "--template", "vggnb",
+		"--output-dir", filepath.Dir(dst), "--output", filepath.Base(dst), src)
+	var out bytes.Buffer
+	html.Stdout, html.Stderr = &out, &out
+	if err := runOwned(html, env); err != nil {
+		return fmt.Errorf("%v\n%s", err, tail(out.String(), 2000))
+	}
+	return nil
 }
 
 // executeScript runs a notebook with nbclient (see its doc string).

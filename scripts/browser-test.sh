@@ -2,7 +2,9 @@
 # The browser test (make browser-test): every notebook opened in Jupyter Notebook
 # in Debian's Chromium, driven by puppeteer-core (notebooks/browser): Run All,
 # then each code cell alone after a kernel restart. Screenshots and per-cell
-# times go to ${OUT:-out}/browser.
+# times go to ${OUT:-out}/browser, and each notebook as Run All left it to
+# ${OUT:-out}/browser/executed (make test's kernel tests check those through
+# VGGNB_EXECUTED_NOTEBOOKS instead of executing the notebooks again).
 #
 # First it checks itself on notebooks/browser/testdata/broken.ipynb, which has
 # one fault per cell: it must catch every one.
@@ -16,7 +18,8 @@ main() {
   set -euo pipefail
   cd "$(dirname "$0")/.."
   local root=$PWD
-  local out="$root/${OUT:-out}/browser"
+  local out=${OUT:-out}/browser
+  case $out in /*) ;; *) out=$root/$out ;; esac
   local python=${VGGNB_PYTHON:-/usr/bin/python3}
 
   local cmd
@@ -82,7 +85,8 @@ main() {
     --expect 'Run All, cell 7: output folded' \
     --expect 'Run All, cell 8: code .* wide' \
     broken.ipynb
-  "${run[@]}" --out "$out" "${phase[@]}" "${names[@]:1}"
+  rm -rf "$out/executed"
+  "${run[@]}" --out "$out" --executed "$out/executed" "${phase[@]}" "${names[@]:1}"
 }
 
 cleanup() {

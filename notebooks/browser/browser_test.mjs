@@ -2,7 +2,12 @@
 // Debian's Chromium (driven by puppeteer-core), all cells run, and then every
 // code cell run alone after a kernel restart.
 //
-//   node browser_test.mjs --url http://127.0.0.1:PORT --token TOKEN --out DIR NAME.ipynb...
+//   node browser_test.mjs --url http://127.0.0.1:PORT --token TOKEN --out DIR [--executed DIR] NAME.ipynb...
+//
+// With --executed DIR it writes each notebook as Run All left it (outputs
+// included, as Jupyter would save it) to DIR/NAME.ipynb, for the kernel
+// package's notebook tests to check (VGGNB_EXECUTED_NOTEBOOKS): the suite
+// executes each notebook once.
 //
 // With --expect REGEXP (repeated) it checks itself instead: it passes only if
 // every REGEXP matches one of the failures (testdata/broken.ipynb).
@@ -33,7 +38,7 @@ const timings = [];
 
 function parseArgs(argv) {
   const a = { url: "", token: "", out: "out/browser", chromium: "/usr/bin/chromium",
-    timeout: 1200, only: "", expect: [], notebooks: [] };
+    timeout: 1200, only: "", executed: "", expect: [], notebooks: [] };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = () => {
@@ -46,12 +51,13 @@ function parseArgs(argv) {
     else if (k === "--chromium") a.chromium = v();
     else if (k === "--timeout") a.timeout = Number(v());
     else if (k === "--phase") a.only = v();
+    else if (k === "--executed") a.executed = v();
     else if (k === "--expect") a.expect.push(new RegExp(v()));
     else if (k.startsWith("--")) throw new Error(`unknown flag ${k}`);
     else a.notebooks.push(k);
   }
   if (!a.url || !a.token || a.notebooks.length === 0) {
-    throw new Error("usage: browser_test.mjs --url URL --token TOKEN [--out DIR] [--phase all|alone] [--expect REGEXP]... NAME.ipynb...");
+    throw new Error("usage: browser_test.mjs --url URL --token TOKEN [--out DIR] [--phase all|alone] [--executed DIR] [--expect REGEXP]... NAME.ipynb...");
   }
   return a;
 }
@@ -255,6 +261,17 @@ async function setupCell(page, name) {
   return r.i;
 }
 
+// saveExecuted writes the notebook model nb (Jupyter.notebook.toJSON(), what
+// Save would write) to args.executed/name, through a temporary file renamed
+// into place: a reader never sees half a notebook.
+function saveExecuted(name, nb) {
+  fs.mkdirSync(args.executed, { recursive: true });
+  const dst = path.join(args.executed, name);
+  const tmp = `${dst}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(nb, null, 1) + "\n");
+  fs.renameSync(tmp, dst);
+}
+
 async function testNotebook(browser, name) {
   console.log(`== ${name}`);
   const page = await openNotebook(browser, name);
@@ -267,6 +284,7 @@ async function testNotebook(browser, name) {
       const cells = Object.entries(run.done).map(([i, t]) => `${i}:${t.toFixed(1)}s`).join(" ");
       console.log(`  Run All: ${run.total.toFixed(1)}s, ${probs.length} problem(s); cells done at ${cells}; screenshot ${shot}`);
       timings.push({ notebook: name, phase: "run-all", seconds: run.total, done: run.done });
+      if (args.executed) saveExecuted(name, await page.evaluate(() => Jupyter.notebook.toJSON()));
     }
     if (args.only !== "all") {
       const setup = await setupCell(page, name);
