@@ -2,7 +2,6 @@ package gomlx_vgg
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/gomlx/compute"
@@ -23,9 +22,7 @@ func NewBackend(config string) (compute.Backend, error) {
 		if !xlaLinked {
 			return nil, fmt.Errorf("gomlx_vgg: backend %q: this binary has only the pure Go backend; rebuild with `-tags xla` (go build -tags xla ./cmd/vggnb) to use XLA/PJRT plugins", config)
 		}
-		if os.Getenv("GOMLX_NO_AUTO_INSTALL") == "" {
-			_ = os.Setenv("GOMLX_NO_AUTO_INSTALL", "1")
-		}
+		disableAutoInstall()
 		b, err := compute.NewWithConfig(config)
 		if err != nil {
 			return nil, fmt.Errorf("gomlx_vgg: backend %q: %w", config, err)

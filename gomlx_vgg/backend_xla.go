@@ -2,7 +2,11 @@
 
 package gomlx_vgg
 
-import _ "github.com/gomlx/go-xla/compute/xla" // registers the "xla" backend, without auto-install
+import "github.com/gomlx/go-xla/compute/xla" // registers the "xla" backend
+
+// disableAutoInstall keeps go-xla from downloading a PJRT plugin when none is
+// installed: an unavailable backend is an error that says what to do.
+func disableAutoInstall() { xla.EnableAutoInstall(false) }
 
 // xlaLinked reports whether the XLA backend is compiled in (build tag xla).
 const xlaLinked = true

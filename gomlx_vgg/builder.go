@@ -38,6 +38,21 @@ const (
 	WeightsNone WeightSource = "none"
 )
 
+// ConvGradient is how the GoMLX graph's convolutions on the pure-Go backend
+// (im2col and one matrix product) are differentiated (Builder.ConvGradient).
+type ConvGradient string
+
+// The convolution gradients.
+const (
+	// ConvGradientCustom (the default) writes the gradients out: the input's as
+	// the convolution of the output's gradient by the flipped kernel, the
+	// kernel's as one matrix product, the bias' as a sum.
+	ConvGradientCustom ConvGradient = "custom"
+	// ConvGradientAutodiff leaves them to GoMLX's autodiff of the im2col ops
+	// (slower: kh*kw pads and sums of full-size tensors), to compare.
+	ConvGradientAutodiff ConvGradient = "autodiff"
+)
+
 // Pooling is the global pooling of a model without its top (Keras
 // pooling=None|"avg"|"max").
 type Pooling string
@@ -52,26 +67,27 @@ const (
 // Builder configures a VGG model. Create it with VGG16, VGG19 or New, set options,
 // then call Done. Option errors are kept and returned by Done.
 type Builder struct {
-	name        string
-	includeTop  bool
-	weights     WeightSource
-	inputShape  []int
-	pooling     Pooling
-	classes     int
-	activation  string
-	dataFormat  weights.DataFormat
-	source      weights.DataFormat
-	backend     compute.Backend
-	trainable   *bool
-	seed        uint64
-	notices     io.Writer
-	fetchOpts   []download.Option
-	loadOptions []weights.Option
-	file        *weights.File
-	engine      Engine
-	ctx         context.Context
-	scope       *model.Scope
-	err         error
+	name         string
+	includeTop   bool
+	weights      WeightSource
+	inputShape   []int
+	pooling      Pooling
+	classes      int
+	activation   string
+	dataFormat   weights.DataFormat
+	source       weights.DataFormat
+	backend      compute.Backend
+	trainable    *bool
+	seed         uint64
+	notices      io.Writer
+	fetchOpts    []download.Option
+	loadOptions  []weights.Option
+	file         *weights.File
+	engine       Engine
+	convGradient ConvGradient
+	ctx          context.Context
+	scope        *model.Scope
+	err          error
 }
 
 // VGG16 starts a keras.applications.VGG16 builder with Keras' defaults:
@@ -234,6 +250,36 @@ func (b *Builder) FetchOptions(opts ...download.Option) *Builder {
 // LoadOptions passes options to weights.LoadVGG (cache directory, no cache).
 func (b *Builder) LoadOptions(opts ...weights.Option) *Builder {
 	b.loadOptions = append(b.loadOptions, opts...)
+	return b
+}
+
+// Engine chooses what runs Outputs and Predict: EngineAuto (default),
+// EngineNative or EngineGraph. Apply always builds the GoMLX graph (for
+// training, gradients and your own graphs), whatever this says.
+func (b *Builder) Engine(e Engine) *Builder {
+	switch e = Engine(strings.ToLower(string(e))); e {
+	case "", EngineAuto:
+		b.engine = EngineAuto
+	case EngineNative, EngineGraph:
+		b.engine = e
+	default:
+		return b.fail("engine must be %q, %q or %q, got %q", EngineAuto, EngineNative, EngineGraph, e)
+	}
+	return b
+}
+
+// ConvGradient chooses how the GoMLX graph differentiates its convolutions on
+// the pure-Go backend (Apply, training): ConvGradientCustom (default) or
+// ConvGradientAutodiff, to compare the two.
+func (b *Builder) ConvGradient(g ConvGradient) *Builder {
+	switch g {
+	case "", ConvGradientCustom:
+		b.convGradient = ConvGradientCustom
+	case ConvGradientAutodiff:
+		b.convGradient = g
+	default:
+		return b.fail("conv gradient must be %q or %q, got %q", ConvGradientCustom, ConvGradientAutodiff, g)
+	}
 	return b
 }
 

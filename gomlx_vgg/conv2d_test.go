@@ -1,6 +1,7 @@
 package gomlx_vgg
 
 import (
+	"io"
 	"math"
 	"testing"
 
@@ -8,6 +9,8 @@ import (
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
 	"github.com/vggnb/vggnb/weights"
 )
 
@@ -54,10 +57,8 @@ func TestConv2D(t *testing.T) {
 				return Add(cv.Done(), Reshape(b, 1, 1, 1, -1))
 			})
 			im2col := map[bool][][]float32{}
-			for _, custom := range []bool{true, false} {
-				customConvGradient = custom
-				im2col[custom] = run(func(x, k, b *Node) *Node { return im2colConv(x, k, b, c.same) })
-				customConvGradient = true
+			for custom, grad := range map[bool]ConvGradient{true: ConvGradientCustom, false: ConvGradientAutodiff} {
+				im2col[custom] = run(func(x, k, b *Node) *Node { return im2colConv(x, k, b, c.same, grad) })
 			}
 			even := c.kh%2 == 0 || c.kw%2 == 0
 			for _, custom := range []bool{true, false} {
@@ -132,5 +133,40 @@ func TestApplyFrom(t *testing.T) {
 				return m.ApplyFrom(scope, x, bad)
 			}, outs["block1_conv2"])
 		}()
+	}
+}
+
+// TestConvGradientOption: Builder.ConvGradient picks how the model's graph
+// differentiates its convolutions (other nodes, the same gradient), and an
+// unknown value is an error from Done.
+func TestConvGradientOption(t *testing.T) {
+	x := tensors.FromFlatDataAndDimensions(make([]float32, 2*32*32*3), 2, 32, 32, 3)
+	nodes := map[ConvGradient]int{}
+	grads := map[ConvGradient][]float32{}
+	for _, g := range []ConvGradient{ConvGradientCustom, ConvGradientAutodiff} {
+		m, err := VGG16().IncludeTop(false).InputShape(32, 32, 3).Weights(WeightsSynthetic).ConvGradient(g).
+			Notices(io.Discard).Done()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := model.ExecOnce(m.Backend(), m.Store(), func(_ *model.Scope, x *Node) *Node {
+			k, _ := m.vars(m.Scope(), x.Graph(), "block1_conv2")
+			grad := Gradient(ReduceAllSum(m.Apply(m.Scope(), AddScalar(x, 1))), k)[0]
+			nodes[g] = len(x.Graph().Nodes())
+			return grad
+		}, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		grads[g] = tensors.MustCopyFlatData[float32](out)
+	}
+	if nodes[ConvGradientCustom] == nodes[ConvGradientAutodiff] {
+		t.Errorf("ConvGradient(custom) and ConvGradient(autodiff) built graphs of the same size (%d nodes)", nodes[ConvGradientCustom])
+	}
+	if _, rel := consistency.Compare(grads[ConvGradientCustom], grads[ConvGradientAutodiff]); !(rel < 1e-5) {
+		t.Errorf("block1_conv2's kernel gradient: custom and autodiff differ by %.3g of the largest value", rel)
+	}
+	if _, err := VGG16().ConvGradient("numeric").Done(); err == nil {
+		t.Error("ConvGradient(\"numeric\") was accepted")
 	}
 }

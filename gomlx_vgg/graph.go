@@ -3,7 +3,6 @@ package gomlx_vgg
 import (
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"sync"
 
@@ -101,7 +100,7 @@ func (m *Model) applyRange(scope *model.Scope, x *Node, first int, span func(lay
 			k, b := m.vars(scope, x.Graph(), l.Name)
 			if m.onGoBackend() {
 				// The Go backend: its ConvGeneral is ~100x slower.
-				x = MaxScalar(im2colConv(x, k, b, true), 0)
+				x = MaxScalar(im2colConv(x, k, b, true, m.cfg.convGradient), 0)
 			} else {
 				x = convolveRelu(x, k, b)
 			}
@@ -197,7 +196,7 @@ func Conv2D(x, kernel, bias *Node, same bool) *Node {
 			x.Shape(), kernel.Shape(), bias.Shape()))
 	}
 	if x.Graph().Backend().Name() == gobackend.GetBackend().Name() {
-		return im2colConv(x, kernel, bias, same)
+		return im2colConv(x, kernel, bias, same, ConvGradientCustom)
 	}
 	c := Convolve(x, kernel)
 	if same {
@@ -214,7 +213,7 @@ func Conv2D(x, kernel, bias *Node, same bool) *Node {
 // Its gradients are written out (convGradients) instead of left to autodiff,
 // whose gradient of the kh*kw slices and their concatenation is kh*kw pads
 // and sums of full-size tensors plus strided slices of the patches.
-func im2colConv(x, kernel, bias *Node, same bool) *Node {
+func im2colConv(x, kernel, bias *Node, same bool, grad ConvGradient) *Node {
 	n, kd := x.Shape().Dimensions[0], kernel.Shape().Dimensions
 	kh, kw, c, o := kd[0], kd[1], kd[2], kd[3]
 	var pad [4]int // top, bottom, left, right
@@ -223,7 +222,7 @@ func im2colConv(x, kernel, bias *Node, same bool) *Node {
 	}
 	cols, oh, ow := patches(x, kh, kw, pad)
 	y := Reshape(Add(MatMul(cols, Reshape(kernel, kh*kw*c, o)), InsertAxes(bias, 0)), n, oh, ow, o)
-	if _, inference := inferenceGraphs.Load(x.Graph().GraphId()); inference || !customConvGradient {
+	if _, inference := inferenceGraphs.Load(x.Graph().GraphId()); inference || grad == ConvGradientAutodiff {
 		return y
 	}
 	return convGradients(y, x, kernel, bias, cols, pad)
@@ -268,11 +267,6 @@ func patches(x *Node, kh, kw int, pad [4]int) (cols *Node, oh, ow int) {
 	}
 	return Reshape(Concatenate(parts, -1), n*oh*ow, kh*kw*c), oh, ow
 }
-
-// customConvGradient selects convGradients for im2colConv (false: GoMLX's
-// autodiff of the im2col ops; tests compare the two, and benchmarks run with
-// VGGNB_CONV_GRADIENT=autodiff to measure the difference).
-var customConvGradient = os.Getenv("VGGNB_CONV_GRADIENT") != "autodiff"
 
 // convGradients returns y (the convolution of x by kernel plus bias, computed
 // from the patches cols with padding pad) with its gradients written out: for

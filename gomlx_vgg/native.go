@@ -6,7 +6,6 @@ import (
 	"math"
 	"runtime/debug"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/gomlx/compute/dtypes"
@@ -104,21 +103,6 @@ func NativeConv() string {
 // its convolutions (bench/vgg reports the share of it reached). It is 0 where
 // the micro-kernel in use is not the AVX-512 one.
 func NativeFMAPeak(threads int, d time.Duration) float64 { return kernels.FMAPeak(threads, d) }
-
-// Engine chooses what runs Outputs and Predict: EngineAuto (default),
-// EngineNative or EngineGraph. Apply always builds the GoMLX graph (for
-// training, gradients and your own graphs), whatever this says.
-func (b *Builder) Engine(e Engine) *Builder {
-	switch e = Engine(strings.ToLower(string(e))); e {
-	case "", EngineAuto:
-		b.engine = EngineAuto
-	case EngineNative, EngineGraph:
-		b.engine = e
-	default:
-		return b.fail("engine must be %q, %q or %q, got %q", EngineAuto, EngineNative, EngineGraph, e)
-	}
-	return b
-}
 
 // Engine says what runs this model's Outputs and Predict: EngineNative or EngineGraph.
 func (m *Model) Engine() Engine {

@@ -178,7 +178,7 @@ func TestConvolveMatchesIm2col(t *testing.T) {
 	run := func(f func(x, k, b *Node) *Node) *tensors.Tensor {
 		return MustExecOnce(backend, f, x, k, b)
 	}
-	im2col := func(x, k, b *Node) *Node { return MaxScalar(im2colConv(x, k, b, true), 0) }
+	im2col := func(x, k, b *Node) *Node { return MaxScalar(im2colConv(x, k, b, true, ConvGradientCustom), 0) }
 	if e := relDiff(t, run(convolveRelu), run(im2col)); e > 1e-6 {
 		t.Errorf("Convolve vs im2col: max|diff|/max = %.3g", e)
 	}

@@ -286,9 +286,8 @@ func TestOps(t *testing.T) {
 		}
 		return n
 	}
-	customConvGradient = false
-	plain, err := m.Ops(1, 64, 64, 3)
-	customConvGradient = true
+	autodiff := VGG16().IncludeTop(false).Weights(WeightsNone).ConvGradient(ConvGradientAutodiff).MustDone()
+	plain, err := autodiff.Ops(1, 64, 64, 3)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package transfer
 
 import (
 	"fmt"
-	"os"
 
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -27,15 +26,16 @@ func RMSprop(learningRate float64) optimizer.Interface {
 // End to end on the pure-Go backend, the base runs with gomlx_vgg's native
 // kernels forward and backward (gomlx_vgg.Model.Record) and only the head and
 // the optimizer run as GoMLX graphs (see nativeStep): the same step, 2-5x
-// faster. $VGGNB_TRAIN=graph trains through the graph alone, to compare.
+// faster. GraphOnly(true) trains through the graph alone, to compare.
 type Trainer struct {
-	s        *Stacked
-	t        *train.Trainer
-	opt      optimizer.Interface
-	features bool
-	steps    int
-	frozenAt int // the Freeze setting the compiled graphs were built for
-	native   *nativeStep
+	s         *Stacked
+	t         *train.Trainer
+	opt       optimizer.Interface
+	features  bool
+	graphOnly bool
+	steps     int
+	frozenAt  int // the Freeze setting the compiled graphs were built for
+	native    *nativeStep
 }
 
 // HeadTrainer trains the head on the base's features (batch, H, W, C): Keras'
@@ -61,11 +61,16 @@ func (s *Stacked) newTrainer(opt optimizer.Interface, features bool) *Trainer {
 	return &Trainer{s: s, t: t, opt: opt, features: features, frozenAt: s.Frozen()}
 }
 
+// GraphOnly makes the trainer's steps run through GoMLX's graph alone (true)
+// even where the native kernels would run the base (false, the default): to
+// compare the two. Set it before the first step.
+func (t *Trainer) GraphOnly(on bool) *Trainer { t.graphOnly = on; return t }
+
 // Native reports whether the trainer's steps run the base with the native
 // kernels (end to end on the pure-Go backend, with an optimizer that takes
 // gradients: GoMLX's SGD, Adam and RMSProp do) rather than through the graph.
 func (t *Trainer) Native() bool {
-	if t.features || t.s.Base == nil || os.Getenv("VGGNB_TRAIN") == "graph" || t.s.Base.Recordable() != nil {
+	if t.features || t.s.Base == nil || t.graphOnly || t.s.Base.Recordable() != nil {
 		return false
 	}
 	_, ok := t.opt.(train.OptimizeWithGradients)
