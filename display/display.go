@@ -4,7 +4,7 @@
 //
 // Renderers return HTML, SVG or PNG values; Show sends them to the notebook when
 // the program runs inside GoNB (calling gonbui.Sync so nothing is lost) and
-// otherwise writes them as files under Dir, printing their paths.
+// otherwise writes them as files under Config.Dir, printing their paths.
 package display
 
 import (
@@ -18,6 +18,7 @@ import (
 	"github.com/janpfeifer/gonb/gonbui"
 	"github.com/janpfeifer/gonb/gonbui/protocol"
 
+	"github.com/vggnb/vggnb/display/graphviz"
 	"github.com/vggnb/vggnb/internal/atomicfile"
 )
 
@@ -33,14 +34,40 @@ type PNG []byte
 // Markdown is Markdown text.
 type Markdown string
 
-// Dir is where Show writes files outside a notebook ($VGGNB_DISPLAY_DIR, default
-// "vggnb-display" in the working directory).
-var Dir = func() string {
-	if d := os.Getenv("VGGNB_DISPLAY_DIR"); d != "" {
-		return d
+// Config is how this package shows things outside a notebook and draws
+// graphs. The zero value is the default; commands and notebooks/nb fill it in
+// from the environment (VGGNB_DISPLAY_DIR, VGGNB_GRAPHVIZ, VGGNB_CHECKOUT).
+type Config struct {
+	// Dir is where Show writes files outside a notebook (default
+	// "vggnb-display" in the working directory).
+	Dir string
+	// Graphviz is the vggnb-graphviz helper RenderDOT runs.
+	Graphviz graphviz.Helper
+}
+
+var (
+	configMu sync.Mutex
+	config   Config
+)
+
+// Configure sets the package's Config (for the whole program: call it once,
+// before showing anything).
+func Configure(c Config) {
+	configMu.Lock()
+	defer configMu.Unlock()
+	config = c
+}
+
+// current returns the Config in use, defaults filled in.
+func current() Config {
+	configMu.Lock()
+	defer configMu.Unlock()
+	c := config
+	if c.Dir == "" {
+		c.Dir = "vggnb-display"
 	}
-	return "vggnb-display"
-}()
+	return c
+}
 
 var (
 	mu      sync.Mutex
@@ -52,7 +79,7 @@ func InNotebook() bool { return gonbui.IsNotebook }
 
 // Show displays each item: in GoNB as a display_data message with the item's MIME
 // type (HTML text/html, SVG image/svg+xml, PNG image/png, Markdown text/markdown),
-// elsewhere as a file under Dir. Strings are shown as plain text; errors as errors.
+// elsewhere as a file under Config.Dir. Strings are shown as plain text; errors as errors.
 func Show(items ...any) error {
 	for _, it := range items {
 		if err := show(it); err != nil {
@@ -115,10 +142,11 @@ func show(it any) error {
 	counter++
 	n := counter
 	mu.Unlock()
-	if err := os.MkdirAll(Dir, 0o755); err != nil {
+	dir := current().Dir
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("display: %w", err)
 	}
-	path := filepath.Join(Dir, fmt.Sprintf("%03d.%s", n, ext))
+	path := filepath.Join(dir, fmt.Sprintf("%03d.%s", n, ext))
 	var b []byte
 	if s, ok := data.(string); ok {
 		b = []byte(s)

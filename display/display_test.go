@@ -134,9 +134,8 @@ func TestConsistencyTable(t *testing.T) {
 
 func TestShowWritesFilesOutsideNotebooks(t *testing.T) {
 	dir := t.TempDir()
-	old := Dir
-	Dir = dir
-	defer func() { Dir = old }()
+	Configure(Config{Dir: dir})
+	defer Configure(Config{})
 	if err := Show(HTML("<b>x</b>"), SVG("<svg/>"), PNG([]byte{1}), "text"); err != nil {
 		t.Fatal(err)
 	}

@@ -1,64 +1,28 @@
 package display
 
 import (
-	"bytes"
 	"context"
-	"debug/buildinfo"
-	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
 	"github.com/vggnb/vggnb/weights"
-	"github.com/vggnb/vggnb/weights/download"
 )
 
-// GraphvizHelper is the command RenderDOT runs (cmd/vggnb-graphviz).
-const GraphvizHelper = "vggnb-graphviz"
-
-// helperPackage is the Go package that builds GraphvizHelper.
-const helperPackage = "github.com/vggnb/vggnb/cmd/" + GraphvizHelper
-
-// RenderDOT lays out a Graphviz DOT graph and returns it as SVG. Graphviz runs
-// as WebAssembly in its own process, the vggnb-graphviz command, so that nothing
-// graphviz-related happens in this one until a graph is drawn: its compiled
-// module is cached under the user's vggnb cache (download.CacheDir()/graphviz),
-// never in a shared temp directory.
-//
-// The command is found as $VGGNB_GRAPHVIZ, on PATH, beside this executable, or
-// in download.CacheDir()/bin; failing those it is built there with `go build`
-// (from $VGGNB_CHECKOUT or the working directory, as in a GoNB cell or a
-// checkout), and built again when that module selects other versions of
-// go-graphviz or wazero than the cached one has. Errors say which and how to
-// install it.
+// RenderDOT lays out a Graphviz DOT graph and returns it as SVG, with the
+// vggnb-graphviz helper of Config.Graphviz (package graphviz: found on PATH,
+// beside this executable or in the vggnb cache, else built there; its
+// compiled Graphviz cached under the user's vggnb cache, never in a shared
+// temp directory). Errors say which helper failed and how to install it.
 func RenderDOT(dot string) (SVG, error) {
-	helper, err := graphvizCommand()
+	svg, err := current().Graphviz.Render(context.Background(), dot)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("display: %w", err)
 	}
-	tmp := filepath.Join(download.CacheDir(), "graphviz")
-	if err := os.MkdirAll(tmp, 0o700); err != nil {
-		return "", fmt.Errorf("display: graphviz cache: %w (set VGGNB_CACHE to a writable directory)", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, helper)
-	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
-	cmd.Stdin = strings.NewReader(dot)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("display: graphviz (%s): %v: %s", helper, err, strings.TrimSpace(clip(stderr.String(), 1000)))
-	}
-	return SVG(fitWidth(stripProlog(stdout.String()))), nil
+	return SVG(fitWidth(stripProlog(svg))), nil
 }
 
 var svgOpen = regexp.MustCompile(`<svg\b`)
@@ -68,115 +32,6 @@ var svgOpen = regexp.MustCompile(`<svg\b`)
 // Graphviz writes) keeping the proportions. Small drawings keep their size.
 func fitWidth(svg string) string {
 	return svgOpen.ReplaceAllLiteralString(svg, `<svg style="max-width:100%;height:auto"`)
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
-}
-
-// clip keeps the first and the last n bytes of s: a crash's reason (a Go
-// runtime's "fatal error: ..." comes first) and its last words.
-func clip(s string, n int) string {
-	if len(s) > 2*n {
-		return s[:n] + " … " + s[len(s)-n:]
-	}
-	return s
-}
-
-var (
-	helperOnce sync.Once
-	helperPath string
-	helperErr  error
-)
-
-// graphvizCommand finds (or, once, builds) the vggnb-graphviz command.
-func graphvizCommand() (string, error) {
-	helperOnce.Do(func() { helperPath, helperErr = findOrBuildHelper() })
-	return helperPath, helperErr
-}
-
-func findOrBuildHelper() (string, error) {
-	if p := os.Getenv("VGGNB_GRAPHVIZ"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("display: VGGNB_GRAPHVIZ: %w", err)
-		}
-		return p, nil
-	}
-	if p, err := exec.LookPath(GraphvizHelper); err == nil {
-		return p, nil
-	}
-	cached := filepath.Join(download.CacheDir(), "bin", GraphvizHelper)
-	candidates := []string{cached}
-	if exe, err := os.Executable(); err == nil {
-		candidates = append([]string{filepath.Join(filepath.Dir(exe), GraphvizHelper)}, candidates...)
-	}
-	goBin, goErr := exec.LookPath("go")
-	for _, p := range candidates {
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
-			// The cached copy is ours: rebuilt when the checkout has moved on.
-			if p != cached || goErr != nil || !helperStale(goBin, p) {
-				return p, nil
-			}
-		}
-	}
-	install := "go install " + helperPackage + " (vggnb kernel install does), or set VGGNB_GRAPHVIZ"
-	if goErr != nil {
-		return "", fmt.Errorf("display: drawing graphs needs the %s command, not found on PATH, beside %s or in %s, and no go to build it: %s",
-			GraphvizHelper, os.Args[0], filepath.Dir(cached), install)
-	}
-	if err := os.MkdirAll(filepath.Dir(cached), 0o755); err != nil {
-		return "", fmt.Errorf("display: building %s: %w; %s", GraphvizHelper, err, install)
-	}
-	tmp := fmt.Sprintf("%s.%d.tmp", cached, os.Getpid())
-	cmd := exec.Command(goBin, "build", "-o", tmp, helperPackage)
-	cmd.Dir = os.Getenv("VGGNB_CHECKOUT")
-	cmd.Env = append(os.Environ(), "GOEXPERIMENT=")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		_ = os.Remove(tmp)
-		return "", fmt.Errorf("display: drawing graphs needs the %s command; building it failed (%v: %s); %s",
-			GraphvizHelper, err, strings.TrimSpace(tail(string(out), 1000)), install)
-	}
-	if err := os.Rename(tmp, cached); err != nil {
-		_ = os.Remove(tmp)
-		return "", errors.Join(fmt.Errorf("display: installing %s", GraphvizHelper), err)
-	}
-	return cached, nil
-}
-
-// helperModules are the modules whose versions the built helper's behaviour
-// depends on: go-graphviz and the WebAssembly runtime it runs Graphviz with
-// (wazero 1.8 crashes on Go 1.24+ on Intel CPUs with fast string moves: its
-// compiled code calls runtime.memmove, whose register use changed).
-var helperModules = []string{"github.com/goccy/go-graphviz", "github.com/tetratelabs/wazero"}
-
-// helperStale reports whether the helper at path was built with other versions
-// of helperModules than the module `go build` would build it from now selects
-// ($VGGNB_CHECKOUT or the working directory). When either cannot be read it
-// reports false: the helper there is used as it is.
-func helperStale(goBin, path string) bool {
-	built, err := buildinfo.ReadFile(path)
-	if err != nil {
-		return false
-	}
-	list := exec.Command(goBin, append([]string{"list", "-m", "-f", "{{.Path}} {{.Version}}"}, helperModules...)...)
-	list.Dir = os.Getenv("VGGNB_CHECKOUT")
-	want, err := list.Output()
-	if err != nil {
-		return false
-	}
-	have := map[string]string{}
-	for _, dep := range built.Deps {
-		have[dep.Path] = dep.Version
-	}
-	for _, line := range strings.Split(strings.TrimSpace(string(want)), "\n") {
-		if mod, version, ok := strings.Cut(line, " "); ok && have[mod] != version {
-			return true
-		}
-	}
-	return false
 }
 
 var prolog = regexp.MustCompile(`(?s)^.*?(<svg)`)

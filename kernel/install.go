@@ -18,7 +18,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/vggnb/vggnb/display"
+	"github.com/vggnb/vggnb/display/graphviz"
 	"github.com/vggnb/vggnb/internal/atomicfile"
 	"github.com/vggnb/vggnb/internal/checkout"
 	"github.com/vggnb/vggnb/internal/python"
@@ -164,9 +164,9 @@ func Install(ctx context.Context, cfg Config) (Config, error) {
 	// Graph drawing runs Graphviz (WebAssembly) in this helper's process, found on
 	// the kernel's PATH (display.RenderDOT); rebuilt from the checkout each time,
 	// it is small and quick with a warm build cache.
-	fmt.Fprintf(c.Log, "kernel: building %s from %s\n", display.GraphvizHelper, c.Checkout)
-	if err := run(ctx, c.Checkout, env, goBin, "install", "./cmd/"+display.GraphvizHelper); err != nil {
-		return c, err
+	fmt.Fprintf(c.Log, "kernel: building %s from %s\n", graphviz.Command, c.Checkout)
+	if err := graphviz.Build(ctx, goBin, c.Checkout, c.Bin(graphviz.Command), env); err != nil {
+		return c, fmt.Errorf("kernel: %w", err)
 	}
 	if err := writeKernelSpec(c, goBin); err != nil {
 		return c, err

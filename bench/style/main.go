@@ -27,6 +27,7 @@ import (
 	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
 	"github.com/vggnb/vggnb/gomlx_vgg/style"
 	"github.com/vggnb/vggnb/gomlx_vgg/torchref"
+	"github.com/vggnb/vggnb/internal/environ"
 	"github.com/vggnb/vggnb/weights"
 )
 
@@ -39,7 +40,7 @@ func main() {
 	profile := flag.String("cpuprofile", "", "write a CPU profile of Go's steps after the first to this file")
 	flag.Parse()
 	// Slower native kernels, to compare ($VGGNB_SIMD=AVX2|none, $VGGNB_CONV=direct).
-	if err := gomlx_vgg.UseNativeKernels(os.Getenv("VGGNB_SIMD"), os.Getenv("VGGNB_CONV")); err != nil {
+	if err := environ.Configure(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/style:", err)
 		os.Exit(2)
 	}

@@ -31,6 +31,7 @@ import (
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/transfer"
+	"github.com/vggnb/vggnb/internal/environ"
 	"github.com/vggnb/vggnb/internal/python"
 	"github.com/vggnb/vggnb/weights"
 )
@@ -53,7 +54,7 @@ func main() {
 	profile := flag.String("cpuprofile", "", "write a CPU profile of case (c)'s steps to this file")
 	flag.Parse()
 	// Slower native kernels, to compare ($VGGNB_SIMD=AVX2|none, $VGGNB_CONV=direct).
-	if err := gomlx_vgg.UseNativeKernels(os.Getenv("VGGNB_SIMD"), os.Getenv("VGGNB_CONV")); err != nil {
+	if err := environ.Configure(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/transfer:", err)
 		os.Exit(2)
 	}

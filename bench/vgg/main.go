@@ -35,6 +35,7 @@ import (
 	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze/ort"
+	"github.com/vggnb/vggnb/internal/environ"
 	"github.com/vggnb/vggnb/internal/procstat"
 	"github.com/vggnb/vggnb/internal/python"
 	"github.com/vggnb/vggnb/weights"
@@ -53,9 +54,10 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the Go runs (native kernels) here")
 	builds := flag.Bool("builds", true, "also time the native kernels built plainly, with GOEXPERIMENT=simd and with -tags purego (go on PATH, run from the checkout)")
 	childNative := flag.String("child-native", "", "internal: time these cases (comma-separated) on the native kernels, print JSON")
+	ortDir := flag.String("ort-dir", "scripts/ort", "the pinned ONNX Runtime's directory (a vggnb checkout's scripts/ort)")
 	flag.Parse()
 	// Slower native kernels, to compare ($VGGNB_SIMD=AVX2|none, $VGGNB_CONV=direct).
-	if err := gomlx_vgg.UseNativeKernels(os.Getenv("VGGNB_SIMD"), os.Getenv("VGGNB_CONV")); err != nil {
+	if err := environ.Configure(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/vgg:", err)
 		os.Exit(2)
 	}
@@ -87,7 +89,7 @@ func main() {
 	x224 := tensors.FromShape(shapes.Make(dtypes.Float32, 1, 224, 224, 3))
 	graph := medianTime(*reps, func() error { _, err := m.GraphOutputs(x224); return err })
 	torch := runTorch(*pythonBin, *threads, *reps)
-	ortTimes, ortVersion := runORT(m, *threads, *reps)
+	ortTimes, ortVersion := runORT(ort.Runtime{Dir: *ortDir}, m, *threads, *reps)
 	fmt.Printf("%-12s %10s %10s %10s %11s %10s %9s %11s %7s %10s\n", "case", "go ms/img", "go GFLOP/s", "torch ms", "torch_cl ms", "ort ms",
 		"go/torch", "go/torch_cl", "go/ort", "go/best")
 	for _, c := range cases {
@@ -219,10 +221,10 @@ func compareBuilds(reps int) {
 	}
 }
 
-// runORT freezes m (gomlx_vgg/freeze) and times it in ONNX Runtime on each case
+// runORT freezes m (gomlx_vgg/freeze) and times it in ONNX Runtime rt on each case
 // (reps runs after one untimed, median, in seconds), after checking that ONNX
 // Runtime's block5_pool equals the Go model's on the first case.
-func runORT(m *gomlx_vgg.Model, threads, reps int) (map[string]float64, string) {
+func runORT(rt ort.Runtime, m *gomlx_vgg.Model, threads, reps int) (map[string]float64, string) {
 	net, err := freeze.FromVGG(m)
 	check(err)
 	dir, err := os.MkdirTemp("", "bench-vgg-")
@@ -239,7 +241,7 @@ func runORT(m *gomlx_vgg.Model, threads, reps int) (map[string]float64, string) 
 				v[j] = float32(j%251) - 125
 			}
 		})
-		res, err := ort.RunWith(context.Background(), path, freeze.InputName, x, ort.Options{Threads: threads, Reps: reps})
+		res, err := rt.RunWith(context.Background(), path, freeze.InputName, x, ort.Options{Threads: threads, Reps: reps})
 		check(err)
 		if i == 0 {
 			want, err := m.Predict(x)

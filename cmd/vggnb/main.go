@@ -22,7 +22,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/vggnb/vggnb/gomlx_vgg"
+	"github.com/vggnb/vggnb/internal/environ"
 )
 
 const usage = `usage:
@@ -93,9 +93,10 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	// Slower native kernels, to compare ($VGGNB_SIMD=AVX2|none, $VGGNB_CONV=direct).
-	if err := gomlx_vgg.UseNativeKernels(os.Getenv("VGGNB_SIMD"), os.Getenv("VGGNB_CONV")); err != nil {
-		return fmt.Errorf("$VGGNB_SIMD or $VGGNB_CONV: %w", err)
+	// Slower native kernels to compare ($VGGNB_SIMD=AVX2|none, $VGGNB_CONV=direct),
+	// and where graphs are drawn and files shown.
+	if err := environ.Configure(); err != nil {
+		return err
 	}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)

@@ -244,7 +244,7 @@ func TestFrozenModelsAgree(t *testing.T) {
 				got, err := runner.Run(x)
 				check("runner", got, err, time.Since(start))
 				start = time.Now()
-				res, err := ort.Run(ctx, path, freeze.InputName, x, "")
+				res, err := ortRuntime.Run(ctx, path, freeze.InputName, x, "")
 				if err == nil {
 					got = res.Output
 				}
@@ -344,7 +344,7 @@ func TestORTRunWith(t *testing.T) {
 		t.Fatal(err)
 	}
 	x := tensors.FromFlatDataAndDimensions([]float32{1, -1, 2}, 1, 3)
-	res, err := ort.RunWith(context.Background(), path, freeze.InputName, x, ort.Options{Threads: 1, Reps: 3})
+	res, err := ortRuntime.RunWith(context.Background(), path, freeze.InputName, x, ort.Options{Threads: 1, Reps: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,3 +361,7 @@ func TestORTRunWith(t *testing.T) {
 		t.Errorf("Millis = %v, want the median of %v", res.Millis, res.Runs)
 	}
 }
+
+// ortRuntime is the checkout's ONNX Runtime (scripts/ort; tests run in this
+// package's directory).
+var ortRuntime = ort.Runtime{Dir: filepath.Join("..", "..", "scripts", "ort")}

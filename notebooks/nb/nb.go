@@ -21,9 +21,11 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
+	"github.com/vggnb/vggnb/gomlx_vgg/freeze/ort"
 	"github.com/vggnb/vggnb/gomlx_vgg/mlp"
 	"github.com/vggnb/vggnb/gomlx_vgg/style"
 	"github.com/vggnb/vggnb/gomlx_vgg/transfer"
+	"github.com/vggnb/vggnb/internal/environ"
 	"github.com/vggnb/vggnb/weights"
 	"github.com/vggnb/vggnb/weights/download"
 )
@@ -131,11 +133,12 @@ func Flat(t *tensors.Tensor) (v []float32) {
 	return v
 }
 
-// init applies $VGGNB_SIMD and $VGGNB_CONV, which select slower native
-// kernels to compare (gomlx_vgg.UseNativeKernels), to every cell.
+// init applies the environment's settings to every cell (environ.Configure:
+// $VGGNB_SIMD and $VGGNB_CONV, which select slower native kernels to compare,
+// and display's files and graphviz helper).
 func init() {
-	if err := gomlx_vgg.UseNativeKernels(os.Getenv("VGGNB_SIMD"), os.Getenv("VGGNB_CONV")); err != nil {
-		panic(fmt.Sprintf("nb: $VGGNB_SIMD or $VGGNB_CONV: %v", err))
+	if err := environ.Configure(); err != nil {
+		panic(fmt.Sprintf("nb: %v", err))
 	}
 }
 
@@ -301,4 +304,16 @@ func VGG19Logits() (m *gomlx_vgg.Model, path string, synthetic bool) {
 	m, err = gomlx_vgg.VGG19().Weights(gomlx_vgg.WeightSource(path)).ClassifierActivation("linear").Notices(nil).Done()
 	Must(err)
 	return m, path, synthetic
+}
+
+// ORT is ONNX Runtime for the notebooks' cells: the checkout's scripts/ort
+// (environ.ORT: $VGGNB_ORT_DIR if set, else under $VGGNB_CHECKOUT, which the
+// vggnb kernel sets, else under the vggnb checkout at or above the working
+// directory).
+func ORT() ort.Runtime {
+	rt, err := environ.ORT()
+	if err != nil {
+		panic(fmt.Errorf("nb: %w", err))
+	}
+	return rt
 }

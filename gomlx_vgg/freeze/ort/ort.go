@@ -14,52 +14,50 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/vggnb/vggnb/internal/atomicfile"
-	"github.com/vggnb/vggnb/internal/checkout"
 	"github.com/vggnb/vggnb/weights"
 )
 
 // Version is the pinned onnxruntime-node release (scripts/ort/package.json).
 const Version = "1.30.0"
 
-// Dir finds scripts/ort: $VGGNB_ORT_DIR if set, else scripts/ort in the first
-// directory up from the working directory whose go.mod is vggnb's, else in the
-// checkout this package was compiled from.
-func Dir() (string, error) {
-	if d := os.Getenv("VGGNB_ORT_DIR"); d != "" {
-		return d, nil
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("ort: %w", err)
-	}
-	if d, err := checkout.Find(wd); err == nil {
-		return filepath.Join(d, "scripts", "ort"), nil
-	}
-	// A program built from a checkout (a notebook cell, whose working directory
-	// may be anywhere) finds the checkout from this file's own path.
-	if _, file, _, ok := runtime.Caller(0); ok {
-		dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "scripts", "ort")
-		if _, err := os.Stat(filepath.Join(dir, "run.mjs")); err == nil {
-			return filepath.Clean(dir), nil
-		}
-	}
-	return "", fmt.Errorf("ort: no vggnb checkout above %s (set VGGNB_ORT_DIR to its scripts/ort)", wd)
+// Runtime is an ONNX Runtime installation: Dir holds run.mjs, package.json
+// and package-lock.json (a vggnb checkout's scripts/ort), and Install puts the
+// pinned onnxruntime-node in Dir/node_modules. Commands and notebooks find
+// Dir (notebooks/nb.ORT: $VGGNB_ORT_DIR or the checkout's scripts/ort); the
+// package itself looks nowhere.
+type Runtime struct {
+	// Dir is the directory of run.mjs; required.
+	Dir string
 }
 
 var installMu sync.Mutex
 
-// Install installs the pinned onnxruntime-node into dir/node_modules with
+// dir checks that r.Dir is set and holds run.mjs.
+func (r Runtime) dir() (string, error) {
+	if r.Dir == "" {
+		return "", errors.New("ort: Runtime.Dir is not set (a vggnb checkout's scripts/ort)")
+	}
+	if _, err := os.Stat(filepath.Join(r.Dir, "run.mjs")); err != nil {
+		return "", fmt.Errorf("ort: Runtime.Dir: %w", err)
+	}
+	return r.Dir, nil
+}
+
+// Install installs the pinned onnxruntime-node into Dir/node_modules with
 // `npm ci --ignore-scripts` (no download at install time: the CPU library is
 // in the package), unless the lock file it was installed from is the current
 // one (node_modules/.vggnb-lock).
-func Install(ctx context.Context, dir string) error {
+func (r Runtime) Install(ctx context.Context) error {
+	dir, err := r.dir()
+	if err != nil {
+		return err
+	}
 	installMu.Lock()
 	defer installMu.Unlock()
 	lock, err := os.ReadFile(filepath.Join(dir, "package-lock.json"))
@@ -106,20 +104,17 @@ type Options struct {
 // Run installs ONNX Runtime if needed (Install), then runs the ONNX file at
 // model on x (float32) as input, and returns the named output (the model's
 // only output when output is "").
-func Run(ctx context.Context, model, input string, x *tensors.Tensor, output string) (*Result, error) {
-	return RunWith(ctx, model, input, x, Options{Output: output})
+func (r Runtime) Run(ctx context.Context, model, input string, x *tensors.Tensor, output string) (*Result, error) {
+	return r.RunWith(ctx, model, input, x, Options{Output: output})
 }
 
 // RunWith is Run with options: the output, ONNX Runtime's threads, timed runs.
-func RunWith(ctx context.Context, model, input string, x *tensors.Tensor, opts Options) (*Result, error) {
+func (r Runtime) RunWith(ctx context.Context, model, input string, x *tensors.Tensor, opts Options) (*Result, error) {
 	output := opts.Output
-	dir, err := Dir()
-	if err != nil {
+	if err := r.Install(ctx); err != nil {
 		return nil, err
 	}
-	if err := Install(ctx, dir); err != nil {
-		return nil, err
-	}
+	dir := r.Dir
 	tmp, err := os.MkdirTemp("", "vggnb-ort-")
 	if err != nil {
 		return nil, fmt.Errorf("ort: %w", err)

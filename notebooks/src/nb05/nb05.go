@@ -52,7 +52,6 @@ import (
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
-	"github.com/vggnb/vggnb/gomlx_vgg/freeze/ort"
 	"github.com/vggnb/vggnb/gomlx_vgg/mlp"
 	"github.com/vggnb/vggnb/gomlx_vgg/serve"
 	"github.com/vggnb/vggnb/notebooks/nb"
@@ -118,7 +117,7 @@ func _() {
 /*
 ## 3. The frozen file in ONNX Runtime
 
-`ort.Run` hands the file and a batch to ONNX Runtime 1.30 (`onnxruntime-node`, CPU, pinned in `scripts/ort`;
+`nb.ORT().Run` hands the file and a batch to ONNX Runtime 1.30 (`onnxruntime-node`, CPU, pinned in `scripts/ort`;
 installed with `npm ci --ignore-scripts` on first use). Its outputs are compared with the trained model's own
 predictions (saved by section 1) and with GoMLX running the same file (`freeze.File.Runner`): the largest
 difference as a fraction of the largest output, and whether the predicted classes agree.
@@ -132,7 +131,7 @@ func _() {
 	x := nb.Examples(test, 100)
 	model, err := tensors.Load(filepath.Join(dir, "mlp_predictions.bin"))
 	nb.Must(err)
-	res, err := ort.Run(context.Background(), path, freeze.InputName, x, "")
+	res, err := nb.ORT().Run(context.Background(), path, freeze.InputName, x, "")
 	nb.Must(err)
 	f, err := freeze.Open(path)
 	nb.Must(err)

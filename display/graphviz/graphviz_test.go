@@ -1,9 +1,11 @@
-package display
+package graphviz
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -16,11 +18,9 @@ func TestHelperStale(t *testing.T) {
 	if err != nil {
 		t.Fatal("go is needed to build the helper:", err)
 	}
-	fresh := filepath.Join(t.TempDir(), GraphvizHelper)
-	build := exec.Command(goBin, "build", "-o", fresh, helperPackage)
-	build.Env = append(os.Environ(), "GOEXPERIMENT=")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building %s: %v\n%s", helperPackage, err, out)
+	fresh := filepath.Join(t.TempDir(), Command)
+	if err := Build(context.Background(), goBin, "", fresh, nil); err != nil {
+		t.Fatal(err)
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -34,8 +34,8 @@ func TestHelperStale(t *testing.T) {
 		{"without go-graphviz and wazero (this test binary)", self, true},
 		{"unreadable: used as it is", filepath.Join(t.TempDir(), "missing"), false},
 	} {
-		if got := helperStale(goBin, tc.path); got != tc.stale {
-			t.Errorf("%s: helperStale = %v, want %v", tc.name, got, tc.stale)
+		if got := stale(goBin, "", tc.path); got != tc.stale {
+			t.Errorf("%s: stale = %v, want %v", tc.name, got, tc.stale)
 		}
 	}
 }
@@ -52,5 +52,21 @@ func TestClip(t *testing.T) {
 		if got := clip(tc.s, tc.n); got != tc.want {
 			t.Errorf("clip(%q, %d) = %q, want %q", tc.s, tc.n, got, tc.want)
 		}
+	}
+}
+
+// TestRender: a configured helper that is not there is an error naming it,
+// and the helper draws a graph as SVG.
+func TestRender(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), Command)
+	if _, err := (Helper{Path: missing}).Render(context.Background(), "digraph { a -> b }"); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Errorf("Render with a missing helper: %v, want an error naming %s", err, missing)
+	}
+	svg, err := Helper{CacheDir: t.TempDir()}.Render(context.Background(), "digraph { alpha -> beta }")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(svg, "<svg") || !strings.Contains(svg, "alpha") {
+		t.Errorf("Render gave %.200q, want an SVG with node alpha", svg)
 	}
 }
