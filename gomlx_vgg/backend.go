@@ -20,16 +20,16 @@ func NewBackend(config string) (compute.Backend, error) {
 		return gobackend.GetBackend(), nil
 	case "xla", "stablehlo":
 		if !xlaLinked {
-			return nil, fmt.Errorf("gomlx_vgg: backend %q: this binary has only the pure Go backend; rebuild with `-tags xla` (go build -tags xla ./cmd/vggnb) to use XLA/PJRT plugins", config)
+			return nil, withKind(ErrBackend, fmt.Errorf("gomlx_vgg: backend %q: this binary has only the pure Go backend; rebuild with `-tags xla` (go build -tags xla ./cmd/vggnb) to use XLA/PJRT plugins", config))
 		}
 		disableAutoInstall()
 		b, err := compute.NewWithConfig(config)
 		if err != nil {
-			return nil, fmt.Errorf("gomlx_vgg: backend %q: %w", config, err)
+			return nil, withKind(ErrBackend, fmt.Errorf("gomlx_vgg: backend %q: %w", config, err))
 		}
 		return b, nil
 	}
-	return nil, fmt.Errorf("gomlx_vgg: unknown backend %q: want go, xla:cpu, xla:cuda or xla:/path/to/pjrt_plugin.so", config)
+	return nil, withKind(ErrBackend, fmt.Errorf("gomlx_vgg: unknown backend %q: want go, xla:cpu, xla:cuda or xla:/path/to/pjrt_plugin.so", config))
 }
 
 // XLALinked reports whether this binary includes the XLA backend (built with -tags xla).

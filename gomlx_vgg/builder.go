@@ -105,14 +105,14 @@ func New(name string) *Builder {
 		source: weights.ChannelsAuto, seed: 1, notices: os.Stderr,
 	}
 	if b.name != "vgg16" && b.name != "vgg19" {
-		b.err = fmt.Errorf("gomlx_vgg: unknown model %q: want vgg16 or vgg19", name)
+		b.err = withKind(ErrConfig, fmt.Errorf("gomlx_vgg: unknown model %q: want vgg16 or vgg19", name))
 	}
 	return b
 }
 
 func (b *Builder) fail(format string, args ...any) *Builder {
 	if b.err == nil {
-		b.err = fmt.Errorf("gomlx_vgg: "+format, args...)
+		b.err = withKind(ErrConfig, fmt.Errorf("gomlx_vgg: "+format, args...))
 	}
 	return b
 }
@@ -291,7 +291,7 @@ func (b *Builder) Done() (*Model, error) {
 	cfg := *b
 	cfg.inputShape = slices.Clone(b.inputShape)
 	if err := cfg.checkKeras(); err != nil {
-		return nil, err
+		return nil, withKind(ErrConfig, err)
 	}
 	if cfg.backend == nil {
 		cfg.backend = gobackend.GetBackend()

@@ -158,15 +158,15 @@ func (m *Model) checkDims(dims []int) error {
 	h, w, ch := m.cfg.hwc()
 	want := m.cfg.shapeString(h, w, ch)
 	if len(dims) != 4 {
-		return fmt.Errorf("gomlx_vgg: %s expects a batch of images of shape (batch, %s), got shape %v", m, want[1:len(want)-1], dims)
+		return withKind(ErrInputShape, fmt.Errorf("gomlx_vgg: %s expects a batch of images of shape (batch, %s), got shape %v", m, want[1:len(want)-1], dims))
 	}
 	gh, gw, gc := dims[1], dims[2], dims[3]
 	if m.cfg.dataFormat == weights.ChannelsFirst {
 		gc, gh, gw = dims[1], dims[2], dims[3]
 	}
 	if gc != ch || (h != 0 && gh != h) || (w != 0 && gw != w) || gh < MinSize || gw < MinSize {
-		return fmt.Errorf("gomlx_vgg: %s: input of shape %v does not fit input_shape %s (at least %dx%d)",
-			m, dims, want, MinSize, MinSize)
+		return withKind(ErrInputShape, fmt.Errorf("gomlx_vgg: %s: input of shape %v does not fit input_shape %s (at least %dx%d)",
+			m, dims, want, MinSize, MinSize))
 	}
 	return nil
 }

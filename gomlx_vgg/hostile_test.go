@@ -110,7 +110,7 @@ func TestTruncateSharesTheLock(t *testing.T) {
 
 // TestNilAndZeroValues: nil tensors and a zero Model give errors, not nil-pointer panics.
 func TestNilAndZeroValues(t *testing.T) {
-	if _, err := Batch(nil); err == nil || !strings.Contains(err.Error(), "image 0 is nil") {
+	if _, err := Batch(nil); !errors.Is(err, ErrInputShape) || !strings.Contains(err.Error(), "image 0 is nil") {
 		t.Errorf("Batch(nil): %v", err)
 	}
 	if _, err := PreprocessInput(nil, 0); err == nil {
@@ -126,7 +126,7 @@ func TestNilAndZeroValues(t *testing.T) {
 	var zero Model
 	var nilModel *Model
 	for name, m := range map[string]*Model{"zero": &zero, "nil": nilModel} {
-		if _, err := m.Predict(x); err == nil || !strings.Contains(err.Error(), "zero or nil Model") {
+		if _, err := m.Predict(x); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "zero or nil Model") {
 			t.Errorf("%s Model Predict: %v", name, err)
 		}
 		if _, err := m.Outputs(x, "block1_pool"); err == nil {

@@ -146,8 +146,8 @@ func LoadImg(path string, opts ...ImgOption) (*image.NRGBA, error) {
 // The sizes are compared by division: a*b can overflow (9223372036854775807x2).
 func CheckPixels(what string, a, b, maxPixels int) error {
 	if a > 0 && b > maxPixels/a {
-		return fmt.Errorf("%s %dx%d is %s pixels, over the limit of %d (raise it with MaxPixels, or --max-pixels)",
-			what, a, b, new(big.Int).Mul(big.NewInt(int64(a)), big.NewInt(int64(b))), maxPixels)
+		return withKind(ErrTooManyPixels, fmt.Errorf("%s %dx%d is %s pixels, over the limit of %d (raise it with MaxPixels, or --max-pixels)",
+			what, a, b, new(big.Int).Mul(big.NewInt(int64(a)), big.NewInt(int64(b))), maxPixels))
 	}
 	return nil
 }

@@ -140,7 +140,7 @@ func (m *Model) Layer(name string) (Layer, error) {
 }
 
 func (m *Model) unknownLayer(name string) error {
-	return fmt.Errorf("gomlx_vgg: %s has no layer %q; its layers are %s", m, name, strings.Join(m.LayerNames(), ", "))
+	return withKind(ErrUnknownLayer, fmt.Errorf("gomlx_vgg: %s has no layer %q; its layers are %s", m, name, strings.Join(m.LayerNames(), ", ")))
 }
 
 // CountParams returns the total and trainable numbers of weights of the layers up

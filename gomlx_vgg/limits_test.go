@@ -3,6 +3,7 @@ package gomlx_vgg
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
 	"image"
 	"image/png"
@@ -51,8 +52,8 @@ func TestDecodeImgLimits(t *testing.T) {
 		runtime.ReadMemStats(&before)
 		_, err := DecodeImg(bytes.NewReader(c.data), c.opts...)
 		runtime.ReadMemStats(&after)
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
+		if !errors.Is(err, ErrTooManyPixels) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want ErrTooManyPixels containing %q", c.name, err, c.want)
 		}
 		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
 			t.Errorf("%s: refusing it allocated %d MB", c.name, alloc>>20)

@@ -109,14 +109,14 @@ func (m *Model) loadWeights() error {
 		var fl *weights.Layer
 		if !synth {
 			if fl = f.Layer(l.Name); fl == nil {
-				return fmt.Errorf("gomlx_vgg: %s: layer %s missing from the loaded weights", m.source, l.Name)
+				return withKind(weights.ErrWrongModel, fmt.Errorf("gomlx_vgg: %s: layer %s missing from the loaded weights", m.source, l.Name))
 			}
 		}
 		for i, shape := range l.shapes {
 			j := &job{layer: l, index: i, shape: shape}
 			if fl != nil {
 				if wt := fl.Weights[i]; !slices.Equal(wt.Shape, shape) {
-					return fmt.Errorf("gomlx_vgg: %s: layer %s %s has shape %v, the model needs %v", m.source, l.Name, weights.WeightNames[i], wt.Shape, shape)
+					return withKind(weights.ErrWrongModel, fmt.Errorf("gomlx_vgg: %s: layer %s %s has shape %v, the model needs %v", m.source, l.Name, weights.WeightNames[i], wt.Shape, shape))
 				}
 				j.src = &fl.Weights[i]
 			}

@@ -55,10 +55,10 @@ func (m *Model) outputs(engine Engine, x *tensors.Tensor, names []string) (map[s
 		return nil, err
 	}
 	if x == nil {
-		return nil, fmt.Errorf("gomlx_vgg: %s: nil input", m)
+		return nil, withKind(ErrInputShape, fmt.Errorf("gomlx_vgg: %s: nil input", m))
 	}
 	if x.DType() != dtypes.Float32 {
-		return nil, fmt.Errorf("gomlx_vgg: %s: input must be float32, got %s", m, x.Shape())
+		return nil, withKind(ErrInputShape, fmt.Errorf("gomlx_vgg: %s: input must be float32, got %s", m, x.Shape()))
 	}
 	if err := checkFiniteTensor("input_1", "input", x); err != nil {
 		return nil, fmt.Errorf("gomlx_vgg: %s on input %v: %w", m, x.Shape().Dimensions, err)
@@ -116,7 +116,7 @@ func (m *Model) graphOutputs(x *tensors.Tensor, names []string) (map[string]*ten
 // built reports a Model that was not made by a Builder (a zero Model).
 func (m *Model) built() error {
 	if m == nil || m.store == nil || m.mu == nil {
-		return errors.New("gomlx_vgg: a zero or nil Model: build one with VGG16(), VGG19() or New(name) and Done()")
+		return withKind(ErrConfig, errors.New("gomlx_vgg: a zero or nil Model: build one with VGG16(), VGG19() or New(name) and Done()"))
 	}
 	return nil
 }
@@ -145,11 +145,11 @@ func (m *Model) resolveNames(names []string) ([]string, error) {
 // ImgToArray returns) into one batch tensor (N, ...), like np.stack / expand_dims.
 func Batch(images ...*tensors.Tensor) (*tensors.Tensor, error) {
 	if len(images) == 0 {
-		return nil, fmt.Errorf("gomlx_vgg: Batch of no images")
+		return nil, withKind(ErrInputShape, errors.New("gomlx_vgg: Batch of no images"))
 	}
 	for i, im := range images {
 		if im == nil {
-			return nil, fmt.Errorf("gomlx_vgg: Batch: image %d is nil", i)
+			return nil, withKind(ErrInputShape, fmt.Errorf("gomlx_vgg: Batch: image %d is nil", i))
 		}
 	}
 	dims := images[0].Shape().Dimensions
@@ -159,7 +159,7 @@ func Batch(images ...*tensors.Tensor) (*tensors.Tensor, error) {
 	tensors.MutableFlatData(out, func(dst []float32) {
 		for i, im := range images {
 			if !slices.Equal(im.Shape().Dimensions, dims) || im.DType() != dtypes.Float32 {
-				err = fmt.Errorf("gomlx_vgg: Batch: image %d has shape %s, image 0 has (Float32)%v", i, im.Shape(), dims)
+				err = withKind(ErrInputShape, fmt.Errorf("gomlx_vgg: Batch: image %d has shape %s, image 0 has (Float32)%v", i, im.Shape(), dims))
 				return
 			}
 			tensors.ConstFlatData(im, func(src []float32) { copy(dst[i*size:], src) })

@@ -54,13 +54,13 @@ func (m *Model) Recordable() error {
 	}
 	switch {
 	case m.Engine() != EngineNative:
-		return fmt.Errorf("gomlx_vgg: %s: recording needs the native engine, this model runs %s", m, m.Engine())
+		return withKind(ErrNotRecordable, fmt.Errorf("gomlx_vgg: %s: recording needs the native engine, this model runs %s", m, m.Engine()))
 	case m.cfg.dataFormat != weights.ChannelsLast:
-		return fmt.Errorf("gomlx_vgg: %s: recording needs channels_last data", m)
+		return withKind(ErrNotRecordable, fmt.Errorf("gomlx_vgg: %s: recording needs channels_last data", m))
 	}
 	for _, l := range m.layers[1 : m.outputIndex()+1] {
 		if l.Class != weights.Conv2D && l.Class != weights.MaxPooling2D {
-			return fmt.Errorf("gomlx_vgg: %s: recording runs Conv2D and MaxPooling2D layers only, not %s (%s)", m, l.Name, l.Class)
+			return withKind(ErrNotRecordable, fmt.Errorf("gomlx_vgg: %s: recording runs Conv2D and MaxPooling2D layers only, not %s (%s)", m, l.Name, l.Class))
 		}
 	}
 	return nil
@@ -75,7 +75,7 @@ func (m *Model) Record(x *tensors.Tensor, grads ...string) (*Tape, error) {
 		return nil, err
 	}
 	if x == nil || x.DType() != dtypes.Float32 {
-		return nil, fmt.Errorf("gomlx_vgg: %s: Record needs a float32 input, got %v", m, shapeOf(x))
+		return nil, withKind(ErrInputShape, fmt.Errorf("gomlx_vgg: %s: Record needs a float32 input, got %v", m, shapeOf(x)))
 	}
 	dims := x.Shape().Dimensions
 	if err := m.checkDims(dims); err != nil {
@@ -89,7 +89,7 @@ func (m *Model) Record(x *tensors.Tensor, grads ...string) (*Tape, error) {
 	for _, name := range grads {
 		i := slices.IndexFunc(layers, func(l Layer) bool { return l.Name == name })
 		if i < 0 || layers[i].Class != weights.Conv2D {
-			return nil, fmt.Errorf("gomlx_vgg: %s: no Conv2D layer %q to differentiate", m, name)
+			return nil, withKind(ErrUnknownLayer, fmt.Errorf("gomlx_vgg: %s: no Conv2D layer %q to differentiate", m, name))
 		}
 		t.first = min(t.first, i)
 	}
@@ -185,8 +185,8 @@ func (t *Tape) Backward(dOut *tensors.Tensor) (map[string]Gradients, error) {
 	m := t.m
 	last := t.acts[len(t.acts)-1]
 	if dOut == nil || dOut.DType() != dtypes.Float32 || !slices.Equal(dOut.Shape().Dimensions, []int{last.n, last.h, last.w, last.c}) {
-		return nil, fmt.Errorf("gomlx_vgg: %s: Backward needs a float32 gradient of the output's shape %v, got %v",
-			m, []int{last.n, last.h, last.w, last.c}, shapeOf(dOut))
+		return nil, withKind(ErrInputShape, fmt.Errorf("gomlx_vgg: %s: Backward needs a float32 gradient of the output's shape %v, got %v",
+			m, []int{last.n, last.h, last.w, last.c}, shapeOf(dOut)))
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

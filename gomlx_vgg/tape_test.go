@@ -1,6 +1,7 @@
 package gomlx_vgg
 
 import (
+	"errors"
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
@@ -167,7 +168,7 @@ func TestTapeErrors(t *testing.T) {
 		grads []string
 		want  string
 	}{{[]string{"block1_pool"}, `no Conv2D layer "block1_pool"`}, {[]string{"fc1"}, `no Conv2D layer "fc1"`}} {
-		if _, err := m.Record(x, c.grads...); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := m.Record(x, c.grads...); !errors.Is(err, ErrUnknownLayer) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Record(%v): error %v, want %q", c.grads, err, c.want)
 		}
 	}
@@ -175,7 +176,7 @@ func TestTapeErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tape.Backward(x); err == nil || !strings.Contains(err.Error(), "gradient of the output's shape [2 1 1 512]") {
+	if _, err := tape.Backward(x); !errors.Is(err, ErrInputShape) || !strings.Contains(err.Error(), "gradient of the output's shape [2 1 1 512]") {
 		t.Errorf("Backward with the input's shape: error %v", err)
 	}
 	graph, err := VGG16().IncludeTop(false).InputShape(32, 32, 3).Weights(WeightSource(path)).Engine(EngineGraph).
@@ -183,7 +184,7 @@ func TestTapeErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := graph.Recordable(); err == nil || !strings.Contains(err.Error(), "native engine") {
+	if err := graph.Recordable(); !errors.Is(err, ErrNotRecordable) || !strings.Contains(err.Error(), "native engine") {
 		t.Errorf("Recordable on the graph engine: %v", err)
 	}
 	top, err := VGG16().Weights(WeightSource(syntheticFile(t, weights.MustVGG("vgg16", true, 1000)))).
@@ -191,7 +192,7 @@ func TestTapeErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := top.Recordable(); err == nil || !strings.Contains(err.Error(), "not flatten") {
+	if err := top.Recordable(); !errors.Is(err, ErrNotRecordable) || !strings.Contains(err.Error(), "not flatten") {
 		t.Errorf("Recordable with the top: %v", err)
 	}
 }

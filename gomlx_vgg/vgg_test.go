@@ -75,7 +75,7 @@ func TestLayerNamesAndShapes(t *testing.T) {
 	if l, _ := cf.Layer("block1_conv1"); !slices.Equal(l.OutputShape, []int{-1, 64, 64, 96}) {
 		t.Errorf("channels_first block1_conv1 shape %v, want [-1 64 64 96]", l.OutputShape)
 	}
-	if _, err := m.Layer("block6_pool"); err == nil || !strings.Contains(err.Error(), "block5_pool") {
+	if _, err := m.Layer("block6_pool"); !errors.Is(err, ErrUnknownLayer) || !strings.Contains(err.Error(), "block5_pool") {
 		t.Errorf("unknown layer error should list the layers, got %v", err)
 	}
 }
@@ -101,7 +101,7 @@ func TestKerasArgumentErrors(t *testing.T) {
 		{"channels_first top", VGG16().Weights(WeightsSynthetic).DataFormat(weights.ChannelsFirst).InputShape(224, 224, 3), "(3, 224, 224)"},
 	} {
 		_, err := c.b.Notices(nil).Done()
-		if err == nil || !strings.Contains(err.Error(), c.want) {
+		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want it to mention %q", c.name, err, c.want)
 		}
 	}
@@ -169,7 +169,7 @@ func TestOutputsAndTruncate(t *testing.T) {
 	if _, err := cut.Outputs(x, "block4_conv1"); err == nil {
 		t.Error("a model truncated at block3_pool answered block4_conv1")
 	}
-	if _, err := m.Outputs(tensors.FromShape(shapes.Make(dtypes.Float32, 1, 16, 16, 3))); err == nil || !strings.Contains(err.Error(), "32x32") {
+	if _, err := m.Outputs(tensors.FromShape(shapes.Make(dtypes.Float32, 1, 16, 16, 3))); !errors.Is(err, ErrInputShape) || !strings.Contains(err.Error(), "32x32") {
 		t.Errorf("16x16 input: %v", err)
 	}
 	for _, p := range []Pooling{PoolingAvg, PoolingMax} {
@@ -238,8 +238,8 @@ func TestImageNetOfflineError(t *testing.T) {
 		return nil, errors.New("network unreachable")
 	})}
 	_, err := VGG19().IncludeTop(false).FetchOptions(download.WithHTTPClient(offline)).Done()
-	if err == nil {
-		t.Fatal("imagenet weights without network and without a local copy gave no error")
+	if !errors.Is(err, download.ErrOffline) {
+		t.Fatalf("imagenet weights without network and without a local copy: %v, want download.ErrOffline", err)
 	}
 	for _, w := range []string{"https://storage.googleapis.com/tensorflow/keras-applications/vgg19/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", "place it at"} {
 		if !strings.Contains(err.Error(), w) {
@@ -352,7 +352,7 @@ func TestWeightsFrom(t *testing.T) {
 	}
 	bad, _ := weights.LoadVGG(tf, spec, weights.WithoutCache())
 	bad.Layer("block2_conv1").Weights[0].Shape = []int{3, 3, 64, 129}
-	if _, err := VGG16().IncludeTop(false).WeightsFrom(bad).Done(); err == nil || !strings.Contains(err.Error(), "block2_conv1") {
+	if _, err := VGG16().IncludeTop(false).WeightsFrom(bad).Done(); !errors.Is(err, weights.ErrWrongModel) || !strings.Contains(err.Error(), "block2_conv1") {
 		t.Errorf("a File with a wrong kernel shape: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package freeze_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -327,7 +328,7 @@ func TestWriteIsAtomic(t *testing.T) {
 	}
 	junk := filepath.Join(dir, "junk.onnx")
 	os.WriteFile(junk, []byte("not a model"), 0o644)
-	if _, err := freeze.Open(junk); err == nil || !strings.Contains(err.Error(), "junk.onnx") {
+	if _, err := freeze.Open(junk); !errors.Is(err, freeze.ErrBadFile) || !strings.Contains(err.Error(), "junk.onnx") {
 		t.Fatalf("Open(junk) = %v", err)
 	}
 }

@@ -3,11 +3,13 @@ package freeze
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 
 	"github.com/gomlx/compute-onnx/support/protos"
+	"github.com/vggnb/vggnb/internal/errkind"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -51,6 +53,10 @@ type File struct {
 	Size   int64
 }
 
+// ErrBadFile is matched by Open's errors for a file that is not an ONNX
+// model, or not one this package reads (its message names the file and why).
+var ErrBadFile = errors.New("freeze: not an ONNX file vggnb reads")
+
 // Open reads the frozen ONNX file at path: any ONNX file with one float32 input
 // and one output; Runner runs the ops that FromVGG & co. write.
 func Open(path string) (*File, error) {
@@ -60,11 +66,11 @@ func Open(path string) (*File, error) {
 	}
 	m := &protos.ModelProto{}
 	if err := proto.Unmarshal(data, m); err != nil {
-		return nil, fmt.Errorf("freeze: %s is not an ONNX model: %w", path, err)
+		return nil, errkind.With(ErrBadFile, fmt.Errorf("freeze: %s is not an ONNX model: %w", path, err))
 	}
 	f, err := FromModel(m)
 	if err != nil {
-		return nil, fmt.Errorf("freeze: %s: %w", path, err)
+		return nil, errkind.With(ErrBadFile, fmt.Errorf("freeze: %s: %w", path, err))
 	}
 	f.Path, f.Size = path, int64(len(data))
 	return f, nil

@@ -7,6 +7,9 @@ import (
 	"crypto/md5"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
+	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -71,14 +74,14 @@ func TestIDX(t *testing.T) {
 	}
 	bad := filepath.Join(dir, "bad.gz")
 	_ = os.WriteFile(bad, idxBytes([]int{4, 28, 28}, make([]byte, 10)), 0o644)
-	if _, _, err := ReadIDX(bad); err == nil || !strings.Contains(err.Error(), "want 3136 bytes") {
+	if _, _, err := ReadIDX(bad); !errors.Is(err, io.ErrUnexpectedEOF) || !strings.Contains(err.Error(), "want 3136 bytes") {
 		t.Errorf("truncated IDX: %v", err)
 	}
 	_ = os.WriteFile(bad, []byte("PK\x03\x04 not idx"), 0o644)
 	if _, _, err := ReadIDX(strings.TrimSuffix(bad, ".gz")); err == nil {
 		t.Error("missing file accepted")
 	}
-	if _, _, err := LoadFashionMNIST("/nonexistent"); err == nil || !strings.Contains(err.Error(), "apt-get install dataset-fashion-mnist") {
+	if _, _, err := LoadFashionMNIST("/nonexistent"); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "apt-get install dataset-fashion-mnist") {
 		t.Errorf("missing Fashion-MNIST: %v", err)
 	}
 }
@@ -113,7 +116,7 @@ func TestLoadMNISTMirrors(t *testing.T) {
 		t.Errorf("%d examples", train.Len())
 	}
 	MNISTFiles[0].MD5 = "00000000000000000000000000000000"
-	if _, _, err := LoadMNIST(context.Background(), t.TempDir(), []string{up.URL + "/"}); err == nil || !strings.Contains(err.Error(), "MD5") {
+	if _, _, err := LoadMNIST(context.Background(), t.TempDir(), []string{up.URL + "/"}); !errors.Is(err, download.ErrChecksum) || !strings.Contains(err.Error(), "MD5") {
 		t.Errorf("corrupt download accepted: %v", err)
 	}
 	_ = download.CacheDir

@@ -17,6 +17,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model/checkpoint"
 
 	"github.com/vggnb/vggnb/internal/atomicfile"
+	"github.com/vggnb/vggnb/internal/errkind"
 )
 
 // initHead creates the head's variables (with their initial values) by running
@@ -31,6 +32,10 @@ func (s *Stacked) initHead() error {
 // ErrNoCheckpoint is wrapped by CheckCheckpoint and Load where a directory
 // holds no checkpoint.
 var ErrNoCheckpoint = errors.New("no checkpoint")
+
+// ErrBadCheckpoint is matched by CheckCheckpoint's errors for a checkpoint
+// that cannot be read (damaged, cut short) or is of another model.
+var ErrBadCheckpoint = errors.New("transfer: bad checkpoint")
 
 // KeepCheckpoints is how many checkpoints Save leaves in a directory: the
 // newest, and the one before it.
@@ -189,7 +194,7 @@ func (s *Stacked) CheckCheckpoint(dir string) error {
 	scratch := model.NewStore()
 	h, err := checkpoint.Load(scratch).Dir(dir).Done()
 	if err != nil {
-		return fmt.Errorf("transfer: checkpoint %s (and its .bin) cannot be read: %w", latest, err)
+		return errkind.With(ErrBadCheckpoint, fmt.Errorf("transfer: checkpoint %s (and its .bin) cannot be read: %w", latest, err))
 	}
 	headLayers := map[string]bool{}
 	for _, l := range s.Layers() {
@@ -202,14 +207,14 @@ func (s *Stacked) CheckCheckpoint(dir string) error {
 			continue
 		}
 		if want := v.Shape(); !value.Shape().Equal(want) {
-			return fmt.Errorf("transfer: checkpoint %s is not of this model: %s is %s there, %s here", latest, v.Path(), value.Shape(), want)
+			return errkind.With(ErrBadCheckpoint, fmt.Errorf("transfer: checkpoint %s is not of this model: %s is %s there, %s here", latest, v.Path(), value.Shape(), want))
 		}
 		if headLayers[layerOf(v.Path())] {
 			head++
 		}
 	}
 	if head == 0 {
-		return fmt.Errorf("transfer: checkpoint %s is not of this model: it holds none of the head's variables", latest)
+		return errkind.With(ErrBadCheckpoint, fmt.Errorf("transfer: checkpoint %s is not of this model: it holds none of the head's variables", latest))
 	}
 	return nil
 }

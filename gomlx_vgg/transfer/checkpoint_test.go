@@ -176,7 +176,7 @@ func TestCheckCheckpoint(t *testing.T) {
 		if err := os.WriteFile(base+".bin", b[:len(b)/2], 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.CheckCheckpoint(dir); err == nil || !strings.Contains(err.Error(), filepath.Base(base)) {
+		if err := s.CheckCheckpoint(dir); !errors.Is(err, ErrBadCheckpoint) || !strings.Contains(err.Error(), filepath.Base(base)) {
 			t.Errorf("truncated .bin: %v, want an error naming %s", err, filepath.Base(base))
 		}
 		if err := postModel(t).Load(dir); err == nil {
@@ -188,7 +188,7 @@ func TestCheckCheckpoint(t *testing.T) {
 		if err := os.WriteFile(base+".json", nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.CheckCheckpoint(dir); err == nil || !strings.Contains(err.Error(), filepath.Base(base)) {
+		if err := s.CheckCheckpoint(dir); !errors.Is(err, ErrBadCheckpoint) || !strings.Contains(err.Error(), filepath.Base(base)) {
 			t.Errorf("empty .json: %v", err)
 		}
 	})
@@ -217,7 +217,7 @@ func TestCheckCheckpoint(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := foreign(t, c.path, c.dims...)
-			if err := s.CheckCheckpoint(dir); err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), dir) {
+			if err := s.CheckCheckpoint(dir); !errors.Is(err, ErrBadCheckpoint) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), dir) {
 				t.Errorf("%v, want %q naming %s", err, c.want, dir)
 			}
 		})

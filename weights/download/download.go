@@ -239,7 +239,7 @@ func download(ctx context.Context, cfg fetchConfig, e Entry, final string) error
 		have = 0
 		h.Reset()
 	default:
-		return fmt.Errorf("weights: cannot download %s: %s answered %s (%s)", e.Name, cfg.url, resp.Status, manualHint(cfg, e, final))
+		return withKind(ErrServer, fmt.Errorf("weights: cannot download %s: %s answered %s (%s)", e.Name, cfg.url, resp.Status, manualHint(cfg, e, final)))
 	}
 	// What is not the file is never kept as a partial download (the next fetch
 	// would resume into it): a web page, a body of the wrong length, or a start
@@ -248,8 +248,8 @@ func download(ctx context.Context, cfg fetchConfig, e Entry, final string) error
 		if have == 0 {
 			os.Remove(part)
 		}
-		return fmt.Errorf("weights: cannot download %s: %s sent %s, not the file (a proxy's or portal's page?); nothing was kept (%s)",
-			e.Name, cfg.url, why, manualHint(cfg, e, final))
+		return withKind(ErrServer, fmt.Errorf("weights: cannot download %s: %s sent %s, not the file (a proxy's or portal's page?); nothing was kept (%s)",
+			e.Name, cfg.url, why, manualHint(cfg, e, final)))
 	}
 	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "text/") {
 		return notWeights("a " + ct + " page")
@@ -281,7 +281,7 @@ func download(ctx context.Context, cfg fetchConfig, e Entry, final string) error
 	bar.Done()
 	have += n
 	if copyErr != nil {
-		err := fmt.Errorf("weights: download of %s from %s interrupted after %d of %d bytes: %w; %s is kept and the next fetch resumes it", e.Name, cfg.url, have, e.Size, copyErr, part)
+		err := withKind(ErrIncomplete, fmt.Errorf("weights: download of %s from %s interrupted after %d of %d bytes: %w; %s is kept and the next fetch resumes it", e.Name, cfg.url, have, e.Size, copyErr, part))
 		if cause := context.Cause(ctx); cause == nil || cause == stalled {
 			err = withKind(ErrOffline, err) // the network, not the caller, stopped it
 		}
@@ -291,7 +291,7 @@ func download(ctx context.Context, cfg fetchConfig, e Entry, final string) error
 		return fmt.Errorf("weights: writing %s: %w", part, closeErr)
 	}
 	if e.Size > 0 && have < e.Size {
-		return fmt.Errorf("weights: download of %s from %s ended after %d of %d bytes; %s is kept and the next fetch resumes it", e.Name, cfg.url, have, e.Size, part)
+		return withKind(ErrIncomplete, fmt.Errorf("weights: download of %s from %s ended after %d of %d bytes; %s is kept and the next fetch resumes it", e.Name, cfg.url, have, e.Size, part))
 	}
 	return finish(e, part, final, h)
 }

@@ -95,7 +95,7 @@ func TestFetch(t *testing.T) {
 		s := newServer(t, other, nil)
 		dir := t.TempDir()
 		_, err := Fetch(context.Background(), e, WithDir(dir), WithURL(s.URL+"/w.h5"))
-		if err == nil || !strings.Contains(err.Error(), "checksum mismatch") || !strings.Contains(err.Error(), e.MD5) {
+		if !errors.Is(err, ErrChecksum) || !strings.Contains(err.Error(), e.MD5) {
 			t.Fatalf("err = %v", err)
 		}
 		entries, _ := os.ReadDir(dir)
@@ -121,7 +121,7 @@ func TestFetch(t *testing.T) {
 		})
 		dir := t.TempDir()
 		_, err := Fetch(context.Background(), e, WithDir(dir), WithURL(s.URL+"/w.h5"))
-		if err == nil || !strings.Contains(err.Error(), "resumes") {
+		if !errors.Is(err, ErrIncomplete) || !strings.Contains(err.Error(), "resumes") {
 			t.Fatalf("err = %v", err)
 		}
 		final := filepath.Join(dir, e.FileName)
@@ -152,7 +152,7 @@ func TestFetch(t *testing.T) {
 		s := newServer(t, body, nil)
 		dir := t.TempDir()
 		_, err := Fetch(context.Background(), e, WithDir(dir), WithURL(s.URL+"/missing.h5"))
-		if err == nil || !strings.Contains(err.Error(), "404") || !strings.Contains(err.Error(), filepath.Join(dir, e.FileName)) {
+		if !errors.Is(err, ErrServer) || !strings.Contains(err.Error(), "404") || !strings.Contains(err.Error(), filepath.Join(dir, e.FileName)) {
 			t.Fatalf("err = %v", err)
 		}
 	})
@@ -162,7 +162,7 @@ func TestFetch(t *testing.T) {
 		s.Close() // nothing listens there any more
 		dir := t.TempDir()
 		_, err := Fetch(context.Background(), e, WithDir(dir), WithURL(url))
-		if err == nil || !strings.Contains(err.Error(), url) || !strings.Contains(err.Error(), filepath.Join(dir, e.FileName)) {
+		if !errors.Is(err, ErrOffline) || !strings.Contains(err.Error(), url) || !strings.Contains(err.Error(), filepath.Join(dir, e.FileName)) {
 			t.Fatalf("err = %v", err)
 		}
 	})
@@ -266,7 +266,7 @@ func TestFetchHostileServers(t *testing.T) {
 			dir := t.TempDir()
 			bad := newServer(t, body, c.handler)
 			_, err := Fetch(context.Background(), e, WithDir(dir), WithURL(bad.URL+"/w.h5"))
-			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "nothing was kept") {
+			if !errors.Is(err, ErrServer) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "nothing was kept") {
 				t.Fatalf("error %v, want one containing %q", err, c.want)
 			}
 			if left, _ := filepath.Glob(filepath.Join(dir, "*.part")); len(left) > 0 {
@@ -297,7 +297,7 @@ func TestFetchHostileServers(t *testing.T) {
 		})
 		start := time.Now()
 		_, err := Fetch(context.Background(), e, WithDir(dir), WithURL(s.URL+"/w.h5"), WithIdleTimeout(300*time.Millisecond))
-		if err == nil || !strings.Contains(err.Error(), "no data for 300ms") {
+		if !errors.Is(err, ErrIncomplete) || !strings.Contains(err.Error(), "no data for 300ms") {
 			t.Fatalf("error %v, want the stall named", err)
 		}
 		if d := time.Since(start); d > 5*time.Second {

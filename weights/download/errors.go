@@ -1,6 +1,10 @@
 package download
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/vggnb/vggnb/internal/errkind"
+)
 
 // Errors callers can test with errors.Is; the messages of the errors that match
 // them say more (file, URL, where to place it) and are unchanged by the match.
@@ -10,18 +14,14 @@ var (
 	ErrOffline = errors.New("download: cannot reach the server")
 	// ErrChecksum: a file's size or MD5 differs from the pinned one.
 	ErrChecksum = errors.New("download: checksum mismatch")
+	// ErrServer: the server answered, but not with the file (an HTTP error,
+	// or a page where the file should be). Nothing was kept.
+	ErrServer = errors.New("download: the server did not send the file")
+	// ErrIncomplete: the download stopped before the end (the connection
+	// dropped, or no data came for the idle timeout); what arrived is kept and
+	// the next fetch resumes it.
+	ErrIncomplete = errors.New("download: incomplete")
 )
 
-// kindError gives err a sentinel to match with errors.Is, its message unchanged.
-type kindError struct{ kind, err error }
-
-func (e *kindError) Error() string   { return e.err.Error() }
-func (e *kindError) Unwrap() []error { return []error{e.kind, e.err} }
-
-// withKind returns err matching kind too (nil for nil).
-func withKind(kind, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &kindError{kind: kind, err: err}
-}
+// withKind returns err matching kind too (nil for nil), its message unchanged.
+func withKind(kind, err error) error { return errkind.With(kind, err) }
