@@ -87,7 +87,7 @@ func (m *Model) applyRange(scope *model.Scope, x *Node, first int, span func(lay
 		}
 	}
 	if first == 1 {
-		record("input_1", x) // already in the model's data format
+		record(weights.InputLayerName, x) // already in the model's data format
 	}
 	if m.cfg.dataFormat == weights.ChannelsFirst && x.Rank() == 4 {
 		x = TransposeAllAxes(x, 0, 2, 3, 1)
@@ -114,9 +114,10 @@ func (m *Model) applyRange(scope *model.Scope, x *Node, first int, span func(lay
 		case weights.Dense:
 			k, b := m.vars(scope, x.Graph(), l.Name)
 			x = Add(blockedMatMul(x, k), InsertAxes(b, 0))
-			if l.Name != "predictions" {
+			switch l.Activation {
+			case "relu":
 				x = MaxScalar(x, 0)
-			} else if m.cfg.activation == "softmax" {
+			case "softmax":
 				x = Softmax(x, -1)
 			}
 		case weights.GlobalAveragePooling2D:
@@ -374,7 +375,7 @@ func (m *Model) Ops(inputDims ...int) ([]OpGroup, error) {
 	var groups []OpGroup
 	exec, err := model.NewExec(m.backend, m.store, func(_ *model.Scope, x *Node) *Node {
 		defer inferenceGraph(x.Graph())()
-		groups = []OpGroup{{Layer: "input_1", Ops: opsOf(x.Graph(), 0, len(x.Graph().Nodes()))}}
+		groups = []OpGroup{{Layer: weights.InputLayerName, Ops: opsOf(x.Graph(), 0, len(x.Graph().Nodes()))}}
 		return m.applyLayers(m.root, x, func(layer string, from, to int) {
 			groups = append(groups, OpGroup{Layer: layer, Ops: opsOf(x.Graph(), from, to)})
 		}, m.output)[0]

@@ -22,6 +22,10 @@ type Layer struct {
 	Params int
 	// Trainable is whether its weights are trainable.
 	Trainable bool
+	// Activation is what follows a Conv2D or Dense layer's affine map: "relu",
+	// or for the classifier (predictions) Keras' classifier_activation
+	// ("softmax", "linear", ...); "" for layers without weights.
+	Activation string
 
 	// shapes are the weights' shapes (weights.LayerSpec.Shapes), nil if none.
 	shapes [][]int
@@ -32,53 +36,64 @@ type Layer struct {
 // architecture's one source, weights.VGG's Spec, plus Keras' optional pooling.
 func (c *Builder) layerTable() []Layer {
 	h, w, ch := c.hwc()
-	dims := func(h, w, ch int) []int {
-		d := func(v int) int {
-			if v == 0 {
-				return -1
-			}
-			return v
+	unknown := func(v int) int {
+		if v == 0 {
+			return -1
 		}
-		if c.dataFormat == weights.ChannelsFirst {
-			return []int{-1, ch, d(h), d(w)}
+		return v
+	}
+	// report is channels_last dims in the model's data format.
+	report := func(d []int) []int {
+		if c.dataFormat == weights.ChannelsFirst && len(d) == 4 {
+			return []int{d[0], d[3], d[1], d[2]}
 		}
-		return []int{-1, d(h), d(w), ch}
+		return d
 	}
 	train := !c.pretrained()
 	if c.trainable != nil {
 		train = *c.trainable
 	}
-	layers := []Layer{{Name: "input_1", Class: weights.InputLayer, OutputShape: dims(h, w, ch)}}
-	for _, ls := range c.kerasSpec().Layers {
+	dims := []int{-1, unknown(h), unknown(w), ch}
+	layers := []Layer{{Name: weights.InputLayerName, Class: weights.InputLayer, OutputShape: report(dims)}}
+	var pooling []weights.LayerSpec
+	switch {
+	case c.includeTop:
+	case c.pooling == PoolingAvg:
+		pooling = []weights.LayerSpec{{Name: "global_average_pooling2d", Class: weights.GlobalAveragePooling2D}}
+	case c.pooling == PoolingMax:
+		pooling = []weights.LayerSpec{{Name: "global_max_pooling2d", Class: weights.GlobalMaxPooling2D}}
+	}
+	for _, ls := range append(c.kerasSpec().Layers, pooling...) {
 		l := Layer{Name: ls.Name, Class: ls.Class, shapes: ls.Shapes}
 		switch ls.Class {
 		case weights.Conv2D:
-			ch = ls.Shapes[0][3]
-			l.OutputShape = dims(h, w, ch)
-		case weights.MaxPooling2D:
-			h, w = h/2, w/2
-			l.OutputShape = dims(h, w, ch)
-		case weights.Flatten:
-			l.OutputShape = []int{-1, h * w * ch}
+			l.Activation = "relu"
 		case weights.Dense:
 			// Units from the spec; inputs from the layer before (with weights
 			// "none" Keras builds the top for any input size, not only 7x7x512).
-			in, units := layers[len(layers)-1].OutputShape[1], ls.Shapes[0][1]
-			l.shapes = [][]int{{in, units}, {units}}
-			l.OutputShape = []int{-1, units}
+			units := ls.Shapes[0][1]
+			l.shapes = [][]int{{dims[1], units}, {units}}
+			l.Activation = "relu"
+			if ls.Name == weights.ClassifierLayerName {
+				l.Activation = c.activation
+			}
 		}
+		var kernel []int
+		if len(l.shapes) > 0 {
+			kernel = l.shapes[0]
+		}
+		next, err := weights.OutputDims(l.Class, kernel, false, dims)
+		if err != nil {
+			// checkKeras has refused every input the architecture cannot take.
+			panic(fmt.Errorf("gomlx_vgg: internal: layer %s on %v: %w", l.Name, dims, err))
+		}
+		dims = next
+		l.OutputShape = report(dims)
 		for _, s := range l.shapes {
 			l.Params += weights.Size(s)
 		}
 		l.Trainable = l.Params > 0 && train
 		layers = append(layers, l)
-	}
-	switch {
-	case c.includeTop:
-	case c.pooling == PoolingAvg:
-		layers = append(layers, Layer{Name: "global_average_pooling2d", Class: weights.GlobalAveragePooling2D, OutputShape: []int{-1, ch}})
-	case c.pooling == PoolingMax:
-		layers = append(layers, Layer{Name: "global_max_pooling2d", Class: weights.GlobalMaxPooling2D, OutputShape: []int{-1, ch}})
 	}
 	return layers
 }

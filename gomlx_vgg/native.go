@@ -286,8 +286,8 @@ func (m *Model) runNative(xs []float32, dims []int, layers []Layer, names []stri
 		nchwToNHWC(a.data, xs, a.n, a.c, a.h, a.w)
 	}
 	want := func(name string) bool { return slices.Contains(names, name) }
-	if want("input_1") {
-		out["input_1"] = m.record(a)
+	if want(weights.InputLayerName) {
+		out[weights.InputLayerName] = m.record(a)
 	}
 	for _, l := range layers {
 		if err := m.ctx.Err(); err != nil {
@@ -336,13 +336,13 @@ func (m *Model) runNative(xs []float32, dims []int, layers []Layer, names []stri
 			var denseErr, biasErr error
 			err = tensors.ConstFlatData(kt, func(k []float32) {
 				biasErr = tensors.ConstFlatData(bt, func(b []float32) {
-					denseErr = kernels.Dense(next.data, a.data, k, b, a.n, kd[0], kd[1], l.Name != "predictions")
+					denseErr = kernels.Dense(next.data, a.data, k, b, a.n, kd[0], kd[1], l.Activation == "relu")
 				})
 			})
 			if err = errors.Join(err, biasErr, denseErr); err != nil {
 				return fmt.Errorf("layer %s: %w", l.Name, err)
 			}
-			if l.Name == "predictions" && m.cfg.activation == "softmax" {
+			if l.Activation == "softmax" {
 				softmaxRows(next.data, next.c)
 			}
 		case weights.GlobalAveragePooling2D, weights.GlobalMaxPooling2D:

@@ -12,6 +12,7 @@ import (
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX's own style for graph code.
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vggnb/vggnb/weights"
 )
 
 // AllLayers, given to Outputs, asks for every layer after the input.
@@ -60,7 +61,7 @@ func (m *Model) outputs(engine Engine, x *tensors.Tensor, names []string) (map[s
 	if x.DType() != dtypes.Float32 {
 		return nil, withKind(ErrInputShape, fmt.Errorf("gomlx_vgg: %s: input must be float32, got %s", m, x.Shape()))
 	}
-	if err := checkFiniteTensor("input_1", "input", x); err != nil {
+	if err := checkFiniteTensor(weights.InputLayerName, "input", x); err != nil {
 		return nil, fmt.Errorf("gomlx_vgg: %s on input %v: %w", m, x.Shape().Dimensions, err)
 	}
 	m.mu.Lock()

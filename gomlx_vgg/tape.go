@@ -81,7 +81,7 @@ func (m *Model) Record(x *tensors.Tensor, grads ...string) (*Tape, error) {
 	if err := m.checkDims(dims); err != nil {
 		return nil, err
 	}
-	if err := checkFiniteTensor("input_1", "input", x); err != nil {
+	if err := checkFiniteTensor(weights.InputLayerName, "input", x); err != nil {
 		return nil, fmt.Errorf("gomlx_vgg: %s on input %v: %w", m, dims, err)
 	}
 	layers := m.layers[1 : m.outputIndex()+1]

@@ -356,3 +356,18 @@ func TestWeightsFrom(t *testing.T) {
 		t.Errorf("a File with a wrong kernel shape: %v", err)
 	}
 }
+
+// TestLayerActivations: each layer says what follows its affine map, the
+// classifier taking classifier_activation; the engines and freeze read it.
+func TestLayerActivations(t *testing.T) {
+	for _, act := range []string{"softmax", "linear"} {
+		m := VGG16().Weights(WeightsNone).ClassifierActivation(act).MustDone()
+		want := map[string]string{"input_1": "", "block1_conv1": "relu", "block1_pool": "", "flatten": "", "fc1": "relu",
+			"fc2": "relu", "predictions": act}
+		for name, w := range want {
+			if l, err := m.Layer(name); err != nil || l.Activation != w {
+				t.Errorf("%s: layer %s: activation %q (%v), want %q", act, name, l.Activation, err, w)
+			}
+		}
+	}
+}

@@ -64,7 +64,7 @@ func syntheticValues(layer string, i int, shape []int, seed uint64, data []float
 	if i == 0 {
 		fanIn := float64(Size(shape[:len(shape)-1]))
 		scale = math.Sqrt(2 / fanIn)
-		if layer == "predictions" {
+		if layer == ClassifierLayerName {
 			// Logits of a He-initialised head on photos reach ±300 and
 			// saturate softmax; a trained ImageNet classifier's are O(10).
 			scale = 0.05 / math.Sqrt(fanIn)

@@ -99,7 +99,7 @@ func VGG(model string, includeTop bool, classes int) (Spec, error) {
 			LayerSpec{Name: "flatten", Class: Flatten},
 			LayerSpec{Name: "fc1", Class: Dense, Shapes: [][]int{{flat, 4096}, {4096}}},
 			LayerSpec{Name: "fc2", Class: Dense, Shapes: [][]int{{4096, 4096}, {4096}}},
-			LayerSpec{Name: "predictions", Class: Dense, Shapes: [][]int{{4096, classes}, {classes}}},
+			LayerSpec{Name: ClassifierLayerName, Class: Dense, Shapes: [][]int{{4096, classes}, {classes}}},
 		)
 	}
 	return s, nil
@@ -149,7 +149,7 @@ var WeightNames = []string{"kernel", "bias"}
 
 // topLayers are dropped, not rejected, when a file with the classifier is loaded
 // into a model without it (the convolutional weights are the same).
-var topLayers = []string{"fc1", "fc2", "predictions"}
+var topLayers = []string{"fc1", "fc2", ClassifierLayerName}
 
 // match pairs each weighted layer of spec with the file's layer holding its weights.
 func match(f *File, spec Spec) (map[string]*Layer, error) {
@@ -387,7 +387,7 @@ func describeLayer(l *Layer, ls LayerSpec) string {
 func shapeError(path string, l *Layer, ls LayerSpec, i int, w Tensor) error {
 	want := ls.Shapes[i]
 	hint := ""
-	if ls.Name == "predictions" && len(w.Shape) == 2 && len(want) == 2 && w.Shape[1] != want[1] {
+	if ls.Name == ClassifierLayerName && len(w.Shape) == 2 && len(want) == 2 && w.Shape[1] != want[1] {
 		hint = fmt.Sprintf(" (the file's classifier has %d classes, the model %d)", w.Shape[1], want[1])
 	}
 	if ls.Class == Conv2D && len(w.Shape) == 4 && len(want) == 4 && w.Shape[2] != want[2] {

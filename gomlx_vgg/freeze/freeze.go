@@ -37,7 +37,7 @@ import (
 
 // InputName is the name of every frozen graph's input, as Keras names a model's
 // first input layer.
-const InputName = "input_1"
+const InputName = weights.InputLayerName
 
 // Activations a Layer can have.
 const (
@@ -108,61 +108,17 @@ func (n *Net) shapes(dims []int) ([][]int, error) {
 	}
 	cur := slices.Clone(dims)
 	out := [][]int{cur}
-	half := func(v int) int {
-		if v < 0 {
-			return v
-		}
-		return v / 2
-	}
 	for _, l := range n.Layers {
-		rank4 := len(cur) == 4
-		next := slices.Clone(cur)
-		switch l.Class {
-		case weights.Conv2D:
-			k := l.Kernel.Shape().Dimensions
-			if !rank4 || len(k) != 4 || cur[3] != k[2] {
-				return nil, fmt.Errorf("freeze: %s: layer %s: kernel %v on input %v", n.Name, l.Name, k, cur)
-			}
-			if !l.Same {
-				for _, a := range []int{1, 2} {
-					if next[a] >= 0 {
-						next[a] -= k[a-1] - 1
-					}
-				}
-			}
-			next[3] = k[3]
-		case weights.MaxPooling2D:
-			if !rank4 {
-				return nil, fmt.Errorf("freeze: %s: layer %s: pooling on input %v", n.Name, l.Name, cur)
-			}
-			next[1], next[2] = half(cur[1]), half(cur[2])
-		case weights.Flatten:
-			size := 1
-			for _, d := range cur[1:] {
-				if d < 0 {
-					return nil, fmt.Errorf("freeze: %s: layer %s flattens %v: its input needs a fixed size", n.Name, l.Name, cur)
-				}
-				size *= d
-			}
-			next = []int{cur[0], size}
-		case weights.Dense:
-			k := l.Kernel.Shape().Dimensions
-			if len(cur) != 2 || len(k) != 2 || cur[1] != k[0] {
-				return nil, fmt.Errorf("freeze: %s: layer %s: kernel %v on input %v", n.Name, l.Name, k, cur)
-			}
-			next = []int{cur[0], k[1]}
-		case weights.GlobalAveragePooling2D, weights.GlobalMaxPooling2D:
-			if !rank4 {
-				return nil, fmt.Errorf("freeze: %s: layer %s: pooling on input %v", n.Name, l.Name, cur)
-			}
-			next = []int{cur[0], cur[3]}
-		default:
-			return nil, fmt.Errorf("freeze: %s: layer %s: class %s cannot be frozen", n.Name, l.Name, l.Class)
+		var kernel []int
+		if l.Kernel != nil {
+			kernel = l.Kernel.Shape().Dimensions
 		}
-		for _, d := range next[1:] {
-			if d == 0 {
-				return nil, fmt.Errorf("freeze: %s: layer %s: input %v gives an empty output %v", n.Name, l.Name, dims, next)
-			}
+		if l.Class == weights.Conv2D && kernel == nil {
+			return nil, fmt.Errorf("freeze: %s: layer %s: a convolution without a kernel", n.Name, l.Name)
+		}
+		next, err := weights.OutputDims(l.Class, kernel, !l.Same, cur)
+		if err != nil {
+			return nil, fmt.Errorf("freeze: %s: layer %s (%s), model input %v: %w", n.Name, l.Name, l.Class, dims, err)
 		}
 		cur = next
 		out = append(out, cur)

@@ -42,7 +42,7 @@ func FromVGG(m *gomlx_vgg.Model) (*Net, error) {
 	if !fixed {
 		n.Input[1], n.Input[2] = -1, -1
 	}
-	if m.Output() == "predictions" {
+	if m.Output() == weights.ClassifierLayerName {
 		n.Labels = imageNetLabels(n.Layers[len(n.Layers)-1])
 	}
 	return n, nil
@@ -72,10 +72,10 @@ func vggMeta(m *gomlx_vgg.Model) map[string]string {
 
 // vggLayer is layer l of the VGG model m, with its weights.
 func vggLayer(m *gomlx_vgg.Model, l gomlx_vgg.Layer) (Layer, error) {
-	fl := Layer{Name: l.Name, Class: l.Class, Same: true, Activation: ActivationRelu,
+	fl := Layer{Name: l.Name, Class: l.Class, Same: true, Activation: l.Activation,
 		ChannelsFirst: m.DataFormat() == weights.ChannelsFirst}
-	if l.Name == "predictions" {
-		fl.Activation = m.ClassifierActivation()
+	if fl.Activation == "" {
+		fl.Activation = ActivationRelu // (unused by layers without weights)
 	}
 	if l.Params > 0 {
 		var err error

@@ -18,6 +18,7 @@ import (
 
 	"github.com/vggnb/vggnb/internal/atomicfile"
 	"github.com/vggnb/vggnb/internal/errkind"
+	"github.com/vggnb/vggnb/weights"
 )
 
 // initHead creates the head's variables (with their initial values) by running
@@ -198,7 +199,7 @@ func (s *Stacked) CheckCheckpoint(dir string) error {
 	}
 	headLayers := map[string]bool{}
 	for _, l := range s.Layers() {
-		headLayers[l.Name] = !strings.HasPrefix(l.Name, "block") && l.Name != "input_1"
+		headLayers[l.Name] = !strings.HasPrefix(l.Name, "block") && l.Name != weights.InputLayerName
 	}
 	head := 0
 	for v := range s.store.IterVariables() {

@@ -115,7 +115,7 @@ func orDiscard(w io.Writer) io.Writer {
 
 // inputSize is the base's fixed input height (= width).
 func (s *Stacked) inputSize() int {
-	l, _ := s.Base.Layer("input_1")
+	l, _ := s.Base.Layer(weights.InputLayerName)
 	return l.OutputShape[1]
 }
 

@@ -130,7 +130,7 @@ func NewHead(height, width, channels, classes int, seed int64) (*Stacked, error)
 // baseLayers is the base's layers, or only an input layer for a head alone.
 func (s *Stacked) baseLayers() []gomlx_vgg.Layer {
 	if s.Base == nil {
-		return []gomlx_vgg.Layer{{Name: "input_1", Class: weights.InputLayer, OutputShape: s.input}}
+		return []gomlx_vgg.Layer{{Name: weights.InputLayerName, Class: weights.InputLayer, OutputShape: s.input}}
 	}
 	return s.Base.Layers()
 }

@@ -213,10 +213,10 @@ type Closeness struct {
 // Compare measures Closeness on a batch of preprocessed 224x224 images.
 func (s *Surgery) Compare(x *tensors.Tensor) (Closeness, error) {
 	var c Closeness
-	names := []string{"block1_conv2", "block1_pool", "block5_pool", "predictions"}
+	names := []string{"block1_conv2", "block1_pool", "block5_pool", weights.ClassifierLayerName}
 	origRun := func() (map[string]*tensors.Tensor, error) { return s.Base.GraphOutputs(x, names...) }
 	modRun := func() (map[string]*tensors.Tensor, error) {
-		return s.Outputs(x, NewConv, "block1_pool", "block5_pool", "predictions")
+		return s.Outputs(x, NewConv, "block1_pool", "block5_pool", weights.ClassifierLayerName)
 	}
 	orig, err := origRun()
 	if err != nil {
@@ -239,7 +239,7 @@ func (s *Surgery) Compare(x *tensors.Tensor) (Closeness, error) {
 	c.Block1 = relErr(mod[NewConv], orig["block1_conv2"], true)
 	c.Block1Pool = relErr(mod["block1_pool"], orig["block1_pool"], false)
 	c.Block5Pool = relErr(mod["block5_pool"], orig["block5_pool"], false)
-	c.Predictions = relErr(mod["predictions"], orig["predictions"], false)
+	c.Predictions = relErr(mod[weights.ClassifierLayerName], orig[weights.ClassifierLayerName], false)
 	return c, nil
 }
 
