@@ -25,6 +25,7 @@ import (
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
 	"github.com/vggnb/vggnb/gomlx_vgg/mlp"
 	"github.com/vggnb/vggnb/gomlx_vgg/serve"
+	"github.com/vggnb/vggnb/gomlx_vgg/serve/loadtest"
 )
 
 func main() {
@@ -85,7 +86,7 @@ func run(which string, size, clients int, d time.Duration, maxReq, every, maxBat
 	go func() { done <- s.Serve(ctx, ln, 30*time.Second) }()
 	base := "http://" + ln.Addr().String()
 
-	valid, err := serve.ValidRequests(s, runner, 6)
+	valid, err := loadtest.ValidRequests(s, runner, 6)
 	if err != nil {
 		return err
 	}
@@ -108,8 +109,8 @@ func run(which string, size, clients int, d time.Duration, maxReq, every, maxBat
 	if f.Synthetic() {
 		fmt.Println("  " + f.Meta["vggnb.notice"])
 	}
-	rep, err := serve.Load(context.Background(), serve.LoadConfig{URL: base, Clients: clients, Duration: d, MaxRequests: maxReq,
-		Valid: valid, Malformed: serve.Malformed(gomlx_vgg.DemoImagePNG()), MalformedEvery: every})
+	rep, err := loadtest.Run(context.Background(), loadtest.Config{URL: base, Clients: clients, Duration: d, MaxRequests: maxReq,
+		Valid: valid, Malformed: loadtest.Malformed(gomlx_vgg.DemoImagePNG()), MalformedEvery: every})
 	if err != nil {
 		return err
 	}

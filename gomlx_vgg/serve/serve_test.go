@@ -22,6 +22,7 @@ import (
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
 	"github.com/vggnb/vggnb/gomlx_vgg/mlp"
 	"github.com/vggnb/vggnb/gomlx_vgg/serve"
+	"github.com/vggnb/vggnb/gomlx_vgg/serve/loadtest"
 )
 
 // frozenMLP is a small trained MLP, frozen in memory.
@@ -186,7 +187,7 @@ func (z *zeros) Read(p []byte) (int, error) {
 func TestHostileRequests(t *testing.T) {
 	s := serve.New(frozenVGG(t), serve.Config{ImageSize: 32})
 	base, _, _ := start(t, s)
-	for _, req := range serve.Malformed(gomlx_vgg.DemoImagePNG()) {
+	for _, req := range loadtest.Malformed(gomlx_vgg.DemoImagePNG()) {
 		t.Run(req.Name, func(t *testing.T) {
 			method := req.Method
 			if method == "" {
@@ -304,12 +305,12 @@ func TestLoad(t *testing.T) {
 	runner := frozenVGG(t)
 	s := serve.New(runner, serve.Config{ImageSize: 32})
 	base, _, _ := start(t, s)
-	valid, err := serve.ValidRequests(s, runner, 4)
+	valid, err := loadtest.ValidRequests(s, runner, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := serve.Load(context.Background(), serve.LoadConfig{URL: base, Clients: 4, Duration: 3 * time.Second,
-		MaxRequests: 400, Valid: valid, Malformed: serve.Malformed(gomlx_vgg.DemoImagePNG()), MalformedEvery: 3})
+	rep, err := loadtest.Run(context.Background(), loadtest.Config{URL: base, Clients: 4, Duration: 3 * time.Second,
+		MaxRequests: 400, Valid: valid, Malformed: loadtest.Malformed(gomlx_vgg.DemoImagePNG()), MalformedEvery: 3})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,9 @@
-package serve
+// Package loadtest drives a running vggnb model server (package serve) with
+// concurrent clients sending valid and malformed requests, and reports
+// requests/s, latencies, memory and every answer that differs from a direct
+// call or a malformed request that was not refused: bench/serve's load test
+// and serve's own short one.
+package loadtest
 
 import (
 	"bytes"
@@ -25,6 +30,7 @@ import (
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
+	"github.com/vggnb/vggnb/gomlx_vgg/serve"
 	"github.com/vggnb/vggnb/internal/procstat"
 )
 
@@ -40,10 +46,10 @@ type Request struct {
 	Want *tensors.Tensor
 }
 
-// LoadConfig is a load test: Clients concurrent clients send requests for
+// Config is a load test: Clients concurrent clients send requests for
 // Duration or until MaxRequests are sent, every MalformedEvery-th one (0:
 // none) malformed, the others valid, round-robin.
-type LoadConfig struct {
+type Config struct {
 	URL            string
 	Clients        int
 	Duration       time.Duration
@@ -56,8 +62,8 @@ type LoadConfig struct {
 	Tolerance float64
 }
 
-// LoadReport is what a load test measured.
-type LoadReport struct {
+// Report is what a load test measured.
+type Report struct {
 	Clients            int
 	Seconds            float64
 	Requests           int
@@ -76,7 +82,7 @@ type LoadReport struct {
 }
 
 // String is the report in a few lines.
-func (r LoadReport) String() string {
+func (r Report) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d clients, %.1f s: %d requests (%d valid, %d malformed), %.1f requests/s\n",
 		r.Clients, r.Seconds, r.Requests, r.Valid, r.Malformed, r.PerSecond)
@@ -101,11 +107,11 @@ func (r LoadReport) String() string {
 	return b.String()
 }
 
-// Load runs the load test and reports; it fails only on bad configuration
+// Run runs the load test and reports; it fails only on bad configuration
 // (problems with answers are in the report).
-func Load(ctx context.Context, cfg LoadConfig) (LoadReport, error) {
+func Run(ctx context.Context, cfg Config) (Report, error) {
 	if cfg.Clients <= 0 || len(cfg.Valid) == 0 || (cfg.Duration <= 0 && cfg.MaxRequests <= 0) {
-		return LoadReport{}, fmt.Errorf("serve: a load test needs clients, valid requests and a duration or a count")
+		return Report{}, fmt.Errorf("loadtest: a load test needs clients, valid requests and a duration or a count")
 	}
 	if cfg.Tolerance == 0 {
 		cfg.Tolerance = 1e-5
@@ -118,7 +124,7 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadReport, error) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Clients}, Timeout: 5 * time.Minute}
 	var (
 		mu        sync.Mutex
-		rep       = LoadReport{Clients: cfg.Clients, Statuses: map[int]int{}}
+		rep       = Report{Clients: cfg.Clients, Statuses: map[int]int{}}
 		latencies []time.Duration
 		batchSum  int
 		next      int
@@ -176,7 +182,7 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadReport, error) {
 				} else {
 					rep.Valid++
 					latencies = append(latencies, took)
-					var a Answer
+					var a serve.Answer
 					if err != nil || code != http.StatusOK || json.Unmarshal(body, &a) != nil {
 						rep.Mismatches++
 						fail("%s: status %d, %v, %.200q", req.Name, code, err, body)
@@ -238,7 +244,7 @@ func send(client *http.Client, url string, req Request) (int, []byte, error) {
 
 // relDiff is max|want - values| / max|want| (consistency.Compare; +Inf if the
 // answer's shape or size is off, NaN if a value is).
-func relDiff(want *tensors.Tensor, a Answer) float64 {
+func relDiff(want *tensors.Tensor, a serve.Answer) float64 {
 	w := tensors.MustCopyFlatData[float32](want)
 	if len(w) != len(a.Values) || !slices.Equal(want.Shape().Dimensions, a.Shape) {
 		return math.Inf(1)
@@ -294,7 +300,7 @@ func Malformed(png []byte) []Request {
 // ValidRequests makes n valid requests for s (PNG and JPEG variants of the
 // demo photo, and a JSON tensor), each with the output of a direct call to
 // runner on the input it becomes.
-func ValidRequests(s *Server, runner *freeze.Runner, n int) ([]Request, error) {
+func ValidRequests(s *serve.Server, runner *freeze.Runner, n int) ([]Request, error) {
 	img, err := gomlx_vgg.DemoImage()
 	if err != nil {
 		return nil, err
@@ -326,10 +332,14 @@ func ValidRequests(s *Server, runner *freeze.Runner, n int) ([]Request, error) {
 			}
 			req.Body = buf.Bytes()
 		default: // a tensor of the input's shape
-			dims := slices.Clone(s.file.Input.Dims)
+			md := s.Metadata()
+			dims := make([]int, len(md.Input.Shape))
+			for j, d := range md.Input.Shape {
+				dims[j], _ = d.(int) // a dynamic dimension: the image size below
+			}
 			dims[0] = 1
-			if h, w, ok := s.imageSize(); ok && len(dims) == 4 {
-				dims[1], dims[2] = h, w
+			if len(md.ImageSize) == 2 && len(dims) == 4 {
+				dims[1], dims[2] = md.ImageSize[0], md.ImageSize[1]
 			}
 			size := 1
 			for _, d := range dims {
@@ -345,7 +355,7 @@ func ValidRequests(s *Server, runner *freeze.Runner, n int) ([]Request, error) {
 		}
 		x, err := s.Input(req.ContentType, nil, req.Body)
 		if err != nil {
-			return nil, fmt.Errorf("serve: request %s: %w", req.Name, err)
+			return nil, fmt.Errorf("loadtest: request %s: %w", req.Name, err)
 		}
 		if req.Want, err = runner.Run(x); err != nil {
 			return nil, err
