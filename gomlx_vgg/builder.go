@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -321,4 +322,171 @@ func (b *Builder) MustDone() *Model {
 		panic(err)
 	}
 	return m
+}
+
+// MinSize is the smallest input height and width Keras accepts for VGG without its top.
+const MinSize = 32
+
+// DefaultSize is VGG's ImageNet input height and width, required with include_top.
+const DefaultSize = 224
+
+// hwc returns the configured input height, width, channels (0 for None).
+func (b *Builder) hwc() (h, w, ch int) {
+	s := b.inputShape
+	if b.dataFormat == weights.ChannelsFirst {
+		return s[1], s[2], s[0]
+	}
+	return s[0], s[1], s[2]
+}
+
+// shapeString prints an input shape (0 for None) in the data format, as Keras does.
+func (b *Builder) shapeString(h, w, ch int) string {
+	none := func(v int) int {
+		if v == 0 {
+			return -1
+		}
+		return v
+	}
+	if b.dataFormat == weights.ChannelsFirst {
+		return KerasShape([]int{none(ch), none(h), none(w)})
+	}
+	return KerasShape([]int{none(h), none(w), none(ch)})
+}
+
+// KerasShape prints a shape as Keras does, negative dimensions as None:
+// (None, 7, 7, 512).
+func KerasShape(s []int) string {
+	parts := make([]string, len(s))
+	for i, d := range s {
+		if d < 0 {
+			parts[i] = "None"
+		} else {
+			parts[i] = strconv.Itoa(d)
+		}
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
+}
+
+func (b *Builder) pretrained() bool { return b.weights != WeightsNone }
+
+// checkKeras validates arguments as keras.applications' VGG and obtain_input_shape do.
+func (b *Builder) checkKeras() error {
+	w := b.weights
+	imagenet := w == WeightsImageNet || w == WeightsAuto || w == WeightsSynthetic
+	if imagenet && b.includeTop && b.classes != 1000 {
+		return fmt.Errorf("gomlx_vgg: if using weights=%q with include_top=True, classes should be 1000, got %d", w, b.classes)
+	}
+	if !imagenet && w != WeightsNone {
+		if _, err := os.Stat(string(w)); err != nil {
+			return fmt.Errorf("gomlx_vgg: weights must be %q, %q, %q, %q or the path of a weights file: %w",
+				WeightsImageNet, WeightsAuto, WeightsSynthetic, WeightsNone, err)
+		}
+	}
+	if b.pooling != PoolingNone && b.includeTop {
+		return fmt.Errorf("gomlx_vgg: pooling=%q only applies with include_top=False", b.pooling)
+	}
+	if b.inputShape == nil {
+		if b.includeTop {
+			b.inputShape = []int{DefaultSize, DefaultSize, 3}
+		} else {
+			b.inputShape = []int{0, 0, 3}
+		}
+		if b.dataFormat == weights.ChannelsFirst {
+			b.inputShape = []int{b.inputShape[2], b.inputShape[0], b.inputShape[1]}
+		}
+		return nil
+	}
+	h, wd, ch := b.hwc()
+	given := b.shapeString(h, wd, ch)
+	if b.includeTop {
+		if h == 0 || wd == 0 {
+			return fmt.Errorf("gomlx_vgg: if include_top is True, you should specify a static input_shape; got %s", given)
+		}
+		if b.pretrained() && (h != DefaultSize || wd != DefaultSize || ch != 3) {
+			return fmt.Errorf("gomlx_vgg: when setting include_top=True and loading pretrained weights, input_shape should be %s; got %s",
+				b.shapeString(DefaultSize, DefaultSize, 3), given)
+		}
+	}
+	if b.pretrained() && ch != 3 {
+		return fmt.Errorf("gomlx_vgg: the input must have 3 channels with pretrained weights; got input_shape=%s", given)
+	}
+	if ch <= 0 {
+		return fmt.Errorf("gomlx_vgg: input_shape must have a positive number of channels; got %s", given)
+	}
+	if (h != 0 && h < MinSize) || (wd != 0 && wd < MinSize) {
+		return fmt.Errorf("gomlx_vgg: input size must be at least %dx%d; got input_shape=%s", MinSize, MinSize, given)
+	}
+	return nil
+}
+
+// layerTable lists the layers with output shapes (channels_last internally, in
+// the model's data format for reporting) and parameter counts, derived from the
+// architecture's one source, weights.VGG's Spec, plus Keras' optional pooling.
+func (b *Builder) layerTable() []Layer {
+	h, w, ch := b.hwc()
+	unknown := func(v int) int {
+		if v == 0 {
+			return -1
+		}
+		return v
+	}
+	// report is channels_last dims in the model's data format.
+	report := func(d []int) []int {
+		if b.dataFormat == weights.ChannelsFirst && len(d) == 4 {
+			return []int{d[0], d[3], d[1], d[2]}
+		}
+		return d
+	}
+	train := !b.pretrained()
+	if b.trainable != nil {
+		train = *b.trainable
+	}
+	dims := []int{-1, unknown(h), unknown(w), ch}
+	layers := []Layer{{Name: weights.InputLayerName, Class: weights.InputLayer, OutputShape: report(dims)}}
+	var pooling []weights.LayerSpec
+	switch {
+	case b.includeTop:
+	case b.pooling == PoolingAvg:
+		pooling = []weights.LayerSpec{{Name: "global_average_pooling2d", Class: weights.GlobalAveragePooling2D}}
+	case b.pooling == PoolingMax:
+		pooling = []weights.LayerSpec{{Name: "global_max_pooling2d", Class: weights.GlobalMaxPooling2D}}
+	}
+	for _, ls := range append(b.kerasSpec().Layers, pooling...) {
+		l := Layer{Name: ls.Name, Class: ls.Class, shapes: ls.Shapes}
+		switch ls.Class {
+		case weights.Conv2D:
+			l.Activation = "relu"
+		case weights.Dense:
+			// Units from the spec; inputs from the layer before (with weights
+			// "none" Keras builds the top for any input size, not only 7x7x512).
+			units := ls.Shapes[0][1]
+			l.shapes = [][]int{{dims[1], units}, {units}}
+			l.Activation = "relu"
+			if ls.Name == weights.ClassifierLayerName {
+				l.Activation = b.activation
+			}
+		}
+		var kernel []int
+		if len(l.shapes) > 0 {
+			kernel = l.shapes[0]
+		}
+		next, err := weights.OutputDims(l.Class, kernel, false, dims)
+		if err != nil {
+			// checkKeras has refused every input the architecture cannot take.
+			panic(fmt.Errorf("gomlx_vgg: internal: layer %s on %v: %w", l.Name, dims, err))
+		}
+		dims = next
+		l.OutputShape = report(dims)
+		for _, s := range l.shapes {
+			l.Params += weights.Size(s)
+		}
+		l.Trainable = l.Params > 0 && train
+		layers = append(layers, l)
+	}
+	return layers
+}
+
+// kerasSpec is the weights.Spec of the model's weighted layers.
+func (b *Builder) kerasSpec() weights.Spec {
+	return weights.MustVGG(b.name, b.includeTop, b.classes)
 }
