@@ -15,16 +15,17 @@ import (
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
+	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/weights"
 )
 
 func TestRenderers(t *testing.T) {
 	m := gomlx_vgg.VGG16().IncludeTop(false).Weights(gomlx_vgg.WeightsSynthetic).Notices(nil).MustDone()
-	img, err := gomlx_vgg.DemoImage(gomlx_vgg.TargetSize(64, 96))
+	img, err := imagenet.DemoImage(imagenet.TargetSize(64, 96))
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := gomlx_vgg.MustBatch(gomlx_vgg.MustPreprocessInput(gomlx_vgg.ImgToArray(img, 0), 0))
+	x := imagenet.MustBatch(imagenet.MustPreprocessInput(imagenet.ImgToArray(img, 0), 0))
 	outs, err := m.Outputs(x, gomlx_vgg.AllLayers)
 	if err != nil {
 		t.Fatal(err)

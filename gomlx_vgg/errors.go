@@ -22,8 +22,6 @@ var (
 	ErrNotRecordable = errors.New("gomlx_vgg: model cannot be recorded")
 	// ErrBackend: a compute backend that is unknown or not in this binary.
 	ErrBackend = errors.New("gomlx_vgg: backend not available")
-	// ErrTooManyPixels: an image (or a requested size) over MaxPixels.
-	ErrTooManyPixels = errors.New("gomlx_vgg: too many pixels")
 )
 
 // withKind marks err (nil stays nil) as being of the given kind, its

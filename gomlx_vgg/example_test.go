@@ -12,6 +12,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
+	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/weights"
 )
 
@@ -24,15 +25,15 @@ func ExampleModel_Outputs() {
 	if err != nil {
 		panic(err)
 	}
-	img, err := gomlx_vgg.DemoImage(gomlx_vgg.TargetSize(200, 300))
+	img, err := imagenet.DemoImage(imagenet.TargetSize(200, 300))
 	if err != nil {
 		panic(err)
 	}
-	x, err := gomlx_vgg.PreprocessInput(gomlx_vgg.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
+	x, err := imagenet.PreprocessInput(imagenet.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
 	if err != nil {
 		panic(err)
 	}
-	outs, err := m.Outputs(gomlx_vgg.MustBatch(x), "block5_pool")
+	outs, err := m.Outputs(imagenet.MustBatch(x), "block5_pool")
 	if err != nil {
 		panic(err)
 	}
@@ -57,15 +58,15 @@ func ExampleModel_Layers() {
 	// Total params: 138357544
 }
 
-func ExampleDecodePredictions() {
+func ExampleModel_Predict() {
 	m := gomlx_vgg.VGG16().Weights(gomlx_vgg.WeightsSynthetic).Notices(io.Discard).MustDone()
-	img, _ := gomlx_vgg.DemoImage(gomlx_vgg.TargetSize(224, 224))
-	x := gomlx_vgg.MustPreprocessInput(gomlx_vgg.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
-	preds, err := m.Predict(gomlx_vgg.MustBatch(x))
+	img, _ := imagenet.DemoImage(imagenet.TargetSize(224, 224))
+	x := imagenet.MustPreprocessInput(imagenet.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
+	preds, err := m.Predict(imagenet.MustBatch(x))
 	if err != nil {
 		panic(err)
 	}
-	top, _ := gomlx_vgg.DecodePredictions(preds, 5)
+	top, _ := imagenet.DecodePredictions(preds, 5)
 	fmt.Println(len(top[0]), "predictions, best first:", top[0][0].Score >= top[0][4].Score)
 	// Output: 5 predictions, best first: true
 }

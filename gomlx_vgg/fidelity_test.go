@@ -11,6 +11,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
+	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/gomlx_vgg/torchref"
 	"github.com/vggnb/vggnb/weights"
 )
@@ -94,7 +95,7 @@ type fidelityCase struct {
 	model  string
 	top    bool
 	h, w   int
-	interp Filter
+	interp imagenet.Filter
 	df     weights.DataFormat
 }
 
@@ -151,14 +152,14 @@ func fidelityErrors(t *testing.T, m *Model, engine Engine, x *tensors.Tensor, re
 // photo. PyTorch's own float32 error against the same truth is logged beside.
 func TestFidelityTorch(t *testing.T) {
 	referencePython(t)
-	photo := filepath.Join("demo", "chelsea.png")
+	photo := filepath.Join("imagenet", "demo", "chelsea.png")
 	cases := []fidelityCase{
-		{"vgg16", false, 200, 300, Nearest, weights.ChannelsLast},
-		{"vgg19", false, 200, 300, Nearest, weights.ChannelsLast},
-		{"vgg16", true, 224, 224, Nearest, weights.ChannelsLast},
-		{"vgg19", true, 224, 224, Bilinear, weights.ChannelsLast},
-		{"vgg19", false, 0, 0, Nearest, weights.ChannelsLast}, // the photo at its own size, 300x451
-		{"vgg19", true, 224, 224, Nearest, weights.ChannelsFirst},
+		{"vgg16", false, 200, 300, imagenet.Nearest, weights.ChannelsLast},
+		{"vgg19", false, 200, 300, imagenet.Nearest, weights.ChannelsLast},
+		{"vgg16", true, 224, 224, imagenet.Nearest, weights.ChannelsLast},
+		{"vgg19", true, 224, 224, imagenet.Bilinear, weights.ChannelsLast},
+		{"vgg19", false, 0, 0, imagenet.Nearest, weights.ChannelsLast}, // the photo at its own size, 300x451
+		{"vgg19", true, 224, 224, imagenet.Nearest, weights.ChannelsFirst},
 	}
 	if testing.Short() {
 		// Both models, with and without the top, both filters: the rest in the full suite.
@@ -180,15 +181,15 @@ func TestFidelityTorch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var opts []ImgOption
+			var opts []imagenet.ImgOption
 			if c.h > 0 {
-				opts = append(opts, TargetSize(c.h, c.w), Interpolation(c.interp))
+				opts = append(opts, imagenet.TargetSize(c.h, c.w), imagenet.Interpolation(c.interp))
 			}
-			img, err := LoadImg(photo, opts...)
+			img, err := imagenet.LoadImg(photo, opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
-			x := MustBatch(MustPreprocessInput(ImgToArray(img, c.df), c.df))
+			x := imagenet.MustBatch(imagenet.MustPreprocessInput(imagenet.ImgToArray(img, c.df), c.df))
 			// Both implementations: the native kernels (Outputs' default on the Go
 			// backend) and the GoMLX graph.
 			for _, engine := range []Engine{EngineNative, EngineGraph} {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/weights"
 )
 
@@ -110,14 +111,14 @@ func TestTruncateSharesTheLock(t *testing.T) {
 
 // TestNilAndZeroValues: nil tensors and a zero Model give errors, not nil-pointer panics.
 func TestNilAndZeroValues(t *testing.T) {
-	if _, err := Batch(nil); !errors.Is(err, ErrInputShape) || !strings.Contains(err.Error(), "image 0 is nil") {
-		t.Errorf("Batch(nil): %v", err)
+	if _, err := imagenet.Batch(nil); !errors.Is(err, imagenet.ErrImage) || !strings.Contains(err.Error(), "image 0 is nil") {
+		t.Errorf("imagenet.Batch(nil): %v", err)
 	}
-	if _, err := PreprocessInput(nil, 0); err == nil {
-		t.Error("PreprocessInput(nil) gave no error")
+	if _, err := imagenet.PreprocessInput(nil, 0); err == nil {
+		t.Error("imagenet.PreprocessInput(nil) gave no error")
 	}
-	if _, err := PreprocessInput(ImgToArray(nil, 0), 0); err == nil {
-		t.Error("PreprocessInput(ImgToArray(nil)) gave no error")
+	if _, err := imagenet.PreprocessInput(imagenet.ImgToArray(nil, 0), 0); err == nil {
+		t.Error("imagenet.PreprocessInput(imagenet.ImgToArray(nil)) gave no error")
 	}
 	if s := StatsOf(nil); !math.IsNaN(s.Mean) || s.Shape != nil {
 		t.Errorf("StatsOf(nil) = %+v, want NaN statistics", s)

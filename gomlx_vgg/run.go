@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX's own style for graph code.
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -140,45 +139,6 @@ func (m *Model) resolveNames(names []string) ([]string, error) {
 	}
 	slices.Sort(out)
 	return slices.Compact(out), nil
-}
-
-// Batch stacks images of the same shape (each (H, W, C) or (C, H, W), as
-// ImgToArray returns) into one batch tensor (N, ...), like np.stack / expand_dims.
-func Batch(images ...*tensors.Tensor) (*tensors.Tensor, error) {
-	if len(images) == 0 {
-		return nil, withKind(ErrInputShape, errors.New("gomlx_vgg: Batch of no images"))
-	}
-	for i, im := range images {
-		if im == nil {
-			return nil, withKind(ErrInputShape, fmt.Errorf("gomlx_vgg: Batch: image %d is nil", i))
-		}
-	}
-	dims := images[0].Shape().Dimensions
-	size := images[0].Size()
-	out := tensors.FromShape(shapes.Make(dtypes.Float32, append([]int{len(images)}, dims...)...))
-	var err error
-	tensors.MutableFlatData(out, func(dst []float32) {
-		for i, im := range images {
-			if !slices.Equal(im.Shape().Dimensions, dims) || im.DType() != dtypes.Float32 {
-				err = withKind(ErrInputShape, fmt.Errorf("gomlx_vgg: Batch: image %d has shape %s, image 0 has (Float32)%v", i, im.Shape(), dims))
-				return
-			}
-			tensors.ConstFlatData(im, func(src []float32) { copy(dst[i*size:], src) })
-		}
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// MustBatch is Batch for images known to have one shape; it panics otherwise.
-func MustBatch(images ...*tensors.Tensor) *tensors.Tensor {
-	t, err := Batch(images...)
-	if err != nil {
-		panic(err)
-	}
-	return t
 }
 
 // Stats summarises an activation: the seed's "hash" of a layer (its mean) and more.

@@ -12,6 +12,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
+	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/gomlx_vgg/torchref"
 	"github.com/vggnb/vggnb/weights"
 )
@@ -47,7 +48,7 @@ func convNames(m *Model) []string {
 // block5_pool and cut after a convolution (whose ReLU comes first).
 func TestTapeGradientsMatchPyTorch(t *testing.T) {
 	referencePython(t)
-	photo := filepath.Join("demo", "chelsea.png")
+	photo := filepath.Join("imagenet", "demo", "chelsea.png")
 	path := syntheticFile(t, weights.MustVGG("vgg16", false, 1000))
 	const h, w = 64, 96
 	for _, cut := range []string{"block5_pool", "block3_conv3"} {
@@ -65,11 +66,11 @@ func TestTapeGradientsMatchPyTorch(t *testing.T) {
 			if m, err = m.Truncate(cut); err != nil {
 				t.Fatal(err)
 			}
-			img, err := LoadImg(photo, TargetSize(h, w))
+			img, err := imagenet.LoadImg(photo, imagenet.TargetSize(h, w))
 			if err != nil {
 				t.Fatal(err)
 			}
-			x := MustBatch(MustPreprocessInput(ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast))
+			x := imagenet.MustBatch(imagenet.MustPreprocessInput(imagenet.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast))
 			convs := convNames(m)
 			tape, err := m.Record(x, convs...)
 			if err != nil {

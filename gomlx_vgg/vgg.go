@@ -6,9 +6,9 @@
 // keyword arguments:
 //
 //	m, err := gomlx_vgg.VGG19().IncludeTop(false).Weights(gomlx_vgg.WeightsAuto).Done()
-//	img, err := gomlx_vgg.LoadImg("cat.png")
-//	x, err := gomlx_vgg.PreprocessInput(gomlx_vgg.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
-//	outs, err := m.Outputs(gomlx_vgg.MustBatch(x), "block5_pool")
+//	img, err := imagenet.LoadImg("cat.png")
+//	x, err := imagenet.PreprocessInput(imagenet.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
+//	outs, err := m.Outputs(imagenet.MustBatch(x), "block5_pool")
 //
 // (error checks left out; ExampleModel_Outputs is the same program, compiled and
 // run by go test).

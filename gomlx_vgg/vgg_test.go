@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
 
+	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/weights"
 	"github.com/vggnb/vggnb/weights/download"
 )
@@ -193,17 +194,17 @@ func equalTensors(a, b *tensors.Tensor) bool {
 }
 
 func TestChannelsFirstMatchesChannelsLast(t *testing.T) {
-	img, err := DemoImage(TargetSize(64, 80))
+	img, err := imagenet.DemoImage(imagenet.TargetSize(64, 80))
 	if err != nil {
 		t.Fatal(err)
 	}
 	last := VGG16().IncludeTop(false).Weights(WeightsSynthetic).Notices(nil).MustDone()
 	first := VGG16().IncludeTop(false).Weights(WeightsSynthetic).Notices(nil).DataFormat(weights.ChannelsFirst).MustDone()
-	a, err := last.Predict(MustBatch(MustPreprocessInput(ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)))
+	a, err := last.Predict(imagenet.MustBatch(imagenet.MustPreprocessInput(imagenet.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := first.Predict(MustBatch(MustPreprocessInput(ImgToArray(img, weights.ChannelsFirst), weights.ChannelsFirst)))
+	b, err := first.Predict(imagenet.MustBatch(imagenet.MustPreprocessInput(imagenet.ImgToArray(img, weights.ChannelsFirst), weights.ChannelsFirst)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
+	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/gomlx_vgg/mlp"
 	"github.com/vggnb/vggnb/gomlx_vgg/serve"
 	"github.com/vggnb/vggnb/gomlx_vgg/serve/loadtest"
@@ -110,7 +111,7 @@ func run(which string, size, clients int, d time.Duration, maxReq, every, maxBat
 		fmt.Println("  " + f.Meta["vggnb.notice"])
 	}
 	rep, err := loadtest.Run(context.Background(), loadtest.Config{URL: base, Clients: clients, Duration: d, MaxRequests: maxReq,
-		Valid: valid, Malformed: loadtest.Malformed(gomlx_vgg.DemoImagePNG()), MalformedEvery: every})
+		Valid: valid, Malformed: loadtest.Malformed(imagenet.DemoImagePNG()), MalformedEvery: every})
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
+	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/gomlx_vgg/style"
 	"github.com/vggnb/vggnb/gomlx_vgg/torchref"
 	"github.com/vggnb/vggnb/internal/environ"
@@ -59,7 +60,7 @@ func main() {
 	m, err := gomlx_vgg.VGG19().IncludeTop(false).Weights(gomlx_vgg.WeightSource(path)).Notices(nil).Done()
 	check(err)
 	t, err := style.New(m).LearningRate(*lr, style.DefaultDecaySteps, style.DefaultDecayRate).
-		Done(photoInput(gomlx_vgg.DemoImage, *height, *width), photoInput(gomlx_vgg.CoffeeImage, *height, *width))
+		Done(photoInput(imagenet.DemoImage, *height, *width), photoInput(imagenet.CoffeeImage, *height, *width))
 	check(err)
 	setup := time.Since(t0)
 	if synthetic {
@@ -86,9 +87,9 @@ func main() {
 		pprof.StopCPUProfile()
 	}
 
-	photo, err := gomlx_vgg.DemoImageFile()
+	photo, err := imagenet.DemoImageFile()
 	check(err)
-	coffee, err := gomlx_vgg.CoffeeImageFile()
+	coffee, err := imagenet.CoffeeImageFile()
 	check(err)
 	ref, err := torchref.Run(torchref.Options{Weights: path, Model: "vgg19", Image: photo, Height: *height, Width: *width,
 		Threads: *threads, Style: &torchref.Style{Image: coffee, Steps: *steps, LearningRate: []float64{*lr, 100, 0.96}}})
@@ -105,9 +106,9 @@ func main() {
 	fmt.Printf("Keras' example's 4000 steps at this size: Go %.0f min, PyTorch %.0f min\n", 4000*goStep/60, 4000*ptStep/60)
 }
 
-// photoInput is gomlx_vgg.PhotoInput, exiting on an error.
-func photoInput(photo func(...gomlx_vgg.ImgOption) (*image.NRGBA, error), h, w int) *tensors.Tensor {
-	x, err := gomlx_vgg.PhotoInput(photo, h, w)
+// photoInput is imagenet.PhotoInput, exiting on an error.
+func photoInput(photo func(...imagenet.ImgOption) (*image.NRGBA, error), h, w int) *tensors.Tensor {
+	x, err := imagenet.PhotoInput(photo, h, w)
 	check(err)
 	return x
 }

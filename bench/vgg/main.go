@@ -35,6 +35,7 @@ import (
 	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze/ort"
+	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/internal/environ"
 	"github.com/vggnb/vggnb/internal/procstat"
 	"github.com/vggnb/vggnb/internal/python"
@@ -399,7 +400,7 @@ func firstOutput(path string) {
 	}
 	m, err := b.Done()
 	check(err)
-	x, err := gomlx_vgg.PhotoInput(gomlx_vgg.DemoImage, 224, 224)
+	x, err := imagenet.PhotoInput(imagenet.DemoImage, 224, 224)
 	check(err)
 	_, err = m.Predict(x)
 	check(err)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
+	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 )
 
 func TestFreezeAndList(t *testing.T) {
@@ -70,7 +71,7 @@ func TestServeProcess(t *testing.T) {
 	if base == "" {
 		t.Fatal("serve printed no address")
 	}
-	png := gomlx_vgg.DemoImagePNG()
+	png := imagenet.DemoImagePNG()
 	resp, err := http.Post(base+"/predict", "image/png", bytes.NewReader(png))
 	if err != nil {
 		t.Fatal(err)

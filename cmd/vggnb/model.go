@@ -17,6 +17,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
+	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/weights"
 	"github.com/vggnb/vggnb/weights/download"
 )
@@ -39,13 +40,13 @@ func (n *netFlags) register(fs *flag.FlagSet, defaultWeights gomlx_vgg.WeightSou
 		"auto (ImageNet if on this machine, else SYNTHETIC), imagenet, synthetic, none, or a Keras .h5 file")
 	fs.StringVar(&n.image, "image", "demo", "JPEG/PNG/GIF file, or demo for the bundled photo (Chelsea the cat, CC0)")
 	fs.StringVar(&n.size, "size", "", "resize the image to HxW first (default: its own size; 224x224 with --include-top)")
-	fs.StringVar(&n.interp, "interpolation", string(gomlx_vgg.Nearest), "resize filter: nearest (Keras' default), bilinear, bicubic, lanczos, box, hamming")
+	fs.StringVar(&n.interp, "interpolation", string(imagenet.Nearest), "resize filter: nearest (Keras' default), bilinear, bicubic, lanczos, box, hamming")
 	fs.StringVar(&n.backend, "backend", "go", "go, or xla:cpu / xla:cuda / xla:/path/plugin.so in a -tags xla build")
 	fs.StringVar(&n.engine, "engine", string(gomlx_vgg.EngineAuto),
 		"auto (native on the go backend), native (vggnb's fused CPU kernels) or graph (the GoMLX graph on the backend)")
 	fs.BoolVar(&n.json, "json", false, "print one JSON object")
 	fs.Uint64Var(&n.seed, "seed", 1, "seed of SYNTHETIC weights")
-	fs.IntVar(&n.maxPixels, "max-pixels", gomlx_vgg.DefaultMaxPixels, "largest image (and --size) accepted, in pixels, checked before decoding")
+	fs.IntVar(&n.maxPixels, "max-pixels", imagenet.DefaultMaxPixels, "largest image (and --size) accepted, in pixels, checked before decoding")
 }
 
 func parseSize(s string) (h, w int, err error) {
@@ -90,7 +91,7 @@ func (n *netFlags) withSize(b *gomlx_vgg.Builder) (*gomlx_vgg.Model, error) {
 			return nil, err
 		}
 		// The image limit holds for the model's input too.
-		if err := gomlx_vgg.CheckPixels("--size", h, w, n.maxPixels); err != nil {
+		if err := imagenet.CheckPixels("--size", h, w, n.maxPixels); err != nil {
 			return nil, err
 		}
 		b = b.InputShape(h, w, 3)
@@ -100,7 +101,7 @@ func (n *netFlags) withSize(b *gomlx_vgg.Builder) (*gomlx_vgg.Model, error) {
 
 // loadInput loads the image, resized to --size (224x224 for the classifier).
 func loadInput(n *netFlags) (image.Image, error) {
-	opts := []gomlx_vgg.ImgOption{gomlx_vgg.MaxPixels(n.maxPixels)}
+	opts := []imagenet.ImgOption{imagenet.MaxPixels(n.maxPixels)}
 	size := n.size
 	if size == "" && n.includeTop {
 		size = "224x224"
@@ -110,12 +111,12 @@ func loadInput(n *netFlags) (image.Image, error) {
 		if err != nil {
 			return nil, err
 		}
-		opts = append(opts, gomlx_vgg.TargetSize(h, w), gomlx_vgg.Interpolation(gomlx_vgg.Filter(n.interp)))
+		opts = append(opts, imagenet.TargetSize(h, w), imagenet.Interpolation(imagenet.Filter(n.interp)))
 	}
 	if n.image == "demo" {
-		return gomlx_vgg.DemoImage(opts...)
+		return imagenet.DemoImage(opts...)
 	}
-	return gomlx_vgg.LoadImg(n.image, opts...)
+	return imagenet.LoadImg(n.image, opts...)
 }
 
 // prepare builds the model and loads the image as a preprocessed batch of one.
@@ -128,11 +129,11 @@ func (n *netFlags) prepare(stderr io.Writer) (*gomlx_vgg.Model, image.Image, *te
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	x, err := gomlx_vgg.PreprocessInput(gomlx_vgg.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
+	x, err := imagenet.PreprocessInput(imagenet.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return m, img, gomlx_vgg.MustBatch(x), nil
+	return m, img, imagenet.MustBatch(x), nil
 }
 
 // layerJSON is one layer of `features --json`.
@@ -307,7 +308,7 @@ func predictCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	reportEngine(stderr, m, n.backend, time.Since(start))
-	decoded, err := gomlx_vgg.DecodePredictions(preds, *top)
+	decoded, err := imagenet.DecodePredictions(preds, *top)
 	if err != nil {
 		return err
 	}

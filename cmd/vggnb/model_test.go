@@ -20,7 +20,7 @@ func offline(t *testing.T) {
 
 func TestFeaturesJSON(t *testing.T) {
 	offline(t)
-	photo := filepath.Join("..", "..", "gomlx_vgg", "demo", "chelsea.png")
+	photo := filepath.Join("..", "..", "gomlx_vgg", "imagenet", "demo", "chelsea.png")
 	var out, errb bytes.Buffer
 	err := run(context.Background(), []string{"features", "--model", "vgg19", "--image", photo,
 		"--size", "200x300", "--layer", "block5_pool,block1_pool", "--json"}, &out, &errb)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
+	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/weights"
 )
 
@@ -40,8 +41,8 @@ func ExampleNet_WriteFile() {
 	if err != nil {
 		panic(err)
 	}
-	img := must(gomlx_vgg.DemoImage(gomlx_vgg.TargetSize(64, 96)))
-	x := gomlx_vgg.MustBatch(gomlx_vgg.MustPreprocessInput(gomlx_vgg.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast))
+	img := must(imagenet.DemoImage(imagenet.TargetSize(64, 96)))
+	x := imagenet.MustBatch(imagenet.MustPreprocessInput(imagenet.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast))
 	y, err := runner.Run(x)
 	if err != nil {
 		panic(err)

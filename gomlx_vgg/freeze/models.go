@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
+	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/gomlx_vgg/mlp"
 	"github.com/vggnb/vggnb/gomlx_vgg/transfer"
 	"github.com/vggnb/vggnb/weights"
@@ -55,7 +56,7 @@ func imageNetLabels(out Layer) []string {
 		return nil
 	}
 	var labels []string
-	for _, c := range gomlx_vgg.ImageNetClasses() {
+	for _, c := range imagenet.ImageNetClasses() {
 		labels = append(labels, c.Name)
 	}
 	return labels

@@ -12,6 +12,7 @@ import (
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
 	"github.com/vggnb/vggnb/gomlx_vgg/gradcam"
+	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/gomlx_vgg/torchref"
 	"github.com/vggnb/vggnb/weights"
 )
@@ -19,7 +20,7 @@ import (
 // photo is the demo photo at 224x224, preprocessed, a batch of one.
 func photo(t *testing.T) *tensors.Tensor {
 	t.Helper()
-	x, err := gomlx_vgg.PhotoInput(gomlx_vgg.DemoImage, 224, 224)
+	x, err := imagenet.PhotoInput(imagenet.DemoImage, 224, 224)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,12 +49,12 @@ func TestGradCAMMatchesPyTorch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	top := gomlx_vgg.TopIndices(tensors.MustCopyFlatData[float32](preds), 2)
+	top := imagenet.TopIndices(tensors.MustCopyFlatData[float32](preds), 2)
 	maps, err := e.Explain(x, top[0], 7)
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := gomlx_vgg.DemoImageFile()
+	img, err := imagenet.DemoImageFile()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,6 +39,7 @@ import (
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
+	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/weights"
 )
 
@@ -464,7 +465,7 @@ func (s *Server) Describe(y *tensors.Tensor) Answer {
 			for b := range dims[0] {
 				row := v[b*dims[1] : (b+1)*dims[1]]
 				var top []Class
-				for _, i := range gomlx_vgg.TopIndices(row, 5) {
+				for _, i := range imagenet.TopIndices(row, 5) {
 					top = append(top, Class{Index: i, Label: s.file.Labels[i], Probability: row[i]})
 				}
 				a.Top5 = append(a.Top5, top)
@@ -566,7 +567,7 @@ func (s *Server) parseImage(body []byte) (*tensors.Tensor, error) {
 		return nil, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the %s image is %dx%d (%d pixels): the limit is %d pixels",
 			format, conf.Width, conf.Height, int64(conf.Width)*int64(conf.Height), s.cfg.MaxPixels)}
 	}
-	img, err := gomlx_vgg.DecodeImg(bytes.NewReader(body), gomlx_vgg.TargetSize(h, w), gomlx_vgg.MaxPixels(s.cfg.MaxPixels), gomlx_vgg.Interpolation(gomlx_vgg.Bilinear))
+	img, err := imagenet.DecodeImg(bytes.NewReader(body), imagenet.TargetSize(h, w), imagenet.MaxPixels(s.cfg.MaxPixels), imagenet.Interpolation(imagenet.Bilinear))
 	if err != nil {
 		return nil, &httpError{http.StatusBadRequest, err.Error()}
 	}
@@ -578,11 +579,11 @@ func (s *Server) parseImage(body []byte) (*tensors.Tensor, error) {
 		}
 		return tensors.FromFlatDataAndDimensions(v, 1, h*w), nil
 	}
-	x, err := gomlx_vgg.PreprocessInput(gomlx_vgg.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
+	x, err := imagenet.PreprocessInput(imagenet.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
 	if err != nil {
 		return nil, &httpError{http.StatusBadRequest, err.Error()}
 	}
-	return gomlx_vgg.Batch(x)
+	return imagenet.Batch(x)
 }
 
 // tensorRequest is a JSON tensor.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
+	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/gomlx_vgg/mlp"
 	"github.com/vggnb/vggnb/gomlx_vgg/serve"
 	"github.com/vggnb/vggnb/gomlx_vgg/serve/loadtest"
@@ -104,7 +105,7 @@ func TestPredictEqualsDirectCall(t *testing.T) {
 	runner := frozenMLP(t)
 	s := serve.New(runner, serve.Config{})
 	base, _, _ := start(t, s)
-	png := gomlx_vgg.DemoImagePNG()
+	png := imagenet.DemoImagePNG()
 	x := make([]float32, 2*784)
 	for i := range x {
 		x[i] = float32(i%97) / 97
@@ -187,7 +188,7 @@ func (z *zeros) Read(p []byte) (int, error) {
 func TestHostileRequests(t *testing.T) {
 	s := serve.New(frozenVGG(t), serve.Config{ImageSize: 32})
 	base, _, _ := start(t, s)
-	for _, req := range loadtest.Malformed(gomlx_vgg.DemoImagePNG()) {
+	for _, req := range loadtest.Malformed(imagenet.DemoImagePNG()) {
 		t.Run(req.Name, func(t *testing.T) {
 			method := req.Method
 			if method == "" {
@@ -227,7 +228,7 @@ func TestHostileRequests(t *testing.T) {
 			t.Logf("%d %s", code, out["error"])
 		})
 	}
-	code, out := post(t, base+"/predict", "image/png", bytes.NewReader(gomlx_vgg.DemoImagePNG()), -1)
+	code, out := post(t, base+"/predict", "image/png", bytes.NewReader(imagenet.DemoImagePNG()), -1)
 	if code != http.StatusOK || out["stats"] == nil {
 		t.Fatalf("a valid image after the hostile ones: %d %v", code, out)
 	}
@@ -237,7 +238,7 @@ func TestHostileRequests(t *testing.T) {
 func TestConcurrentRequestsAreBatched(t *testing.T) {
 	s := serve.New(frozenMLP(t), serve.Config{BatchWindow: 50 * time.Millisecond, MaxBatch: 8})
 	base, _, _ := start(t, s)
-	png := gomlx_vgg.DemoImagePNG()
+	png := imagenet.DemoImagePNG()
 	var wg sync.WaitGroup
 	batches := make([]float64, 8)
 	for i := range batches {
@@ -268,7 +269,7 @@ func TestConcurrentRequestsAreBatched(t *testing.T) {
 func TestGracefulShutdown(t *testing.T) {
 	s := serve.New(frozenVGG(t), serve.Config{BatchWindow: 300 * time.Millisecond})
 	base, cancel, done := start(t, s)
-	png := gomlx_vgg.DemoImagePNG()
+	png := imagenet.DemoImagePNG()
 	type answer struct {
 		code int
 		err  error
@@ -310,7 +311,7 @@ func TestLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep, err := loadtest.Run(context.Background(), loadtest.Config{URL: base, Clients: 4, Duration: 3 * time.Second,
-		MaxRequests: 400, Valid: valid, Malformed: loadtest.Malformed(gomlx_vgg.DemoImagePNG()), MalformedEvery: 3})
+		MaxRequests: 400, Valid: valid, Malformed: loadtest.Malformed(imagenet.DemoImagePNG()), MalformedEvery: 3})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
+	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/gomlx_vgg/style"
 	"github.com/vggnb/vggnb/weights"
 )
@@ -16,19 +17,19 @@ func Example() {
 		panic(err)
 	}
 	m := gomlx_vgg.VGG19().IncludeTop(false).Weights(gomlx_vgg.WeightSource(path)).Notices(nil).MustDone()
-	photo, err := gomlx_vgg.DemoImage(gomlx_vgg.TargetSize(64, 64))
+	photo, err := imagenet.DemoImage(imagenet.TargetSize(64, 64))
 	if err != nil {
 		panic(err)
 	}
-	cup, err := gomlx_vgg.CoffeeImage(gomlx_vgg.TargetSize(64, 64))
+	cup, err := imagenet.CoffeeImage(imagenet.TargetSize(64, 64))
 	if err != nil {
 		panic(err)
 	}
-	content, err := gomlx_vgg.ImageInput(photo, weights.ChannelsLast)
+	content, err := imagenet.ImageInput(photo, weights.ChannelsLast)
 	if err != nil {
 		panic(err)
 	}
-	styleImg, err := gomlx_vgg.ImageInput(cup, weights.ChannelsLast)
+	styleImg, err := imagenet.ImageInput(cup, weights.ChannelsLast)
 	if err != nil {
 		panic(err)
 	}

@@ -40,6 +40,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
+	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/weights"
 )
 
@@ -366,7 +367,7 @@ func Deprocess(x *tensors.Tensor) (*image.NRGBA, error) {
 		for i := range h * w {
 			var px [3]uint8
 			for c := range 3 { // BGR in the tensor
-				px[2-c] = uint8(min(max(v[3*i+c]+gomlx_vgg.CaffeMean[c], 0), 255))
+				px[2-c] = uint8(min(max(v[3*i+c]+imagenet.CaffeMean[c], 0), 255))
 			}
 			img.SetNRGBA(i%w, i/w, color.NRGBA{px[0], px[1], px[2], 255})
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
+	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/gomlx_vgg/style"
 	"github.com/vggnb/vggnb/gomlx_vgg/torchref"
 	"github.com/vggnb/vggnb/weights"
@@ -42,14 +43,14 @@ func network(t *testing.T) (*gomlx_vgg.Model, string) {
 // preprocessed, batches of one.
 func images(t *testing.T, h, w int) (content, styleImg *tensors.Tensor) {
 	t.Helper()
-	load := func(photo func(...gomlx_vgg.ImgOption) (*image.NRGBA, error)) *tensors.Tensor {
-		x, err := gomlx_vgg.PhotoInput(photo, h, w)
+	load := func(photo func(...imagenet.ImgOption) (*image.NRGBA, error)) *tensors.Tensor {
+		x, err := imagenet.PhotoInput(photo, h, w)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return x
 	}
-	return load(gomlx_vgg.DemoImage), load(gomlx_vgg.CoffeeImage)
+	return load(imagenet.DemoImage), load(imagenet.CoffeeImage)
 }
 
 // reference is the PyTorch reference (float64, and float32 beside) of the
@@ -57,11 +58,11 @@ func images(t *testing.T, h, w int) (content, styleImg *tensors.Tensor) {
 // the gradients of the named layers' kernels too.
 func reference(t *testing.T, path string, x *tensors.Tensor, kernels ...string) (truth, f32 consistency.Activations) {
 	t.Helper()
-	photo, err := gomlx_vgg.DemoImageFile()
+	photo, err := imagenet.DemoImageFile()
 	if err != nil {
 		t.Fatal(err)
 	}
-	coffee, err := gomlx_vgg.CoffeeImageFile()
+	coffee, err := imagenet.CoffeeImageFile()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,11 +174,11 @@ func TestStepIsSGD(t *testing.T) {
 
 // TestDeprocess: Deprocess undoes PreprocessInput on whole pixel values.
 func TestDeprocess(t *testing.T) {
-	img, err := gomlx_vgg.CoffeeImage(gomlx_vgg.TargetSize(40, 60))
+	img, err := imagenet.CoffeeImage(imagenet.TargetSize(40, 60))
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := gomlx_vgg.ImageInput(img, weights.ChannelsLast)
+	x, err := imagenet.ImageInput(img, weights.ChannelsLast)
 	if err != nil {
 		t.Fatal(err)
 	}

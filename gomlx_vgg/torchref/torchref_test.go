@@ -24,7 +24,7 @@ func TestRunIsFloat64(t *testing.T) {
 	if err := weights.WriteKeras2(path, weights.Synthetic(spec, 3)); err != nil {
 		t.Fatal(err)
 	}
-	photo, err := filepath.Abs(filepath.Join("..", "demo", "chelsea.png"))
+	photo, err := filepath.Abs(filepath.Join("..", "imagenet", "demo", "chelsea.png"))
 	if err != nil {
 		t.Fatal(err)
 	}

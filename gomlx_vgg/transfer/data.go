@@ -7,7 +7,7 @@ import (
 
 	"github.com/gomlx/gomlx/core/tensors"
 
-	"github.com/vggnb/vggnb/gomlx_vgg"
+	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/gomlx_vgg/mlp"
 	"github.com/vggnb/vggnb/weights"
 )
@@ -58,11 +58,11 @@ func Images(d *mlp.Dataset, idx []int, size int) (*tensors.Tensor, []int32, erro
 		for k, v := range d.Images[j*px : (j+1)*px] {
 			gray.Pix[k] = uint8(v*255 + 0.5)
 		}
-		img, err := gomlx_vgg.ResizeImg(gray, size, size, gomlx_vgg.Bilinear)
+		img, err := imagenet.ResizeImg(gray, size, size, imagenet.Bilinear)
 		if err != nil {
 			return nil, nil, err
 		}
-		x, err := gomlx_vgg.PreprocessInput(gomlx_vgg.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
+		x, err := imagenet.PreprocessInput(imagenet.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -10,8 +10,8 @@ import (
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
 
-	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
+	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/weights"
 )
 
@@ -36,11 +36,11 @@ func photos(t *testing.T, n int) *tensors.Tensor { return photosAt(t, n, PostInp
 // then copies shifted by shift, 2*shift, ... so that the examples differ.
 func photosAt(t *testing.T, n, size int, shift float32) *tensors.Tensor {
 	t.Helper()
-	img, err := gomlx_vgg.DemoImage(gomlx_vgg.TargetSize(size, size))
+	img, err := imagenet.DemoImage(imagenet.TargetSize(size, size))
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := gomlx_vgg.PreprocessInput(gomlx_vgg.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
+	x, err := imagenet.PreprocessInput(imagenet.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze/ort"
+	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/gomlx_vgg/mlp"
 	"github.com/vggnb/vggnb/gomlx_vgg/style"
 	"github.com/vggnb/vggnb/gomlx_vgg/transfer"
@@ -54,13 +55,13 @@ func VGG19(b *gomlx_vgg.Builder) *gomlx_vgg.Model {
 
 // Photo returns the demo photograph (Chelsea the cat, CC0) as a batch of one,
 // loaded at h x w as Keras' load_img does and put through preprocess_input.
-func Photo(h, w int) *tensors.Tensor { return photoInput(gomlx_vgg.DemoImage, h, w) }
+func Photo(h, w int) *tensors.Tensor { return photoInput(imagenet.DemoImage, h, w) }
 
 // Coffee is Photo for the style photograph (the coffee cup, CC0).
-func Coffee(h, w int) *tensors.Tensor { return photoInput(gomlx_vgg.CoffeeImage, h, w) }
+func Coffee(h, w int) *tensors.Tensor { return photoInput(imagenet.CoffeeImage, h, w) }
 
-func photoInput(photo func(...gomlx_vgg.ImgOption) (*image.NRGBA, error), h, w int) *tensors.Tensor {
-	x, err := gomlx_vgg.PhotoInput(photo, h, w)
+func photoInput(photo func(...imagenet.ImgOption) (*image.NRGBA, error), h, w int) *tensors.Tensor {
+	x, err := imagenet.PhotoInput(photo, h, w)
 	Must(err)
 	return x
 }
@@ -281,9 +282,9 @@ func WithWeight(f *weights.File, layer string, i int, t weights.Tensor) *weights
 // Top5 prints two models' top-5 ImageNet classes (predictions of shape (1,
 // 1000)) side by side; with SYNTHETIC weights it says the names mean nothing.
 func Top5(nameA string, a *tensors.Tensor, nameB string, b *tensors.Tensor, synthetic bool) {
-	pa, err := gomlx_vgg.DecodePredictions(a, 5)
+	pa, err := imagenet.DecodePredictions(a, 5)
 	Must(err)
-	pb, err := gomlx_vgg.DecodePredictions(b, 5)
+	pb, err := imagenet.DecodePredictions(b, 5)
 	Must(err)
 	fmt.Printf("\n%-40s %s\n", nameA+", top 5", nameB+", top 5")
 	for i := range 5 {

@@ -1,5 +1,5 @@
 // Package pil ports Pillow's image resizing (Resample.c, ImagingScaleAffine)
-// to Go with the same fixed-point arithmetic, so that gomlx_vgg.LoadImg gives
+// to Go with the same fixed-point arithmetic, so that imagenet.LoadImg gives
 // the pixels Keras' load_img gets from PIL, byte for byte.
 package pil
 

@@ -27,9 +27,9 @@ import (
 
 	"github.com/gomlx/gomlx/core/tensors"
 
-	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
+	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/gomlx_vgg/serve"
 	"github.com/vggnb/vggnb/internal/procstat"
 )
@@ -301,7 +301,7 @@ func Malformed(png []byte) []Request {
 // demo photo, and a JSON tensor), each with the output of a direct call to
 // runner on the input it becomes.
 func ValidRequests(s *serve.Server, runner *freeze.Runner, n int) ([]Request, error) {
-	img, err := gomlx_vgg.DemoImage()
+	img, err := imagenet.DemoImage()
 	if err != nil {
 		return nil, err
 	}

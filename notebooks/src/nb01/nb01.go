@@ -59,6 +59,7 @@ import (
 	"github.com/vggnb/vggnb/display"
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
+	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/gomlx_vgg/torchref"
 	"github.com/vggnb/vggnb/notebooks/nb"
 	"github.com/vggnb/vggnb/weights"
@@ -296,7 +297,7 @@ func _() {
 	m := nb.VGG19(gomlx_vgg.VGG19().IncludeTop(false))
 	goOuts, err := m.Outputs(nb.Photo(200, 300), append([]string{"input_1"}, m.LayerNames()...)...)
 	nb.Must(err)
-	photo, err := gomlx_vgg.DemoImageFile()
+	photo, err := imagenet.DemoImageFile()
 	nb.Must(err)
 	ref, err := torchref.Run(torchref.Options{
 		Weights: path, Model: "vgg19", Image: photo, Height: 200, Width: 300, Float32: true})

@@ -52,6 +52,7 @@ import (
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
+	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/gomlx_vgg/mlp"
 	"github.com/vggnb/vggnb/gomlx_vgg/serve"
 	"github.com/vggnb/vggnb/notebooks/nb"
@@ -189,7 +190,7 @@ func _() {
 	go func() { done <- s.Serve(ctx, ln, 10*time.Second) }()
 	base := "http://" + ln.Addr().String()
 
-	resp, err := http.Post(base+"/predict", "image/png", bytes.NewReader(gomlx_vgg.DemoImagePNG()))
+	resp, err := http.Post(base+"/predict", "image/png", bytes.NewReader(imagenet.DemoImagePNG()))
 	nb.Must(err)
 	var a serve.Answer
 	nb.Must(json.NewDecoder(resp.Body).Decode(&a))

@@ -40,9 +40,9 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/vggnb/vggnb/display"
-	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
 	"github.com/vggnb/vggnb/gomlx_vgg/gradcam"
+	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/gomlx_vgg/torchref"
 	"github.com/vggnb/vggnb/notebooks/nb"
 	"github.com/vggnb/vggnb/weights"
@@ -64,7 +64,7 @@ func _() {
 	}
 	scores, err := m.Predict(nb.Photo(224, 224))
 	nb.Must(err)
-	top, err := gomlx_vgg.DecodePredictions(scores, 5)
+	top, err := imagenet.DecodePredictions(scores, 5)
 	nb.Must(err)
 	fmt.Println("top 5 classes (score before softmax):")
 	for _, p := range top[0] {
@@ -85,13 +85,13 @@ func _() {
 	x := nb.Photo(224, 224)
 	scores, err := m.Predict(x)
 	nb.Must(err)
-	top, err := gomlx_vgg.DecodePredictions(scores, 2)
+	top, err := imagenet.DecodePredictions(scores, 2)
 	nb.Must(err)
 	e, err := gradcam.New(m, "block5_conv4")
 	nb.Must(err)
 	maps, err := e.Explain(x, top[0][0].Index, top[0][1].Index)
 	nb.Must(err)
-	img, err := gomlx_vgg.DemoImage(gomlx_vgg.TargetSize(224, 224))
+	img, err := imagenet.DemoImage(imagenet.TargetSize(224, 224))
 	nb.Must(err)
 	if synthetic {
 		display.MustShow(display.Markdown("**⚠ SYNTHETIC weights: a random network's maps, not where the cat is.**"))
@@ -128,12 +128,12 @@ func _() {
 	x := nb.Photo(224, 224)
 	scores, err := m.Predict(x)
 	nb.Must(err)
-	top := gomlx_vgg.TopIndices(tensors.MustCopyFlatData[float32](scores), 2)
+	top := imagenet.TopIndices(tensors.MustCopyFlatData[float32](scores), 2)
 	e, err := gradcam.New(m, "block5_conv4")
 	nb.Must(err)
 	maps, err := e.Explain(x, top...)
 	nb.Must(err)
-	photo, err := gomlx_vgg.DemoImageFile()
+	photo, err := imagenet.DemoImageFile()
 	nb.Must(err)
 	ref, err := torchref.Run(torchref.Options{Weights: path, Model: "vgg19", IncludeTop: true, Image: photo,
 		Height: 224, Width: 224, GradCAM: "block5_conv4", GradCAMClasses: top})

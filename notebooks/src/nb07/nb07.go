@@ -43,8 +43,8 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/vggnb/vggnb/display"
-	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
+	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/gomlx_vgg/torchref"
 	"github.com/vggnb/vggnb/notebooks/nb"
 	"github.com/vggnb/vggnb/weights"
@@ -151,9 +151,9 @@ func _() {
 	x := t.Image()
 	l, grad, err := t.Evaluate(x)
 	nb.Must(err)
-	photo, err := gomlx_vgg.DemoImageFile()
+	photo, err := imagenet.DemoImageFile()
 	nb.Must(err)
-	coffee, err := gomlx_vgg.CoffeeImageFile()
+	coffee, err := imagenet.CoffeeImageFile()
 	nb.Must(err)
 	ref, err := torchref.Run(torchref.Options{Weights: path, Model: "vgg19", Image: photo, Height: imageSize,
 		Width: imageSize, Float32: true, Style: &torchref.Style{Image: coffee, Combination: nb.Flat(x)}})
@@ -192,9 +192,9 @@ func _() {
 		goLast = l.Total
 	}
 	goStep := (time.Since(start) - goFirst).Seconds() / float64(max(steps-1, 1))
-	photo, err := gomlx_vgg.DemoImageFile()
+	photo, err := imagenet.DemoImageFile()
 	nb.Must(err)
-	coffee, err := gomlx_vgg.CoffeeImageFile()
+	coffee, err := imagenet.CoffeeImageFile()
 	nb.Must(err)
 	ref, err := torchref.Run(torchref.Options{Weights: path, Model: "vgg19", Image: photo, Height: imageSize,
 		Width: imageSize, Style: &torchref.Style{Image: coffee, Steps: steps,

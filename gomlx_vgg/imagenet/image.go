@@ -1,4 +1,4 @@
-package gomlx_vgg
+package imagenet
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/gomlx/compute/dtypes"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/vggnb/vggnb/gomlx_vgg/internal/pil"
 	"github.com/vggnb/vggnb/internal/atomicfile"
+	"github.com/vggnb/vggnb/internal/errkind"
 	"github.com/vggnb/vggnb/weights"
 	"github.com/vggnb/vggnb/weights/download"
 )
@@ -146,7 +148,7 @@ func LoadImg(path string, opts ...ImgOption) (*image.NRGBA, error) {
 // The sizes are compared by division: a*b can overflow (9223372036854775807x2).
 func CheckPixels(what string, a, b, maxPixels int) error {
 	if a > 0 && b > maxPixels/a {
-		return withKind(ErrTooManyPixels, fmt.Errorf("%s %dx%d is %s pixels, over the limit of %d (raise it with MaxPixels, or --max-pixels)",
+		return errkind.With(ErrTooManyPixels, fmt.Errorf("%s %dx%d is %s pixels, over the limit of %d (raise it with MaxPixels, or --max-pixels)",
 			what, a, b, new(big.Int).Mul(big.NewInt(int64(a)), big.NewInt(int64(b))), maxPixels))
 	}
 	return nil
@@ -357,6 +359,45 @@ func PhotoInput(photo func(...ImgOption) (*image.NRGBA, error), height, width in
 // MustPreprocessInput is PreprocessInput for inputs known to be valid; it panics otherwise.
 func MustPreprocessInput(x *tensors.Tensor, df weights.DataFormat) *tensors.Tensor {
 	t, err := PreprocessInput(x, df)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// Batch stacks images of the same shape (each (H, W, C) or (C, H, W), as
+// ImgToArray returns) into one batch tensor (N, ...), like np.stack / expand_dims.
+func Batch(images ...*tensors.Tensor) (*tensors.Tensor, error) {
+	if len(images) == 0 {
+		return nil, errkind.With(ErrImage, errors.New("imagenet: Batch of no images"))
+	}
+	for i, im := range images {
+		if im == nil {
+			return nil, errkind.With(ErrImage, fmt.Errorf("imagenet: Batch: image %d is nil", i))
+		}
+	}
+	dims := images[0].Shape().Dimensions
+	size := images[0].Size()
+	out := tensors.FromShape(shapes.Make(dtypes.Float32, append([]int{len(images)}, dims...)...))
+	var err error
+	tensors.MutableFlatData(out, func(dst []float32) {
+		for i, im := range images {
+			if !slices.Equal(im.Shape().Dimensions, dims) || im.DType() != dtypes.Float32 {
+				err = errkind.With(ErrImage, fmt.Errorf("imagenet: Batch: image %d has shape %s, image 0 has (Float32)%v", i, im.Shape(), dims))
+				return
+			}
+			tensors.ConstFlatData(im, func(src []float32) { copy(dst[i*size:], src) })
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// MustBatch is Batch for images known to have one shape; it panics otherwise.
+func MustBatch(images ...*tensors.Tensor) *tensors.Tensor {
+	t, err := Batch(images...)
 	if err != nil {
 		panic(err)
 	}

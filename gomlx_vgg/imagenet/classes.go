@@ -1,4 +1,4 @@
-package gomlx_vgg
+package imagenet
 
 import (
 	_ "embed" // the ImageNet class index

@@ -1,4 +1,4 @@
-package gomlx_vgg
+package imagenet
 
 import (
 	"bytes"

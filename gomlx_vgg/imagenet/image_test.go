@@ -1,4 +1,4 @@
-package gomlx_vgg
+package imagenet
 
 import (
 	"encoding/json"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/gomlx/gomlx/core/tensors"
 
+	"github.com/vggnb/vggnb/gomlx_vgg/torchref"
 	"github.com/vggnb/vggnb/weights"
 )
 
@@ -20,7 +21,10 @@ import (
 // for PNG (RGB, grey, RGBA, palette), GIF and JPEG files, at their own size and
 // resized with every filter: identical bytes, except JPEG, whose decoders differ.
 func TestLoadImgMatchesPIL(t *testing.T) {
-	py := referencePython(t)
+	if err := torchref.Check(""); err != nil { // Debian's python3 with PIL (and torch)
+		t.Fatal(err)
+	}
+	py := torchref.Python()
 	dir := t.TempDir()
 	if b, err := exec.Command(py, filepath.Join("testdata", "pil_reference.py"), filepath.Join("demo", "chelsea.png"), dir).CombinedOutput(); err != nil {
 		t.Fatalf("pil_reference.py: %v\n%s", err, b)
