@@ -14,6 +14,7 @@ import (
 	"github.com/gomlx/compute/gobackend"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/vggnb/vggnb/gomlx_vgg/internal/kernels"
 	"github.com/vggnb/vggnb/weights"
 	"github.com/vggnb/vggnb/weights/download"
 )
@@ -54,6 +55,20 @@ const (
 	ConvGradientAutodiff ConvGradient = "autodiff"
 )
 
+// ConvAlgorithm is the native engine's 3x3 convolution algorithm
+// (Builder.ConvAlgorithm).
+type ConvAlgorithm string
+
+// The convolution algorithms.
+const (
+	// ConvWinograd (the default) is Winograd F(2x2, 3x3) for the layers it
+	// suits (all of VGG's but the 3-channel first, which is direct): 2.25x
+	// fewer multiplies, VGG19 1.8x faster with AVX-512.
+	ConvWinograd ConvAlgorithm = "winograd"
+	// ConvDirect is the direct convolution everywhere, to compare.
+	ConvDirect ConvAlgorithm = "direct"
+)
+
 // Pooling is the global pooling of a model without its top (Keras
 // pooling=None|"avg"|"max").
 type Pooling string
@@ -86,6 +101,9 @@ type Builder struct {
 	file         *weights.File
 	engine       Engine
 	convGradient ConvGradient
+	simd         string
+	convAlg      ConvAlgorithm
+	kernels      kernels.Kernels // from simd and convAlg, by Done
 	ctx          context.Context
 	scope        *model.Scope
 	err          error
@@ -284,6 +302,27 @@ func (b *Builder) ConvGradient(g ConvGradient) *Builder {
 	return b
 }
 
+// SIMD chooses the vector instructions of the native engine's kernels:
+// "AVX-512", "AVX2", "NEON" or "none" (the portable Go, ~40x slower than
+// AVX-512), where this CPU and build have them. "" (the default) is the
+// fastest, NativeSIMD(); a slower one is to compare. Done fails with
+// ErrConfig for one this CPU or build lacks.
+func (b *Builder) SIMD(name string) *Builder { b.simd = name; return b }
+
+// ConvAlgorithm chooses the native engine's 3x3 convolution algorithm:
+// ConvWinograd (default) or ConvDirect, to compare.
+func (b *Builder) ConvAlgorithm(a ConvAlgorithm) *Builder {
+	switch a {
+	case "", ConvWinograd:
+		b.convAlg = ConvWinograd
+	case ConvDirect:
+		b.convAlg = a
+	default:
+		return b.fail("convolution algorithm must be %q or %q, got %q", ConvWinograd, ConvDirect, a)
+	}
+	return b
+}
+
 // Done checks the configuration like Keras does, loads the weights and returns the model.
 func (b *Builder) Done() (*Model, error) {
 	if b.err != nil {
@@ -293,6 +332,10 @@ func (b *Builder) Done() (*Model, error) {
 	cfg.inputShape = slices.Clone(b.inputShape)
 	if err := cfg.checkKeras(); err != nil {
 		return nil, withKind(ErrConfig, err)
+	}
+	var err error
+	if cfg.kernels, err = kernels.Lookup(cfg.simd, string(cfg.convAlg)); err != nil {
+		return nil, withKind(ErrConfig, fmt.Errorf("gomlx_vgg: %w", err))
 	}
 	if cfg.backend == nil {
 		cfg.backend = gobackend.GetBackend()

@@ -36,46 +36,25 @@ const (
 	EngineGraph Engine = "graph"
 )
 
-// NativeSIMD names the vector instructions EngineNative uses on this CPU
-// ("AVX-512", "AVX2" with FMA, "NEON"), or "none" (portable Go, ~40x slower
-// than AVX-512). The assembly is chosen at run time from the CPU's features
-// in any amd64 or arm64 build (no GOEXPERIMENT; the purego build tag leaves
-// it out). UseNativeKernels selects a slower one, to compare.
-func NativeSIMD() string { return kernels.SIMD }
-
-// UseNativeKernels selects, to compare, the native engine's instruction set
-// (simd: "AVX-512", "AVX2", "NEON" or "none", where this CPU and build have
-// it) and convolution algorithm (conv: "winograd" or "direct"), for the whole
-// process; "" keeps the default, the fastest. The CLI, the notebooks and the
-// benchmarks read them from $VGGNB_SIMD and $VGGNB_CONV.
-func UseNativeKernels(simd, conv string) error {
-	if simd != "" {
-		if err := kernels.Use(simd); err != nil {
-			return fmt.Errorf("gomlx_vgg: %w", err)
-		}
-	}
-	switch conv {
-	case "":
-	case "winograd":
-		kernels.Winograd = true
-	case "direct":
-		kernels.Winograd = false
-	default:
-		return fmt.Errorf("gomlx_vgg: convolution %q: want winograd or direct", conv)
-	}
-	return nil
-}
+// NativeSIMD names the vector instructions EngineNative uses by default on
+// this CPU ("AVX-512", "AVX2" with FMA, "NEON"), or "none" (portable Go, ~40x
+// slower than AVX-512). The assembly is chosen at run time from the CPU's
+// features in any amd64 or arm64 build (no GOEXPERIMENT; the purego build tag
+// leaves it out). Builder.SIMD chooses a slower one for a model, to compare.
+func NativeSIMD() string { return kernels.Best().SIMD() }
 
 // NativeFix says how to get faster native kernels than NativeSIMD's ("" where
-// they are the fastest this CPU can run): unset $VGGNB_SIMD, or build
-// without the purego tag.
-func NativeFix() string { return kernels.Fix() }
+// they are the fastest this CPU can run): build without the purego tag.
+func NativeFix() string { return kernels.Best().Slower() }
 
-// NativeKernels describes the native engine's kernels for a report's header:
-// the instruction set and algorithm, and the build's GOEXPERIMENT (which
-// only GoMLX's graph uses), e.g. `SIMD AVX-512, Winograd F(2x2,3x3),
-// GOEXPERIMENT=""`.
-func NativeKernels() string {
+// NativeKernels describes the native engine's default kernels for a report's
+// header: the instruction set and algorithm, and the build's GOEXPERIMENT
+// (which only GoMLX's graph uses), e.g. `SIMD AVX-512, Winograd F(2x2,3x3),
+// GOEXPERIMENT=""`. Model.NativeKernels describes a model's.
+func NativeKernels() string { return describeKernels(kernels.Best()) }
+
+// describeKernels is NativeKernels for k.
+func describeKernels(k kernels.Kernels) string {
 	exp := ""
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
@@ -84,18 +63,28 @@ func NativeKernels() string {
 			}
 		}
 	}
-	return fmt.Sprintf("SIMD %s, %s, GOEXPERIMENT=%q", NativeSIMD(), NativeConv(), exp)
+	return fmt.Sprintf("%v, GOEXPERIMENT=%q", k, exp)
 }
 
-// NativeConv names the algorithm of EngineNative's 3x3 convolutions:
-// "Winograd F(2x2,3x3)" (2.25x fewer multiplies; the 3-channel first layer is
-// direct), or "direct" where UseNativeKernels asks for the direct
-// convolution everywhere, to compare.
-func NativeConv() string {
-	if kernels.Winograd {
-		return "Winograd F(2x2,3x3)"
+// NativeSIMD names the vector instructions the model's native engine uses
+// (Builder.SIMD): the package's NativeSIMD unless a slower one was chosen.
+func (m *Model) NativeSIMD() string { return m.kernels().SIMD() }
+
+// NativeKernels describes the model's native kernels as the package's
+// NativeKernels does (Builder.SIMD, Builder.ConvAlgorithm).
+func (m *Model) NativeKernels() string { return describeKernels(m.kernels()) }
+
+// NativeFix says why the model's native kernels are slower than the fastest
+// this CPU can run ("" where they are not): a slower SIMD chosen, or a
+// purego build.
+func (m *Model) NativeFix() string { return m.kernels().Slower() }
+
+// kernels are the model's native kernels (Best's for a nil model).
+func (m *Model) kernels() kernels.Kernels {
+	if m == nil {
+		return kernels.Best()
 	}
-	return "direct"
+	return m.cfg.kernels
 }
 
 // NativeFMAPeak measures, for about d, the GFLOP/s that EngineNative's vector
@@ -219,7 +208,7 @@ func (m *Model) prepareConv(layer string) (*nativeConv, error) {
 	var cv *kernels.Conv3x3
 	var convErr, biasErr error
 	err = tensors.ConstFlatData(kt, func(k []float32) {
-		biasErr = tensors.ConstFlatData(bt, func(b []float32) { cv, convErr = kernels.NewConv3x3(k, b, d[2], d[3]) })
+		biasErr = tensors.ConstFlatData(bt, func(b []float32) { cv, convErr = m.cfg.kernels.NewConv3x3(k, b, d[2], d[3]) })
 	})
 	if err = errors.Join(err, biasErr, convErr); err != nil {
 		return nil, fmt.Errorf("gomlx_vgg: %s: preparing %s: %w", m, layer, err)
@@ -311,7 +300,7 @@ func (m *Model) runNative(xs []float32, dims []int, layers []Layer, names []stri
 		case weights.MaxPooling2D:
 			next.h, next.w = a.h/2, a.w/2
 			next.data = m.buffer(next.buf, a.n*next.h*next.w*a.c)
-			if err := kernels.MaxPool2x2(next.data, a.data, a.n, a.h, a.w, a.c); err != nil {
+			if err := m.cfg.kernels.MaxPool2x2(next.data, a.data, a.n, a.h, a.w, a.c); err != nil {
 				return fmt.Errorf("layer %s: %w", l.Name, err)
 			}
 		case weights.Flatten:
@@ -336,7 +325,7 @@ func (m *Model) runNative(xs []float32, dims []int, layers []Layer, names []stri
 			var denseErr, biasErr error
 			err = tensors.ConstFlatData(kt, func(k []float32) {
 				biasErr = tensors.ConstFlatData(bt, func(b []float32) {
-					denseErr = kernels.Dense(next.data, a.data, k, b, a.n, kd[0], kd[1], l.Activation == "relu")
+					denseErr = m.cfg.kernels.Dense(next.data, a.data, k, b, a.n, kd[0], kd[1], l.Activation == "relu")
 				})
 			})
 			if err = errors.Join(err, biasErr, denseErr); err != nil {

@@ -1,6 +1,7 @@
 package gomlx_vgg
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -14,6 +15,7 @@ import (
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX's own style for graph code.
 	"github.com/gomlx/gomlx/core/tensors"
 
+	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
 	"github.com/vggnb/vggnb/weights"
 )
 
@@ -159,6 +161,60 @@ func TestEngineOption(t *testing.T) {
 		t.Fatalf("a 31x40 input was accepted: native %v, graph %v", errNative, errGraph)
 	}
 	t.Logf("native: %v\ngraph: %v", errNative, errGraph)
+}
+
+// TestKernelsOptions: Builder.SIMD and Builder.ConvAlgorithm choose one
+// model's native kernels, leaving other models on the fastest; each choice
+// computes the same features (within float32 rounding), and one this CPU or
+// build lacks fails Done with ErrConfig.
+func TestKernelsOptions(t *testing.T) {
+	t.Parallel()
+	x := randomBatch(3, 1, 40, 36, 3)
+	build := func(b *Builder) *Model {
+		t.Helper()
+		m, err := b.IncludeTop(false).InputShape(40, 36, 3).Weights(WeightsSynthetic).Notices(nil).Done()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	best := build(VGG16())
+	want, err := best.Predict(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		simd string
+		conv ConvAlgorithm
+		desc string
+	}{
+		{"none", "", "SIMD none, Winograd F(2x2,3x3)"},
+		{"", ConvDirect, "SIMD " + NativeSIMD() + ", direct"},
+		{"none", ConvDirect, "SIMD none, direct"},
+	} {
+		m := build(VGG16().SIMD(c.simd).ConvAlgorithm(c.conv))
+		if !strings.HasPrefix(m.NativeKernels(), c.desc+", GOEXPERIMENT=") {
+			t.Errorf("SIMD(%q).ConvAlgorithm(%q): NativeKernels() = %q, want %q first", c.simd, c.conv, m.NativeKernels(), c.desc)
+		}
+		if (m.NativeFix() == "") != (m.NativeSIMD() == NativeSIMD()) {
+			t.Errorf("SIMD(%q): NativeFix() = %q", c.simd, m.NativeFix())
+		}
+		got, err := m.Predict(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, rel := consistency.Compare(tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want)); !(rel < 1e-5) {
+			t.Errorf("SIMD(%q).ConvAlgorithm(%q): features differ from the best kernels' by %.3g of the largest value", c.simd, c.conv, rel)
+		}
+	}
+	if !strings.HasPrefix(best.NativeKernels(), "SIMD "+NativeSIMD()+", Winograd") || best.NativeKernels() != NativeKernels() {
+		t.Errorf("the default model's kernels are %q, the package's default %q", best.NativeKernels(), NativeKernels())
+	}
+	for _, b := range []*Builder{VGG16().SIMD("AVX-999"), VGG16().ConvAlgorithm("fft")} {
+		if _, err := b.Weights(WeightsNone).Done(); !errors.Is(err, ErrConfig) {
+			t.Errorf("unknown kernels: Done() = %v, want ErrConfig", err)
+		}
+	}
 }
 
 func ExampleModel_Engine() {

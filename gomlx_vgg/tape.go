@@ -153,7 +153,7 @@ func (t *Tape) forward(xs []float32, dims []int) error {
 		}
 		var err error
 		if l.Class == weights.MaxPooling2D {
-			err = kernels.MaxPool2x2(next.data, a.data, a.n, a.h, a.w, a.c)
+			err = m.cfg.kernels.MaxPool2x2(next.data, a.data, a.n, a.h, a.w, a.c)
 		} else {
 			err = m.native.convs[l.Name].cv.Apply(next.data, a.data, a.n, a.h, a.w)
 		}
@@ -218,7 +218,7 @@ func (t *Tape) Backward(dOut *tensors.Tensor) (map[string]Gradients, error) {
 				g := Gradients{Kernel: tensors.FromShape(nc.kernel.Shape()), Bias: tensors.FromShape(nc.bias.Shape())}
 				tensors.MustMutableFlatData(g.Kernel, func(dk []float32) {
 					tensors.MustMutableFlatData(g.Bias, func(db []float32) {
-						err = kernels.Conv3x3Grads(dk, db, in.data, dy, in.n, in.h, in.w, in.c, y.c)
+						err = m.cfg.kernels.Conv3x3Grads(dk, db, in.data, dy, in.n, in.h, in.w, in.c, y.c)
 					})
 				})
 				out[l.Name] = g
@@ -230,7 +230,7 @@ func (t *Tape) Backward(dOut *tensors.Tensor) (map[string]Gradients, error) {
 				err = errors.Join(err, flipErr)
 				var back *kernels.Conv3x3
 				if err == nil {
-					back, err = kernels.NewConv3x3(flipped, make([]float32, in.c), y.c, in.c)
+					back, err = m.cfg.kernels.NewConv3x3(flipped, make([]float32, in.c), y.c, in.c)
 				}
 				if err == nil {
 					err = back.ApplyLinear(dx, dy, in.n, in.h, in.w)

@@ -40,25 +40,21 @@ func main() {
 	threads := flag.Int("threads", runtime.NumCPU(), "PyTorch threads")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of Go's steps after the first to this file")
 	flag.Parse()
-	// Slower native kernels, to compare ($VGGNB_SIMD=AVX2|none, $VGGNB_CONV=direct).
-	if err := environ.Configure(); err != nil {
-		fmt.Fprintln(os.Stderr, "bench/style:", err)
-		os.Exit(2)
-	}
 	if *width == 0 {
 		*width = *height
 	}
 	if *steps < 2 {
 		fail(fmt.Errorf("-steps %d: want at least 2", *steps))
 	}
-	fmt.Printf("neural style transfer, VGG19 to block5_conv2, %dx%d, %d steps, %d CPUs, %s, native kernels %s\n",
-		*height, *width, *steps, runtime.NumCPU(), runtime.Version(), gomlx_vgg.NativeKernels())
-
 	t0 := time.Now()
 	path, synthetic, err := weights.ImageNetOrSynthetic("vgg19", false, 1)
 	check(err)
-	m, err := gomlx_vgg.VGG19().IncludeTop(false).Weights(gomlx_vgg.WeightSource(path)).Notices(nil).Done()
+	// Slower native kernels, to compare: $VGGNB_SIMD=AVX2|none, $VGGNB_CONV=direct.
+	m, err := environ.NativeKernels(gomlx_vgg.VGG19().IncludeTop(false).Weights(gomlx_vgg.WeightSource(path)).Notices(nil)).Done()
 	check(err)
+	fmt.Printf("neural style transfer, VGG19 to block5_conv2, %dx%d, %d steps, %d CPUs, %s, native kernels %s\n",
+		*height, *width, *steps, runtime.NumCPU(), runtime.Version(), m.NativeKernels())
+
 	t, err := style.New(m).LearningRate(*lr, style.DefaultDecaySteps, style.DefaultDecayRate).
 		Done(photoInput(imagenet.DemoImage, *height, *width), photoInput(imagenet.CoffeeImage, *height, *width))
 	check(err)

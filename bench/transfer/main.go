@@ -31,7 +31,6 @@ import (
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/transfer"
-	"github.com/vggnb/vggnb/internal/environ"
 	"github.com/vggnb/vggnb/internal/python"
 	"github.com/vggnb/vggnb/weights"
 )
@@ -53,11 +52,6 @@ func main() {
 	pythonBin := flag.String("python", python.Default(), "python with torch")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of case (c)'s steps to this file")
 	flag.Parse()
-	// Slower native kernels, to compare ($VGGNB_SIMD=AVX2|none, $VGGNB_CONV=direct).
-	if err := environ.Configure(); err != nil {
-		fmt.Fprintln(os.Stderr, "bench/transfer:", err)
-		os.Exit(2)
-	}
 	fmt.Printf("transfer-learning training steps, %d CPUs, %s, native kernels %s\n", runtime.NumCPU(), runtime.Version(), gomlx_vgg.NativeKernels())
 	path, synthetic, err := weights.ImageNetOrSynthetic("vgg16", false, 1)
 	check(err)
@@ -109,7 +103,7 @@ func measure(tr *transfer.Trainer, x *tensors.Tensor, batch int, seconds float64
 	check(err)
 	r := result{First: time.Since(t0).Seconds(), Engine: "the gomlx_vgg graph"}
 	if tr.Native() {
-		r.Engine = "native kernels (" + gomlx_vgg.NativeSIMD() + ", " + gomlx_vgg.NativeConv() + ")"
+		r.Engine = "native kernels (" + gomlx_vgg.NativeKernels() + ")"
 	}
 	if profile != "" {
 		f, err := os.Create(profile)

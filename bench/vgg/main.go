@@ -57,11 +57,6 @@ func main() {
 	childNative := flag.String("child-native", "", "internal: time these cases (comma-separated) on the native kernels, print JSON")
 	ortDir := flag.String("ort-dir", "scripts/ort", "the pinned ONNX Runtime's directory (a vggnb checkout's scripts/ort)")
 	flag.Parse()
-	// Slower native kernels, to compare ($VGGNB_SIMD=AVX2|none, $VGGNB_CONV=direct).
-	if err := environ.Configure(); err != nil {
-		fmt.Fprintln(os.Stderr, "bench/vgg:", err)
-		os.Exit(2)
-	}
 	if *child != "" {
 		firstOutput(*child)
 		return
@@ -70,10 +65,11 @@ func main() {
 		timeNative(strings.Split(*childNative, ","), *reps)
 		return
 	}
-	m, err := gomlx_vgg.VGG19().IncludeTop(false).Weights(gomlx_vgg.WeightsSynthetic).Notices(nil).Done()
+	// Slower native kernels, to compare: $VGGNB_SIMD=AVX2|none, $VGGNB_CONV=direct.
+	m, err := environ.NativeKernels(gomlx_vgg.VGG19().IncludeTop(false).Weights(gomlx_vgg.WeightsSynthetic).Notices(nil)).Done()
 	check(err)
 	fmt.Printf("bench/vgg: VGG19 features, %d CPUs, %s, GOGC=%s, go = %s kernels (%s)\n",
-		runtime.NumCPU(), runtime.Version(), gogc(), m.Engine(), gomlx_vgg.NativeKernels())
+		runtime.NumCPU(), runtime.Version(), gogc(), m.Engine(), m.NativeKernels())
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		check(err)
@@ -110,7 +106,7 @@ func main() {
 		best := min(torch.Runs[key(1, 224, 224)+"/channels_last"], ortTimes[key(1, 224, 224)])
 		fmt.Printf("FMA peak (AVX-512, %d cores, FMAs only): %.1f GFLOP/s; 1x224x224 reaches %.0f%% of it in go, %.0f%% in the best peer; "+
 			"0.8x that peer needs %.0f%% with VGG's %.1f GFLOP\n", runtime.NumCPU(), peak, 100*f/g/peak, 100*f/best/peak, 100*f/(0.8*best)/peak, f)
-		if gomlx_vgg.NativeConv() != "direct" {
+		if !strings.Contains(m.NativeKernels(), "direct") {
 			fmt.Printf("(GFLOP/s and shares of the peak count the direct convolution's %.1f GFLOP; Winograd does 2.25x fewer "+
 				"multiplies in all layers but the first, so go can pass 100%%; VGGNB_CONV=direct runs the direct convolution)\n", f)
 		}
@@ -119,7 +115,7 @@ func main() {
 		compareBuilds(*reps)
 	}
 	matmul := "portable matmul: this build has no GOEXPERIMENT=simd"
-	if strings.Contains(gomlx_vgg.NativeKernels(), `GOEXPERIMENT="simd`) {
+	if strings.Contains(m.NativeKernels(), `GOEXPERIMENT="simd`) {
 		matmul = "SIMD matmul"
 	}
 	fmt.Printf("GoMLX graph (im2col + %s) 1x224x224: %.1f ms/img, %.1f GFLOP/s; native/graph %.2f\n",
@@ -136,9 +132,9 @@ type nativeRun struct {
 // timeNative is the -child-native child: VGG19 features on the native
 // kernels for each case (median of reps), as JSON on stdout.
 func timeNative(keys []string, reps int) {
-	m, err := gomlx_vgg.VGG19().IncludeTop(false).Weights(gomlx_vgg.WeightsSynthetic).Notices(nil).Done()
+	m, err := environ.NativeKernels(gomlx_vgg.VGG19().IncludeTop(false).Weights(gomlx_vgg.WeightsSynthetic).Notices(nil)).Done()
 	check(err)
-	r := nativeRun{Kernels: gomlx_vgg.NativeKernels(), Times: map[string]float64{}}
+	r := nativeRun{Kernels: m.NativeKernels(), Times: map[string]float64{}}
 	for _, c := range cases {
 		if k := key(c.n, c.h, c.w); slices.Contains(keys, k) {
 			x := tensors.FromShape(shapes.Make(dtypes.Float32, c.n, c.h, c.w, 3))
@@ -398,7 +394,7 @@ func firstOutput(path string) {
 	if path == childPredict {
 		b = gomlx_vgg.VGG19().IncludeTop(true).Weights(gomlx_vgg.WeightsSynthetic).Notices(nil)
 	}
-	m, err := b.Done()
+	m, err := environ.NativeKernels(b).Done()
 	check(err)
 	x, err := imagenet.PhotoInput(imagenet.DemoImage, 224, 224)
 	check(err)

@@ -9,6 +9,7 @@ import (
 	"image"
 	"io"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
+	"github.com/vggnb/vggnb/internal/environ"
 	"github.com/vggnb/vggnb/weights"
 	"github.com/vggnb/vggnb/weights/download"
 )
@@ -74,6 +76,8 @@ func (n *netFlags) build(stderr io.Writer) (*gomlx_vgg.Model, error) {
 	}
 	b := gomlx_vgg.New(n.model).IncludeTop(n.includeTop).Weights(gomlx_vgg.WeightSource(n.weights)).Seed(n.seed).
 		Backend(backend).Engine(gomlx_vgg.Engine(n.engine)).Notices(stderr).FetchOptions(download.WithProgress(stderr))
+	// Slower native kernels, to compare: $VGGNB_SIMD=AVX2|none, $VGGNB_CONV=direct.
+	b = environ.NativeKernels(b)
 	if n.ctx != nil {
 		b = b.Context(n.ctx)
 	}
@@ -209,11 +213,14 @@ func featuresCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 func reportEngine(stderr io.Writer, m *gomlx_vgg.Model, backend string, elapsed time.Duration) {
 	engine := string(m.Engine())
 	if m.Engine() == gomlx_vgg.EngineNative {
-		engine += " kernels, SIMD " + gomlx_vgg.NativeSIMD() + ", " + gomlx_vgg.NativeConv()
+		engine += " kernels, " + m.NativeKernels()
 	}
 	fmt.Fprintf(stderr, "vggnb: %s computed in %v on backend %s (engine %s)\n", m.Name, elapsed.Round(time.Millisecond), backend, engine)
-	if m.Engine() == gomlx_vgg.EngineNative && gomlx_vgg.NativeSIMD() == "none" {
-		fix := gomlx_vgg.NativeFix()
+	if m.Engine() == gomlx_vgg.EngineNative && m.NativeSIMD() == "none" {
+		fix := m.NativeFix()
+		if v := os.Getenv("VGGNB_SIMD"); v != "" && gomlx_vgg.NativeSIMD() != "none" {
+			fix += " ($VGGNB_SIMD=" + v + ": unset it)"
+		}
 		if fix == "" {
 			fix = "this CPU has none of AVX-512, AVX2+FMA or NEON"
 		}

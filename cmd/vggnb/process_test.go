@@ -67,7 +67,7 @@ func TestPlainBuildKernels(t *testing.T) {
 		simd, want, warn string
 	}{
 		{"", "SIMD " + gomlx_vgg.NativeSIMD() + ",", ""},
-		{"none", "SIMD none,", "WARNING: the native kernels run portable Go, ~40x slower than AVX-512: $VGGNB_SIMD=none"},
+		{"none", "SIMD none,", "WARNING: the native kernels run portable Go, ~40x slower than AVX-512: SIMD none chosen, slower than this CPU's " + gomlx_vgg.NativeSIMD() + " ($VGGNB_SIMD=none: unset it)"},
 	} {
 		cmd := exec.Command(bin, "features", "--model", "vgg16", "--weights", "synthetic", "--size", "64x64")
 		cmd.Env = append(os.Environ(), "VGGNB_SIMD="+c.simd)

@@ -29,8 +29,8 @@ type Variable struct {
 
 // Variables is every environment variable vggnb's code reads, in README.md's order.
 var Variables = []Variable{
-	{"VGGNB_SIMD", "the native kernels' instructions: `AVX-512`, `AVX2`, `NEON` or `none` (default: the best this CPU has); CLI, notebooks, benchmarks"},
-	{"VGGNB_CONV", "`direct`: the direct 3x3 convolution instead of Winograd F(2x2,3x3), to compare; CLI, notebooks, benchmarks"},
+	{"VGGNB_SIMD", "the native kernels' instructions: `AVX-512`, `AVX2`, `NEON` or `none` (default: the best this CPU has); CLI, bench/vgg, bench/style (in Go: `Builder.SIMD`)"},
+	{"VGGNB_CONV", "`direct`: the direct 3x3 convolution instead of Winograd F(2x2,3x3), to compare; CLI, bench/vgg, bench/style (in Go: `Builder.ConvAlgorithm`)"},
 	{"VGGNB_CACHE", "the vggnb cache (weights, features, tools, notebook files; default `$XDG_CACHE_HOME/vggnb`, else `~/.cache/vggnb`)"},
 	{"XDG_CACHE_HOME", "the user's cache directory, when VGGNB_CACHE is not set"},
 	{"KERAS_HOME", "Keras' own directory (default `~/.keras`), where ImageNet weights already downloaded by Keras are found"},
@@ -51,15 +51,15 @@ var Variables = []Variable{
 	{"GOGC", "Go's garbage collector target; bench/vgg reports it"},
 }
 
-// Configure applies the process-wide settings from the environment: the
-// native kernels (VGGNB_SIMD, VGGNB_CONV) and display's Config
-// (VGGNB_DISPLAY_DIR, VGGNB_GRAPHVIZ, VGGNB_CHECKOUT).
-func Configure() error {
-	if err := gomlx_vgg.UseNativeKernels(os.Getenv("VGGNB_SIMD"), os.Getenv("VGGNB_CONV")); err != nil {
-		return fmt.Errorf("$VGGNB_SIMD or $VGGNB_CONV: %w", err)
-	}
-	display.Configure(Display())
-	return nil
+// Configure applies the process-wide settings from the environment:
+// display's Config (VGGNB_DISPLAY_DIR, VGGNB_GRAPHVIZ, VGGNB_CHECKOUT).
+func Configure() { display.Configure(Display()) }
+
+// NativeKernels sets b's native kernels from $VGGNB_SIMD and $VGGNB_CONV
+// (Builder.SIMD, Builder.ConvAlgorithm: slower ones, to compare); unset, b
+// keeps the fastest. A value the CPU or build lacks fails b's Done.
+func NativeKernels(b *gomlx_vgg.Builder) *gomlx_vgg.Builder {
+	return b.SIMD(os.Getenv("VGGNB_SIMD")).ConvAlgorithm(gomlx_vgg.ConvAlgorithm(os.Getenv("VGGNB_CONV")))
 }
 
 // Display is display's Config from the environment.

@@ -135,13 +135,8 @@ func Flat(t *tensors.Tensor) (v []float32) {
 }
 
 // init applies the environment's settings to every cell (environ.Configure:
-// $VGGNB_SIMD and $VGGNB_CONV, which select slower native kernels to compare,
-// and display's files and graphviz helper).
-func init() {
-	if err := environ.Configure(); err != nil {
-		panic(fmt.Sprintf("nb: %v", err))
-	}
-}
+// display's files and graphviz helper).
+func init() { environ.Configure() }
 
 // TransferSizes is how many Fashion-MNIST examples notebook 04 trains and
 // tests on, and how many of the training ones it fine-tunes on: 300, 100 and 64

@@ -130,7 +130,15 @@ var gradPool = sync.Pool{New: func() any { return new(gradWork) }}
 // image (so that each tap's row is the channel's row shifted by a constant),
 // dz padded alike with zeros, and each core sums its share of the pixels in
 // float64 before the shares are added.
+//
+// It runs on Best's kernels.
 func Conv3x3Grads(dk, db, x, dz []float32, n, h, w, c, o int) error {
+	return Kernels{}.Conv3x3Grads(dk, db, x, dz, n, h, w, c, o)
+}
+
+// Conv3x3Grads is the package's Conv3x3Grads on ks.
+func (ks Kernels) Conv3x3Grads(dk, db, x, dz []float32, n, h, w, c, o int) error {
+	microKernel := ks.or().micro
 	if c <= 0 || o <= 0 || len(x) != n*h*w*c || len(dz) != n*h*w*o || len(dk) != 9*c*o || len(db) != o {
 		return fmt.Errorf("kernels: 3x3 conv %d->%d gradients on (%d, %d, %d): x has %d values (want %d), dz %d (want %d), dk %d (want %d), db %d (want %d)",
 			c, o, n, h, w, len(x), n*h*w*c, len(dz), n*h*w*o, len(dk), 9*c*o, len(db), o)

@@ -51,7 +51,6 @@ func maxRelErr(got []float32, want []float64) float64 {
 // and the input gradient (ApplyLinear with FlipKernel's kernel, direct and
 // Winograd) with every micro-kernel against the textbook gradients.
 func TestConv3x3Backward(t *testing.T) {
-	defer func(k microKernelFunc, w winoTransforms, on bool) { microKernel, wino, Winograd = k, w, on }(microKernel, wino, Winograd)
 	cases := []struct{ n, h, w, c, o int }{
 		{1, 5, 7, 3, 64},     // VGG's first layer: 27 kernel rows, not a multiple of 6
 		{2, 6, 4, 16, 32},    // a partial panel; taps must not cross images
@@ -60,12 +59,14 @@ func TestConv3x3Backward(t *testing.T) {
 		{2, 12, 10, 64, 128}, // the input gradient on Winograd (o >= 16, c = 64)
 		{4, 20, 21, 24, 64},  // more padded positions than one chunk per core
 	}
-	for name, k := range microKernels {
-		microKernel, wino = k, winoByName[name]
-		for _, wg := range []bool{false, true} {
-			Winograd = wg
+	for name := range registered {
+		for _, conv := range []string{"direct", "winograd"} {
+			ks, err := Lookup(name, conv)
+			if err != nil {
+				t.Fatal(err)
+			}
 			for _, tc := range cases {
-				t.Run(fmt.Sprintf("%s/winograd=%v/%v", name, wg, tc), func(t *testing.T) {
+				t.Run(fmt.Sprintf("%s/%s/%v", name, conv, tc), func(t *testing.T) {
 					r := rand.New(rand.NewPCG(uint64(tc.c), uint64(tc.o)))
 					x := randSlice(r, tc.n*tc.h*tc.w*tc.c)
 					kernel := randSlice(r, 9*tc.c*tc.o)
@@ -77,14 +78,14 @@ func TestConv3x3Backward(t *testing.T) {
 					for i := range dk {
 						dk[i] = float32(math.NaN())
 					}
-					if err := Conv3x3Grads(dk, db, x, dz, tc.n, tc.h, tc.w, tc.c, tc.o); err != nil {
+					if err := ks.Conv3x3Grads(dk, db, x, dz, tc.n, tc.h, tc.w, tc.c, tc.o); err != nil {
 						t.Fatal(err)
 					}
 					flipped := make([]float32, len(kernel))
 					if err := FlipKernel(flipped, kernel, tc.c, tc.o); err != nil {
 						t.Fatal(err)
 					}
-					back, err := NewConv3x3(flipped, make([]float32, tc.c), tc.o, tc.c)
+					back, err := ks.NewConv3x3(flipped, make([]float32, tc.c), tc.o, tc.c)
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -48,29 +48,37 @@ type Conv3x3 struct {
 	// bias is padded with zeros to a multiple of nr.
 	bias []float32
 	zero []float32
+	// k are the kernels it runs on.
+	k Kernels
 }
 
 // NewConv3x3 prepares a Keras HWIO kernel (3, 3, c, o), flattened, and its
 // bias. When o is a multiple of 64 (all of VGG's layers) the kernel is not
 // copied: the Conv3x3 reads it in place, so the caller must keep it unchanged
-// while using the Conv3x3. Other kernels are packed into a copy.
+// while using the Conv3x3. Other kernels are packed into a copy. It runs on
+// Best's kernels.
 func NewConv3x3(kernel, bias []float32, c, o int) (*Conv3x3, error) {
+	return Kernels{}.NewConv3x3(kernel, bias, c, o)
+}
+
+// NewConv3x3 is the package's NewConv3x3 on k.
+func (k Kernels) NewConv3x3(kernel, bias []float32, c, o int) (*Conv3x3, error) {
 	if c <= 0 || o <= 0 || len(kernel) != 9*c*o || len(bias) != o {
 		return nil, fmt.Errorf("kernels: 3x3 conv %d->%d: kernel has %d values (want %d), bias %d (want %d)",
 			c, o, len(kernel), 9*c*o, len(bias), o)
 	}
 	panels := (o + nr - 1) / nr
-	k := 9 * c
-	cv := &Conv3x3{C: c, O: o, bias: make([]float32, panels*nr), zero: make([]float32, c+16)}
+	cv := &Conv3x3{C: c, O: o, bias: make([]float32, panels*nr), zero: make([]float32, c+16), k: k.or()}
+	k9 := 9 * c
 	copy(cv.bias, bias)
 	if o%nr == 0 {
 		cv.b, cv.ldb, cv.pstride = kernel, o, nr
 		return cv, nil
 	}
-	cv.b, cv.ldb, cv.pstride = make([]float32, panels*k*nr), nr, k*nr
+	cv.b, cv.ldb, cv.pstride = make([]float32, panels*k9*nr), nr, k9*nr
 	for p := range panels {
-		for j := range k {
-			dst := cv.b[(p*k+j)*nr : (p*k+j+1)*nr]
+		for j := range k9 {
+			dst := cv.b[(p*k9+j)*nr : (p*k9+j+1)*nr]
 			src := kernel[j*o+p*nr : j*o+min(o, p*nr+nr)]
 			copy(dst, src)
 		}
@@ -106,7 +114,7 @@ func (cv *Conv3x3) apply(dst, src []float32, n, h, w int, relu bool) error {
 		return fmt.Errorf("kernels: 3x3 conv %d->%d on (%d, %d, %d): src has %d values (want %d), dst %d (want %d)",
 			cv.C, cv.O, n, h, w, len(src), n*h*w*cv.C, len(dst), n*h*w*cv.O)
 	}
-	if Winograd && cv.winogradOK() {
+	if !cv.k.direct && cv.winogradOK() {
 		cv.applyWinograd(dst, src, n, h, w, relu)
 		return nil
 	}
@@ -217,7 +225,7 @@ func (t *tile) run(from, to int) {
 					t.out[i] = t.scratch[i*nr : (i+1)*nr]
 				}
 			}
-			microKernel(&t.rows, taps, c, b, cv.ldb, bias, &t.out)
+			t.cv.k.micro(&t.rows, taps, c, b, cv.ldb, bias, &t.out)
 			if !full {
 				for i := range valid {
 					d := (px+i)*o + p*nr

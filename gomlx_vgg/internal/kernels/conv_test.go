@@ -49,20 +49,24 @@ func randSlice(r *rand.Rand, n int) []float32 {
 // one always), direct and with Winograd (with the transforms of the same
 // instruction set), against the textbook convolution.
 func TestConv3x3(t *testing.T) {
-	defer func(k microKernelFunc, w winoTransforms, on bool) { microKernel, wino, Winograd = k, w, on }(microKernel, wino, Winograd)
-	for name, k := range microKernels {
-		microKernel, wino = k, winoByName[name]
-		Winograd = false
-		t.Run(name, testConv3x3)
-		Winograd = true
-		t.Run(name+"/winograd", testConv3x3)
+	for name := range registered {
+		for _, conv := range []string{"direct", "winograd"} {
+			ks, err := Lookup(name, conv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ks.SIMD() != name || ks.Winograd() != (conv == "winograd") {
+				t.Fatalf("Lookup(%q, %q) = %v", name, conv, ks)
+			}
+			t.Run(name+"/"+conv, func(t *testing.T) { testConv3x3(t, ks) })
+		}
 	}
-	if len(microKernels) < 2 && runtime.GOARCH == "amd64" {
+	if len(registered) < 2 && runtime.GOARCH == "amd64" {
 		t.Logf("only the portable micro-kernel is built (GOEXPERIMENT=%q)", os.Getenv("GOEXPERIMENT"))
 	}
 }
 
-func testConv3x3(t *testing.T) {
+func testConv3x3(t *testing.T, ks Kernels) {
 	cases := []struct{ n, h, w, c, o int }{
 		{1, 5, 7, 3, 64},   // VGG's first layer shape, pixels not a multiple of the tile
 		{2, 6, 4, 16, 32},  // batch: neighbourhoods must not cross images
@@ -85,7 +89,7 @@ func testConv3x3(t *testing.T) {
 			src := randSlice(r, tc.n*tc.h*tc.w*tc.c)
 			kernel := randSlice(r, 9*tc.c*tc.o)
 			bias := randSlice(r, tc.o)
-			cv, err := NewConv3x3(kernel, bias, tc.c, tc.o)
+			cv, err := ks.NewConv3x3(kernel, bias, tc.c, tc.o)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -102,7 +106,7 @@ func testConv3x3(t *testing.T) {
 			want := refConv3x3(src, kernel, bias, tc.n, tc.h, tc.w, tc.c, tc.o)
 			for i, v := range dst {
 				if d := math.Abs(float64(v) - want[i]); !(d <= 1e-4*(1+math.Abs(want[i]))) {
-					t.Fatalf("value %d: got %g, want %g (SIMD %s)", i, v, want[i], SIMD)
+					t.Fatalf("value %d: got %g, want %g (%v)", i, v, want[i], ks)
 				}
 			}
 		})
@@ -124,21 +128,19 @@ func TestConv3x3Errors(t *testing.T) {
 
 // BenchmarkConv3x3 runs VGG19's convolution shapes at 224x224 with the
 // micro-kernel this CPU gets; BenchmarkConv3x3Kernels with each of them.
-func BenchmarkConv3x3(b *testing.B) { benchConv3x3(b) }
+func BenchmarkConv3x3(b *testing.B) { benchConv3x3(b, Best()) }
 
 func BenchmarkConv3x3Kernels(b *testing.B) {
-	defer func(k microKernelFunc) { microKernel = k }(microKernel)
-	for name, k := range microKernels {
-		microKernel = k
-		b.Run(name, benchConv3x3)
+	for name, ks := range registered {
+		b.Run(name, func(b *testing.B) { benchConv3x3(b, ks) })
 	}
 }
 
-func benchConv3x3(b *testing.B) {
+func benchConv3x3(b *testing.B, ks Kernels) {
 	for _, s := range []struct{ hw, c, o int }{{224, 3, 64}, {224, 64, 64}, {112, 128, 128}, {56, 256, 256}, {28, 512, 512}, {14, 512, 512}} {
 		b.Run(fmt.Sprintf("%dx%d_%d-%d", s.hw, s.hw, s.c, s.o), func(b *testing.B) {
 			r := rand.New(rand.NewPCG(1, 2))
-			cv, _ := NewConv3x3(randSlice(r, 9*s.c*s.o), randSlice(r, s.o), s.c, s.o)
+			cv, _ := ks.NewConv3x3(randSlice(r, 9*s.c*s.o), randSlice(r, s.o), s.c, s.o)
 			src := randSlice(r, s.hw*s.hw*s.c)
 			dst := make([]float32, s.hw*s.hw*s.o)
 			b.ResetTimer()
@@ -154,7 +156,7 @@ func benchConv3x3(b *testing.B) {
 // used, and only there.
 func TestFMAPeak(t *testing.T) {
 	peak := FMAPeak(1, 50*time.Millisecond)
-	if SIMD != "AVX-512" {
+	if Best().SIMD() != "AVX-512" {
 		if peak != 0 {
 			t.Fatalf("FMAPeak = %g without the AVX-512 micro-kernel, want 0", peak)
 		}

@@ -33,13 +33,6 @@ import (
 // block aims at, per ξ: the block's 16 x that stay in L2 while its GEMMs run.
 const winogradTarget = 12288
 
-// Winograd is whether Apply uses Winograd F(2x2, 3x3) for the layers it suits
-// (at least 16 input channels, output channels a multiple of 64: all of VGG's
-// but the first). It is faster with every micro-kernel (VGG19 1.8x faster
-// with AVX-512, 2.8x with AVX2, 2.1x in portable Go); turning it off (the
-// CLI's $VGGNB_CONV=direct) compares.
-var Winograd = true
-
 // winogradOK reports whether the Winograd path suits this convolution.
 func (cv *Conv3x3) winogradOK() bool { return cv.C >= smallC && cv.O%nr == 0 }
 
@@ -62,14 +55,8 @@ type winoTransforms struct {
 	kernel func(u []float32, us int, g *[9][]float32)
 }
 
-// wino is the fastest of winoByName this build and CPU have, as microKernel is
-// of microKernels (under the same names).
-var wino = winoByName["none"]
-
-// winoByName are all the transforms this build and CPU can run, by name.
-var winoByName = map[string]winoTransforms{
-	"none": {"none", winoInputGo, winoOutputGo, winoKernelGo},
-}
+// winoGo are the transforms in portable Go.
+var winoGo = winoTransforms{"none", winoInputGo, winoOutputGo, winoKernelGo}
 
 // winoInputGo is winoTransforms.input in portable Go.
 func winoInputGo(v []float32, d *[16][]float32, c, from int) {
@@ -206,7 +193,7 @@ func (wc *winoConv) kernel(u []float32, p, from, to int) {
 			r := p*cv.pstride + (t*cv.C+c)*cv.ldb
 			g[t] = cv.b[r : r+nr]
 		}
-		wino.kernel(u[c*nr:], us, &g)
+		cv.k.wino.kernel(u[c*nr:], us, &g)
 	}
 }
 
@@ -227,7 +214,7 @@ func (wc *winoConv) run(ww *winoWork, u []float32, p, b int) {
 				ww.d[i*4+j] = cv.inputRow(wc.src, wc.h, wc.w, img, y0+i, x0+j)
 			}
 		}
-		wino.input(ww.v[t*16*c:], &ww.d, c, 0)
+		cv.k.wino.input(ww.v[t*16*c:], &ww.d, c, 0)
 	}
 	for xi := range 16 { // M[ξ] = V[ξ] U[ξ], mr tiles at a time
 		uxi := u[xi*c*nr : (xi+1)*c*nr]
@@ -242,7 +229,7 @@ func (wc *winoConv) run(ww *winoWork, u []float32, p, b int) {
 				t := t0 + min(i, valid-1)
 				ww.rows[i*9] = ww.v[(t*16+xi)*c:][:c]
 			}
-			microKernel(&ww.rows, 1, c, uxi, nr, nil, &ww.out)
+			cv.k.micro(&ww.rows, 1, c, uxi, nr, nil, &ww.out)
 		}
 	}
 	bias := cv.bias[p*nr : (p+1)*nr]
@@ -260,7 +247,7 @@ func (wc *winoConv) run(ww *winoWork, u []float32, p, b int) {
 				ww.y[i*2+j] = wc.dst[d : d+nr]
 			}
 		}
-		wino.output(&ww.y, ww.m[t*16*nr:], bias, wc.floor)
+		cv.k.wino.output(&ww.y, ww.m[t*16*nr:], bias, wc.floor)
 	}
 	ww.d, ww.y = [16][]float32{}, [4][]float32{} // keep no activations alive from the pool
 	ww.rows, ww.out = [mr * 9][]float32{}, [mr][]float32{}

@@ -5,16 +5,16 @@ package kernels
 import "golang.org/x/sys/cpu"
 
 // registerArch adds the assembly kernels this CPU can run (micro_amd64.s,
-// wino_amd64.s): AVX2 with FMA, then AVX-512, each making itself the default.
+// wino_amd64.s): AVX2 with FMA, then AVX-512, each registered faster than the one before.
 // They need no GOEXPERIMENT: only the architecture, and the CPU checked at run
 // time.
 func registerArch() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		use("AVX2", microChecked(microAVX2), winoAsm("AVX2", 8, winoInputAVX2, winoOutputAVX2, winoKernelAVX2),
+		register("AVX2", microChecked(microAVX2), winoAsm("AVX2", 8, winoInputAVX2, winoOutputAVX2, winoKernelAVX2),
 			vectorOps{axpyAsm(8, axpyAVX2), maxRowsAsm(8, maxRowsAVX2)})
 	}
 	if cpu.X86.HasAVX512F {
-		use("AVX-512", microChecked(microAVX512), winoAsm("AVX-512", 16, winoInputAVX512, winoOutputAVX512, winoKernelAVX512),
+		register("AVX-512", microChecked(microAVX512), winoAsm("AVX-512", 16, winoInputAVX512, winoOutputAVX512, winoKernelAVX512),
 			vectorOps{axpyAsm(16, axpyAVX512), maxRowsAsm(16, maxRowsAVX512)})
 		fmaLoop = fmaLoopAVX512
 	}

@@ -3,21 +3,12 @@ package kernels
 // mr is the number of output pixels one micro-kernel call computes.
 const mr = 6
 
-// microKernel computes out[i][j] = relu(bias[j] + sum over taps t < taps and
-// channels k < c of rows[i*9+t][k] * b[(t*c+k)*ldb+j]) for a tile of mr pixels
-// and one panel of nr output channels; with a nil bias, out[i][j] = the sum
-// (no bias, no ReLU: Winograd's products). It is set to the fastest implementation
-// this build and CPU have.
-var microKernel = microKernelGo
-
-// microKernelFunc is the type of the micro-kernels.
+// microKernelFunc is the type of the micro-kernels (Kernels hold one per
+// instruction set): they compute out[i][j] = relu(bias[j] + sum over taps
+// t < taps and channels k < c of rows[i*9+t][k] * b[(t*c+k)*ldb+j]) for a tile
+// of mr pixels and one panel of nr output channels; with a nil bias,
+// out[i][j] = the sum (no bias, no ReLU: Winograd's products).
 type microKernelFunc = func(rows *[mr * 9][]float32, taps, c int, b []float32, ldb int, bias []float32, out *[mr][]float32)
-
-// microKernels are all the micro-kernels this build and CPU can run, by name
-// (tests check each).
-var microKernels = map[string]microKernelFunc{
-	"none": microKernelGo,
-}
 
 // microKernelGo is the portable micro-kernel.
 func microKernelGo(rows *[mr * 9][]float32, taps, c int, b []float32, ldb int, bias []float32, out *[mr][]float32) {

@@ -15,7 +15,7 @@ var fmaLoop func(n int)
 // It runs for about d, and returns 0 where the micro-kernel in use is not the
 // AVX-512 one.
 func FMAPeak(threads int, d time.Duration) float64 {
-	if SIMD != "AVX-512" || threads < 1 { // fmaLoop is set with the AVX-512 micro-kernel
+	if best.simd != "AVX-512" || threads < 1 { // fmaLoop is set with the AVX-512 micro-kernel
 		return 0
 	}
 	const n = 1 << 20 // ~3 ms per call at 4 GHz

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"reflect"
 	"runtime"
 	"testing"
@@ -78,22 +77,25 @@ func TestDense(t *testing.T) {
 	}
 }
 
-// TestSIMDEverywhere checks that the micro-kernel's instruction set also
-// runs Winograd's transforms, the dense layers and pooling, and that an
-// amd64 or arm64 build (no build tag, no GOEXPERIMENT) has its assembly.
+// TestSIMDEverywhere checks that each instruction set's kernels run
+// Winograd's transforms, the dense layers and pooling in the same
+// instructions, and that an amd64 or arm64 build (no build tag, no
+// GOEXPERIMENT) has its assembly as the best.
 func TestSIMDEverywhere(t *testing.T) {
 	same := func(a, b any) bool { return reflect.ValueOf(a).Pointer() == reflect.ValueOf(b).Pointer() }
-	if wino.isa != SIMD {
-		t.Errorf("micro-kernel %q, but Winograd's transforms are the %q ones", SIMD, wino.isa)
+	for name, ks := range registered {
+		if ks.simd != name || ks.wino.isa != name {
+			t.Errorf("kernels %q: micro-kernel %q, Winograd's transforms %q", name, ks.simd, ks.wino.isa)
+		}
+		if name != "none" && (same(ks.vec.axpy, axpyGo) || same(ks.vec.maxRows, maxRowsGo)) {
+			t.Errorf("kernels %q: the dense layers or pooling run portable Go", name)
+		}
 	}
-	v := vectorByName[SIMD]
-	if !same(axpy, v.axpy) || !same(maxRows, v.maxRows) {
-		t.Errorf("micro-kernel %q, but the dense layers or pooling run other loops", SIMD)
+	if want := CPUSIMD(); !purego && Best().SIMD() != want {
+		t.Errorf("this %s CPU has %s, but the best kernels are %q", runtime.GOARCH, want, Best().SIMD())
 	}
-	if SIMD != "none" && (same(axpy, axpyGo) || same(maxRows, maxRowsGo)) {
-		t.Errorf("micro-kernel %q, but the dense layers or pooling run portable Go", SIMD)
-	}
-	if want := CPUSIMD(); !purego && SIMD != want && os.Getenv("VGGNB_SIMD") == "" {
-		t.Errorf("this %s CPU has %s, but the kernels in use are %q", runtime.GOARCH, want, SIMD)
+	var zero Kernels
+	if zero.SIMD() != Best().SIMD() || !zero.Winograd() {
+		t.Errorf("the zero Kernels are %v, want Best's %v", zero, Best())
 	}
 }

@@ -10,20 +10,107 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// SIMD names the vector instructions the micro-kernel uses on this CPU
-// ("AVX-512", "AVX2", "NEON"), or is "none" for the portable Go micro-kernel.
-// The assembly kernels are chosen at run time from the CPU's features
-// (golang.org/x/sys/cpu), in any build for amd64 or arm64: no GOEXPERIMENT
-// and no build tag is needed, and the purego tag leaves them out.
-var SIMD = "none"
+// Kernels are the kernels of one instruction set (the micro-kernel,
+// Winograd's transforms, the dense layers' and pooling's vector loops) and
+// the 3x3 convolutions' algorithm: what one model's native engine runs.
+// The zero value is Best's. A Kernels is a value: copies share nothing that
+// changes.
+type Kernels struct {
+	simd   string
+	direct bool // the direct convolution everywhere instead of Winograd
+	micro  microKernelFunc
+	wino   winoTransforms
+	vec    vectorOps
+}
 
-// Best is the fastest instruction set this build has for this CPU: SIMD,
-// unless Use chose a slower one.
-var Best = "none"
+// registered are the kernels this build and CPU can run, by instruction set;
+// best is the fastest of them. registerArch adds the assembly ones.
+var (
+	registered = map[string]Kernels{"none": {simd: "none", micro: microKernelGo, wino: winoGo, vec: vectorOps{axpyGo, maxRowsGo}}}
+	best       = registered["none"]
+)
+
+// register adds the kernels of an instruction set, faster than those added before.
+func register(name string, k microKernelFunc, w winoTransforms, v vectorOps) {
+	registered[name] = Kernels{simd: name, micro: k, wino: w, vec: v}
+	best = registered[name]
+}
+
+// init registers this architecture's kernels.
+func init() { registerArch() }
+
+// Best returns the fastest kernels this build has for this CPU, with
+// Winograd: the default.
+func Best() Kernels { return best }
+
+// Lookup returns the kernels of the instruction set simd ("AVX-512", "AVX2",
+// "NEON", "none" for the portable Go; "" for Best's), where this build and
+// CPU have them, with the convolution algorithm conv ("winograd", the
+// default, or "direct"): slower kernels, to compare with the best.
+func Lookup(simd, conv string) (Kernels, error) {
+	k := best
+	if simd != "" {
+		var ok bool
+		if k, ok = registered[simd]; !ok {
+			return Kernels{}, fmt.Errorf("kernels: no %q kernels on this CPU and build (have %s)", simd, strings.Join(slices.Sorted(maps.Keys(registered)), ", "))
+		}
+	}
+	switch conv {
+	case "", "winograd":
+	case "direct":
+		k.direct = true
+	default:
+		return Kernels{}, fmt.Errorf("kernels: convolution %q: want winograd or direct", conv)
+	}
+	return k, nil
+}
+
+// or returns k, or Best for the zero value.
+func (k Kernels) or() Kernels {
+	if k.micro == nil {
+		return best
+	}
+	return k
+}
+
+// SIMD names the vector instructions k uses ("AVX-512", "AVX2", "NEON"), or
+// is "none" for the portable Go.
+func (k Kernels) SIMD() string { return k.or().simd }
+
+// Winograd reports whether k's 3x3 convolutions use Winograd F(2x2, 3x3) for
+// the layers it suits (at least 16 input channels, output channels a
+// multiple of 64: all of VGG's but the first). It is faster with every
+// micro-kernel (VGG19 1.8x faster with AVX-512, 2.8x with AVX2, 2.1x in
+// portable Go); the direct convolution everywhere compares.
+func (k Kernels) Winograd() bool { return !k.or().direct }
+
+// Conv names the 3x3 convolutions' algorithm: "Winograd F(2x2,3x3)" or "direct".
+func (k Kernels) Conv() string {
+	if k.Winograd() {
+		return "Winograd F(2x2,3x3)"
+	}
+	return "direct"
+}
+
+// String describes k: "SIMD AVX-512, Winograd F(2x2,3x3)".
+func (k Kernels) String() string { return "SIMD " + k.SIMD() + ", " + k.Conv() }
+
+// Slower says why k is slower than the fastest kernels the CPU could run,
+// or is "" where it is not: a slower instruction set chosen than this
+// build's best, or a build (purego tag) without the CPU's assembly.
+func (k Kernels) Slower() string {
+	switch {
+	case k.SIMD() != best.simd:
+		return "SIMD " + k.SIMD() + " chosen, slower than this CPU's " + best.simd
+	case best.simd != CPUSIMD():
+		return "built with the purego tag: build without it for the " + CPUSIMD() + " kernels"
+	}
+	return ""
+}
 
 // CPUSIMD names the fastest instruction set the kernels have assembly for
 // that this CPU supports ("AVX-512", "AVX2", "NEON", "none"), whatever the
-// build: it differs from Best in a purego build.
+// build: it differs from Best's in a purego build.
 func CPUSIMD() string {
 	switch {
 	case runtime.GOARCH == "amd64" && cpu.X86.HasAVX512F:
@@ -36,50 +123,9 @@ func CPUSIMD() string {
 	return "none"
 }
 
-// Fix says how to get faster kernels than the ones in use, or is "" where
-// they are the fastest the kernels have for this CPU.
-func Fix() string {
-	switch {
-	case SIMD != Best:
-		return "$VGGNB_SIMD=" + SIMD + " chose slower kernels than this CPU's " + Best + ": unset it"
-	case Best != CPUSIMD():
-		return "built with the purego tag: build without it for the " + CPUSIMD() + " kernels"
-	}
-	return ""
-}
-
 // vectorOps are the dense layers' and pooling's inner loops in one
 // instruction set.
 type vectorOps struct {
 	axpy    func(dst []float32, a float32, x []float32)
 	maxRows func(dst, a, b, c, d []float32)
-}
-
-// vectorByName are all the vectorOps this build and CPU can run, by name.
-var vectorByName = map[string]vectorOps{"none": {axpyGo, maxRowsGo}}
-
-// use adds a micro-kernel, its Winograd transforms and the vector loops
-// under name, and makes them the ones in use.
-func use(name string, k microKernelFunc, w winoTransforms, v vectorOps) {
-	microKernels[name], winoByName[name], vectorByName[name] = k, w, v
-	microKernel, wino, SIMD = k, w, name
-	axpy, maxRows = v.axpy, v.maxRows
-}
-
-// Use makes the kernels registered under name the ones in use, to compare a
-// slower instruction set with the best: "AVX-512", "AVX2", "NEON" or "none"
-// (the portable Go), where this build and CPU have them.
-func Use(name string) error {
-	k, ok := microKernels[name]
-	if !ok {
-		return fmt.Errorf("kernels: no %q kernels on this CPU and build (have %s)", name, strings.Join(slices.Sorted(maps.Keys(microKernels)), ", "))
-	}
-	use(name, k, winoByName[name], vectorByName[name])
-	return nil
-}
-
-// init registers this architecture's kernels, the fastest in use.
-func init() {
-	registerArch()
-	Best = SIMD
 }

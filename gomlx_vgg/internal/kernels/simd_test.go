@@ -9,27 +9,29 @@ import (
 	"testing"
 )
 
-// TestFix checks what Fix says for the kernels in use, a $VGGNB_SIMD choice
-// and a purego build.
-func TestFix(t *testing.T) {
+// TestSlower checks what Slower says for the best kernels, slower ones
+// chosen and a purego build.
+func TestSlower(t *testing.T) {
+	best := Best()
 	if purego {
-		if want := CPUSIMD(); want != "none" && !strings.Contains(Fix(), "purego") {
-			t.Errorf("purego build on a %s CPU: Fix() = %q", want, Fix())
+		if want := CPUSIMD(); want != "none" && !strings.Contains(best.Slower(), "purego") {
+			t.Errorf("purego build on a %s CPU: Slower() = %q", want, best.Slower())
 		}
 		return
 	}
-	if Best != CPUSIMD() {
-		t.Errorf("this CPU has %s, but the build's best kernels are %s", CPUSIMD(), Best)
+	if best.SIMD() != CPUSIMD() {
+		t.Errorf("this CPU has %s, but the build's best kernels are %s", CPUSIMD(), best.SIMD())
 	}
-	defer func(s string) { use(s, microKernels[s], winoByName[s], vectorByName[s]) }(SIMD)
-	use(Best, microKernels[Best], winoByName[Best], vectorByName[Best])
-	if f := Fix(); f != "" {
-		t.Errorf("the best kernels in use: Fix() = %q", f)
+	if f := best.Slower(); f != "" {
+		t.Errorf("the best kernels: Slower() = %q", f)
 	}
-	if Best != "none" {
-		use("none", microKernels["none"], winoByName["none"], vectorByName["none"])
-		if f := Fix(); !strings.Contains(f, "VGGNB_SIMD") {
-			t.Errorf("portable kernels chosen: Fix() = %q", f)
+	if best.SIMD() != "none" {
+		none, err := Lookup("none", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := none.Slower(); !strings.Contains(f, "SIMD none chosen") || !strings.Contains(f, best.SIMD()) {
+			t.Errorf("portable kernels chosen: Slower() = %q", f)
 		}
 	}
 }
@@ -40,7 +42,8 @@ func TestFix(t *testing.T) {
 // full vector.
 func TestWinogradTransformsExact(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	for name, w := range winoByName {
+	for name, ks := range registered {
+		w := ks.wino
 		for _, c := range []int{16, 20, 37, 64, 256} {
 			t.Run(fmt.Sprintf("%s/input/c%d", name, c), func(t *testing.T) {
 				var d [16][]float32
@@ -95,7 +98,8 @@ func TestWinogradTransformsExact(t *testing.T) {
 // against the portable Go on lengths around the vector widths.
 func TestVectorOps(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
-	for name, v := range vectorByName {
+	for name, ks := range registered {
+		v := ks.vec
 		for _, n := range []int{0, 1, 7, 8, 15, 16, 17, 33, 64, 100} {
 			t.Run(fmt.Sprintf("%s/%d", name, n), func(t *testing.T) {
 				a, b, c, d := randSlice(r, n), randSlice(r, n), randSlice(r, n), randSlice(r, n)
@@ -126,17 +130,31 @@ func exact(t *testing.T, got, want []float32) {
 	}
 }
 
-// TestUse: Use switches to another registered instruction set and back, and
-// names the ones there are when asked for one this CPU or build lacks.
-func TestUse(t *testing.T) {
-	defer func(s string) { _ = Use(s) }(SIMD)
-	if err := Use("none"); err != nil || SIMD != "none" || wino.isa != "none" {
-		t.Fatalf("Use(none): %v, SIMD %q", err, SIMD)
+// TestLookup: Lookup returns a registered instruction set's kernels with the
+// algorithm asked for, Best's for "", and names the ones there are when
+// asked for one this CPU or build lacks; the best kernels are unchanged.
+func TestLookup(t *testing.T) {
+	for _, c := range []struct {
+		simd, conv, want string
+		winograd         bool
+	}{
+		{"none", "", "none", true},
+		{"none", "direct", "none", false},
+		{"", "winograd", Best().SIMD(), true},
+		{"", "direct", Best().SIMD(), false},
+	} {
+		ks, err := Lookup(c.simd, c.conv)
+		if err != nil || ks.SIMD() != c.want || ks.Winograd() != c.winograd {
+			t.Errorf("Lookup(%q, %q) = %v, %v; want SIMD %s, Winograd %v", c.simd, c.conv, ks, err, c.want, c.winograd)
+		}
 	}
-	if err := Use("AVX-999"); err == nil || !strings.Contains(err.Error(), "none") {
-		t.Errorf("Use(AVX-999): %v, want an error listing the kernels", err)
+	if _, err := Lookup("AVX-999", ""); err == nil || !strings.Contains(err.Error(), "none") {
+		t.Errorf("Lookup(AVX-999): %v, want an error listing the kernels", err)
 	}
-	if SIMD != "none" {
-		t.Errorf("a failed Use changed the kernels to %q", SIMD)
+	if _, err := Lookup("", "fft"); err == nil || !strings.Contains(err.Error(), "winograd or direct") {
+		t.Errorf("Lookup(fft): %v, want an error naming the algorithms", err)
+	}
+	if !Best().Winograd() || Best().SIMD() != CPUSIMD() && !purego {
+		t.Errorf("Best() = %v after the lookups", Best())
 	}
 }
