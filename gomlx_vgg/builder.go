@@ -529,7 +529,14 @@ func (b *Builder) layerTable() []Layer {
 	return layers
 }
 
-// kerasSpec is the weights.Spec of the model's weighted layers.
+// kerasSpec is the weights.Spec of the model's weighted layers. The Builder
+// takes any number of classes (weights.MaxClasses guards the CLI and
+// weights.VGG's callers, who name the number from outside): b.classes is its
+// own limit.
 func (b *Builder) kerasSpec() weights.Spec {
-	return weights.MustVGG(b.name, b.includeTop, b.classes)
+	s, err := weights.VGGUpTo(b.name, b.includeTop, b.classes, max(b.classes, weights.MaxClasses))
+	if err != nil {
+		panic(fmt.Sprintf("gomlx_vgg: %v (the Builder checked its model name and classes)", err))
+	}
+	return s
 }

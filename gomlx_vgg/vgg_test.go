@@ -44,6 +44,22 @@ func TestKerasParamCounts(t *testing.T) {
 	}
 }
 
+// The Builder takes more classes than weights.MaxClasses (the limit is for
+// callers naming the number from outside, as the CLI's --max-classes): its
+// layer table has them, where it used to panic.
+func TestClassesOverMaxClasses(t *testing.T) {
+	n := weights.MaxClasses + 1
+	b := VGG16().Weights(WeightsNone).Classes(n)
+	if err := b.checkKeras(); err != nil {
+		t.Fatal(err)
+	}
+	layers := b.layerTable()
+	last := layers[len(layers)-1]
+	if last.Name != weights.ClassifierLayerName || last.Params != 4096*n+n {
+		t.Errorf("last layer %s with %d params; want %s with %d", last.Name, last.Params, weights.ClassifierLayerName, 4096*n+n)
+	}
+}
+
 // orNone keeps tests that only need shapes from loading weights.
 func orNone(w WeightSource) WeightSource {
 	if w == WeightsImageNet {

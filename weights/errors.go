@@ -9,6 +9,10 @@ import "errors"
 // download.ErrOffline and download.ErrChecksum.
 var ErrWrongModel = errors.New("weights: the file does not fit the model")
 
+// ErrTooManyClasses matches (errors.Is) VGG's error for more classes than its
+// limit (MaxClasses, or VGGUpTo's).
+var ErrTooManyClasses = errors.New("over the limit")
+
 // ShapeError is a weight whose shape in the file differs from the model's.
 // It matches ErrWrongModel.
 type ShapeError struct {

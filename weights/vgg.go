@@ -56,14 +56,19 @@ var vggFilters = []int{64, 128, 256, 512, 512}
 var FlattenShape = [3]int{7, 7, 512}
 
 // MaxClasses is the largest number of classes VGG accepts: predictions' kernel
-// is 4096 x classes float32s, 1.6 GB at this default (ImageNet-21k has 21,843
-// classes). Raise it for a larger classifier (the CLI's --max-classes does).
-var MaxClasses = 100_000
+// is 4096 x classes float32s, 1.6 GB at this limit (ImageNet-21k has 21,843
+// classes). VGGUpTo takes another limit (the CLI's --max-classes).
+const MaxClasses = 100_000
 
 // VGG returns the Spec of keras.applications.VGG16 ("vgg16") or VGG19 ("vgg19").
 // classes is only used with includeTop; 0 means 1000, more than MaxClasses is
 // an error.
 func VGG(model string, includeTop bool, classes int) (Spec, error) {
+	return VGGUpTo(model, includeTop, classes, MaxClasses)
+}
+
+// VGGUpTo is VGG with maxClasses as the limit on classes instead of MaxClasses.
+func VGGUpTo(model string, includeTop bool, classes, maxClasses int) (Spec, error) {
 	model = strings.ToLower(model)
 	blocks, ok := vggBlocks[model]
 	if !ok {
@@ -75,9 +80,9 @@ func VGG(model string, includeTop bool, classes int) (Spec, error) {
 	if classes < 0 {
 		return Spec{}, fmt.Errorf("weights: classes must be positive, got %d", classes)
 	}
-	if classes > MaxClasses {
-		return Spec{}, fmt.Errorf("weights: %d classes: over the limit of %d (predictions' kernel alone would be %.1f GB; raise MaxClasses, or --max-classes)",
-			classes, MaxClasses, 4096*4*float64(classes)/1e9)
+	if classes > maxClasses {
+		return Spec{}, fmt.Errorf("weights: %d classes: %w of %d (predictions' kernel alone would be %.1f GB; VGGUpTo, or the CLI's --max-classes, raises it)",
+			classes, ErrTooManyClasses, maxClasses, 4096*4*float64(classes)/1e9)
 	}
 	s := Spec{Model: model, IncludeTop: includeTop}
 	cin := 3

@@ -414,6 +414,32 @@ func TestSpec(t *testing.T) {
 	if _, err := VGG("vgg11", false, 0); err == nil {
 		t.Error("vgg11 accepted")
 	}
+	// The classes limit: MaxClasses for VGG, the caller's for VGGUpTo.
+	for _, c := range []struct {
+		classes, limit int
+		ok             bool
+	}{
+		{MaxClasses, MaxClasses, true},
+		{MaxClasses + 1, MaxClasses, false},
+		{MaxClasses + 1, 2 * MaxClasses, true},
+		{11, 10, false},
+	} {
+		s, err := VGGUpTo("vgg16", true, c.classes, c.limit)
+		if c.ok != (err == nil) || (!c.ok && !errors.Is(err, ErrTooManyClasses)) {
+			t.Errorf("VGGUpTo(%d classes, limit %d): %v; want ok=%v or ErrTooManyClasses", c.classes, c.limit, err, c.ok)
+			continue
+		}
+		if c.ok {
+			if got := s.Layers[len(s.Layers)-1].Shapes[1]; got[0] != c.classes {
+				t.Errorf("VGGUpTo(%d classes): predictions' bias %v", c.classes, got)
+			}
+		}
+		if c.limit == MaxClasses {
+			if _, err := VGG("vgg16", true, c.classes); (err == nil) != c.ok {
+				t.Errorf("VGG(%d classes): %v; want ok=%v", c.classes, err, c.ok)
+			}
+		}
+	}
 }
 
 func TestParseInfo(t *testing.T) {

@@ -17,20 +17,21 @@ type modelFlags struct {
 	model      string
 	includeTop bool
 	classes    int
+	maxClasses int
 }
 
 func (m *modelFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.model, "model", "", "vgg16 or vgg19")
 	fs.BoolVar(&m.includeTop, "include-top", false, "the model includes flatten, fc1, fc2 and predictions")
 	fs.IntVar(&m.classes, "classes", 1000, "width of predictions (with --include-top)")
-	fs.IntVar(&weights.MaxClasses, "max-classes", weights.MaxClasses, "largest --classes accepted")
+	fs.IntVar(&m.maxClasses, "max-classes", weights.MaxClasses, "largest --classes accepted")
 }
 
 func (m *modelFlags) spec() (weights.Spec, error) {
 	if m.model == "" {
 		return weights.Spec{}, errors.New("--model vgg16|vgg19 is required")
 	}
-	return weights.VGG(m.model, m.includeTop, m.classes)
+	return weights.VGGUpTo(m.model, m.includeTop, m.classes, m.maxClasses)
 }
 
 // parseWithSpec parses args, wants n positional arguments (described by what)
