@@ -13,6 +13,7 @@ import (
 	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
 	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/gomlx_vgg/torchref"
+	"github.com/vggnb/vggnb/internal/python"
 	"github.com/vggnb/vggnb/weights"
 )
 
@@ -20,10 +21,10 @@ import (
 // skipping it) when it lacks torch, h5py or PIL.
 func referencePython(t testing.TB) string {
 	t.Helper()
-	if err := torchref.Check(""); err != nil {
+	if err := torchref.Check(python.FromEnv()); err != nil {
 		t.Fatal(err)
 	}
-	return torchref.Python()
+	return python.FromEnv()
 }
 
 // syntheticFile writes deterministic synthetic weights for spec in the Keras 2
@@ -170,7 +171,7 @@ func TestFidelityTorch(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			spec := weights.MustVGG(c.model, c.top, 1000)
 			path := syntheticFile(t, spec)
-			ref, err := torchref.Run(torchref.Options{Weights: path, Model: c.model, IncludeTop: c.top,
+			ref, err := torchref.Run(torchref.Options{Python: python.FromEnv(), Weights: path, Model: c.model, IncludeTop: c.top,
 				Image: photo, Height: c.h, Width: c.w, Interpolation: string(c.interp), Float32: true})
 			if err != nil {
 				t.Fatal(err)

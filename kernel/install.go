@@ -47,7 +47,7 @@ type Config struct {
 	// Checkout is the vggnb source tree notebooks import (default: found from the
 	// working directory upwards).
 	Checkout string
-	// Python runs the PyTorch reference from notebooks (default python.Default()).
+	// Python runs the PyTorch reference from notebooks (default python.FromEnv(): $VGGNB_PYTHON, else Debian's).
 	Python string
 	// Log receives progress lines (default: discarded).
 	Log io.Writer
@@ -84,7 +84,7 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	if c.Python == "" {
-		c.Python = python.Default()
+		c.Python = python.FromEnv()
 	}
 	if c.Log == nil {
 		c.Log = io.Discard

@@ -25,7 +25,7 @@ var torchScript []byte
 func main() {
 	seconds := flag.Float64("seconds", 3, "measuring time per batch size")
 	threads := flag.Int("threads", runtime.NumCPU(), "PyTorch threads")
-	pythonBin := flag.String("python", python.Default(), "python with torch")
+	pythonBin := flag.String("python", python.FromEnv(), "python with torch")
 	flag.Parse()
 	batches := []int{50, 512}
 	fmt.Printf("MLP 784-128-128-10 training steps/s, %d CPUs, %s\n", runtime.NumCPU(), runtime.Version())

@@ -49,7 +49,7 @@ type result struct {
 func main() {
 	seconds := flag.Float64("seconds", 20, "measuring time per case (at least 2 steps)")
 	threads := flag.Int("threads", runtime.NumCPU(), "PyTorch threads")
-	pythonBin := flag.String("python", python.Default(), "python with torch")
+	pythonBin := flag.String("python", python.FromEnv(), "python with torch")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of case (c)'s steps to this file")
 	flag.Parse()
 	fmt.Printf("transfer-learning training steps, %d CPUs, %s, native kernels %s\n", runtime.NumCPU(), runtime.Version(), gomlx_vgg.NativeKernels())

@@ -50,7 +50,7 @@ var cases = []struct{ n, h, w int }{{1, 224, 224}, {1, 200, 300}, {8, 224, 224}}
 func main() {
 	reps := flag.Int("reps", 5, "timed runs per case (median reported)")
 	threads := flag.Int("threads", runtime.NumCPU(), "PyTorch threads")
-	pythonBin := flag.String("python", python.Default(), "python with torch")
+	pythonBin := flag.String("python", python.FromEnv(), "python with torch")
 	child := flag.String("child", "", "internal: weights file for the start-to-first-output run")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the Go runs (native kernels) here")
 	builds := flag.Bool("builds", true, "also time the native kernels built plainly, with GOEXPERIMENT=simd and with -tags purego (go on PATH, run from the checkout)")

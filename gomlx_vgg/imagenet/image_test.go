@@ -14,6 +14,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/vggnb/vggnb/gomlx_vgg/torchref"
+	"github.com/vggnb/vggnb/internal/python"
 	"github.com/vggnb/vggnb/weights"
 )
 
@@ -21,10 +22,10 @@ import (
 // for PNG (RGB, grey, RGBA, palette), GIF and JPEG files, at their own size and
 // resized with every filter: identical bytes, except JPEG, whose decoders differ.
 func TestLoadImgMatchesPIL(t *testing.T) {
-	if err := torchref.Check(""); err != nil { // Debian's python3 with PIL (and torch)
+	if err := torchref.Check(python.FromEnv()); err != nil { // Debian's python3 with PIL (and torch)
 		t.Fatal(err)
 	}
-	py := torchref.Python()
+	py := python.FromEnv()
 	dir := t.TempDir()
 	if b, err := exec.Command(py, filepath.Join("testdata", "pil_reference.py"), filepath.Join("demo", "chelsea.png"), dir).CombinedOutput(); err != nil {
 		t.Fatalf("pil_reference.py: %v\n%s", err, b)

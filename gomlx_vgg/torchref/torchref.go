@@ -43,7 +43,7 @@ type Options struct {
 	Image         string
 	Height, Width int
 	Interpolation string
-	// Python is the interpreter (default: $VGGNB_PYTHON, else /usr/bin/python3).
+	// Python is the interpreter (default /usr/bin/python3, Debian's).
 	Python string
 	// Threads for torch (default 2).
 	Threads int
@@ -168,18 +168,15 @@ func (r *Result) Layer(name string) *Layer {
 // ProbeValue is the probe of Options.Probe at flat index i: sin(0.37 i + 0.11).
 func ProbeValue(i int) float64 { return math.Sin(0.37*float64(i) + 0.11) }
 
-// Python returns the interpreter torchref uses by default: python.Default().
-func Python() string { return python.Default() }
-
 // Check reports whether python has torch, h5py, numpy and PIL, with the fix if not.
-func Check(python string) error {
-	if python == "" {
-		python = Python()
+func Check(interpreter string) error {
+	if interpreter == "" {
+		interpreter = python.Interpreter
 	}
-	out, err := exec.Command(python, "-c", "import torch, h5py, numpy, PIL; print(torch.__version__)").CombinedOutput()
+	out, err := exec.Command(interpreter, "-c", "import torch, h5py, numpy, PIL; print(torch.__version__)").CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("torchref: %s cannot import torch, h5py, numpy and PIL (%v: %s); on Debian: apt-get install python3-torch python3-h5py python3-pil, or set VGGNB_PYTHON",
-			python, err, strings.TrimSpace(string(out)))
+			interpreter, err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }
@@ -187,7 +184,7 @@ func Check(python string) error {
 // Run runs the reference and reads back its layers.
 func Run(o Options) (*Result, error) {
 	if o.Python == "" {
-		o.Python = Python()
+		o.Python = python.Interpreter
 	}
 	if o.Interpolation == "" {
 		o.Interpolation = "nearest"

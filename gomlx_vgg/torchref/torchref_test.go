@@ -9,6 +9,7 @@ import (
 
 	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
 	"github.com/vggnb/vggnb/gomlx_vgg/torchref"
+	"github.com/vggnb/vggnb/internal/python"
 	"github.com/vggnb/vggnb/weights"
 )
 
@@ -16,7 +17,7 @@ import (
 // values are not float32 numbers) and that Float32 brings PyTorch's float32
 // outputs, close to the truth but not equal to it.
 func TestRunIsFloat64(t *testing.T) {
-	if err := torchref.Check(""); err != nil {
+	if err := torchref.Check(python.FromEnv()); err != nil {
 		t.Fatal(err)
 	}
 	spec := weights.MustVGG("vgg16", false, 0)
@@ -31,7 +32,7 @@ func TestRunIsFloat64(t *testing.T) {
 	if _, err := os.Stat(photo); err != nil {
 		t.Fatal(err)
 	}
-	r, err := torchref.Run(torchref.Options{Weights: path, Model: "vgg16", Image: photo, Height: 32, Width: 48, Float32: true})
+	r, err := torchref.Run(torchref.Options{Python: python.FromEnv(), Weights: path, Model: "vgg16", Image: photo, Height: 32, Width: 48, Float32: true})
 	if err != nil {
 		t.Fatal(err)
 	}

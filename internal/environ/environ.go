@@ -34,7 +34,7 @@ var Variables = []Variable{
 	{"VGGNB_CACHE", "the vggnb cache (weights, features, tools, notebook files; default `$XDG_CACHE_HOME/vggnb`, else `~/.cache/vggnb`)"},
 	{"XDG_CACHE_HOME", "the user's cache directory, when VGGNB_CACHE is not set"},
 	{"KERAS_HOME", "Keras' own directory (default `~/.keras`), where ImageNet weights already downloaded by Keras are found"},
-	{"VGGNB_PYTHON", "the Python with torch, h5py and PIL for the references, fixtures and benchmarks (default `/usr/bin/python3`)"},
+	{"VGGNB_PYTHON", "the Python with torch, h5py and PIL for the references, fixtures and benchmarks (default `/usr/bin/python3`; python.FromEnv): kernel, notebooks, benchmarks, tests"},
 	{"VGGNB_DISPLAY_DIR", "where display.Show writes files outside a notebook (default `vggnb-display`); CLI, notebooks"},
 	{"VGGNB_GRAPHVIZ", "the vggnb-graphviz helper that draws graphs (default: found on PATH, beside the program or in the cache, else built); CLI, notebooks"},
 	{"VGGNB_CHECKOUT", "the vggnb checkout the kernel was installed from (set in the kernelspec): where the notebooks build the graphviz helper and find scripts/ort"},

@@ -1,6 +1,8 @@
-// Package python runs Python for vggnb's references and benchmarks: which
-// interpreter (Debian's /usr/bin/python3 unless $VGGNB_PYTHON says otherwise)
-// and running an embedded script with arguments.
+// Package python runs Python for vggnb's references and benchmarks: an
+// embedded script with arguments, by an interpreter its callers name
+// (Interpreter, Debian's, when they name none). FromEnv turns $VGGNB_PYTHON
+// into that name for cmd/, kernel/, notebooks/nb, the benchmarks and tests;
+// library code takes the interpreter as an option.
 package python
 
 import (
@@ -13,21 +15,25 @@ import (
 	"strings"
 )
 
-// Default returns the interpreter to use: $VGGNB_PYTHON, else /usr/bin/python3
-// (Debian's, which has python3-torch, python3-h5py and python3-pil).
-func Default() string {
+// Interpreter is the interpreter used when a caller names none: Debian's,
+// which has python3-torch, python3-h5py and python3-pil.
+const Interpreter = "/usr/bin/python3"
+
+// FromEnv returns $VGGNB_PYTHON, else Interpreter. Only the programs' and
+// tests' set-up calls it (the README's table of environment variables).
+func FromEnv() string {
 	if p := os.Getenv("VGGNB_PYTHON"); p != "" {
 		return p
 	}
-	return "/usr/bin/python3"
+	return Interpreter
 }
 
 // Command returns the command that runs Python source src, saved as a
-// temporary file called name, with python (Default() when empty) and args;
+// temporary file called name, with python (Interpreter when empty) and args;
 // cleanup removes the file once the command is done.
 func Command(ctx context.Context, python, name string, src []byte, args ...string) (cmd *exec.Cmd, cleanup func(), err error) {
 	if python == "" {
-		python = Default()
+		python = Interpreter
 	}
 	dir, err := os.MkdirTemp("", "vggnb-py-")
 	if err != nil {
@@ -42,7 +48,7 @@ func Command(ctx context.Context, python, name string, src []byte, args ...strin
 }
 
 // Run runs Python source src, saved as a temporary file called name,
-// with python (Default() when empty) and args, and returns its standard output.
+// with python (Interpreter when empty) and args, and returns its standard output.
 // The error of a failed run carries the command and its standard error.
 func Run(python, name string, src []byte, args ...string) ([]byte, error) {
 	cmd, cleanup, err := Command(context.Background(), python, name, src, args...)

@@ -27,6 +27,7 @@ import (
 	"github.com/vggnb/vggnb/gomlx_vgg/style"
 	"github.com/vggnb/vggnb/gomlx_vgg/transfer"
 	"github.com/vggnb/vggnb/internal/environ"
+	"github.com/vggnb/vggnb/internal/python"
 	"github.com/vggnb/vggnb/weights"
 	"github.com/vggnb/vggnb/weights/download"
 )
@@ -37,6 +38,11 @@ func Must(err error) {
 		panic(err)
 	}
 }
+
+// Python returns the interpreter the PyTorch reference runs on: $VGGNB_PYTHON
+// (which `vggnb kernel install` sets in the kernel's environment), else
+// Debian's /usr/bin/python3.
+func Python() string { return python.FromEnv() }
 
 // VGG19Weights returns the VGG19 no-top weight file: ImageNet's if it is
 // verified on this machine, else SYNTHETIC weights written once in the Keras 2

@@ -135,7 +135,7 @@ func _() {
 	nb.Must(err)
 	photo, err := imagenet.DemoImageFile()
 	nb.Must(err)
-	ref, err := torchref.Run(torchref.Options{Weights: path, Model: "vgg19", IncludeTop: true, Image: photo,
+	ref, err := torchref.Run(torchref.Options{Python: nb.Python(), Weights: path, Model: "vgg19", IncludeTop: true, Image: photo,
 		Height: 224, Width: 224, GradCAM: "block5_conv4", GradCAMClasses: top})
 	nb.Must(err)
 	truth, _ := consistency.FromTorch(ref)

@@ -155,7 +155,7 @@ func _() {
 	nb.Must(err)
 	coffee, err := imagenet.CoffeeImageFile()
 	nb.Must(err)
-	ref, err := torchref.Run(torchref.Options{Weights: path, Model: "vgg19", Image: photo, Height: imageSize,
+	ref, err := torchref.Run(torchref.Options{Python: nb.Python(), Weights: path, Model: "vgg19", Image: photo, Height: imageSize,
 		Width: imageSize, Float32: true, Style: &torchref.Style{Image: coffee, Combination: nb.Flat(x)}})
 	nb.Must(err)
 	truth, f32 := consistency.FromTorch(ref)
@@ -196,7 +196,7 @@ func _() {
 	nb.Must(err)
 	coffee, err := imagenet.CoffeeImageFile()
 	nb.Must(err)
-	ref, err := torchref.Run(torchref.Options{Weights: path, Model: "vgg19", Image: photo, Height: imageSize,
+	ref, err := torchref.Run(torchref.Options{Python: nb.Python(), Weights: path, Model: "vgg19", Image: photo, Height: imageSize,
 		Width: imageSize, Style: &torchref.Style{Image: coffee, Steps: steps,
 			LearningRate: []float64{learningRate, 100, 0.96}}})
 	nb.Must(err)
