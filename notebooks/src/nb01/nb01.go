@@ -295,7 +295,8 @@ the **GoMLX graph** that `Apply` builds (the one you train and differentiate).
 func _() {
 	path, synthetic := nb.VGG19Weights()
 	m := nb.VGG19(gomlx_vgg.VGG19().IncludeTop(false))
-	goOuts, err := m.Outputs(nb.Photo(200, 300), append([]string{"input_1"}, m.LayerNames()...)...)
+	layers := append([]string{weights.InputLayerName}, m.LayerNames()...)
+	goOuts, err := m.Outputs(nb.Photo(200, 300), layers...)
 	nb.Must(err)
 	photo, err := imagenet.DemoImageFile()
 	nb.Must(err)
@@ -303,7 +304,6 @@ func _() {
 		Weights: path, Model: "vgg19", Image: photo, Height: 200, Width: 300, Float32: true})
 	nb.Must(err)
 	truth, torch32 := consistency.FromTorch(ref)
-	layers := append([]string{"input_1"}, m.LayerNames()...)
 	// check compares outs with the truth, layer by layer, PyTorch float32 beside.
 	check := func(name string, outs map[string]*tensors.Tensor) *consistency.Report {
 		r := consistency.Check(consistency.FromTensors(name, outs), truth, layers, 1e-5)
