@@ -18,7 +18,7 @@ GO126 ?= go1.26.8
 GO127 ?= go1.27.3
 QEMU_CPUS ?= max cortex-a72
 
-.PHONY: all build vet test test-nosimd test-toolchains test-arm64 test-race test-short browser-test run run-go127 notebooks bench fuzz docker-test clean
+.PHONY: all build vet test test-notebooks test-packages test-nosimd test-toolchains test-arm64 test-race test-short browser-test run run-go127 notebooks bench fuzz docker-test clean
 
 all: build
 
@@ -92,9 +92,26 @@ test-race:
 # h5py on first use, ~2 GB in $TMPDIR, reused by later runs), the PyTorch fidelity
 # checks and every notebook, executed once: the browser test's Run All, whose
 # executed notebooks the kernel package's notebook tests then check.
+# Two lines side by side (TEST_JOBS), each line's steps one after the other,
+# of about the same length: the notebooks (the browser keeps about one core
+# busy: Jupyter, GoNB's builds, Chromium), then the toolchains; and the
+# packages, after the kernels' plain builds, arm64 and the race detector.
 EXECUTED = $(abspath $(OUT))/browser/executed
-test: vet test-nosimd test-toolchains test-arm64 test-race browser-test
-	VGGNB_EXECUTED_NOTEBOOKS=$(EXECUTED) $(GO) test -count=1 -timeout 30m ./...
+TEST_JOBS ?= 2
+test: vet
+	$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=line test-notebooks test-packages
+
+# The browser test, the kernel package's tests on the notebooks it executed,
+# then test-toolchains.
+test-notebooks: browser-test
+	VGGNB_EXECUTED_NOTEBOOKS=$(EXECUTED) $(GO) test -count=1 -timeout 30m ./kernel
+	$(MAKE) --no-print-directory test-toolchains
+
+# Every package but the kernel (test-notebooks tests it), after test-nosimd,
+# test-arm64 and test-race.
+test-packages:
+	@set -e; for t in test-nosimd test-arm64 test-race; do $(MAKE) --no-print-directory $$t; done
+	$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v '/vggnb/kernel$$')
 
 # The notebooks as a person sees them: Jupyter Notebook in Debian's Chromium
 # (puppeteer-core), Run All, then each code cell alone after a kernel restart.

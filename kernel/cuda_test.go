@@ -18,6 +18,25 @@ import (
 // with the XLA backend linked (-tags=xla) while the default stays pure Go.
 func TestCUDAPluginFound(t *testing.T) {
 	home := t.TempDir()
+	// The go command run below keeps the user's configuration and caches: with
+	// HOME alone moved it would write its telemetry counters under home (and
+	// may leave a child process writing there after it exits, so that removing
+	// home at the end fails now and then).
+	config, err := os.UserConfigDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gopath, err := exec.Command("go", "env", "GOPATH").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("XDG_CONFIG_HOME", config)
+	t.Setenv("XDG_CACHE_HOME", cache)
+	t.Setenv("GOPATH", strings.TrimSpace(string(gopath)))
 	t.Setenv("HOME", home)
 	t.Setenv("PJRT_PLUGIN_LIBRARY_PATH", "")
 	t.Setenv("GOMLX_BACKEND", "")

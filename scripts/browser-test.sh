@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The browser test (make browser-test): every notebook opened in Jupyter Notebook
 # in Debian's Chromium, driven by puppeteer-core (notebooks/browser): Run All,
-# then each code cell alone after a kernel restart. Screenshots and per-cell
-# times go to ${OUT:-out}/browser, and each notebook as Run All left it to
+# then each code cell checked to stand alone after a kernel restart (without
+# executing the notebook again: see browser_test.mjs; --phase every runs each
+# cell alone). Screenshots and per-cell times go to ${OUT:-out}/browser, and
+# each notebook as Run All left it to
 # ${OUT:-out}/browser/executed (make test's kernel tests check those through
 # VGGNB_EXECUTED_NOTEBOOKS instead of executing the notebooks again).
 #
@@ -78,12 +80,14 @@ main() {
   echo "browser-test: checking the test itself on broken.ipynb" >&2
   "${run[@]}" --out "$out/selfcheck" \
     --expect 'set-up cell 1: declares functions' \
+    --expect 'cell 2: not self-contained: its code does not start with %%' \
     --expect 'cell 3 alone after a restart: error output' \
     --expect 'Run All, cell 4: stderr: a line on stderr' \
     --expect 'Run All, cell 5: .*(wide in a|reaches)' \
     --expect 'Run All, cell 6: image did not load' \
     --expect 'Run All, cell 7: output folded' \
     --expect 'Run All, cell 8: code .* wide' \
+    --expect 'cell 9: not self-contained: kernel command' \
     broken.ipynb
   rm -rf "$out/executed"
   "${run[@]}" --out "$out" --executed "$out/executed" "${phase[@]}" "${names[@]:1}"

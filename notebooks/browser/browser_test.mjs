@@ -1,8 +1,21 @@
 // The notebooks as a person sees them: each one opened in Jupyter Notebook in
-// Debian's Chromium (driven by puppeteer-core), all cells run, and then every
-// code cell run alone after a kernel restart.
+// Debian's Chromium (driven by puppeteer-core), all cells run, then each code
+// cell checked to stand alone after a kernel restart.
 //
-//   node browser_test.mjs --url http://127.0.0.1:PORT --token TOKEN --out DIR [--executed DIR] NAME.ipynb...
+//   node browser_test.mjs --url http://127.0.0.1:PORT --token TOKEN --out DIR [--phase all|alone|every] [--executed DIR] NAME.ipynb...
+//
+// Standing alone is checked without executing the notebook a second time.
+// GoNB compiles each cell as a whole program from the declarations and kernel
+// commands of the cells run before it plus the cell's own code: no value
+// passes from one cell to the next. So a cell whose code is all after "%%"
+// (its main function) and holds no other kernel command ("%..." or "!...")
+// gives later cells nothing: run alone after the set-up cell, any later cell
+// compiles and runs as in Run All. The test fails a code cell other than the
+// set-up cell that is not of that form, and runs one cell alone after a
+// restart (the one tagged "alone", else the quickest in Run All) to check the
+// set-up cell is enough. --phase every runs every code cell alone after a
+// restart instead (the notebook executed a second time); --phase all only
+// runs all; --phase alone skips Run All.
 //
 // With --executed DIR it writes each notebook as Run All left it (outputs
 // included, as Jupyter would save it) to DIR/NAME.ipynb, for the kernel
@@ -20,8 +33,9 @@
 //   - an output that is folded: scrolled into a box, or collapsed;
 //   - SVG text cut off at the drawing's edge, and code lines wider than the
 //     input column;
-//   - a cell that fails when run alone after a restart (after the set-up
-//     cell, when the notebook's first cell says to run it first).
+//   - a cell that is not self-contained (above), or that fails when run alone
+//     after a restart (after the set-up cell, when the notebook's first cell
+//     says to run it first).
 // It saves a full-page screenshot of each notebook after Run All, and one of
 // each code cell, under DIR (scripts/browser-test.sh: out/browser).
 //
@@ -56,8 +70,9 @@ function parseArgs(argv) {
     else if (k.startsWith("--")) throw new Error(`unknown flag ${k}`);
     else a.notebooks.push(k);
   }
+  if (!["", "all", "alone", "every"].includes(a.only)) throw new Error(`--phase ${a.only}: want all, alone or every`);
   if (!a.url || !a.token || a.notebooks.length === 0) {
-    throw new Error("usage: browser_test.mjs --url URL --token TOKEN [--out DIR] [--phase all|alone] [--executed DIR] [--expect REGEXP]... NAME.ipynb...");
+    throw new Error("usage: browser_test.mjs --url URL --token TOKEN [--out DIR] [--phase all|alone|every] [--executed DIR] [--expect REGEXP]... NAME.ipynb...");
   }
   return a;
 }
@@ -272,12 +287,65 @@ function saveExecuted(name, nb) {
   fs.renameSync(tmp, dst);
 }
 
+// notSelfContained returns the code cells, but the set-up cell, that give
+// later cells something (GoNB keeps a cell's declarations and kernel commands
+// for the cells run after it): cells whose first line is not "%%" or with
+// another line that starts with "%" or "!", as [cell index, message] pairs.
+async function notSelfContained(page, setup) {
+  return page.evaluate((setup) => {
+    const out = [];
+    Jupyter.notebook.get_cells().forEach((c, i) => {
+      if (c.cell_type !== "code" || i === setup) return;
+      const lines = c.get_text().split("\n");
+      const first = lines.findIndex((l) => l.trim() !== "");
+      if (first < 0) return;
+      if (lines[first].trim() !== "%%") {
+        out.push([i, `not self-contained: its code does not start with %% (what comes before %% is declared for every later cell, which then fails alone after a restart)`]);
+        return;
+      }
+      const cmd = lines.slice(first + 1).find((l) => /^\s*[%!]/.test(l));
+      if (cmd) out.push([i, `not self-contained: kernel command ${JSON.stringify(cmd.trim().slice(0, 60))} outside the set-up cell (it stays in force for every later cell)`]);
+    });
+    return out;
+  }, setup);
+}
+
+// aloneCell picks the cell the default phase runs alone: the code cell tagged
+// "alone", else the one that took least time in Run All (done: the seconds
+// into Run All at which each cell finished).
+async function aloneCell(page, setup, done) {
+  const tagged = await page.evaluate(() => Jupyter.notebook.get_cells().findIndex((c) => (c.metadata.tags || []).includes("alone")));
+  if (tagged >= 0) return tagged;
+  let best = -1, bestSecs = Infinity, prev = 0;
+  for (const [i, t] of Object.entries(done).map(([i, t]) => [Number(i), t]).sort((a, b) => a[0] - b[0])) {
+    if (i !== setup && t - prev < bestSecs) {
+      best = i;
+      bestSecs = t - prev;
+    }
+    prev = t;
+  }
+  return best;
+}
+
+// runAlone restarts the kernel and runs the set-up cell (when there is one)
+// and cell i, failing what goes wrong.
+async function runAlone(page, name, setup, i) {
+  await restartKernel(page);
+  const first = setup >= 0 ? [setup] : [];
+  const secs = await runCells(page, [...first, i], args.timeout);
+  const probs = await problems(page, [...first, i]);
+  for (const [j, m] of probs) fail(name, `cell ${i} alone after a restart${j === i ? "" : `, in cell ${j}`}`, m);
+  console.log(`    cell ${i}: ${secs.map((s) => s.toFixed(1) + "s").join(" + ")}${probs.length ? ` (${probs.length} problem(s))` : ""}`);
+  timings.push({ notebook: name, phase: "alone", cell: i, seconds: secs });
+}
+
 async function testNotebook(browser, name) {
   console.log(`== ${name}`);
   const page = await openNotebook(browser, name);
   try {
+    let run = null;
     if (args.only !== "alone") {
-      const run = await runAll(page, args.timeout);
+      run = await runAll(page, args.timeout);
       const probs = await problems(page, null);
       for (const [i, m] of probs) fail(name, `Run All, cell ${i}`, m);
       const shot = await screenshots(page, name, args.out);
@@ -286,21 +354,22 @@ async function testNotebook(browser, name) {
       timings.push({ notebook: name, phase: "run-all", seconds: run.total, done: run.done });
       if (args.executed) saveExecuted(name, await page.evaluate(() => Jupyter.notebook.toJSON()));
     }
-    if (args.only !== "all") {
-      const setup = await setupCell(page, name);
+    if (args.only === "all") return;
+    const setup = await setupCell(page, name);
+    console.log(setup >= 0 ? `  alone after a restart, after set-up cell ${setup}:` : "  alone after a restart (no set-up cell named in the first cell):");
+    if (args.only === "alone" || args.only === "every") {
       const code = await page.evaluate(() => Jupyter.notebook.get_cells().map((c, i) => (c.cell_type === "code" ? i : -1)).filter((i) => i >= 0));
-      console.log(setup >= 0 ? `  alone after a restart, after set-up cell ${setup}:` : "  alone after a restart (no set-up cell named in the first cell):");
       for (const i of code) {
-        if (i === setup) continue;
-        await restartKernel(page);
-        const first = setup >= 0 ? [setup] : [];
-        const secs = await runCells(page, [...first, i], args.timeout);
-        const probs = await problems(page, [...first, i]);
-        for (const [j, m] of probs) fail(name, `cell ${i} alone after a restart${j === i ? "" : `, in cell ${j}`}`, m);
-        console.log(`    cell ${i}: ${secs.map((s) => s.toFixed(1) + "s").join(" + ")}${probs.length ? ` (${probs.length} problem(s))` : ""}`);
-        timings.push({ notebook: name, phase: "alone", cell: i, seconds: secs });
+        if (i !== setup) await runAlone(page, name, setup, i);
       }
+      return;
     }
+    const loose = await notSelfContained(page, setup);
+    for (const [i, m] of loose) fail(name, `cell ${i}`, m);
+    const code = await page.evaluate(() => Jupyter.notebook.get_cells().filter((c) => c.cell_type === "code").length);
+    console.log(`    ${code - (setup >= 0 ? 1 : 0) - loose.length} self-contained code cell(s), ${loose.length} not`);
+    const i = await aloneCell(page, setup, run.done);
+    if (i >= 0) await runAlone(page, name, setup, i);
   } finally {
     await page.close();
   }
