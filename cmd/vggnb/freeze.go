@@ -110,12 +110,13 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var v vggFlags
 	v.register(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (loopback by default)")
+	def := serve.Config{}.WithDefaults() // the flags' defaults are the server's
 	var cfg serve.Config
-	fs.Int64Var(&cfg.MaxBodyBytes, "max-body", 32<<20, "largest request body, in bytes")
-	fs.IntVar(&cfg.MaxPixels, "max-pixels", 4096*4096, "largest image, in pixels, checked from its header before decoding")
-	fs.IntVar(&cfg.MaxBatch, "max-batch", 4, "most examples run together (peak memory grows with it)")
-	fs.IntVar(&cfg.QueueSize, "queue", 64, "most requests waiting; more get 503")
-	fs.IntVar(&cfg.ImageSize, "image-size", gomlx_vgg.DefaultSize, "side images are resized to when the input size is dynamic")
+	fs.Int64Var(&cfg.MaxBodyBytes, "max-body", def.MaxBodyBytes, "largest request body, in bytes")
+	fs.IntVar(&cfg.MaxPixels, "max-pixels", def.MaxPixels, "largest image, in pixels, checked from its header before decoding")
+	fs.IntVar(&cfg.MaxBatch, "max-batch", def.MaxBatch, "most examples run together (peak memory grows with it)")
+	fs.IntVar(&cfg.QueueSize, "queue", def.QueueSize, "most requests waiting; more get 503")
+	fs.IntVar(&cfg.ImageSize, "image-size", def.ImageSize, "side images are resized to when the input size is dynamic")
 	grace := fs.Duration("grace", 30*time.Second, "how long in-flight requests get to finish on SIGTERM")
 	pos, err := parse(fs, args)
 	if err != nil {

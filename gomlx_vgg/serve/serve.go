@@ -43,12 +43,18 @@ import (
 	"github.com/vggnb/vggnb/weights"
 )
 
-// Config bounds what the server accepts. Zero fields take the defaults.
+// DefaultMaxPixels is Config.MaxPixels' default, 16,777,216 (4096x4096): a
+// quarter of imagenet.DefaultMaxPixels, which bounds one image a user loads,
+// as a server decodes MaxReading images at once.
+const DefaultMaxPixels = 4096 * 4096
+
+// Config bounds what the server accepts. Zero fields take the defaults
+// (WithDefaults).
 type Config struct {
 	// MaxBodyBytes is the largest request body (default 32 MiB): more is 413.
 	MaxBodyBytes int64
 	// MaxPixels is the largest image, width x height, read from its header
-	// before decoding (default 16,777,216 = 4096x4096): more is 413.
+	// before decoding (default DefaultMaxPixels): more is 413.
 	MaxPixels int
 	// MaxBatch is the most examples run together, from one request or several
 	// (default 4: VGG19 at 224x224 gains nothing from larger batches on the
@@ -71,12 +77,14 @@ type Config struct {
 	MaxReading int
 }
 
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with its zero (or negative) fields set to their
+// defaults: what New serves with, and the defaults a command's flags show.
+func (c Config) WithDefaults() Config {
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 32 << 20
 	}
 	if c.MaxPixels <= 0 {
-		c.MaxPixels = 4096 * 4096
+		c.MaxPixels = DefaultMaxPixels
 	}
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 4
@@ -116,7 +124,7 @@ type Server struct {
 
 // New starts the batching worker for runner's model; Close stops it.
 func New(runner *freeze.Runner, cfg Config) *Server {
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	s := &Server{file: runner.File(), runner: runner, cfg: cfg,
 		queue: make(chan *job, cfg.QueueSize), reading: make(chan struct{}, cfg.MaxReading), stop: make(chan struct{}), done: make(chan struct{})}
 	go s.work()

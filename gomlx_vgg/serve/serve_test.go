@@ -320,3 +320,35 @@ func TestLoad(t *testing.T) {
 		t.Fatal(fmt.Sprint(rep.Failures))
 	}
 }
+
+// WithDefaults fills what is zero or negative, keeps what is set, and is
+// where the defaults are written (the CLI's flags show these).
+func TestWithDefaults(t *testing.T) {
+	def := serve.Config{}.WithDefaults()
+	if def.MaxPixels != serve.DefaultMaxPixels || serve.DefaultMaxPixels >= imagenet.DefaultMaxPixels {
+		t.Errorf("MaxPixels default %d, want DefaultMaxPixels %d (below imagenet's %d)", def.MaxPixels, serve.DefaultMaxPixels, imagenet.DefaultMaxPixels)
+	}
+	if def.ImageSize != gomlx_vgg.DefaultSize {
+		t.Errorf("ImageSize default %d, want %d", def.ImageSize, gomlx_vgg.DefaultSize)
+	}
+	for _, c := range []struct {
+		name string
+		in   serve.Config
+		want serve.Config
+	}{
+		{"zero", serve.Config{}, def},
+		{"negative", serve.Config{MaxBodyBytes: -1, MaxPixels: -1, MaxBatch: -1, BatchWindow: -1, QueueSize: -1, ImageSize: -1, Timeout: -1, MaxReading: -1}, def},
+		{"set", serve.Config{MaxBodyBytes: 10, MaxPixels: 20, MaxBatch: 3, BatchWindow: time.Second, QueueSize: 5, ImageSize: 32, Timeout: time.Minute, MaxReading: 7},
+			serve.Config{MaxBodyBytes: 10, MaxPixels: 20, MaxBatch: 3, BatchWindow: time.Second, QueueSize: 5, ImageSize: 32, Timeout: time.Minute, MaxReading: 7}},
+	} {
+		if got := c.in.WithDefaults(); got != c.want {
+			t.Errorf("%s: %+v.WithDefaults() = %+v, want %+v", c.name, c.in, got, c.want)
+		}
+	}
+	for name, v := range map[string]int64{"MaxBodyBytes": def.MaxBodyBytes, "MaxBatch": int64(def.MaxBatch), "BatchWindow": int64(def.BatchWindow),
+		"QueueSize": int64(def.QueueSize), "Timeout": int64(def.Timeout), "MaxReading": int64(def.MaxReading)} {
+		if v <= 0 {
+			t.Errorf("default %s = %d, want positive", name, v)
+		}
+	}
+}
