@@ -9,31 +9,11 @@ import (
 	"time"
 
 	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/gobackend"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/vggnb/vggnb/gomlx_vgg/internal/kernels"
 	"github.com/vggnb/vggnb/weights"
-)
-
-// Engine is what computes Outputs and Predict (Builder.Engine). ("Kernel" in
-// vggnb means the Jupyter kernel.)
-type Engine string
-
-// The engines.
-const (
-	// EngineAuto (the default) is EngineNative on the pure-Go backend and
-	// EngineGraph on any other (XLA: its own native convolution).
-	EngineAuto Engine = "auto"
-	// EngineNative runs the model with vggnb's own CPU kernels: a fused 3x3
-	// convolution + bias + ReLU (Winograd F(2x2, 3x3), or an indirect GEMM for
-	// the first layer; AVX-512, AVX2 or NEON assembly chosen at run time), 2x2
-	// max pooling and blocked dense layers, on the model's variables, with no
-	// graph to build or compile.
-	EngineNative Engine = "native"
-	// EngineGraph runs the GoMLX graph that Apply builds, on the model's backend.
-	EngineGraph Engine = "graph"
 )
 
 // NativeSIMD names the vector instructions EngineNative uses by default on
@@ -92,26 +72,6 @@ func (m *Model) kernels() kernels.Kernels {
 // its convolutions (bench/vgg reports the share of it reached). It is 0 where
 // the micro-kernel in use is not the AVX-512 one.
 func NativeFMAPeak(threads int, d time.Duration) float64 { return kernels.FMAPeak(threads, d) }
-
-// Engine says what runs this model's Outputs and Predict: EngineNative or EngineGraph.
-func (m *Model) Engine() Engine {
-	if m == nil {
-		return EngineGraph
-	}
-	switch m.cfg.engine {
-	case EngineNative, EngineGraph:
-		return m.cfg.engine
-	}
-	if m.onGoBackend() {
-		return EngineNative
-	}
-	return EngineGraph
-}
-
-// onGoBackend reports whether the model's backend is the pure-Go one.
-func (m *Model) onGoBackend() bool {
-	return m != nil && m.backend != nil && m.backend.Name() == gobackend.GetBackend().Name()
-}
 
 // nativeState is what the native kernels keep between runs: the convolutions
 // ready to run, two activation buffers used in turn and a Tape's activations.

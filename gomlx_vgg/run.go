@@ -33,14 +33,14 @@ func (m *Model) Predict(x *tensors.Tensor) (*tensors.Tensor, error) {
 // Outputs runs the model once on a preprocessed batch x (in the model's data
 // format) and returns the named layers' values, by name. AllLayers ("all") asks
 // for every layer; no names asks for the output layer. What computes them is
-// Kernels(): vggnb's native kernels, or the GoMLX graph, compiled once for a
+// Engine(): vggnb's native kernels, or the GoMLX graph, compiled once for a
 // set of names and an input shape and reused.
 func (m *Model) Outputs(x *tensors.Tensor, names ...string) (map[string]*tensors.Tensor, error) {
 	return m.outputs(m.Engine(), x, names)
 }
 
 // GraphOutputs is Outputs computed by the GoMLX graph that Apply builds, on the
-// model's backend, whatever Kernels() says: the second implementation that
+// model's backend, whatever Engine() says: the second implementation that
 // consistency checks compare the native kernels with.
 func (m *Model) GraphOutputs(x *tensors.Tensor, names ...string) (map[string]*tensors.Tensor, error) {
 	return m.outputs(EngineGraph, x, names)
@@ -65,12 +65,7 @@ func (m *Model) outputs(engine Engine, x *tensors.Tensor, names []string) (map[s
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out map[string]*tensors.Tensor
-	if engine == EngineNative {
-		out, err = m.nativeOutputs(x, names)
-	} else {
-		out, err = m.graphOutputs(x, names)
-	}
+	out, err := engines[engine].outputs(m, x, names)
 	if err != nil {
 		return nil, err
 	}
