@@ -276,13 +276,23 @@ func (b *Builder) LoadOptions(opts ...weights.Option) *Builder {
 // EngineNative or EngineGraph. Apply always builds the GoMLX graph (for
 // training, gradients and your own graphs), whatever this says.
 func (b *Builder) Engine(e Engine) *Builder {
-	switch e = Engine(strings.ToLower(string(e))); e {
-	case "", EngineAuto:
-		b.engine = EngineAuto
-	case EngineNative, EngineGraph:
-		b.engine = e
+	return choose(b, &b.engine, Engine(strings.ToLower(string(e))), "engine", EngineAuto, EngineNative, EngineGraph)
+}
+
+// choose sets *option to v, or to choices[0] (the default) when v is "", if v
+// is one of choices; otherwise the Builder fails naming what and the choices.
+func choose[T ~string](b *Builder, option *T, v T, what string, choices ...T) *Builder {
+	switch {
+	case v == "":
+		*option = choices[0]
+	case slices.Contains(choices, v):
+		*option = v
 	default:
-		return b.fail("engine must be %q, %q or %q, got %q", EngineAuto, EngineNative, EngineGraph, e)
+		quoted := make([]string, len(choices))
+		for i, c := range choices {
+			quoted[i] = strconv.Quote(string(c))
+		}
+		return b.fail("%s must be %s or %s, got %q", what, strings.Join(quoted[:len(quoted)-1], ", "), quoted[len(quoted)-1], v)
 	}
 	return b
 }
@@ -291,15 +301,7 @@ func (b *Builder) Engine(e Engine) *Builder {
 // the pure-Go backend (Apply, training): ConvGradientCustom (default) or
 // ConvGradientAutodiff, to compare the two.
 func (b *Builder) ConvGradient(g ConvGradient) *Builder {
-	switch g {
-	case "", ConvGradientCustom:
-		b.convGradient = ConvGradientCustom
-	case ConvGradientAutodiff:
-		b.convGradient = g
-	default:
-		return b.fail("conv gradient must be %q or %q, got %q", ConvGradientCustom, ConvGradientAutodiff, g)
-	}
-	return b
+	return choose(b, &b.convGradient, g, "conv gradient", ConvGradientCustom, ConvGradientAutodiff)
 }
 
 // SIMD chooses the vector instructions of the native engine's kernels:
@@ -312,15 +314,7 @@ func (b *Builder) SIMD(name string) *Builder { b.simd = name; return b }
 // ConvAlgorithm chooses the native engine's 3x3 convolution algorithm:
 // ConvWinograd (default) or ConvDirect, to compare.
 func (b *Builder) ConvAlgorithm(a ConvAlgorithm) *Builder {
-	switch a {
-	case "", ConvWinograd:
-		b.convAlg = ConvWinograd
-	case ConvDirect:
-		b.convAlg = a
-	default:
-		return b.fail("convolution algorithm must be %q or %q, got %q", ConvWinograd, ConvDirect, a)
-	}
-	return b
+	return choose(b, &b.convAlg, a, "convolution algorithm", ConvWinograd, ConvDirect)
 }
 
 // Done checks the configuration like Keras does, loads the weights and returns the model.

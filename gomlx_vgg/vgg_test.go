@@ -116,6 +116,10 @@ func TestKerasArgumentErrors(t *testing.T) {
 		{"weights path", VGG19().Weights("/nonexistent/vgg19.h5"), "/nonexistent/vgg19.h5"},
 		{"input rank", VGG19().InputShape(224, 224), "3 values"},
 		{"channels_first top", VGG16().Weights(WeightsSynthetic).DataFormat(weights.ChannelsFirst).InputShape(224, 224, 3), "(3, 224, 224)"},
+		// vggnb's own options: the choices named.
+		{"engine", VGG16().Engine("gpu"), `engine must be "auto", "native" or "graph", got "gpu"`},
+		{"conv gradient", VGG16().ConvGradient("numeric"), `conv gradient must be "custom" or "autodiff", got "numeric"`},
+		{"convolution algorithm", VGG16().ConvAlgorithm("fft"), `convolution algorithm must be "winograd" or "direct", got "fft"`},
 	} {
 		_, err := c.b.Notices(nil).Done()
 		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), c.want) {
