@@ -92,14 +92,15 @@ test-race:
 # h5py on first use, ~2 GB in $TMPDIR, reused by later runs), the PyTorch fidelity
 # checks and every notebook, executed once: the browser test's Run All, whose
 # executed notebooks the kernel package's notebook tests then check.
-# Two lines side by side (TEST_JOBS), each line's steps one after the other,
-# of about the same length: the notebooks (the browser keeps about one core
-# busy: Jupyter, GoNB's builds, Chromium), then the toolchains; and the
-# packages, after the kernels' plain builds, arm64 and the race detector.
+# Two lines side by side (TEST_JOBS; their output interleaved by lines), each
+# line's steps one after the other, of about the same length: the notebooks
+# (the browser keeps about one core busy: Jupyter, GoNB's builds, Chromium),
+# then the toolchains; and the packages, after the kernels' plain builds, arm64
+# and the race detector.
 EXECUTED = $(abspath $(OUT))/browser/executed
 TEST_JOBS ?= 2
 test: vet
-	$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=line test-notebooks test-packages
+	$(MAKE) --no-print-directory -j$(TEST_JOBS) test-notebooks test-packages
 
 # The browser test, the kernel package's tests on the notebooks it executed,
 # then test-toolchains.

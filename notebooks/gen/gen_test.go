@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // TestNotebooksUpToDate fails when a committed notebook differs from what its
@@ -32,6 +34,41 @@ func TestNotebooksUpToDate(t *testing.T) {
 	for _, p := range committed {
 		if _, ok := out[filepath.Join("..", "..", "notebooks", filepath.Base(p))]; !ok {
 			t.Errorf("%s has no source under notebooks/src", p)
+		}
+	}
+}
+
+// maxCodeColumns is the widest code line (a tab counted as 4) that Jupyter
+// Notebook's input column shows whole in the browser test's 1280-pixel window
+// (1026 pixels, about 9.3 per character): wider lines fail it there, minutes
+// into make test; this test fails them at once.
+const maxCodeColumns = 110
+
+func TestCodeFitsTheColumn(t *testing.T) {
+	out, err := generateAll(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, b := range out {
+		var nb struct {
+			Cells []struct {
+				CellType string   `json:"cell_type"`
+				Source   []string `json:"source"`
+			} `json:"cells"`
+		}
+		if err := json.Unmarshal(b, &nb); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		for i, c := range nb.Cells {
+			if c.CellType != "code" {
+				continue
+			}
+			for _, line := range c.Source {
+				line = strings.TrimRight(strings.ReplaceAll(line, "\t", "    "), "\n")
+				if n := utf8.RuneCountInString(line); n > maxCodeColumns {
+					t.Errorf("%s, cell %d: a code line of %d columns, more than %d: %q", filepath.Base(path), i, n, maxCodeColumns, line)
+				}
+			}
 		}
 	}
 }

@@ -94,7 +94,8 @@ func _() {
 	img, err := imagenet.DemoImage(imagenet.TargetSize(224, 224))
 	nb.Must(err)
 	if synthetic {
-		display.MustShow(display.Markdown("**⚠ SYNTHETIC weights: a random network's maps, not where the cat is.**"))
+		const warning = "**⚠ SYNTHETIC weights: a random network's maps, not where the cat is.**"
+		display.MustShow(display.Markdown(warning))
 	}
 	for i, mp := range maps {
 		over, err := display.GradCAMOverlay(img, mp.Heat, 0.4)
@@ -135,8 +136,8 @@ func _() {
 	nb.Must(err)
 	photo, err := imagenet.DemoImageFile()
 	nb.Must(err)
-	ref, err := torchref.Run(torchref.Options{Python: nb.Python(), Weights: path, Model: "vgg19", IncludeTop: true, Image: photo,
-		Height: 224, Width: 224, GradCAM: "block5_conv4", GradCAMClasses: top})
+	ref, err := torchref.Run(torchref.Options{Python: nb.Python(), Weights: path, Model: "vgg19",
+		IncludeTop: true, Image: photo, Height: 224, Width: 224, GradCAM: "block5_conv4", GradCAMClasses: top})
 	nb.Must(err)
 	truth, _ := consistency.FromTorch(ref)
 	passed := 0

@@ -155,8 +155,9 @@ func _() {
 	nb.Must(err)
 	coffee, err := imagenet.CoffeeImageFile()
 	nb.Must(err)
-	ref, err := torchref.Run(torchref.Options{Python: nb.Python(), Weights: path, Model: "vgg19", Image: photo, Height: imageSize,
-		Width: imageSize, Float32: true, Style: &torchref.Style{Image: coffee, Combination: nb.Flat(x)}})
+	ref, err := torchref.Run(torchref.Options{Python: nb.Python(), Weights: path, Model: "vgg19",
+		Image: photo, Height: imageSize, Width: imageSize, Float32: true,
+		Style: &torchref.Style{Image: coffee, Combination: nb.Flat(x)}})
 	nb.Must(err)
 	truth, f32 := consistency.FromTorch(ref)
 	got := consistency.FromTensors("GoMLX", map[string]*tensors.Tensor{"style_content_loss": nb.Scalar(l.Content),
@@ -196,8 +197,8 @@ func _() {
 	nb.Must(err)
 	coffee, err := imagenet.CoffeeImageFile()
 	nb.Must(err)
-	ref, err := torchref.Run(torchref.Options{Python: nb.Python(), Weights: path, Model: "vgg19", Image: photo, Height: imageSize,
-		Width: imageSize, Style: &torchref.Style{Image: coffee, Steps: steps,
+	ref, err := torchref.Run(torchref.Options{Python: nb.Python(), Weights: path, Model: "vgg19",
+		Image: photo, Height: imageSize, Width: imageSize, Style: &torchref.Style{Image: coffee, Steps: steps,
 			LearningRate: []float64{learningRate, 100, 0.96}}})
 	nb.Must(err)
 	run := ref.StyleRun
