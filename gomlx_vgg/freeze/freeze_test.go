@@ -219,8 +219,16 @@ func TestFrozenModelsAgree(t *testing.T) {
 			if c.gomlxOnnx > 0 {
 				loaded = onnxGoMLX(t, path)
 			}
+			xs := make([]*tensors.Tensor, len(c.dims))
 			for i, dims := range c.dims {
-				x := input(uint64(i+1), c.lo, c.hi, dims...)
+				xs[i] = input(uint64(i+1), c.lo, c.hi, dims...)
+			}
+			// ONNX Runtime runs every batch in one session (the model loaded once).
+			start := time.Now()
+			ortRes, ortErr := ortRuntime.RunBatches(ctx, path, freeze.InputName, xs, ort.Options{})
+			ortTook := time.Since(start) / time.Duration(len(xs))
+			for i, dims := range c.dims {
+				x := xs[i]
 				want, err := ref(x)
 				if err != nil {
 					t.Fatal(err)
@@ -244,12 +252,10 @@ func TestFrozenModelsAgree(t *testing.T) {
 				start := time.Now()
 				got, err := runner.Run(x)
 				check("runner", got, err, time.Since(start))
-				start = time.Now()
-				res, err := ortRuntime.Run(ctx, path, freeze.InputName, x, "")
-				if err == nil {
-					got = res.Output
+				if ortErr == nil {
+					got = ortRes[i].Output
 				}
-				check("onnxruntime", got, err, time.Since(start))
+				check("onnxruntime", got, ortErr, ortTook)
 				if loaded != nil && i < c.gomlxOnnx {
 					start = time.Now()
 					got, err = loaded(x)
@@ -360,6 +366,20 @@ func TestORTRunWith(t *testing.T) {
 	slices.Sort(s)
 	if res.Millis != s[1] {
 		t.Errorf("Millis = %v, want the median of %v", res.Millis, res.Runs)
+	}
+	// Batches of other sizes in one session: each answer in its place.
+	x2 := tensors.FromFlatDataAndDimensions([]float32{0, 0, 0, 1, 0, 0}, 2, 3)
+	all, err := ortRuntime.RunBatches(context.Background(), path, freeze.InputName, []*tensors.Tensor{x2, x}, ort.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Row [0 0 0]: relu(b) = [0.5 0]; row [1 0 0]: relu([1.5, 1]).
+	if len(all) != 2 || fmt.Sprint(tensors.MustCopyFlatData[float32](all[0].Output)) != "[0.5 0 1.5 1]" ||
+		fmt.Sprint(tensors.MustCopyFlatData[float32](all[1].Output)) != "[8.5 9]" {
+		t.Errorf("RunBatches = %v, want [0.5 0 1.5 1] then [8.5 9]", all)
+	}
+	if _, err := ortRuntime.RunBatches(context.Background(), path, freeze.InputName, nil, ort.Options{}); err == nil {
+		t.Error("RunBatches with no input: no error")
 	}
 }
 
