@@ -2,31 +2,15 @@ package imagenet
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"image"
 	"image/png"
 	"runtime"
 	"strings"
 	"testing"
-)
 
-// pngHeader returns the start of a PNG of w x h pixels (signature and IHDR):
-// enough for image.DecodeConfig, a few bytes for a gigapixel claim.
-func pngHeader(w, h int) []byte {
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
-	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
-	ihdr[8], ihdr[9] = 8, 2 // 8-bit RGB
-	chunk := append([]byte("IHDR"), ihdr...)
-	binary.Write(&b, binary.BigEndian, uint32(len(ihdr)))
-	b.Write(chunk)
-	binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(chunk))
-	return b.Bytes()
-}
+	"github.com/vggnb/vggnb/internal/hugepng"
+)
 
 // TestDecodeImgLimits: images and target sizes over the pixel limit are refused
 // from the header, before any decoding allocates their pixels.
@@ -42,7 +26,7 @@ func TestDecodeImgLimits(t *testing.T) {
 		opts []ImgOption
 		want string
 	}{
-		{"60000x60000 header", pngHeader(60000, 60000), nil, "image 60000x60000 is 3600000000 pixels, over the limit of 64000000"},
+		{"60000x60000 header", hugepng.New(60000, 60000), nil, "image 60000x60000 is 3600000000 pixels, over the limit of 64000000"},
 		{"8001x8000 png", big.Bytes(), nil, "image 8001x8000"},
 		{"target 100000x100000", DemoImagePNG(), []ImgOption{TargetSize(100000, 100000)}, "target size 100000x100000"},
 		{"lower limit", DemoImagePNG(), []ImgOption{MaxPixels(1000)}, "image 451x300 is 135300 pixels, over the limit of 1000"},

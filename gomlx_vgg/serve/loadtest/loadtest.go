@@ -8,10 +8,8 @@ package loadtest
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"hash/crc32"
 	"image"
 	"image/jpeg"
 	"image/png"
@@ -31,6 +29,7 @@ import (
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
 	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/gomlx_vgg/serve"
+	"github.com/vggnb/vggnb/internal/hugepng"
 	"github.com/vggnb/vggnb/internal/procstat"
 )
 
@@ -259,34 +258,13 @@ func peakRSS() float64 {
 	return float64(kb) / 1024
 }
 
-// HugePNG is a PNG whose header says width x height (a few dozen bytes,
-// claiming gigapixels): what a decompression bomb starts with.
-func HugePNG(width, height int) []byte {
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], uint32(width))
-	binary.BigEndian.PutUint32(ihdr[4:], uint32(height))
-	ihdr[8], ihdr[9] = 8, 2 // 8-bit RGB
-	chunk := func(kind string, data []byte) {
-		binary.Write(&b, binary.BigEndian, uint32(len(data)))
-		b.WriteString(kind)
-		b.Write(data)
-		binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(append([]byte(kind), data...)))
-	}
-	chunk("IHDR", ihdr)
-	chunk("IDAT", []byte{0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01})
-	chunk("IEND", nil)
-	return b.Bytes()
-}
-
 // Malformed are requests a server must refuse with a 4xx and a JSON error,
 // made around a valid PNG.
 func Malformed(png []byte) []Request {
 	return []Request{
 		{Name: "truncated png", ContentType: "image/png", Body: png[:len(png)/2]},
 		{Name: "garbage as png", ContentType: "image/png", Body: []byte("this is not an image at all, only text")},
-		{Name: "60000x60000 png header", ContentType: "image/png", Body: HugePNG(60000, 60000)},
+		{Name: "60000x60000 png header", ContentType: "image/png", Body: hugepng.New(60000, 60000)},
 		{Name: "empty body", ContentType: "image/png"},
 		{Name: "json wrong shape", ContentType: "application/json", Body: []byte(`{"shape": [1, 5, 5, 7], "data": [1]}`)},
 		{Name: "json syntax", ContentType: "application/json", Body: []byte(`{"shape": [1, 2`)},
