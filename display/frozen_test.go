@@ -8,6 +8,7 @@ import (
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
+	"github.com/vggnb/vggnb/gomlx_vgg/freeze/adapt"
 )
 
 func TestFrozenGraph(t *testing.T) {
@@ -15,7 +16,7 @@ func TestFrozenGraph(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := freeze.FromVGG(m)
+	n, err := adapt.VGG(m)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
+	"github.com/vggnb/vggnb/gomlx_vgg/freeze/adapt"
 	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/gomlx_vgg/mlp"
 	"github.com/vggnb/vggnb/gomlx_vgg/serve"
@@ -51,14 +52,14 @@ func frozen(which string) (*freeze.Net, error) {
 		if err != nil {
 			return nil, err
 		}
-		return freeze.FromVGG(m)
+		return adapt.VGG(m)
 	case "mlp":
 		m := mlp.New(mlp.Config{}, nil)
 		d := mlp.RandomDataset(1000, 10, 1)
 		if _, err := m.Train(d, 20, nil, nil, 0, nil); err != nil {
 			return nil, err
 		}
-		return freeze.FromMLP(m)
+		return adapt.MLP(m)
 	}
 	return nil, fmt.Errorf("-model %q: vgg19 or mlp", which)
 }

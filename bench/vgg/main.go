@@ -34,6 +34,7 @@ import (
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
+	"github.com/vggnb/vggnb/gomlx_vgg/freeze/adapt"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze/ort"
 	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/internal/environ"
@@ -222,7 +223,7 @@ func compareBuilds(reps int) {
 // (reps runs after one untimed, median, in seconds), after checking that ONNX
 // Runtime's block5_pool equals the Go model's on the first case.
 func runORT(rt ort.Runtime, m *gomlx_vgg.Model, threads, reps int) (map[string]float64, string) {
-	net, err := freeze.FromVGG(m)
+	net, err := adapt.VGG(m)
 	check(err)
 	dir, err := os.MkdirTemp("", "bench-vgg-")
 	check(err)

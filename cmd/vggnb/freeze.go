@@ -11,6 +11,7 @@ import (
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
+	"github.com/vggnb/vggnb/gomlx_vgg/freeze/adapt"
 	"github.com/vggnb/vggnb/gomlx_vgg/serve"
 )
 
@@ -50,7 +51,7 @@ func (v *vggFlags) net(ctx context.Context, stderr io.Writer) (*freeze.Net, erro
 			return nil, err
 		}
 	}
-	return freeze.FromVGG(m)
+	return adapt.VGG(m)
 }
 
 // freezeCmd writes a VGG model as one ONNX file, or lists a frozen file.

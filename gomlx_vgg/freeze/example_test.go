@@ -7,6 +7,7 @@ import (
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
+	"github.com/vggnb/vggnb/gomlx_vgg/freeze/adapt"
 	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/weights"
 )
@@ -21,7 +22,7 @@ func ExampleNet_WriteFile() {
 	if m, err = m.Truncate("block2_pool"); err != nil {
 		panic(err)
 	}
-	net, err := freeze.FromVGG(m)
+	net, err := adapt.VGG(m)
 	if err != nil {
 		panic(err)
 	}

@@ -19,10 +19,10 @@
 //   - opset 13 and IR version 7: accepted by Debian 12's python3-onnx 1.12 checker
 //     (opset <= 17, IR <= 8) and by ONNX Runtime 1.17 and later.
 //
-// A Net is the network in Keras' terms (layers with weights); FromVGG, FromMLP,
-// FromStacked and FromSurgery make one from a model, Net.WriteFile writes it
-// (atomically), Open reads a frozen file back, File.Summary lists its nodes and
-// Runner runs it in GoMLX.
+// A Net is the network in Keras' terms (layers with weights); package
+// freeze/adapt makes one from a model (adapt.VGG, MLP, Stacked, Surgery),
+// Net.WriteFile writes it (atomically), Open reads a frozen file back,
+// File.Summary lists its nodes and Runner runs it in GoMLX.
 package freeze
 
 import (

@@ -22,6 +22,7 @@ import (
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
+	"github.com/vggnb/vggnb/gomlx_vgg/freeze/adapt"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze/ort"
 	"github.com/vggnb/vggnb/gomlx_vgg/mlp"
 	"github.com/vggnb/vggnb/gomlx_vgg/transfer"
@@ -97,7 +98,7 @@ func vggCase(b *gomlx_vgg.Builder, cut string) func(t *testing.T) (*freeze.Net, 
 				t.Fatal(err)
 			}
 		}
-		n, err := freeze.FromVGG(m)
+		n, err := adapt.VGG(m)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,7 +136,7 @@ func frozenCases() []frozenCase {
 		}, dims: [][]int{vgg, {3, 224, 224, 3}}, lo: -124, hi: 152},
 		{name: "mlp", net: func(t *testing.T) (*freeze.Net, func(*tensors.Tensor) (*tensors.Tensor, error)) {
 			m := trainedMLP(t)
-			n, err := freeze.FromMLP(m)
+			n, err := adapt.MLP(m)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -150,7 +151,7 @@ func frozenCases() []frozenCase {
 			if err != nil {
 				t.Fatal(err)
 			}
-			n, err := freeze.FromStacked(s)
+			n, err := adapt.Stacked(s)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -161,7 +162,7 @@ func frozenCases() []frozenCase {
 			if err != nil {
 				t.Fatal(err)
 			}
-			n, err := freeze.FromStacked(s)
+			n, err := adapt.Stacked(s)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -176,7 +177,7 @@ func frozenCases() []frozenCase {
 			if err != nil {
 				t.Fatal(err)
 			}
-			n, err := freeze.FromSurgery(s)
+			n, err := adapt.Surgery(s)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -58,7 +58,7 @@ type File struct {
 var ErrBadFile = errors.New("freeze: not an ONNX file vggnb reads")
 
 // Open reads the frozen ONNX file at path: any ONNX file with one float32 input
-// and one output; Runner runs the ops that FromVGG & co. write.
+// and one output; Runner runs the ops that Net.WriteFile writes.
 func Open(path string) (*File, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
+	"github.com/vggnb/vggnb/gomlx_vgg/freeze/adapt"
 	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/gomlx_vgg/mlp"
 	"github.com/vggnb/vggnb/gomlx_vgg/serve"
@@ -34,7 +35,7 @@ func frozenMLP(t testing.TB) *freeze.Runner {
 	if _, err := m.Train(d, 10, nil, nil, 0, nil); err != nil {
 		t.Fatal(err)
 	}
-	return runnerOf(t, func() (*freeze.Net, error) { return freeze.FromMLP(m) })
+	return runnerOf(t, func() (*freeze.Net, error) { return adapt.MLP(m) })
 }
 
 // frozenVGG is VGG19 without its top (synthetic weights), frozen in memory.
@@ -44,7 +45,7 @@ func frozenVGG(t testing.TB) *freeze.Runner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return runnerOf(t, func() (*freeze.Net, error) { return freeze.FromVGG(m) })
+	return runnerOf(t, func() (*freeze.Net, error) { return adapt.VGG(m) })
 }
 
 func runnerOf(t testing.TB, net func() (*freeze.Net, error)) *freeze.Runner {

@@ -52,6 +52,7 @@ import (
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
+	"github.com/vggnb/vggnb/gomlx_vgg/freeze/adapt"
 	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/gomlx_vgg/mlp"
 	"github.com/vggnb/vggnb/gomlx_vgg/serve"
@@ -64,7 +65,7 @@ import (
 ## 1. Train the MLP, then freeze it
 
 The seed's MLP with batch normalisation before each ReLU and dropout 0.2 (the "Keras as a simplified interface to
-TensorFlow" post's test-phase example): 1,200 SGD steps on Fashion-MNIST. `freeze.FromMLP` takes it in the test
+TensorFlow" post's test-phase example): 1,200 SGD steps on Fashion-MNIST. `adapt.MLP` takes it in the test
 phase and `WriteFile` writes one ONNX file (atomically: whole or not at all). The model's own predictions on the
 first 100 test images are saved beside it, for the comparison in section 3.
 */
@@ -81,7 +82,7 @@ func _() {
 	fmt.Printf("trained %d steps in %.1fs: test accuracy %.4f\n",
 		m.Steps(), time.Since(t0).Seconds(), acc)
 
-	net, err := freeze.FromMLP(m)
+	net, err := adapt.MLP(m)
 	nb.Must(err)
 	path := filepath.Join(nb.Dir("05"), "mlp.onnx")
 	nb.Must(net.WriteFile(path))
@@ -171,7 +172,7 @@ func _() {
 	if _, synthetic := nb.VGG19Weights(); synthetic {
 		display.MustShow(display.Markdown("**⚠ " + weights.SyntheticNotice + "**"))
 	}
-	frozen, err := freeze.FromVGG(m)
+	frozen, err := adapt.VGG(m)
 	nb.Must(err)
 	path := filepath.Join(nb.Dir("05"), "vgg19_notop.onnx")
 	nb.Must(frozen.WriteFile(path))

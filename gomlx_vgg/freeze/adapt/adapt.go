@@ -1,4 +1,9 @@
-package freeze
+// Package adapt turns vggnb's models into freeze.Nets, the networks that
+// freeze writes as ONNX: a VGG model (VGG), the MNIST MLP (MLP, batch norm
+// folded into the dense layers), and transfer learning's stacked models and
+// surgeries (Stacked, Surgery). The exporter, the reader and the runner are
+// package freeze's and know none of these models.
+package adapt
 
 import (
 	"fmt"
@@ -10,22 +15,23 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
+	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
 	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/gomlx_vgg/mlp"
 	"github.com/vggnb/vggnb/gomlx_vgg/transfer"
 	"github.com/vggnb/vggnb/weights"
 )
 
-// FromVGG is the network of a VGG model up to its output (gomlx_vgg.Model.Truncate
+// VGG is the network of a VGG model up to its output (gomlx_vgg.Model.Truncate
 // cuts it), with its pooling and top as built. The input is NHWC whatever the
 // model's data format (a channels_first model flattens in (C, H, W) order,
 // which the frozen graph keeps); H and W are dynamic unless the top fixes them.
-func FromVGG(m *gomlx_vgg.Model) (*Net, error) {
+func VGG(m *gomlx_vgg.Model) (*freeze.Net, error) {
 	if m == nil {
 		return nil, fmt.Errorf("freeze: a nil VGG model")
 	}
 	all := m.Layers()
-	n := &Net{Name: m.Name, Title: m.Title(), Meta: vggMeta(m)}
+	n := &freeze.Net{Name: m.Name, Title: m.Title(), Meta: vggMeta(m)}
 	in := all[0].OutputShape
 	if m.DataFormat() == weights.ChannelsFirst {
 		in = []int{in[0], in[2], in[3], in[1]}
@@ -51,7 +57,7 @@ func FromVGG(m *gomlx_vgg.Model) (*Net, error) {
 
 // imageNetLabels are the ImageNet class names if out, a predictions layer, has
 // 1000 units; else nil.
-func imageNetLabels(out Layer) []string {
+func imageNetLabels(out freeze.Layer) []string {
 	if out.Bias == nil || out.Bias.Shape().Size() != 1000 {
 		return nil
 	}
@@ -72,16 +78,16 @@ func vggMeta(m *gomlx_vgg.Model) map[string]string {
 }
 
 // vggLayer is layer l of the VGG model m, with its weights.
-func vggLayer(m *gomlx_vgg.Model, l gomlx_vgg.Layer) (Layer, error) {
-	fl := Layer{Name: l.Name, Class: l.Class, Same: true, Activation: l.Activation,
+func vggLayer(m *gomlx_vgg.Model, l gomlx_vgg.Layer) (freeze.Layer, error) {
+	fl := freeze.Layer{Name: l.Name, Class: l.Class, Same: true, Activation: l.Activation,
 		ChannelsFirst: m.DataFormat() == weights.ChannelsFirst}
 	if fl.Activation == "" {
-		fl.Activation = ActivationRelu // (unused by layers without weights)
+		fl.Activation = freeze.ActivationRelu // (unused by layers without weights)
 	}
 	if l.Params > 0 {
 		var err error
 		if fl.Kernel, fl.Bias, err = m.LayerWeights(l.Name); err != nil {
-			return Layer{}, fmt.Errorf("freeze: %w", err)
+			return freeze.Layer{}, fmt.Errorf("freeze: %w", err)
 		}
 	}
 	return fl, nil
@@ -122,17 +128,17 @@ func denseWeights(store *model.Store, layer string) (kernel, bias *tensors.Tenso
 // default, which package mlp uses), folded into the Dense before it.
 const BatchNormEpsilon = 1e-3
 
-// FromMLP is the MLP in the test phase: Dense layers dense_1 … dense_N (relu,
+// MLP is the MLP in the test phase: Dense layers dense_1 … dense_N (relu,
 // the last softmax), each hidden one's batch normalisation folded into its
 // weights, dropout gone. Input (N, 784): images flattened, in [0, 1] as
 // mlp.Dataset holds them. The model must have been trained or run once (its
 // variables are created on first use).
-func FromMLP(m *mlp.Model) (*Net, error) {
+func MLP(m *mlp.Model) (*freeze.Net, error) {
 	if m == nil {
 		return nil, fmt.Errorf("freeze: a nil MLP")
 	}
 	store := m.Store()
-	n := &Net{Name: "mlp", Labels: mlp.FashionMNISTClasses,
+	n := &freeze.Net{Name: "mlp", Labels: mlp.FashionMNISTClasses,
 		Meta: map[string]string{"vggnb.steps": fmt.Sprint(m.Steps())}}
 	if m.Classes != len(mlp.FashionMNISTClasses) {
 		n.Labels = nil
@@ -143,9 +149,9 @@ func FromMLP(m *mlp.Model) (*Net, error) {
 		if err != nil {
 			return nil, err
 		}
-		l := Layer{Name: name, Class: weights.Dense, Kernel: k, Bias: b, Activation: ActivationRelu}
+		l := freeze.Layer{Name: name, Class: weights.Dense, Kernel: k, Bias: b, Activation: freeze.ActivationRelu}
 		if i == len(m.Hidden) {
-			l.Activation = ActivationSoftmax
+			l.Activation = freeze.ActivationSoftmax
 		} else if m.BatchNorm {
 			if l.Kernel, l.Bias, err = foldBatchNorm(store, fmt.Sprintf("batch_normalization_%d", i+1), k, b); err != nil {
 				return nil, err
@@ -200,15 +206,15 @@ func foldBatchNorm(store *model.Store, bn string, k, b *tensors.Tensor) (*tensor
 		tensors.FromFlatDataAndDimensions(bd, out), nil
 }
 
-// FromStacked is a transfer-learning model: its VGG base up to the cut, then
+// Stacked is a transfer-learning model: its VGG base up to the cut, then
 // the head conv2d_1 (3x3 'valid', relu), max_pooling2d_1, flatten_1, dense_1
 // (relu), dense_2 (softmax), dropout_1 gone; or the head alone (transfer.NewHead).
-func FromStacked(s *transfer.Stacked) (*Net, error) {
+func Stacked(s *transfer.Stacked) (*freeze.Net, error) {
 	if s == nil {
 		return nil, fmt.Errorf("freeze: a nil transfer model")
 	}
 	all := s.Layers()
-	n := &Net{Name: "transfer", Title: s.Title(), Input: append([]int{-1}, all[0].OutputShape[1:]...),
+	n := &freeze.Net{Name: "transfer", Title: s.Title(), Input: append([]int{-1}, all[0].OutputShape[1:]...),
 		Meta: map[string]string{}}
 	if s.Base != nil {
 		n.Meta = vggMeta(s.Base)
@@ -223,7 +229,7 @@ func FromStacked(s *transfer.Stacked) (*Net, error) {
 			n.Layers = append(n.Layers, fl)
 			continue
 		}
-		fl := Layer{Name: l.Name, Class: l.Class, Activation: ActivationRelu}
+		fl := freeze.Layer{Name: l.Name, Class: l.Class, Activation: freeze.ActivationRelu}
 		var err error
 		switch l.Class {
 		case weights.Conv2D:
@@ -231,7 +237,7 @@ func FromStacked(s *transfer.Stacked) (*Net, error) {
 		case weights.Dense:
 			fl.Kernel, fl.Bias, err = denseWeights(s.Store(), l.Name)
 			if i+1 == len(all)-1 {
-				fl.Activation = ActivationSoftmax
+				fl.Activation = freeze.ActivationSoftmax
 			}
 		case weights.Dropout:
 			continue // the test phase
@@ -244,19 +250,19 @@ func FromStacked(s *transfer.Stacked) (*Net, error) {
 	return n, nil
 }
 
-// FromSurgery is the layer-surgery model: new_conv (5x5, 'same', no
+// Surgery is the layer-surgery model: new_conv (5x5, 'same', no
 // activation) on the input, then the VGG's layers from block1_pool to
 // predictions.
-func FromSurgery(s *transfer.Surgery) (*Net, error) {
+func Surgery(s *transfer.Surgery) (*freeze.Net, error) {
 	if s == nil {
 		return nil, fmt.Errorf("freeze: a nil surgery model")
 	}
 	all := s.Layers()
-	n := &Net{Name: "surgery", Title: s.Title(), Input: []int{-1, all[0].OutputShape[1], all[0].OutputShape[2], all[0].OutputShape[3]},
+	n := &freeze.Net{Name: "surgery", Title: s.Title(), Input: []int{-1, all[0].OutputShape[1], all[0].OutputShape[2], all[0].OutputShape[3]},
 		Meta: vggMeta(s.Base)}
 	for _, l := range all[1:] {
 		if l.Name == transfer.NewConv {
-			fl := Layer{Name: l.Name, Class: weights.Conv2D, Same: true, Activation: ActivationLinear}
+			fl := freeze.Layer{Name: l.Name, Class: weights.Conv2D, Same: true, Activation: freeze.ActivationLinear}
 			var err error
 			if fl.Kernel, fl.Bias, err = convWeights(s.Store(), l.Name); err != nil {
 				return nil, err
