@@ -26,6 +26,7 @@ import (
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze/ort"
 	"github.com/vggnb/vggnb/gomlx_vgg/mlp"
 	"github.com/vggnb/vggnb/gomlx_vgg/transfer"
+	"github.com/vggnb/vggnb/internal/python"
 	"github.com/vggnb/vggnb/weights"
 )
 
@@ -271,10 +272,7 @@ func TestFrozenModelsAgree(t *testing.T) {
 // checks the declared versions.
 func checkONNX(t *testing.T, path string) {
 	t.Helper()
-	py := os.Getenv("VGGNB_PYTHON")
-	if py == "" {
-		py = "/usr/bin/python3"
-	}
+	py := python.FromEnv()
 	script := `import sys, onnx
 m = onnx.load(sys.argv[1])
 onnx.checker.check_model(m, full_check=True)
