@@ -65,21 +65,24 @@ test-toolchains:
 
 # arm64: the kernels' tests, cross-compiled and run under qemu-user on each of
 # QEMU_CPUS (every NEON routine against the portable Go: the plain ARMv8.0
-# Cortex-A72 shows no newer instruction crept in), and gomlx_vgg's
-# native-against-graph checks on the first of them (the NEON kernels against
-# the portable GoMLX graph and the textbook convolution).
-ARM64_GOMLX_VGG_TESTS = TestNativeMatchesGraph/vgg16/max|TestNativeMatchesGraph/vgg19/avg|TestConvolveMatchesIm2col|TestTapeMatchesGraph|TestNativeRepacks
+# Cortex-A72 shows no newer instruction crept in), and gomlx_vgg's (and the
+# tape's) native-against-graph checks on the first of them (the NEON kernels
+# against the portable GoMLX graph, its autodiff and the textbook convolution).
+ARM64_GOMLX_VGG_TESTS = TestNativeMatchesGraph/vgg16/max|TestNativeMatchesGraph/vgg19/avg|TestConvolveMatchesIm2col|TestNativeRepacks
 test-arm64:
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	GOARCH=arm64 GOEXPERIMENT= $(GO) test -c -o $$tmp/kernels.test ./gomlx_vgg/internal/kernels; \
 	GOARCH=arm64 GOEXPERIMENT= $(GO) test -c -o $$tmp/gomlx_vgg.test ./gomlx_vgg; \
+	GOARCH=arm64 GOEXPERIMENT= $(GO) test -c -o $$tmp/tape.test ./gomlx_vgg/tape; \
 	for cpu in $(QEMU_CPUS); do \
 	  echo "== arm64 (qemu -cpu $$cpu): kernels"; \
 	  (cd gomlx_vgg/internal/kernels && qemu-aarch64-static -cpu $$cpu $$tmp/kernels.test -test.count=1); \
 	done; \
 	cpu=$(firstword $(QEMU_CPUS)); \
 	echo "== arm64 (qemu -cpu $$cpu): gomlx_vgg"; \
-	(cd gomlx_vgg && qemu-aarch64-static -cpu $$cpu $$tmp/gomlx_vgg.test -test.count=1 -test.run '$(ARM64_GOMLX_VGG_TESTS)')
+	(cd gomlx_vgg && qemu-aarch64-static -cpu $$cpu $$tmp/gomlx_vgg.test -test.count=1 -test.run '$(ARM64_GOMLX_VGG_TESTS)'); \
+	echo "== arm64 (qemu -cpu $$cpu): gomlx_vgg/tape"; \
+	(cd gomlx_vgg/tape && qemu-aarch64-static -cpu $$cpu $$tmp/tape.test -test.count=1 -test.run 'TestTapeMatchesGraph')
 
 # The race detector on what runs concurrently: a model and its Truncate() on the
 # native kernels, the notebook runner's parallel runs. (Tests that go through the

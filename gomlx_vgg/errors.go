@@ -12,14 +12,12 @@ var (
 	// ErrConfig: a Builder option or combination that Keras would refuse too
 	// (an unknown model, include_top with the wrong input_shape, ...).
 	ErrConfig = errors.New("gomlx_vgg: invalid model configuration")
-	// ErrUnknownLayer: a layer name the model does not have (or, for Record,
-	// that is not a convolution).
+	// ErrUnknownLayer: a layer name the model does not have (or, for
+	// package tape, that is not a convolution).
 	ErrUnknownLayer = errors.New("gomlx_vgg: no such layer")
 	// ErrInputShape: an input (or a gradient) whose type or shape the model
 	// cannot take.
 	ErrInputShape = errors.New("gomlx_vgg: input does not fit the model")
-	// ErrNotRecordable: a model the native backward pass (Record) cannot run.
-	ErrNotRecordable = errors.New("gomlx_vgg: model cannot be recorded")
 	// ErrBackend: a compute backend that is unknown or not in this binary.
 	ErrBackend = errors.New("gomlx_vgg: backend not available")
 )

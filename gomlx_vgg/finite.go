@@ -48,8 +48,10 @@ func checkFinite(layer, what string, v []float32) error {
 	return &e
 }
 
-// checkFiniteTensor is checkFinite on a float32 tensor.
-func checkFiniteTensor(layer, what string, t *tensors.Tensor) error {
+// CheckFinite returns a *NonFiniteError naming layer and what ("input",
+// "kernel", "bias", "output") if the float32 tensor t holds NaN or ±Inf, else
+// nil: the check every engine makes on its inputs, weights and outputs.
+func CheckFinite(layer, what string, t *tensors.Tensor) error {
 	var err error
 	tensors.ConstFlatData(t, func(v []float32) { err = checkFinite(layer, what, v) })
 	return err
@@ -65,10 +67,10 @@ func (m *Model) traceNonFinite(last string, output error) error {
 			if err != nil {
 				return err
 			}
-			if err := checkFiniteTensor(l.Name, "kernel", kt); err != nil {
+			if err := CheckFinite(l.Name, "kernel", kt); err != nil {
 				return err
 			}
-			if err := checkFiniteTensor(l.Name, "bias", bt); err != nil {
+			if err := CheckFinite(l.Name, "bias", bt); err != nil {
 				return err
 			}
 		}

@@ -74,12 +74,10 @@ func (m *Model) kernels() kernels.Kernels {
 func NativeFMAPeak(threads int, d time.Duration) float64 { return kernels.FMAPeak(threads, d) }
 
 // nativeState is what the native kernels keep between runs: the convolutions
-// ready to run, two activation buffers used in turn and a Tape's activations.
+// ready to run and two activation buffers used in turn.
 type nativeState struct {
 	convs map[string]*nativeConv
 	bufs  [2][]float32
-	// tape holds a Tape's kept activations (Record), reused by the next one.
-	tape [][]float32
 }
 
 // nativeConv is a layer's convolution, with the variable values it was made
@@ -92,7 +90,8 @@ type nativeConv struct {
 }
 
 // LayerWeights returns the current values of the named layer's kernel and bias
-// (Conv2D: (3, 3, in, out); Dense: (in, out)), as Keras' layer.get_weights().
+// (Conv2D: (3, 3, in, out); Dense: (in, out)), as Keras' layer.get_weights();
+// with Weights("none"), the values given on first use, as Predict's.
 func (m *Model) LayerWeights(layer string) (kernel, bias *tensors.Tensor, err error) {
 	if err := m.built(); err != nil {
 		return nil, nil, err
@@ -106,6 +105,9 @@ func (m *Model) LayerWeights(layer string) (kernel, bias *tensors.Tensor, err er
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := m.store.InitializeVariables(m.backend, nil); err != nil {
+		return nil, nil, fmt.Errorf("gomlx_vgg: %s: initialising variables: %w", m, err)
+	}
 	return m.variableValues(layer)
 }
 
@@ -162,7 +164,7 @@ func (m *Model) prepareConv(layer string) (*nativeConv, error) {
 	}
 	// The kernels' ReLU would hide a NaN weight (max(NaN, 0) is 0 in SIMD):
 	// checked here, once per preparation, as the graph reports it.
-	if err := errors.Join(checkFiniteTensor(layer, "kernel", kt), checkFiniteTensor(layer, "bias", bt)); err != nil {
+	if err := errors.Join(CheckFinite(layer, "kernel", kt), CheckFinite(layer, "bias", bt)); err != nil {
 		return nil, fmt.Errorf("gomlx_vgg: %s: %w", m, err)
 	}
 	var cv *kernels.Conv3x3

@@ -60,7 +60,7 @@ func (m *Model) outputs(engine Engine, x *tensors.Tensor, names []string) (map[s
 	if x.DType() != dtypes.Float32 {
 		return nil, withKind(ErrInputShape, fmt.Errorf("gomlx_vgg: %s: input must be float32, got %s", m, x.Shape()))
 	}
-	if err := checkFiniteTensor(weights.InputLayerName, "input", x); err != nil {
+	if err := CheckFinite(weights.InputLayerName, "input", x); err != nil {
 		return nil, fmt.Errorf("gomlx_vgg: %s on input %v: %w", m, x.Shape().Dimensions, err)
 	}
 	m.mu.Lock()
@@ -73,7 +73,7 @@ func (m *Model) outputs(engine Engine, x *tensors.Tensor, names []string) (map[s
 	// a weight at or before the first output (in network order) that has them.
 	for _, l := range m.layers {
 		if t, ok := out[l.Name]; ok {
-			if err := checkFiniteTensor(l.Name, "output", t); err != nil {
+			if err := CheckFinite(l.Name, "output", t); err != nil {
 				return nil, fmt.Errorf("gomlx_vgg: %s on input %v: %w", m, x.Shape().Dimensions, m.traceNonFinite(l.Name, err))
 			}
 		}

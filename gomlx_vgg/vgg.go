@@ -124,3 +124,27 @@ func (m *Model) Synthetic() bool { return m.synthetic }
 
 // WeightsSource is the weight file the model loaded, "synthetic:..." or "none".
 func (m *Model) WeightsSource() string { return m.source }
+
+// Context is the context whose cancellation stops the model's downloads and
+// native runs between layers (Builder.Context; context.Background unless set).
+func (m *Model) Context() context.Context { return m.ctx }
+
+// ConvAlgorithm is the native engine's 3x3 convolution algorithm for this
+// model (Builder.ConvAlgorithm; ConvWinograd unless set).
+func (m *Model) ConvAlgorithm() ConvAlgorithm {
+	if m.kernels().Winograd() {
+		return ConvWinograd
+	}
+	return ConvDirect
+}
+
+// CheckInput returns nil if a batch of the given shape (in the model's data
+// format) fits its input_shape, else an error of kind ErrInputShape naming
+// both: what Predict checks before running (ErrConfig for a zero or nil
+// Model).
+func (m *Model) CheckInput(dims []int) error {
+	if err := m.built(); err != nil {
+		return err
+	}
+	return m.checkDims(dims)
+}

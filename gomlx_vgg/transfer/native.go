@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/ml/train"
 	"github.com/gomlx/gomlx/ml/train/loss"
 
+	"github.com/vggnb/vggnb/gomlx_vgg/tape"
 	"github.com/vggnb/vggnb/weights"
 )
 
@@ -20,13 +21,13 @@ import (
 // native kernels, built for one Freeze setting:
 //
 //  1. the base runs forward, keeping the activations its backward pass needs
-//     (gomlx_vgg.Model.Record);
+//     (tape.Recorder.Record);
 //  2. the head graph computes the loss as train.Trainer does (the main loss,
 //     a batch mean, plus any regularisation terms) and, by GoMLX's autodiff,
 //     its gradients with respect to the base's output and to the head's
 //     trainable variables, in training mode (dropout on);
 //  3. the base's backward pass gives its trainable convolutions' gradients
-//     from the output's (gomlx_vgg.Tape.Backward);
+//     from the output's (tape.Tape.Backward);
 //  4. the update graph hands all the gradients to the optimizer
 //     (train.OptimizeWithGradients), in the order of the store's trainable
 //     variables, as its UpdateGraph would after differentiating.
@@ -34,6 +35,7 @@ import (
 // The optimizer, its state variables, the global step and the dropout's
 // random state are GoMLX's, as with train.Trainer: checkpoints are the same.
 type nativeStep struct {
+	rec          *tape.Recorder
 	head, update *model.Exec
 	// vars are the store's trainable variables, the update graph's inputs.
 	// Those of the base's layers (in convs) get their gradients from the
@@ -54,7 +56,11 @@ func (ns *nativeStep) finalize() {
 // newNativeStep builds the step's graphs for the store's trainable variables now.
 func (t *Trainer) newNativeStep() (*nativeStep, error) {
 	s := t.s
-	ns := &nativeStep{}
+	rec, err := tape.New(s.Base)
+	if err != nil {
+		return nil, err
+	}
+	ns := &nativeStep{rec: rec}
 	baseLayer := map[string]bool{}
 	for _, l := range s.Base.Layers() {
 		if l.Class == weights.Conv2D {
@@ -81,7 +87,6 @@ func (t *Trainer) newNativeStep() (*nativeStep, error) {
 			headVars = append(headVars, v)
 		}
 	}
-	var err error
 	ns.head, err = model.NewExec(s.backend, s.store, func(scope *model.Scope, in []*Node) []*Node {
 		features, labels := in[0], in[1]
 		g := features.Graph()
@@ -129,16 +134,16 @@ func (t *Trainer) nativeStep(x, y *tensors.Tensor) (float32, error) {
 		t.native = ns
 	}
 	ns := t.native
-	tape, err := t.s.Base.Record(x, ns.convs...)
+	tp, err := ns.rec.Record(x, ns.convs...)
 	if err != nil {
 		return 0, err
 	}
-	outs, err := ns.head.Exec(tape.Output(), y)
+	outs, err := ns.head.Exec(tp.Output(), y)
 	if err != nil {
 		return 0, fmt.Errorf("head: %w", err)
 	}
 	lossValue, dFeatures, headGrads := outs[0], outs[1], outs[2:]
-	baseGrads, err := tape.Backward(dFeatures)
+	baseGrads, err := tp.Backward(dFeatures)
 	if err != nil {
 		return 0, err
 	}

@@ -9,6 +9,8 @@ import (
 	"github.com/gomlx/gomlx/ml/train"
 	"github.com/gomlx/gomlx/ml/train/loss"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
+
+	"github.com/vggnb/vggnb/gomlx_vgg/tape"
 )
 
 // RMSprop is Keras' RMSprop() as GoMLX's optimizer.RMSProp: learning rate
@@ -24,7 +26,7 @@ func RMSprop(learningRate float64) optimizer.Interface {
 // trainable variables get gradients: frozen layers are not differentiated.
 //
 // End to end on the pure-Go backend, the base runs with gomlx_vgg's native
-// kernels forward and backward (gomlx_vgg.Model.Record) and only the head and
+// kernels forward and backward (package tape) and only the head and
 // the optimizer run as GoMLX graphs (see nativeStep): the same step, 2-5x
 // faster. GraphOnly(true) trains through the graph alone, to compare.
 type Trainer struct {
@@ -70,7 +72,7 @@ func (t *Trainer) GraphOnly(on bool) *Trainer { t.graphOnly = on; return t }
 // kernels (end to end on the pure-Go backend, with an optimizer that takes
 // gradients: GoMLX's SGD, Adam and RMSProp do) rather than through the graph.
 func (t *Trainer) Native() bool {
-	if t.features || t.s.Base == nil || t.graphOnly || t.s.Base.Recordable() != nil {
+	if t.features || t.s.Base == nil || t.graphOnly || tape.Recordable(t.s.Base) != nil {
 		return false
 	}
 	_, ok := t.opt.(train.OptimizeWithGradients)

@@ -196,7 +196,7 @@ func _() {
 /*
 ## 5. End to end with the base frozen, then fine-tuning
 
-End to end, VGG's convolutions run forward and backward on the native kernels (`Model.Record`, `Tape.Backward`)
+End to end, VGG's convolutions run forward and backward on the native kernels (package `gomlx_vgg/tape`)
 while the head, its loss and the optimizer stay GoMLX graphs with autodiff (a trainer's `.GraphOnly(true)` runs it all as one
 graph, to compare); the frozen layers get no gradient, so their weights stay bit-for-bit what the file has.
 Fine-tuning then unfreezes block2 (`Freeze(4)`: `layers[:4]` frozen) with a low learning rate, starting from the

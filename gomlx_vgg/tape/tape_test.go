@@ -1,4 +1,4 @@
-package gomlx_vgg
+package tape
 
 import (
 	"errors"
@@ -11,12 +11,33 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/consistency"
 	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/gomlx_vgg/torchref"
 	"github.com/vggnb/vggnb/internal/python"
 	"github.com/vggnb/vggnb/weights"
 )
+
+// syntheticFile writes deterministic synthetic weights for spec in the Keras 2
+// layout under t's temporary directory.
+func syntheticFile(t *testing.T, spec weights.Spec) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "synthetic.h5")
+	if err := weights.WriteKeras2(path, weights.Synthetic(spec, 7)); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// record is New(m) and Record(x, grads...).
+func record(m *gomlx_vgg.Model, x *tensors.Tensor, grads ...string) (*Tape, error) {
+	r, err := New(m)
+	if err != nil {
+		return nil, err
+	}
+	return r.Record(x, grads...)
+}
 
 // probeTensor is torchref's probe P (ProbeValue over the flat index) in the
 // given shape: the gradient of Σ out·P with respect to out.
@@ -33,7 +54,7 @@ func probeTensor(dims []int) *tensors.Tensor {
 }
 
 // convNames lists m's Conv2D layers.
-func convNames(m *Model) []string {
+func convNames(m *gomlx_vgg.Model) []string {
 	var names []string
 	for _, l := range m.Layers() {
 		if l.Class == weights.Conv2D {
@@ -48,8 +69,10 @@ func convNames(m *Model) []string {
 // PyTorch autograd's within 1e-4 of the largest value, for VGG16 to
 // block5_pool and cut after a convolution (whose ReLU comes first).
 func TestTapeGradientsMatchPyTorch(t *testing.T) {
-	referencePython(t)
-	photo := filepath.Join("imagenet", "demo", "chelsea.png")
+	if err := torchref.Check(python.FromEnv()); err != nil {
+		t.Fatal(err)
+	}
+	photo := filepath.Join("..", "imagenet", "demo", "chelsea.png")
 	path := syntheticFile(t, weights.MustVGG("vgg16", false, 1000))
 	const h, w = 64, 96
 	for _, cut := range []string{"block5_pool", "block3_conv3"} {
@@ -59,7 +82,7 @@ func TestTapeGradientsMatchPyTorch(t *testing.T) {
 				t.Fatal(err)
 			}
 			truth, _ := consistency.FromTorch(ref)
-			m, err := VGG16().IncludeTop(false).InputShape(h, w, 3).Weights(WeightSource(path)).
+			m, err := gomlx_vgg.VGG16().IncludeTop(false).InputShape(h, w, 3).Weights(gomlx_vgg.WeightSource(path)).
 				LoadOptions(weights.WithoutCache()).Done()
 			if err != nil {
 				t.Fatal(err)
@@ -73,7 +96,7 @@ func TestTapeGradientsMatchPyTorch(t *testing.T) {
 			}
 			x := imagenet.MustBatch(imagenet.MustPreprocessInput(imagenet.ImgToArray(img, weights.ChannelsLast), weights.ChannelsLast))
 			convs := convNames(m)
-			tape, err := m.Record(x, convs...)
+			tape, err := record(m, x, convs...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -106,7 +129,7 @@ func TestTapeGradientsMatchPyTorch(t *testing.T) {
 // recorded output is Predict's.
 func TestTapeMatchesGraph(t *testing.T) {
 	path := syntheticFile(t, weights.MustVGG("vgg16", false, 1000))
-	m, err := VGG16().IncludeTop(false).InputShape(32, 48, 3).Weights(WeightSource(path)).
+	m, err := gomlx_vgg.VGG16().IncludeTop(false).InputShape(32, 48, 3).Weights(gomlx_vgg.WeightSource(path)).
 		LoadOptions(weights.WithoutCache()).Done()
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +141,7 @@ func TestTapeMatchesGraph(t *testing.T) {
 	}
 	x := tensors.FromFlatDataAndDimensions(xs, 3, 32, 48, 3)
 	asked := []string{"block2_conv1", "block4_conv2", "block5_conv3"}
-	tape, err := m.Record(x, asked...)
+	tape, err := record(m, x, asked...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,8 +163,8 @@ func TestTapeMatchesGraph(t *testing.T) {
 	graphGrads, err := model.ExecOnceN(m.Backend(), m.Store(), func(_ *model.Scope, x, p *Node) []*Node {
 		var vs []*Node
 		for _, l := range asked {
-			k, b := m.vars(m.Scope(), x.Graph(), l)
-			vs = append(vs, k, b)
+			ls := m.Scope().At("%s", l)
+			vs = append(vs, ls.GetVariable("kernel").NodeValue(x.Graph()), ls.GetVariable("bias").NodeValue(x.Graph()))
 		}
 		return Gradient(ReduceAllSum(Mul(m.Apply(m.Scope(), x), p)), vs...)
 	}, x, p)
@@ -160,7 +183,7 @@ func TestTapeMatchesGraph(t *testing.T) {
 
 func TestTapeErrors(t *testing.T) {
 	path := syntheticFile(t, weights.MustVGG("vgg16", false, 1000))
-	m, err := VGG16().IncludeTop(false).InputShape(32, 32, 3).Weights(WeightSource(path)).
+	m, err := gomlx_vgg.VGG16().IncludeTop(false).InputShape(32, 32, 3).Weights(gomlx_vgg.WeightSource(path)).
 		LoadOptions(weights.WithoutCache()).Done()
 	if err != nil {
 		t.Fatal(err)
@@ -170,31 +193,36 @@ func TestTapeErrors(t *testing.T) {
 		grads []string
 		want  string
 	}{{[]string{"block1_pool"}, `no Conv2D layer "block1_pool"`}, {[]string{"fc1"}, `no Conv2D layer "fc1"`}} {
-		if _, err := m.Record(x, c.grads...); !errors.Is(err, ErrUnknownLayer) || !strings.Contains(err.Error(), c.want) {
+		if _, err := record(m, x, c.grads...); !errors.Is(err, gomlx_vgg.ErrUnknownLayer) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Record(%v): error %v, want %q", c.grads, err, c.want)
 		}
 	}
-	tape, err := m.Record(x, "block5_conv3")
+	tape, err := record(m, x, "block5_conv3")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tape.Backward(x); !errors.Is(err, ErrInputShape) || !strings.Contains(err.Error(), "gradient of the output's shape [2 1 1 512]") {
+	if _, err := tape.Backward(x); !errors.Is(err, gomlx_vgg.ErrInputShape) || !strings.Contains(err.Error(), "gradient of the output's shape [2 1 1 512]") {
 		t.Errorf("Backward with the input's shape: error %v", err)
 	}
-	graph, err := VGG16().IncludeTop(false).InputShape(32, 32, 3).Weights(WeightSource(path)).Engine(EngineGraph).
+	graph, err := gomlx_vgg.VGG16().IncludeTop(false).InputShape(32, 32, 3).Weights(gomlx_vgg.WeightSource(path)).Engine(gomlx_vgg.EngineGraph).
 		LoadOptions(weights.WithoutCache()).Done()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := graph.Recordable(); !errors.Is(err, ErrNotRecordable) || !strings.Contains(err.Error(), "native engine") {
+	for _, zero := range []*gomlx_vgg.Model{nil, {}} {
+		if _, err := New(zero); !errors.Is(err, gomlx_vgg.ErrConfig) {
+			t.Errorf("New(%v): error %v, want ErrConfig", zero, err)
+		}
+	}
+	if err := Recordable(graph); !errors.Is(err, ErrNotRecordable) || !strings.Contains(err.Error(), "native engine") {
 		t.Errorf("Recordable on the graph engine: %v", err)
 	}
-	top, err := VGG16().Weights(WeightSource(syntheticFile(t, weights.MustVGG("vgg16", true, 1000)))).
+	top, err := gomlx_vgg.VGG16().Weights(gomlx_vgg.WeightSource(syntheticFile(t, weights.MustVGG("vgg16", true, 1000)))).
 		LoadOptions(weights.WithoutCache()).Done()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := top.Recordable(); !errors.Is(err, ErrNotRecordable) || !strings.Contains(err.Error(), "not flatten") {
+	if err := Recordable(top); !errors.Is(err, ErrNotRecordable) || !strings.Contains(err.Error(), "not flatten") {
 		t.Errorf("Recordable with the top: %v", err)
 	}
 }

@@ -1,0 +1,355 @@
+// Package tape trains a VGG model's convolutions at the native kernels' speed:
+// a Recorder runs the model's forward pass on vggnb's native kernels keeping
+// the activations its backward pass needs (Record), and the Tape it returns
+// gives the gradients of the convolutions' kernels and biases for a gradient
+// of the output (Backward). On the pure-Go backend GoMLX's graph would run
+// its own, slower, matrix products; a head on the output keeps GoMLX's
+// autodiff, whose gradient with respect to the output is what Backward takes.
+// Package transfer trains its stacked models with it.
+//
+// A Recorder uses only a gomlx_vgg.Model's public API (its layers, current
+// weights, kernels and context) and its own buffers.
+package tape
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/vggnb/vggnb/gomlx_vgg"
+	"github.com/vggnb/vggnb/gomlx_vgg/internal/kernels"
+	"github.com/vggnb/vggnb/internal/errkind"
+	"github.com/vggnb/vggnb/weights"
+)
+
+// ErrNotRecordable is the kind of error (errors.Is) Recordable and New return
+// for a model the native backward pass cannot run.
+var ErrNotRecordable = errors.New("gomlx_vgg: model cannot be recorded")
+
+// Recordable reports why a Recorder cannot run m, or nil: it needs
+// gomlx_vgg.EngineNative, the channels_last data format and a model of
+// convolutions and max pooling only (include_top=False without global
+// pooling, or cut at a conv or pooling layer).
+func Recordable(m *gomlx_vgg.Model) error {
+	if err := m.CheckInput(nil); errors.Is(err, gomlx_vgg.ErrConfig) {
+		return err // a zero or nil Model
+	}
+	switch {
+	case m.Engine() != gomlx_vgg.EngineNative:
+		return errkind.With(ErrNotRecordable, fmt.Errorf("gomlx_vgg: %s: recording needs the native engine, this model runs %s", m, m.Engine()))
+	case m.DataFormat() != weights.ChannelsLast:
+		return errkind.With(ErrNotRecordable, fmt.Errorf("gomlx_vgg: %s: recording needs channels_last data", m))
+	}
+	for _, l := range run(m) {
+		if l.Class != weights.Conv2D && l.Class != weights.MaxPooling2D {
+			return errkind.With(ErrNotRecordable, fmt.Errorf("gomlx_vgg: %s: recording runs Conv2D and MaxPooling2D layers only, not %s (%s)", m, l.Name, l.Class))
+		}
+	}
+	return nil
+}
+
+// run is the layers a Recorder runs: after the input, up to the output.
+func run(m *gomlx_vgg.Model) []gomlx_vgg.Layer { return m.Layers()[1:] }
+
+// A Recorder records forward passes of one model. It keeps the convolutions
+// prepared from the model's current weights (prepared again when a weight's
+// value is replaced, as training does) and the buffers of the activations,
+// which the next Record reuses: use a Tape before recording again. A Recorder
+// runs one Record or Backward at a time.
+type Recorder struct {
+	m       *gomlx_vgg.Model
+	kernels kernels.Kernels
+	layers  []gomlx_vgg.Layer // run, input_1 excluded
+
+	mu    sync.Mutex
+	convs map[string]*conv
+	bufs  [2][]float32 // activations not kept, used in turn
+	kept  [][]float32  // kept activations, by index in acts
+}
+
+// conv is a layer's convolution, with the weight tensors it was made from
+// (read in place by the kernels: no second copy of VGG's weights).
+type conv struct {
+	kernel, bias *tensors.Tensor
+	cv           *kernels.Conv3x3
+}
+
+// New returns a Recorder for m, or an error of kind ErrNotRecordable
+// (Recordable). It uses m's native kernels (Builder.SIMD,
+// Builder.ConvAlgorithm) and stops between layers when m's context is done.
+func New(m *gomlx_vgg.Model) (*Recorder, error) {
+	if err := Recordable(m); err != nil {
+		return nil, err
+	}
+	k, err := kernels.Lookup(m.NativeSIMD(), string(m.ConvAlgorithm()))
+	if err != nil {
+		return nil, fmt.Errorf("gomlx_vgg: %s: %w", m, err)
+	}
+	return &Recorder{m: m, kernels: k, layers: run(m), convs: map[string]*conv{}}, nil
+}
+
+// Tape is a recorded forward pass (Recorder.Record): its Output, and the
+// activations Backward needs, in its Recorder's buffers.
+type Tape struct {
+	r     *Recorder
+	first int // index in r.layers of the first layer Backward differentiates
+	acts  []act
+	grads []string
+	out   *tensors.Tensor
+}
+
+// act is a kept activation (NHWC).
+type act struct {
+	data       []float32
+	n, h, w, c int
+}
+
+// Gradients are a layer's kernel and bias gradients, in the shapes of its
+// variables ((3, 3, C, O) and (O)).
+type Gradients struct {
+	Kernel, Bias *tensors.Tensor
+}
+
+// Record runs the model on a preprocessed batch x (batch, H, W, 3) with the
+// native kernels and keeps what Backward needs to return the gradients of the
+// named Conv2D layers (none: a forward pass only, as Predict). Activations
+// are kept from the input of the first of them on.
+func (r *Recorder) Record(x *tensors.Tensor, grads ...string) (*Tape, error) {
+	m := r.m
+	if x == nil || x.DType() != dtypes.Float32 {
+		return nil, errkind.With(gomlx_vgg.ErrInputShape, fmt.Errorf("gomlx_vgg: %s: Record needs a float32 input, got %v", m, shapeOf(x)))
+	}
+	dims := x.Shape().Dimensions
+	if err := m.CheckInput(dims); err != nil {
+		return nil, err
+	}
+	if err := gomlx_vgg.CheckFinite(weights.InputLayerName, "input", x); err != nil {
+		return nil, fmt.Errorf("gomlx_vgg: %s on input %v: %w", m, dims, err)
+	}
+	t := &Tape{r: r, first: len(r.layers), grads: slices.Clone(grads)}
+	for _, name := range grads {
+		i := slices.IndexFunc(r.layers, func(l gomlx_vgg.Layer) bool { return l.Name == name })
+		if i < 0 || r.layers[i].Class != weights.Conv2D {
+			return nil, errkind.With(gomlx_vgg.ErrUnknownLayer, fmt.Errorf("gomlx_vgg: %s: no Conv2D layer %q to differentiate", m, name))
+		}
+		t.first = min(t.first, i)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.prepare(); err != nil {
+		return nil, err
+	}
+	var runErr error
+	err := tensors.ConstFlatData(x, func(xs []float32) { runErr = t.forward(xs, dims) })
+	if err = errors.Join(err, runErr); err != nil {
+		return nil, fmt.Errorf("gomlx_vgg: %s on input %v: %w", m, dims, err)
+	}
+	return t, nil
+}
+
+// prepare makes the convolutions whose weights changed since the last Record
+// (all of them the first time), on all cores; r.mu is held.
+func (r *Recorder) prepare() error {
+	var names []string
+	for _, l := range r.layers {
+		if l.Class == weights.Conv2D {
+			names = append(names, l.Name)
+		}
+	}
+	prepared := make([]*conv, len(names))
+	errs := make([]error, len(names))
+	kernels.ForEach(len(names), func(i int) { prepared[i], errs[i] = r.prepareConv(names[i]) })
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for i, p := range prepared {
+		r.convs[names[i]] = p
+	}
+	return nil
+}
+
+// prepareConv returns the layer's convolution: the one in r.convs if the
+// model's weights are still the tensors it was made from, else a new one. It
+// only reads r.convs, so prepare runs it for several layers at once.
+func (r *Recorder) prepareConv(layer string) (*conv, error) {
+	kt, bt, err := r.m.LayerWeights(layer)
+	if err != nil {
+		return nil, err
+	}
+	if p := r.convs[layer]; p != nil && p.kernel == kt && p.bias == bt {
+		return p, nil
+	}
+	d := kt.Shape().Dimensions
+	if len(d) != 4 || d[0] != 3 || d[1] != 3 || kt.DType() != dtypes.Float32 {
+		return nil, fmt.Errorf("gomlx_vgg: %s: %s/kernel has shape %s, want (Float32)[3 3 C O]", r.m, layer, kt.Shape())
+	}
+	// The kernels' ReLU would hide a NaN weight (max(NaN, 0) is 0 in SIMD).
+	if err := errors.Join(gomlx_vgg.CheckFinite(layer, "kernel", kt), gomlx_vgg.CheckFinite(layer, "bias", bt)); err != nil {
+		return nil, fmt.Errorf("gomlx_vgg: %s: %w", r.m, err)
+	}
+	var cv *kernels.Conv3x3
+	var convErr, biasErr error
+	err = tensors.ConstFlatData(kt, func(k []float32) {
+		biasErr = tensors.ConstFlatData(bt, func(b []float32) { cv, convErr = r.kernels.NewConv3x3(k, b, d[2], d[3]) })
+	})
+	if err = errors.Join(err, biasErr, convErr); err != nil {
+		return nil, fmt.Errorf("gomlx_vgg: %s: preparing %s: %w", r.m, layer, err)
+	}
+	return &conv{kernel: kt, bias: bt, cv: cv}, nil
+}
+
+// buffer returns the activation buffer i (0 or 1) with room for size values.
+func (r *Recorder) buffer(i, size int) []float32 {
+	r.bufs[i] = grow(r.bufs[i], size)
+	return r.bufs[i]
+}
+
+// keep returns the kept buffer i, with room for size values.
+func (r *Recorder) keep(i, size int) []float32 {
+	for len(r.kept) <= i {
+		r.kept = append(r.kept, nil)
+	}
+	r.kept[i] = grow(r.kept[i], size)
+	return r.kept[i]
+}
+
+// forward runs the layers on xs; acts[i+1] is layers[i]'s output, acts[0] the
+// input, kept from layers[first]'s input on (before, in the two buffers used
+// in turn); r.mu is held.
+func (t *Tape) forward(xs []float32, dims []int) error {
+	r := t.r
+	t.acts = make([]act, len(r.layers)+1)
+	a := act{data: xs, n: dims[0], h: dims[1], w: dims[2], c: dims[3]}
+	if t.first == 0 {
+		a.data = r.keep(0, len(xs))
+		copy(a.data, xs)
+	}
+	t.acts[0] = a
+	for i, l := range r.layers {
+		if err := r.m.Context().Err(); err != nil {
+			return fmt.Errorf("stopped before layer %s: %w", l.Name, err)
+		}
+		next := a
+		if l.Class == weights.MaxPooling2D {
+			next.h, next.w = a.h/2, a.w/2
+		} else {
+			next.c = r.convs[l.Name].cv.O
+		}
+		size := next.n * next.h * next.w * next.c
+		if i+1 >= t.first {
+			next.data = r.keep(i+1, size)
+		} else {
+			next.data = r.buffer(i%2, size)
+		}
+		var err error
+		if l.Class == weights.MaxPooling2D {
+			err = r.kernels.MaxPool2x2(next.data, a.data, a.n, a.h, a.w, a.c)
+		} else {
+			err = r.convs[l.Name].cv.Apply(next.data, a.data, a.n, a.h, a.w)
+		}
+		if err != nil {
+			return fmt.Errorf("layer %s: %w", l.Name, err)
+		}
+		t.acts[i+1], a = next, next
+	}
+	t.out = tensors.FromShape(shapes.Make(dtypes.Float32, a.n, a.h, a.w, a.c))
+	tensors.MustMutableFlatData(t.out, func(d []float32) { copy(d, a.data) })
+	// The weights and the input are finite (checked above): a non-finite
+	// output is an overflow.
+	return gomlx_vgg.CheckFinite(r.layers[len(r.layers)-1].Name, "output", t.out)
+}
+
+// Output is the model's output (batch, H, W, C) for the recorded input.
+func (t *Tape) Output() *tensors.Tensor { return t.out }
+
+// Backward returns the gradients of the layers named in Record, by layer,
+// for dOut, the gradient of a loss with respect to Output (same shape). It
+// runs the chain rule back through the ReLUs, convolutions and max pooling
+// with the native kernels: a convolution's kernel gradient is one matrix
+// product over every pixel (kernels.Conv3x3Grads), its input gradient the
+// convolution of the output gradient with the flipped kernel (Winograd where
+// the forward pass has it), and max pooling's gradient goes to each window's
+// first maximum, as in Keras and PyTorch. It stops at the first named layer.
+func (t *Tape) Backward(dOut *tensors.Tensor) (map[string]Gradients, error) {
+	r, m := t.r, t.r.m
+	last := t.acts[len(t.acts)-1]
+	if dOut == nil || dOut.DType() != dtypes.Float32 || !slices.Equal(dOut.Shape().Dimensions, []int{last.n, last.h, last.w, last.c}) {
+		return nil, errkind.With(gomlx_vgg.ErrInputShape, fmt.Errorf("gomlx_vgg: %s: Backward needs a float32 gradient of the output's shape %v, got %v",
+			m, []int{last.n, last.h, last.w, last.c}, shapeOf(dOut)))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]Gradients, len(t.grads))
+	if t.first == len(r.layers) {
+		return out, nil
+	}
+	dy := r.buffer(0, len(last.data))
+	if err := tensors.ConstFlatData(dOut, func(d []float32) { copy(dy, d) }); err != nil {
+		return nil, err
+	}
+	var flipped []float32
+	for i := len(r.layers) - 1; i >= t.first; i-- {
+		l := r.layers[i]
+		if err := m.Context().Err(); err != nil {
+			return nil, fmt.Errorf("gomlx_vgg: %s: backward stopped before layer %s: %w", m, l.Name, err)
+		}
+		in, y := t.acts[i], t.acts[i+1]
+		dx := r.buffer((len(r.layers)-i)%2, len(in.data)) // dy is in the other one
+		var err error
+		if l.Class == weights.MaxPooling2D {
+			err = kernels.MaxPool2x2Grad(dx, dy, in.data, in.n, in.h, in.w, in.c)
+		} else {
+			c := r.convs[l.Name]
+			if err = kernels.ReluGrad(dy, y.data); err != nil {
+				break
+			}
+			if slices.Contains(t.grads, l.Name) {
+				g := Gradients{Kernel: tensors.FromShape(c.kernel.Shape()), Bias: tensors.FromShape(c.bias.Shape())}
+				tensors.MustMutableFlatData(g.Kernel, func(dk []float32) {
+					tensors.MustMutableFlatData(g.Bias, func(db []float32) {
+						err = r.kernels.Conv3x3Grads(dk, db, in.data, dy, in.n, in.h, in.w, in.c, y.c)
+					})
+				})
+				out[l.Name] = g
+			}
+			if err == nil && i > t.first {
+				flipped = grow(flipped, 9*in.c*y.c)
+				var flipErr error
+				err = tensors.ConstFlatData(c.kernel, func(k []float32) { flipErr = kernels.FlipKernel(flipped, k, in.c, y.c) })
+				err = errors.Join(err, flipErr)
+				var back *kernels.Conv3x3
+				if err == nil {
+					back, err = r.kernels.NewConv3x3(flipped, make([]float32, in.c), y.c, in.c)
+				}
+				if err == nil {
+					err = back.ApplyLinear(dx, dy, in.n, in.h, in.w)
+				}
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("gomlx_vgg: %s: backward through layer %s: %w", m, l.Name, err)
+		}
+		dy = dx
+	}
+	return out, nil
+}
+
+// grow returns s with length n, reallocated if its capacity is short.
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+func shapeOf(x *tensors.Tensor) any {
+	if x == nil {
+		return "nil"
+	}
+	return x.Shape()
+}
