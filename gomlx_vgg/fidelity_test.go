@@ -171,7 +171,7 @@ func TestFidelityTorch(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			spec := weights.MustVGG(c.model, c.top, 1000)
 			path := syntheticFile(t, spec)
-			ref, err := torchref.Run(torchref.Options{Python: python.FromEnv(), Weights: path, Model: c.model, IncludeTop: c.top,
+			ref, err := torchref.Run(torchref.Options{Python: python.FromEnv(), CacheDir: python.ReferenceCacheFromEnv(), Weights: path, Model: c.model, IncludeTop: c.top,
 				Image: photo, Height: c.h, Width: c.w, Interpolation: string(c.interp), Float32: true})
 			if err != nil {
 				t.Fatal(err)

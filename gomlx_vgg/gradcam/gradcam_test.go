@@ -59,7 +59,7 @@ func TestGradCAMMatchesPyTorch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, err := torchref.Run(torchref.Options{Python: python.FromEnv(), Weights: path, Model: "vgg19", IncludeTop: true, Image: img,
+	ref, err := torchref.Run(torchref.Options{Python: python.FromEnv(), CacheDir: python.ReferenceCacheFromEnv(), Weights: path, Model: "vgg19", IncludeTop: true, Image: img,
 		Height: 224, Width: 224, GradCAM: "block5_conv4", GradCAMClasses: []int{maps[0].Class, maps[1].Class}})
 	if err != nil {
 		t.Fatal(err)

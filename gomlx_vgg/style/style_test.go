@@ -68,7 +68,7 @@ func reference(t *testing.T, path string, x *tensors.Tensor, kernels ...string) 
 		t.Fatal(err)
 	}
 	d := x.Shape().Dimensions
-	ref, err := torchref.Run(torchref.Options{Python: python.FromEnv(), Weights: path, Model: "vgg19", Image: photo, Height: d[1], Width: d[2], Float32: true,
+	ref, err := torchref.Run(torchref.Options{Python: python.FromEnv(), CacheDir: python.ReferenceCacheFromEnv(), Weights: path, Model: "vgg19", Image: photo, Height: d[1], Width: d[2], Float32: true,
 		Style: &torchref.Style{Image: coffee, Combination: tensors.MustCopyFlatData[float32](x), KernelGradients: kernels}})
 	if err != nil {
 		t.Fatal(err)

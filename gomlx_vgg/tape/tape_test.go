@@ -77,7 +77,7 @@ func TestTapeGradientsMatchPyTorch(t *testing.T) {
 	const h, w = 64, 96
 	for _, cut := range []string{"block5_pool", "block3_conv3"} {
 		t.Run(cut, func(t *testing.T) {
-			ref, err := torchref.Run(torchref.Options{Python: python.FromEnv(), Weights: path, Model: "vgg16", Image: photo, Height: h, Width: w, Probe: cut})
+			ref, err := torchref.Run(torchref.Options{Python: python.FromEnv(), CacheDir: python.ReferenceCacheFromEnv(), Weights: path, Model: "vgg16", Image: photo, Height: h, Width: w, Probe: cut})
 			if err != nil {
 				t.Fatal(err)
 			}

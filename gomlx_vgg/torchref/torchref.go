@@ -23,9 +23,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/vggnb/vggnb/internal/python"
+	"github.com/vggnb/vggnb/internal/refcache"
 )
 
 //go:embed torch_reference.py
@@ -45,6 +48,16 @@ type Options struct {
 	Interpolation string
 	// Python is the interpreter (default /usr/bin/python3, Debian's).
 	Python string
+	// CacheDir, if set, keeps each run's outputs under it (package
+	// internal/refcache), keyed by a SHA-256 of everything they depend on: the
+	// script, the interpreter and its torch, numpy, h5py and PIL versions and
+	// torch's build configuration, the options, the contents of the weight,
+	// image and style files and, with Float32 (whose rounding depends on the
+	// CPU's BLAS kernels), the CPU's model and features. A later Run with the
+	// same key reads them instead of running Python again (Result.Cached).
+	// Style runs with Steps, which report PyTorch's time per step, are never
+	// cached.
+	CacheDir string
 	// Threads for torch (default 2).
 	Threads int
 	// Float32 also runs the network in float32, PyTorch's default precision,
@@ -149,6 +162,9 @@ type Layer struct {
 // preprocessed input) first.
 type Result struct {
 	Layers []Layer
+	// Cached reports outputs read from Options.CacheDir, computed by an
+	// earlier run of the same inputs.
+	Cached bool
 	// Torch is the torch version that computed them.
 	Torch string
 	// StyleRun is the run of Options.Style with Steps > 0.
@@ -197,9 +213,8 @@ func Run(o Options) (*Result, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	out := filepath.Join(dir, "out")
 	args := []string{"--weights", o.Weights, "--model", o.Model, "--image", o.Image,
-		"--interpolation", o.Interpolation, "--out", out, "--threads", fmt.Sprint(o.Threads)}
+		"--interpolation", o.Interpolation, "--threads", fmt.Sprint(o.Threads)}
 	if o.IncludeTop {
 		args = append(args, "--top")
 	}
@@ -232,10 +247,28 @@ func Run(o Options) (*Result, error) {
 		args = append(args, more...)
 		o.Float32 = o.Float32 && o.Style.Steps == 0
 	}
-	if _, err := python.Run(o.Python, "torch_reference.py", script, args...); err != nil {
-		if cerr := Check(o.Python); cerr != nil {
-			return nil, cerr
+	run := func(out string) error {
+		if _, err := python.Run(o.Python, "torch_reference.py", script, append(args, "--out", out)...); err != nil {
+			if cerr := Check(o.Python); cerr != nil {
+				return cerr
+			}
+			return err
 		}
+		return nil
+	}
+	out := filepath.Join(dir, "out")
+	cached := false
+	if o.CacheDir != "" && (o.Style == nil || o.Style.Steps == 0) {
+		key, err := cacheKey(o, args)
+		if err != nil {
+			return nil, err
+		}
+		if out, cached = refcache.Lookup(o.CacheDir, key); !cached {
+			if out, err = refcache.Put(o.CacheDir, key, run); err != nil {
+				return nil, err
+			}
+		}
+	} else if err := run(out); err != nil {
 		return nil, err
 	}
 	var man struct {
@@ -254,7 +287,7 @@ func Run(o Options) (*Result, error) {
 	if err := json.Unmarshal(b, &man); err != nil {
 		return nil, fmt.Errorf("torchref: manifest: %w", err)
 	}
-	res := &Result{Torch: man.Torch}
+	res := &Result{Torch: man.Torch, Cached: cached}
 	if o.Style != nil && o.Style.Steps > 0 {
 		res.StyleRun, err = readStyleRun(out, 3*o.Height*o.Width)
 		return res, err
@@ -282,6 +315,69 @@ func Run(o Options) (*Result, error) {
 		res.Layers = append(res.Layers, layer)
 	}
 	return res, nil
+}
+
+// cacheKey is the key of a run of the script with args (Options.CacheDir):
+// every argument that names a file stands for the file's contents.
+func cacheKey(o Options, args []string) (string, error) {
+	env, err := environment(o.Python)
+	if err != nil {
+		return "", err
+	}
+	k := refcache.NewKey("torchref 1", string(script), o.Python, env)
+	if o.Float32 {
+		k.Add(cpu())
+	}
+	for _, a := range args {
+		if st, err := os.Stat(a); err == nil && st.Mode().IsRegular() {
+			k.AddFile(a)
+		} else {
+			k.Add(a)
+		}
+	}
+	return k.String()
+}
+
+// environments memoizes environment by interpreter.
+var environments sync.Map
+
+// environment describes what the script's results depend on in the
+// interpreter: the versions of torch, numpy, h5py and PIL, and torch's build
+// configuration (its BLAS).
+func environment(interpreter string) (string, error) {
+	if v, ok := environments.Load(interpreter); ok {
+		return v.(string), nil
+	}
+	out, err := exec.Command(interpreter, "-c",
+		"import torch, numpy, h5py, PIL; print(torch.__version__, numpy.__version__, h5py.__version__, PIL.__version__); print(torch.__config__.show())").CombinedOutput()
+	if err != nil {
+		if cerr := Check(interpreter); cerr != nil {
+			return "", cerr
+		}
+		return "", fmt.Errorf("torchref: %s: %v: %s", interpreter, err, out)
+	}
+	environments.Store(interpreter, string(out))
+	return string(out), nil
+}
+
+// cpu describes the CPU for float32 results: its architecture, and on Linux
+// its model and feature flags.
+func cpu() string {
+	s := runtime.GOARCH
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, _, ok := strings.Cut(line, ":"); ok {
+				switch strings.TrimSpace(k) {
+				case "model name", "flags", "Features", "CPU part", "CPU implementer":
+					s += "\n" + line
+				}
+			}
+			if line == "" && len(s) > len(runtime.GOARCH) {
+				break // the first processor describes them all
+			}
+		}
+	}
+	return s
 }
 
 // readRaw reads a layer file the script wrote, checking its size for shape.

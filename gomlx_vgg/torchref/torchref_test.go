@@ -83,3 +83,50 @@ func TestMissingPython(t *testing.T) {
 		t.Error("Run with a missing python succeeded")
 	}
 }
+
+// TestCache: with CacheDir, a second run of the same inputs reads the first's
+// outputs (the same values), and a weight file with other contents at the
+// same path runs the script again.
+func TestCache(t *testing.T) {
+	if err := torchref.Check(python.FromEnv()); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "vgg16.h5")
+	write := func(seed uint64) {
+		if err := weights.WriteKeras2(path, weights.Synthetic(weights.MustVGG("vgg16", false, 0), seed)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	photo := filepath.Join("..", "imagenet", "demo", "chelsea.png")
+	o := torchref.Options{Python: python.FromEnv(), Weights: path, Model: "vgg16", Image: photo, Height: 32, Width: 32,
+		CacheDir: filepath.Join(dir, "cache")}
+	write(3)
+	var runs []*torchref.Result
+	for range 2 {
+		r, err := torchref.Run(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, r)
+	}
+	write(4)
+	r, err := torchref.Run(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs = append(runs, r)
+	if runs[0].Cached || !runs[1].Cached || runs[2].Cached {
+		t.Errorf("cached: %v, %v, %v; want false, true, false", runs[0].Cached, runs[1].Cached, runs[2].Cached)
+	}
+	a, b, c := runs[0].Layer("block5_pool"), runs[1].Layer("block5_pool"), runs[2].Layer("block5_pool")
+	if a == nil || b == nil || c == nil {
+		t.Fatal("no block5_pool")
+	}
+	if _, rel := consistency.Compare(a.Data, b.Data); rel != 0 {
+		t.Errorf("cached block5_pool differs by %.3g", rel)
+	}
+	if _, rel := consistency.Compare(a.Data, c.Data); rel == 0 {
+		t.Error("other weights gave the same block5_pool: the cache ignored the file's contents")
+	}
+}

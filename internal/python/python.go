@@ -19,6 +19,22 @@ import (
 // which has python3-torch, python3-h5py and python3-pil.
 const Interpreter = "/usr/bin/python3"
 
+// ReferenceCacheFromEnv is where the references' outputs are kept between
+// runs (torchref.Options.CacheDir, package internal/refcache):
+// $VGGNB_REFERENCE_CACHE, else vggnb-reference-cache in the temporary
+// directory, beside the tests' layout fixtures; "off" keeps none (""). Only
+// the programs' and tests' set-up calls it.
+func ReferenceCacheFromEnv() string {
+	switch v := os.Getenv("VGGNB_REFERENCE_CACHE"); v {
+	case "off":
+		return ""
+	case "":
+		return filepath.Join(os.TempDir(), "vggnb-reference-cache")
+	default:
+		return v
+	}
+}
+
 // FromEnv returns $VGGNB_PYTHON, else Interpreter. Only the programs' and
 // tests' set-up calls it (the README's table of environment variables).
 func FromEnv() string {

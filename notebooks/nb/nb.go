@@ -25,6 +25,7 @@ import (
 	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/gomlx_vgg/mlp"
 	"github.com/vggnb/vggnb/gomlx_vgg/style"
+	"github.com/vggnb/vggnb/gomlx_vgg/torchref"
 	"github.com/vggnb/vggnb/gomlx_vgg/transfer"
 	"github.com/vggnb/vggnb/internal/environ"
 	"github.com/vggnb/vggnb/internal/python"
@@ -144,12 +145,48 @@ func Flat(t *tensors.Tensor) (v []float32) {
 // display's files and graphviz helper).
 func init() { environ.Configure() }
 
+// ReferenceCache is where the PyTorch references' outputs are kept between
+// runs (torchref.Options.CacheDir): $VGGNB_REFERENCE_CACHE, else
+// vggnb-reference-cache in the temporary directory; "off" keeps none.
+func ReferenceCache() string { return python.ReferenceCacheFromEnv() }
+
+// Reference is torchref.Run, saying so when PyTorch's outputs come from the
+// reference cache (computed by an earlier run of the same inputs).
+func Reference(o torchref.Options) (*torchref.Result, error) {
+	r, err := torchref.Run(o)
+	if err == nil && r.Cached {
+		fmt.Printf("PyTorch %s's outputs read from the reference cache (an earlier run of the same inputs: %s)\n", r.Torch, o.CacheDir)
+	}
+	return r, err
+}
+
+// Quick reports whether $VGGNB_QUICK is 1: the notebooks' heavy cells then
+// run sized down, as CI runs them (make test sets it), and say so in their
+// output. What they claim at full size is checked by the packages' tests.
+func Quick() bool { return os.Getenv("VGGNB_QUICK") == "1" }
+
+// Sized is full, or quick when Quick().
+func Sized[T any](full, quick T) T {
+	if Quick() {
+		return quick
+	}
+	return full
+}
+
+// QuickNote prints, when Quick(), what a cell does at CI's size instead of
+// its full size, and where the full size is checked.
+func QuickNote(format string, args ...any) {
+	if Quick() {
+		fmt.Printf("VGGNB_QUICK=1 (CI's size): "+format+"\n", args...)
+	}
+}
+
 // TransferSizes is how many Fashion-MNIST examples notebook 04 trains and
-// tests on, and how many of the training ones it fine-tunes on: 300, 100 and 64
-// (CI's few minutes), or what VGGNB_TRANSFER_SIZE says as "TRAIN,TEST[,TUNE]"
-// (the note's full run: 2000,500,512).
+// tests on, and how many of the training ones it fine-tunes on: 300, 100 and
+// 64 (100, 50 and 32 with VGGNB_QUICK=1), or what VGGNB_TRANSFER_SIZE says as
+// "TRAIN,TEST[,TUNE]" (the note's full run: 2000,500,512).
 func TransferSizes() (train, test, tune int) {
-	train, test, tune = 300, 100, 64
+	train, test, tune = Sized(300, 100), Sized(100, 50), Sized(64, 32)
 	if v := os.Getenv("VGGNB_TRANSFER_SIZE"); v != "" {
 		n, err := fmt.Sscanf(v, "%d,%d,%d", &train, &test, &tune)
 		if n < 2 || (err != nil && n != 2) || train < 10 || test < 10 || tune < 8 {

@@ -300,7 +300,7 @@ func _() {
 	nb.Must(err)
 	photo, err := imagenet.DemoImageFile()
 	nb.Must(err)
-	ref, err := torchref.Run(torchref.Options{Python: nb.Python(),
+	ref, err := nb.Reference(torchref.Options{Python: nb.Python(), CacheDir: nb.ReferenceCache(),
 		Weights: path, Model: "vgg19", Image: photo, Height: 200, Width: 300, Float32: true})
 	nb.Must(err)
 	truth, torch32 := consistency.FromTorch(ref)

@@ -74,7 +74,7 @@ func _() {
 
 15 epochs, with the learning rate going from 0.1 to 0.001 along a cosine (the seed's 0.5 is tuned for MNIST;
 on Fashion-MNIST it stays near 0.88). The plot redraws in place while it trains; in a terminal, `Train` draws a
-progress bar instead.
+progress bar instead. (With `VGGNB_QUICK=1`, as in CI, it trains 2 epochs.)
 */
 
 //gonb:main
@@ -93,13 +93,15 @@ func _() {
 			plot.Update()
 		}
 	}
-	_, err := m.Train(train, mlp.FullScheduleSteps, nil, test, 1200, progress)
+	steps, floor := nb.Sized(mlp.FullScheduleSteps, 2*1200), nb.Sized(0.88, 0.84)
+	nb.QuickNote("2 epochs instead of 15 (package mlp's tests check the full schedule's 0.88)")
+	_, err := m.Train(train, steps, nil, test, 1200, progress)
 	nb.Must(err)
 	acc, err := m.Accuracy(test)
 	nb.Must(err)
 	fmt.Printf("after %d steps: test accuracy %.4f\n", m.Steps(), acc)
 	fmt.Println("(the dataset's README lists 0.8833 for an MLP 256-128-100)")
-	if acc < 0.88 {
+	if acc < floor {
 		panic(fmt.Sprintf("full schedule reached only %.4f", acc))
 	}
 }

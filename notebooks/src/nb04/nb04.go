@@ -39,8 +39,8 @@ cell then runs on its own, in any order (a cell that needs a checkpoint says whi
 
 The pins and imports; the helpers the cells share come from `notebooks/nb` (`nb.PostModel` is the post's
 model on the VGG16 weights of this machine, `nb.FashionSubset` the examples). The subset is 300 training and 100
-test images here, 64 of them for fine-tuning (CI's budget); `VGGNB_TRANSFER_SIZE=2000,500,512` runs the post's
-"very little data" size.
+test images here, 64 of them for fine-tuning (100, 50 and 32 with `VGGNB_QUICK=1`, CI's size);
+`VGGNB_TRANSFER_SIZE=2000,500,512` runs the post's "very little data" size.
 */
 
 //gonb:setup

@@ -136,8 +136,9 @@ func _() {
 	nb.Must(err)
 	photo, err := imagenet.DemoImageFile()
 	nb.Must(err)
-	ref, err := torchref.Run(torchref.Options{Python: nb.Python(), Weights: path, Model: "vgg19",
-		IncludeTop: true, Image: photo, Height: 224, Width: 224, GradCAM: "block5_conv4", GradCAMClasses: top})
+	ref, err := nb.Reference(torchref.Options{Python: nb.Python(), CacheDir: nb.ReferenceCache(),
+		Weights: path, Model: "vgg19", IncludeTop: true, Image: photo, Height: 224, Width: 224,
+		GradCAM: "block5_conv4", GradCAMClasses: top})
 	nb.Must(err)
 	truth, _ := consistency.FromTorch(ref)
 	passed := 0

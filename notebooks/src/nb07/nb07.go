@@ -51,13 +51,14 @@ import (
 )
 
 // The run: images of imageSize x imageSize pixels, steps SGD steps from
-// learningRate, an intermediate image every so many steps.
+// learningRate, an intermediate image every so many steps (8 steps, an image
+// every 2, with VGGNB_QUICK=1: CI's size).
 const (
 	imageSize    = 128
-	steps        = 20
-	every        = 5
 	learningRate = 1e4
 )
+
+var steps, every = nb.Sized(20, 8), nb.Sized(5, 2)
 
 //gonb:markdown
 /*
@@ -94,6 +95,7 @@ intermediate image every few steps. The first step includes compiling the graph.
 //gonb:main
 func _() {
 	t, _, synthetic := nb.StyleTransfer(imageSize, learningRate)
+	nb.QuickNote("%d steps instead of 20", steps)
 	plot := display.NewLivePlot("style transfer losses (weighted)")
 	g := display.NewGallery("the image every few steps", 2*imageSize)
 	nb.Must(g.Add("step 0 (the content)", nb.Picture(t.Image())))
@@ -155,8 +157,8 @@ func _() {
 	nb.Must(err)
 	coffee, err := imagenet.CoffeeImageFile()
 	nb.Must(err)
-	ref, err := torchref.Run(torchref.Options{Python: nb.Python(), Weights: path, Model: "vgg19",
-		Image: photo, Height: imageSize, Width: imageSize, Float32: true,
+	ref, err := nb.Reference(torchref.Options{Python: nb.Python(), CacheDir: nb.ReferenceCache(),
+		Weights: path, Model: "vgg19", Image: photo, Height: imageSize, Width: imageSize, Float32: true,
 		Style: &torchref.Style{Image: coffee, Combination: nb.Flat(x)}})
 	nb.Must(err)
 	truth, f32 := consistency.FromTorch(ref)
