@@ -1,15 +1,20 @@
 package freeze_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +32,7 @@ import (
 	"github.com/vggnb/vggnb/gomlx_vgg/mlp"
 	"github.com/vggnb/vggnb/gomlx_vgg/transfer"
 	"github.com/vggnb/vggnb/internal/python"
+	"github.com/vggnb/vggnb/internal/refcache"
 	"github.com/vggnb/vggnb/weights"
 )
 
@@ -217,18 +223,31 @@ func TestFrozenModelsAgree(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var loaded func(*tensors.Tensor) (*tensors.Tensor, error)
-			if c.gomlxOnnx > 0 {
-				loaded = onnxGoMLX(t, path)
-			}
 			xs := make([]*tensors.Tensor, len(c.dims))
 			for i, dims := range c.dims {
 				xs[i] = input(uint64(i+1), c.lo, c.hi, dims...)
 			}
 			// ONNX Runtime runs every batch in one session (the model loaded once).
 			start := time.Now()
-			ortRes, ortErr := ortRuntime.RunBatches(ctx, path, freeze.InputName, xs, ort.Options{})
+			ortOuts, ortCached, ortErr := cachedOutputs(t, readerKey(t, "onnxruntime", path, xs), func() ([]*tensors.Tensor, error) {
+				res, err := ortRuntime.RunBatches(ctx, path, freeze.InputName, xs, ort.Options{})
+				outs := make([]*tensors.Tensor, len(res))
+				for i, r := range res {
+					outs[i] = r.Output
+				}
+				return outs, err
+			})
 			ortTook := time.Since(start) / time.Duration(len(xs))
+			var goOuts []*tensors.Tensor
+			var goCached bool
+			var goErr error
+			if c.gomlxOnnx > 0 {
+				start := time.Now()
+				goOuts, goCached, goErr = cachedOutputs(t, readerKey(t, "onnx-gomlx", path, xs[:c.gomlxOnnx]), func() ([]*tensors.Tensor, error) {
+					return onnxGoMLX(path, xs[:c.gomlxOnnx])
+				})
+				t.Logf("onnx-gomlx: %d batch(es) in %.1fs (cached: %v)", c.gomlxOnnx, time.Since(start).Seconds(), goCached)
+			}
 			for i, dims := range c.dims {
 				x := xs[i]
 				want, err := ref(x)
@@ -255,13 +274,14 @@ func TestFrozenModelsAgree(t *testing.T) {
 				got, err := runner.Run(x)
 				check("runner", got, err, time.Since(start))
 				if ortErr == nil {
-					got = ortRes[i].Output
+					got = ortOuts[i]
 				}
-				check("onnxruntime", got, ortErr, ortTook)
-				if loaded != nil && i < c.gomlxOnnx {
-					start = time.Now()
-					got, err = loaded(x)
-					check("onnx-gomlx", got, err, time.Since(start))
+				check(fmt.Sprintf("onnxruntime (cached: %v)", ortCached), got, ortErr, ortTook)
+				if i < c.gomlxOnnx {
+					if goErr == nil {
+						got = goOuts[i]
+					}
+					check(fmt.Sprintf("onnx-gomlx (cached: %v)", goCached), got, goErr, 0)
 				}
 			}
 		})
@@ -277,43 +297,188 @@ func checkONNX(t *testing.T, path string) {
 m = onnx.load(sys.argv[1])
 onnx.checker.check_model(m, full_check=True)
 print(onnx.__version__, m.ir_version, m.opset_import[0].version, len(m.graph.node))`
-	out, err := exec.Command(py, "-c", script, path).CombinedOutput()
+	k := readerKey(t, "onnx checker", path, nil)
+	k.Add(script)
+	out, cached, err := cachedBytes(t, k, func() ([]byte, error) {
+		b, err := exec.Command(py, "-c", script, path).CombinedOutput()
+		if err != nil {
+			return nil, fmt.Errorf("python3 onnx checker on %s: %v\n%s", filepath.Base(path), err, b)
+		}
+		return b, nil
+	})
 	if err != nil {
-		t.Fatalf("python3 onnx checker on %s: %v\n%s", filepath.Base(path), err, out)
+		t.Fatal(err)
 	}
 	var version string
 	var ir, opset, nodes int
 	if _, err := fmt.Sscan(string(out), &version, &ir, &opset, &nodes); err != nil || ir != freeze.IRVersion || opset != freeze.Opset {
 		t.Fatalf("checker says %q", out)
 	}
-	t.Logf("onnx %s checker: ok (IR %d, opset %d, %d nodes)", version, ir, opset, nodes)
+	t.Logf("onnx %s checker: ok (IR %d, opset %d, %d nodes; cached: %v)", version, ir, opset, nodes, cached)
 }
 
-// onnxGoMLX loads the file with github.com/gomlx/onnx-gomlx and returns a
-// function running it on the pure-Go backend.
-func onnxGoMLX(t *testing.T, path string) func(*tensors.Tensor) (*tensors.Tensor, error) {
-	t.Helper()
+// onnxGoMLX loads the file with github.com/gomlx/onnx-gomlx and runs it on
+// each of xs on the pure-Go backend.
+func onnxGoMLX(path string, xs []*tensors.Tensor) ([]*tensors.Tensor, error) {
 	om, err := parser.ParseFile(path)
 	if err != nil {
-		t.Fatalf("onnx-gomlx: %v", err)
+		return nil, fmt.Errorf("onnx-gomlx: %w", err)
 	}
 	store := model.NewStore()
 	if err := om.VariablesToScope(store.RootScope()); err != nil {
-		t.Fatalf("onnx-gomlx: %v", err)
+		return nil, fmt.Errorf("onnx-gomlx: %w", err)
 	}
 	exec, err := model.NewExec(gobackend.GetBackend(), store, func(scope *model.Scope, x *Node) *Node {
 		return om.CallGraph(scope, x.Graph(), map[string]*Node{freeze.InputName: x})[0]
 	})
 	if err != nil {
-		t.Fatal(err)
+		return nil, fmt.Errorf("onnx-gomlx: %w", err)
 	}
-	return func(x *tensors.Tensor) (*tensors.Tensor, error) {
-		outs, err := exec.Exec(x)
+	outs := make([]*tensors.Tensor, len(xs))
+	for i, x := range xs {
+		res, err := exec.Exec(x)
 		if err != nil {
+			return nil, fmt.Errorf("onnx-gomlx on %v: %w", x.Shape(), err)
+		}
+		outs[i] = res[0]
+	}
+	return outs, nil
+}
+
+// The independent readers' outputs (ONNX Runtime, onnx-gomlx, python3-onnx's
+// checker) are kept between runs in the reference cache (internal/refcache,
+// python.ReferenceCacheFromEnv), keyed by the frozen file's contents, the
+// inputs and the reader's version: the file is written, read back and run
+// by vggnb every time, and a file that changes by one byte is read again.
+var referenceCache = python.ReferenceCacheFromEnv()
+
+// readerKey is the cache key of a reader's outputs for the ONNX file at path
+// on xs.
+func readerKey(t *testing.T, reader, path string, xs []*tensors.Tensor) *refcache.Key {
+	t.Helper()
+	k := refcache.NewKey("freeze_test 1", reader, readerVersion(t, reader))
+	k.AddFile(path)
+	for _, x := range xs {
+		k.Add(fmt.Sprint(x.Shape()), fmt.Sprint(tensors.MustCopyFlatData[float32](x)))
+	}
+	return k
+}
+
+var readerVersions sync.Map
+
+// readerVersion describes what a reader's outputs depend on besides its
+// inputs: ONNX Runtime's pinned packages and Node.js; onnx-gomlx's, GoMLX's
+// and compute's module versions, the GOEXPERIMENT and the CPU (its SIMD
+// matmul); python3-onnx's interpreter and version.
+func readerVersion(t *testing.T, reader string) string {
+	t.Helper()
+	if v, ok := readerVersions.Load(reader); ok {
+		return v.(string)
+	}
+	var parts []string
+	switch reader {
+	case "onnxruntime":
+		for _, f := range []string{"package-lock.json", "run.mjs"} {
+			b, err := os.ReadFile(filepath.Join(ortRuntime.Dir, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			parts = append(parts, string(b))
+		}
+		out, err := exec.Command("node", "--version").Output()
+		if err != nil {
+			t.Fatalf("node --version: %v", err)
+		}
+		parts = append(parts, string(out))
+	case "onnx-gomlx":
+		bi, ok := debug.ReadBuildInfo()
+		if !ok {
+			t.Fatal("no build information for onnx-gomlx's version")
+		}
+		for _, d := range bi.Deps {
+			if strings.HasPrefix(d.Path, "github.com/gomlx/") {
+				parts = append(parts, d.Path+"@"+d.Version)
+			}
+		}
+		for _, s := range bi.Settings {
+			if s.Key == "GOEXPERIMENT" {
+				parts = append(parts, "GOEXPERIMENT="+s.Value)
+			}
+		}
+		parts = append(parts, runtime.Version(), refcache.CPU())
+	case "onnx checker":
+		py := python.FromEnv()
+		out, err := exec.Command(py, "-c", "import onnx; print(onnx.__version__)").CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: import onnx: %v: %s", py, err, out)
+		}
+		parts = append(parts, py, string(out))
+	default:
+		t.Fatalf("no reader %q", reader)
+	}
+	v := strings.Join(parts, "\n")
+	readerVersions.Store(reader, v)
+	return v
+}
+
+// storedTensor is a tensor in the reference cache.
+type storedTensor struct {
+	Dims []int
+	Data []float32
+}
+
+// cachedOutputs returns run's outputs, or those a run of the same key put in
+// the reference cache before (cached true).
+func cachedOutputs(t *testing.T, key *refcache.Key, run func() ([]*tensors.Tensor, error)) (outs []*tensors.Tensor, cached bool, err error) {
+	t.Helper()
+	b, cached, err := cachedBytes(t, key, func() ([]byte, error) {
+		if outs, err = run(); err != nil {
 			return nil, err
 		}
-		return outs[0], nil
+		stored := make([]storedTensor, len(outs))
+		for i, o := range outs {
+			stored[i] = storedTensor{o.Shape().Dimensions, tensors.MustCopyFlatData[float32](o)}
+		}
+		var buf bytes.Buffer
+		err := gob.NewEncoder(&buf).Encode(stored)
+		return buf.Bytes(), err
+	})
+	if err != nil || !cached {
+		return outs, false, err
 	}
+	var stored []storedTensor
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&stored); err != nil {
+		return nil, true, fmt.Errorf("reference cache: %w", err)
+	}
+	for _, st := range stored {
+		outs = append(outs, tensors.FromFlatDataAndDimensions(st.Data, st.Dims...))
+	}
+	return outs, true, nil
+}
+
+// cachedBytes returns what run returns, or what a run of the same key put in
+// the reference cache before (cached true).
+func cachedBytes(t *testing.T, key *refcache.Key, run func() ([]byte, error)) (b []byte, cached bool, err error) {
+	t.Helper()
+	if referenceCache == "" {
+		b, err = run()
+		return b, false, err
+	}
+	k, err := key.String()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dir, ok := refcache.Lookup(referenceCache, k); ok {
+		b, err := os.ReadFile(filepath.Join(dir, "output"))
+		return b, true, err
+	}
+	_, err = refcache.Put(referenceCache, k, func(dir string) error {
+		if b, err = run(); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, "output"), b, 0o644)
+	})
+	return b, false, err
 }
 
 // TestWriteIsAtomic: a net that cannot be frozen leaves no file behind, and

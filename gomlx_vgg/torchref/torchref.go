@@ -23,7 +23,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 
@@ -326,7 +325,7 @@ func cacheKey(o Options, args []string) (string, error) {
 	}
 	k := refcache.NewKey("torchref 1", string(script), o.Python, env)
 	if o.Float32 {
-		k.Add(cpu())
+		k.Add(refcache.CPU())
 	}
 	for _, a := range args {
 		if st, err := os.Stat(a); err == nil && st.Mode().IsRegular() {
@@ -358,26 +357,6 @@ func environment(interpreter string) (string, error) {
 	}
 	environments.Store(interpreter, string(out))
 	return string(out), nil
-}
-
-// cpu describes the CPU for float32 results: its architecture, and on Linux
-// its model and feature flags.
-func cpu() string {
-	s := runtime.GOARCH
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if k, _, ok := strings.Cut(line, ":"); ok {
-				switch strings.TrimSpace(k) {
-				case "model name", "flags", "Features", "CPU part", "CPU implementer":
-					s += "\n" + line
-				}
-			}
-			if line == "" && len(s) > len(runtime.GOARCH) {
-				break // the first processor describes them all
-			}
-		}
-	}
-	return s
 }
 
 // readRaw reads a layer file the script wrote, checking its size for shape.

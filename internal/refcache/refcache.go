@@ -19,6 +19,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"sync"
 	"time"
 )
@@ -99,6 +101,29 @@ func fileSum(path string) (string, error) {
 	sum := hex.EncodeToString(h.Sum(nil))
 	sums.Store(stamp, sum)
 	return sum, nil
+}
+
+// CPU describes the CPU, for outputs whose rounding depends on its kernels
+// (float32 BLAS, SIMD): its architecture and, on Linux, its model and feature
+// flags.
+func CPU() string {
+	s := runtime.GOARCH
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return s
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if line == "" && s != runtime.GOARCH {
+			break // the first processor describes them all
+		}
+		if k, _, ok := strings.Cut(line, ":"); ok {
+			switch strings.TrimSpace(k) {
+			case "model name", "flags", "Features", "CPU part", "CPU implementer":
+				s += "\n" + line
+			}
+		}
+	}
+	return s
 }
 
 // Lookup returns the directory of key's entry under root, and whether it is
