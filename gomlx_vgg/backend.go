@@ -34,3 +34,8 @@ func NewBackend(config string) (compute.Backend, error) {
 
 // XLALinked reports whether this binary includes the XLA backend (built with -tags xla).
 func XLALinked() bool { return xlaLinked }
+
+// onGoBackend reports whether the model's backend is the pure-Go one.
+func (m *Model) onGoBackend() bool {
+	return m != nil && m.backend != nil && m.backend.Name() == gobackend.GetBackend().Name()
+}

@@ -534,3 +534,22 @@ func (b *Builder) kerasSpec() weights.Spec {
 	}
 	return s
 }
+
+// Engine is what computes Outputs and Predict (Builder.Engine). ("Kernel" in
+// vggnb means the Jupyter kernel.)
+type Engine string
+
+// The engines.
+const (
+	// EngineAuto (the default) is EngineNative on the pure-Go backend and
+	// EngineGraph on any other (XLA: its own native convolution).
+	EngineAuto Engine = "auto"
+	// EngineNative runs the model with vggnb's own CPU kernels: a fused 3x3
+	// convolution + bias + ReLU (Winograd F(2x2, 3x3), or an indirect GEMM for
+	// the first layer; AVX-512, AVX2 or NEON assembly chosen at run time), 2x2
+	// max pooling and blocked dense layers, on the model's variables, with no
+	// graph to build or compile.
+	EngineNative Engine = "native"
+	// EngineGraph runs the GoMLX graph that Apply builds, on the model's backend.
+	EngineGraph Engine = "graph"
+)

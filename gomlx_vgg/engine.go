@@ -1,27 +1,7 @@
 package gomlx_vgg
 
 import (
-	"github.com/gomlx/compute/gobackend"
 	"github.com/gomlx/gomlx/core/tensors"
-)
-
-// Engine is what computes Outputs and Predict (Builder.Engine). ("Kernel" in
-// vggnb means the Jupyter kernel.)
-type Engine string
-
-// The engines.
-const (
-	// EngineAuto (the default) is EngineNative on the pure-Go backend and
-	// EngineGraph on any other (XLA: its own native convolution).
-	EngineAuto Engine = "auto"
-	// EngineNative runs the model with vggnb's own CPU kernels: a fused 3x3
-	// convolution + bias + ReLU (Winograd F(2x2, 3x3), or an indirect GEMM for
-	// the first layer; AVX-512, AVX2 or NEON assembly chosen at run time), 2x2
-	// max pooling and blocked dense layers, on the model's variables, with no
-	// graph to build or compile.
-	EngineNative Engine = "native"
-	// EngineGraph runs the GoMLX graph that Apply builds, on the model's backend.
-	EngineGraph Engine = "graph"
 )
 
 // Engine says what runs this model's Outputs and Predict: EngineNative or EngineGraph.
@@ -37,11 +17,6 @@ func (m *Model) Engine() Engine {
 		return EngineNative
 	}
 	return EngineGraph
-}
-
-// onGoBackend reports whether the model's backend is the pure-Go one.
-func (m *Model) onGoBackend() bool {
-	return m != nil && m.backend != nil && m.backend.Name() == gobackend.GetBackend().Name()
 }
 
 // engine computes the named layers' outputs of a model on a checked input

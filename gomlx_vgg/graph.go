@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/gomlx/compute"
@@ -11,6 +12,7 @@ import (
 	"github.com/gomlx/compute/gobackend"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX's own style for graph code.
+	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/vggnb/vggnb/gomlx_vgg/internal/kernels"
@@ -435,4 +437,31 @@ func firstMaxGradient(x, v *Node) *Node {
 	f11 := LogicalAnd(e11, LogicalNot(seen))
 	first := Concatenate([]*Node{Concatenate([]*Node{e00, f01}, 4), Concatenate([]*Node{f10, f11}, 4)}, 2)
 	return Where(first, v, ZerosLike(v))
+}
+
+// graphOutputs is Outputs through the GoMLX graph; m.mu is held.
+func (m *Model) graphOutputs(x *tensors.Tensor, names []string) (map[string]*tensors.Tensor, error) {
+	key := strings.Join(names, ",")
+	exec, ok := m.execs[key]
+	if !ok {
+		var err error
+		exec, err = model.NewExec(m.backend, m.store, func(_ *model.Scope, x *Node) []*Node {
+			defer inferenceGraph(x.Graph())()
+			return m.ApplyLayers(m.root, x, names...)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("gomlx_vgg: %s: %w", m, err)
+		}
+		exec = exec.WithName(m.Name + ":" + key)
+		m.execs[key] = exec
+	}
+	vals, err := exec.Exec(x)
+	if err != nil {
+		return nil, fmt.Errorf("gomlx_vgg: %s on input %v: %w", m, x.Shape().Dimensions, err)
+	}
+	out := make(map[string]*tensors.Tensor, len(names))
+	for i, n := range names {
+		out[n] = vals[i]
+	}
+	return out, nil
 }

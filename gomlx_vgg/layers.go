@@ -2,9 +2,11 @@ package gomlx_vgg
 
 import (
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 
+	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/vggnb/vggnb/weights"
@@ -137,4 +139,47 @@ func (m *Model) Truncate(layer string) (*Model, error) {
 	return &Model{Name: m.Name, cfg: m.cfg, layers: m.layers, output: layer, store: m.store, root: m.root, backend: m.backend,
 		source: m.source, synthetic: m.synthetic, execs: map[string]*model.Exec{},
 		mu: m.mu, native: m.native, ctx: m.ctx}, nil
+}
+
+// LayerWeights returns the current values of the named layer's kernel and bias
+// (Conv2D: (3, 3, in, out); Dense: (in, out)), as Keras' layer.get_weights();
+// with Weights("none"), the values given on first use, as Predict's.
+func (m *Model) LayerWeights(layer string) (kernel, bias *tensors.Tensor, err error) {
+	if err := m.built(); err != nil {
+		return nil, nil, err
+	}
+	l, err := m.Layer(layer)
+	if err != nil {
+		return nil, nil, err
+	}
+	if l.Params == 0 {
+		return nil, nil, fmt.Errorf("gomlx_vgg: %s: layer %s (%s) has no weights", m, layer, l.Class)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.store.InitializeVariables(m.backend, nil); err != nil {
+		return nil, nil, fmt.Errorf("gomlx_vgg: %s: initialising variables: %w", m, err)
+	}
+	return m.variableValues(layer)
+}
+
+// variableValues returns the current kernel and bias tensors of a layer.
+func (m *Model) variableValues(layer string) (kernel, bias *tensors.Tensor, err error) {
+	ls := m.root.At("%s", layer)
+	kv, bv := ls.GetVariable("kernel"), ls.GetVariable("bias")
+	if kv == nil || bv == nil {
+		return nil, nil, fmt.Errorf("gomlx_vgg: %s: no variables %s/kernel and bias", m, layer)
+	}
+	if kernel, err = kv.Value(); err != nil {
+		return nil, nil, fmt.Errorf("gomlx_vgg: %s: %s/kernel: %w", m, layer, err)
+	}
+	if bias, err = bv.Value(); err != nil {
+		return nil, nil, fmt.Errorf("gomlx_vgg: %s: %s/bias: %w", m, layer, err)
+	}
+	return kernel, bias, nil
+}
+
+// varPath is a layer weight's full path in the store.
+func (m *Model) varPath(layer, weight string) string {
+	return path.Join(m.root.Scope(), layer, weight)
 }

@@ -2,7 +2,6 @@ package gomlx_vgg
 
 import (
 	"fmt"
-	"path"
 	"slices"
 
 	"github.com/gomlx/compute/dtypes"
@@ -150,9 +149,4 @@ func (m *Model) loadWeights() error {
 		v.Trainable = j.layer.Trainable
 	}
 	return nil
-}
-
-// varPath is a layer weight's full path in the store.
-func (m *Model) varPath(layer, weight string) string {
-	return path.Join(m.root.Scope(), layer, weight)
 }

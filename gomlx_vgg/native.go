@@ -73,60 +73,6 @@ func (m *Model) kernels() kernels.Kernels {
 // the micro-kernel in use is not the AVX-512 one.
 func NativeFMAPeak(threads int, d time.Duration) float64 { return kernels.FMAPeak(threads, d) }
 
-// nativeState is what the native kernels keep between runs: the convolutions
-// ready to run and two activation buffers used in turn.
-type nativeState struct {
-	convs map[string]*nativeConv
-	bufs  [2][]float32
-}
-
-// nativeConv is a layer's convolution, with the variable values it was made
-// from: a value replaced (training, SetValue) is prepared again. VGG's kernels
-// (output channels a multiple of 64) are read in place from the variable's
-// tensor, which kernel keeps: no second copy of the weights.
-type nativeConv struct {
-	kernel, bias *tensors.Tensor
-	cv           *kernels.Conv3x3
-}
-
-// LayerWeights returns the current values of the named layer's kernel and bias
-// (Conv2D: (3, 3, in, out); Dense: (in, out)), as Keras' layer.get_weights();
-// with Weights("none"), the values given on first use, as Predict's.
-func (m *Model) LayerWeights(layer string) (kernel, bias *tensors.Tensor, err error) {
-	if err := m.built(); err != nil {
-		return nil, nil, err
-	}
-	l, err := m.Layer(layer)
-	if err != nil {
-		return nil, nil, err
-	}
-	if l.Params == 0 {
-		return nil, nil, fmt.Errorf("gomlx_vgg: %s: layer %s (%s) has no weights", m, layer, l.Class)
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.store.InitializeVariables(m.backend, nil); err != nil {
-		return nil, nil, fmt.Errorf("gomlx_vgg: %s: initialising variables: %w", m, err)
-	}
-	return m.variableValues(layer)
-}
-
-// variableValues returns the current kernel and bias tensors of a layer.
-func (m *Model) variableValues(layer string) (kernel, bias *tensors.Tensor, err error) {
-	ls := m.root.At("%s", layer)
-	kv, bv := ls.GetVariable("kernel"), ls.GetVariable("bias")
-	if kv == nil || bv == nil {
-		return nil, nil, fmt.Errorf("gomlx_vgg: %s: no variables %s/kernel and bias", m, layer)
-	}
-	if kernel, err = kv.Value(); err != nil {
-		return nil, nil, fmt.Errorf("gomlx_vgg: %s: %s/kernel: %w", m, layer, err)
-	}
-	if bias, err = bv.Value(); err != nil {
-		return nil, nil, fmt.Errorf("gomlx_vgg: %s: %s/bias: %w", m, layer, err)
-	}
-	return kernel, bias, nil
-}
-
 // prepareConvs prepares the Conv2D layers among layers that need it, on all cores.
 func (m *Model) prepareConvs(layers []Layer) error {
 	var convs []string
@@ -384,4 +330,13 @@ func globalPool(dst, src []float32, n, pixels, c int, isMax bool) {
 			}
 		}
 	}
+}
+
+// ConvAlgorithm is the native engine's 3x3 convolution algorithm for this
+// model (Builder.ConvAlgorithm; ConvWinograd unless set).
+func (m *Model) ConvAlgorithm() ConvAlgorithm {
+	if m.kernels().Winograd() {
+		return ConvWinograd
+	}
+	return ConvDirect
 }

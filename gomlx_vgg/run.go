@@ -1,16 +1,13 @@
 package gomlx_vgg
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 
 	"github.com/gomlx/compute/dtypes"
-	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX's own style for graph code.
 	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/gomlx/gomlx/ml/model"
+
 	"github.com/vggnb/vggnb/weights"
 )
 
@@ -79,41 +76,6 @@ func (m *Model) outputs(engine Engine, x *tensors.Tensor, names []string) (map[s
 		}
 	}
 	return out, nil
-}
-
-// graphOutputs is Outputs through the GoMLX graph; m.mu is held.
-func (m *Model) graphOutputs(x *tensors.Tensor, names []string) (map[string]*tensors.Tensor, error) {
-	key := strings.Join(names, ",")
-	exec, ok := m.execs[key]
-	if !ok {
-		var err error
-		exec, err = model.NewExec(m.backend, m.store, func(_ *model.Scope, x *Node) []*Node {
-			defer inferenceGraph(x.Graph())()
-			return m.ApplyLayers(m.root, x, names...)
-		})
-		if err != nil {
-			return nil, fmt.Errorf("gomlx_vgg: %s: %w", m, err)
-		}
-		exec = exec.WithName(m.Name + ":" + key)
-		m.execs[key] = exec
-	}
-	vals, err := exec.Exec(x)
-	if err != nil {
-		return nil, fmt.Errorf("gomlx_vgg: %s on input %v: %w", m, x.Shape().Dimensions, err)
-	}
-	out := make(map[string]*tensors.Tensor, len(names))
-	for i, n := range names {
-		out[n] = vals[i]
-	}
-	return out, nil
-}
-
-// built reports a Model that was not made by a Builder (a zero Model).
-func (m *Model) built() error {
-	if m == nil || m.store == nil || m.mu == nil {
-		return withKind(ErrConfig, errors.New("gomlx_vgg: a zero or nil Model: build one with VGG16(), VGG19() or New(name) and Done()"))
-	}
-	return nil
 }
 
 // resolveNames expands AllLayers and checks the names.
@@ -199,4 +161,15 @@ func StatsOf(t *tensors.Tensor) Stats {
 		s.Zeros = float64(zeros) / float64(len(v))
 	})
 	return s
+}
+
+// CheckInput returns nil if a batch of the given shape (in the model's data
+// format) fits its input_shape, else an error of kind ErrInputShape naming
+// both: what Predict checks before running (ErrConfig for a zero or nil
+// Model).
+func (m *Model) CheckInput(dims []int) error {
+	if err := m.built(); err != nil {
+		return err
+	}
+	return m.checkDims(dims)
 }

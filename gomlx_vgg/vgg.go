@@ -20,14 +20,17 @@ package gomlx_vgg
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/vggnb/vggnb/gomlx_vgg/internal/kernels"
 	"github.com/vggnb/vggnb/weights"
 )
 
@@ -129,22 +132,26 @@ func (m *Model) WeightsSource() string { return m.source }
 // native runs between layers (Builder.Context; context.Background unless set).
 func (m *Model) Context() context.Context { return m.ctx }
 
-// ConvAlgorithm is the native engine's 3x3 convolution algorithm for this
-// model (Builder.ConvAlgorithm; ConvWinograd unless set).
-func (m *Model) ConvAlgorithm() ConvAlgorithm {
-	if m.kernels().Winograd() {
-		return ConvWinograd
-	}
-	return ConvDirect
+// nativeState is what the native kernels keep between runs: the convolutions
+// ready to run and two activation buffers used in turn.
+type nativeState struct {
+	convs map[string]*nativeConv
+	bufs  [2][]float32
 }
 
-// CheckInput returns nil if a batch of the given shape (in the model's data
-// format) fits its input_shape, else an error of kind ErrInputShape naming
-// both: what Predict checks before running (ErrConfig for a zero or nil
-// Model).
-func (m *Model) CheckInput(dims []int) error {
-	if err := m.built(); err != nil {
-		return err
+// nativeConv is a layer's convolution, with the variable values it was made
+// from: a value replaced (training, SetValue) is prepared again. VGG's kernels
+// (output channels a multiple of 64) are read in place from the variable's
+// tensor, which kernel keeps: no second copy of the weights.
+type nativeConv struct {
+	kernel, bias *tensors.Tensor
+	cv           *kernels.Conv3x3
+}
+
+// built reports a Model that was not made by a Builder (a zero Model).
+func (m *Model) built() error {
+	if m == nil || m.store == nil || m.mu == nil {
+		return withKind(ErrConfig, errors.New("gomlx_vgg: a zero or nil Model: build one with VGG16(), VGG19() or New(name) and Done()"))
 	}
-	return m.checkDims(dims)
+	return nil
 }
