@@ -91,6 +91,7 @@ floats, 800 KB — why the post trains on little data.
 func _() {
 	s := nb.PostModel()
 	train, test, trainIdx, testIdx := nb.FashionSubset()
+	nb.QuickNote("%d training and %d test images instead of 300 and 100", len(trainIdx), len(testIdx))
 	dir := nb.Dir("04/features")
 	for _, run := range []string{"first call", "second call"} {
 		t0 := time.Now()
