@@ -24,6 +24,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
+	"github.com/vggnb/vggnb/internal/errkind"
 	"github.com/vggnb/vggnb/weights"
 )
 
@@ -61,20 +62,20 @@ type Explainer struct {
 // paper's and Keras' examples).
 func New(m *gomlx_vgg.Model, layer string) (*Explainer, error) {
 	if m == nil {
-		return nil, errors.New("gradcam: nil model")
+		return nil, errkind.With(gomlx_vgg.ErrConfig, errors.New("gradcam: nil model"))
 	}
 	if !m.IncludeTop() {
-		return nil, fmt.Errorf("gradcam: %s has no top: Grad-CAM needs the class scores (IncludeTop(true))", m)
+		return nil, errkind.With(gomlx_vgg.ErrConfig, fmt.Errorf("gradcam: %s has no top: Grad-CAM needs the class scores (IncludeTop(true))", m))
 	}
 	if a := m.ClassifierActivation(); a != "linear" {
-		return nil, fmt.Errorf("gradcam: %s ends in %s: build it with ClassifierActivation(\"linear\"), Grad-CAM differentiates the score before softmax", m, a)
+		return nil, errkind.With(gomlx_vgg.ErrConfig, fmt.Errorf("gradcam: %s ends in %s: build it with ClassifierActivation(\"linear\"), Grad-CAM differentiates the score before softmax", m, a))
 	}
 	l, err := m.Layer(layer)
 	if err != nil {
 		return nil, fmt.Errorf("gradcam: %w", err)
 	}
 	if l.Class != weights.Conv2D {
-		return nil, fmt.Errorf("gradcam: %s is a %s: Grad-CAM explains a convolution layer's output", layer, l.Class)
+		return nil, errkind.With(gomlx_vgg.ErrConfig, fmt.Errorf("gradcam: %s is a %s: Grad-CAM explains a convolution layer's output", layer, l.Class))
 	}
 	names := m.LayerNames()
 	i := slices.Index(names, layer)
@@ -87,11 +88,11 @@ func New(m *gomlx_vgg.Model, layer string) (*Explainer, error) {
 // H, W, 3).
 func (e *Explainer) Explain(x *tensors.Tensor, classes ...int) ([]*Map, error) {
 	if x == nil || x.Rank() != 4 || x.Shape().Dimensions[0] != 1 {
-		return nil, fmt.Errorf("gradcam: want one preprocessed image (1, H, W, 3), got %v", shapeOf(x))
+		return nil, errkind.With(gomlx_vgg.ErrInputShape, fmt.Errorf("gradcam: want one preprocessed image (1, H, W, 3), got %v", shapeOf(x)))
 	}
 	for _, c := range classes {
 		if c < 0 || c >= e.classes {
-			return nil, fmt.Errorf("gradcam: class %d: the model has classes 0..%d", c, e.classes-1)
+			return nil, errkind.With(gomlx_vgg.ErrInputShape, fmt.Errorf("gradcam: class %d: the model has classes 0..%d", c, e.classes-1))
 		}
 	}
 	outs, err := e.m.Outputs(x, e.layer)

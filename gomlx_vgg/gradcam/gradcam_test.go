@@ -107,23 +107,25 @@ func TestNewRefuses(t *testing.T) {
 	for _, tt := range []struct {
 		m     *gomlx_vgg.Model
 		layer string
+		kind  error
 		want  string
 	}{
-		{noTop, "block5_conv3", "IncludeTop(true)"},
-		{softmax, "block5_conv3", `ClassifierActivation("linear")`},
-		{linear, "block5_pool", "convolution"},
-		{linear, "block9_conv1", "block9_conv1"},
+		{noTop, "block5_conv3", gomlx_vgg.ErrConfig, "IncludeTop(true)"},
+		{softmax, "block5_conv3", gomlx_vgg.ErrConfig, `ClassifierActivation("linear")`},
+		{linear, "block5_pool", gomlx_vgg.ErrConfig, "convolution"},
+		{linear, "block9_conv1", gomlx_vgg.ErrUnknownLayer, "block9_conv1"},
+		{nil, "block5_conv3", gomlx_vgg.ErrConfig, "nil model"},
 	} {
 		_, err := gradcam.New(tt.m, tt.layer)
-		if err == nil || !strings.Contains(err.Error(), tt.want) || (tt.layer == "block9_conv1") != errors.Is(err, gomlx_vgg.ErrUnknownLayer) {
-			t.Errorf("New(%s, %s) = %v, want an error with %q", tt.m, tt.layer, err, tt.want)
+		if !errors.Is(err, tt.kind) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("New(%s, %s) = %v, want an error of kind %v with %q", tt.m, tt.layer, err, tt.kind, tt.want)
 		}
 	}
 	e, err := gradcam.New(linear, "block5_conv3")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Explain(photo(t), 1000); err == nil || !strings.Contains(err.Error(), "class 1000") {
+	if _, err := e.Explain(photo(t), 1000); !errors.Is(err, gomlx_vgg.ErrInputShape) || !strings.Contains(err.Error(), "class 1000") {
 		t.Errorf("Explain(class 1000) = %v", err)
 	}
 }

@@ -41,6 +41,7 @@ import (
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
+	"github.com/vggnb/vggnb/internal/errkind"
 	"github.com/vggnb/vggnb/weights"
 )
 
@@ -89,7 +90,7 @@ func New(m *gomlx_vgg.Model) *Builder {
 
 func (b *Builder) fail(format string, args ...any) *Builder {
 	if b.err == nil {
-		b.err = fmt.Errorf("style: "+format, args...)
+		b.err = errkind.With(gomlx_vgg.ErrConfig, fmt.Errorf("style: "+format, args...))
 	}
 	return b
 }
@@ -152,10 +153,10 @@ func (b *Builder) Done(content, style *tensors.Tensor) (*Transfer, error) {
 	}
 	m := b.m
 	if m == nil {
-		return nil, errors.New("style: nil model")
+		return nil, errkind.With(gomlx_vgg.ErrConfig, errors.New("style: nil model"))
 	}
 	if m.DataFormat() != weights.ChannelsLast {
-		return nil, fmt.Errorf("style: %s is %s: style transfer works on channels_last models", m, m.DataFormat())
+		return nil, errkind.With(gomlx_vgg.ErrConfig, fmt.Errorf("style: %s is %s: style transfer works on channels_last models", m, m.DataFormat()))
 	}
 	for _, l := range append([]string{b.cfg.contentLayer}, b.cfg.styleLayers...) {
 		layer, err := m.Layer(l)
@@ -163,7 +164,7 @@ func (b *Builder) Done(content, style *tensors.Tensor) (*Transfer, error) {
 			return nil, fmt.Errorf("style: %w", err)
 		}
 		if len(layer.OutputShape) != 4 {
-			return nil, fmt.Errorf("style: layer %s of %s has output %v: want a convolution or pooling layer", l, m, layer.OutputShape)
+			return nil, errkind.With(gomlx_vgg.ErrConfig, fmt.Errorf("style: layer %s of %s has output %v: want a convolution or pooling layer", l, m, layer.OutputShape))
 		}
 	}
 	for _, in := range []struct {
@@ -171,12 +172,12 @@ func (b *Builder) Done(content, style *tensors.Tensor) (*Transfer, error) {
 		x    *tensors.Tensor
 	}{{"content", content}, {"style", style}} {
 		if in.x == nil || in.x.DType() != dtypes.Float32 || in.x.Rank() != 4 || in.x.Shape().Dimensions[0] != 1 || in.x.Shape().Dimensions[3] != 3 {
-			return nil, fmt.Errorf("style: the %s image: want one preprocessed float32 image (1, H, W, 3), got %v", in.name, shapeOf(in.x))
+			return nil, errkind.With(gomlx_vgg.ErrInputShape, fmt.Errorf("style: the %s image: want one preprocessed float32 image (1, H, W, 3), got %v", in.name, shapeOf(in.x)))
 		}
 	}
 	if !slices.Equal(content.Shape().Dimensions, style.Shape().Dimensions) {
-		return nil, fmt.Errorf("style: the content image is %v and the style image %v: load both at the same size (Keras' example loads the style image at the content image's)",
-			content.Shape().Dimensions, style.Shape().Dimensions)
+		return nil, errkind.With(gomlx_vgg.ErrInputShape, fmt.Errorf("style: the content image is %v and the style image %v: load both at the same size (Keras' example loads the style image at the content image's)",
+			content.Shape().Dimensions, style.Shape().Dimensions))
 	}
 	t := &Transfer{m: m, cfg: b.cfg,
 		dims: slices.Clone(content.Shape().Dimensions), x: tensors.MustCopyFlatData[float32](content)}
@@ -244,7 +245,7 @@ func (t *Transfer) Image() *tensors.Tensor {
 // from a checkpoint) without changing the step count.
 func (t *Transfer) SetImage(x *tensors.Tensor) error {
 	if x == nil || !slices.Equal(x.Shape().Dimensions, t.dims) || x.DType() != dtypes.Float32 {
-		return fmt.Errorf("style: SetImage(%v): want a float32 image %v", shapeOf(x), t.dims)
+		return errkind.With(gomlx_vgg.ErrInputShape, fmt.Errorf("style: SetImage(%v): want a float32 image %v", shapeOf(x), t.dims))
 	}
 	t.x = tensors.MustCopyFlatData[float32](x)
 	return nil
@@ -272,7 +273,7 @@ func (t *Transfer) Step() (Losses, error) {
 // shape) and their gradient with respect to x, (1, H, W, 3).
 func (t *Transfer) Evaluate(x *tensors.Tensor) (Losses, *tensors.Tensor, error) {
 	if x == nil || !slices.Equal(x.Shape().Dimensions, t.dims) || x.DType() != dtypes.Float32 {
-		return Losses{}, nil, fmt.Errorf("style: Evaluate(%v): want a float32 image %v", shapeOf(x), t.dims)
+		return Losses{}, nil, errkind.With(gomlx_vgg.ErrInputShape, fmt.Errorf("style: Evaluate(%v): want a float32 image %v", shapeOf(x), t.dims))
 	}
 	return t.evaluate(x)
 }
@@ -358,7 +359,7 @@ func totalVariation(x *Node) *Node {
 func Deprocess(x *tensors.Tensor) (*image.NRGBA, error) {
 	if x == nil || x.DType() != dtypes.Float32 || x.Rank() < 3 || x.Rank() > 4 || x.Shape().Dimensions[x.Rank()-1] != 3 ||
 		(x.Rank() == 4 && x.Shape().Dimensions[0] != 1) {
-		return nil, fmt.Errorf("style: Deprocess(%v): want a preprocessed image (1, H, W, 3) or (H, W, 3)", shapeOf(x))
+		return nil, errkind.With(gomlx_vgg.ErrInputShape, fmt.Errorf("style: Deprocess(%v): want a preprocessed image (1, H, W, 3) or (H, W, 3)", shapeOf(x)))
 	}
 	d := x.Shape().Dimensions
 	h, w := d[x.Rank()-3], d[x.Rank()-2]

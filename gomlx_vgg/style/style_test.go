@@ -1,6 +1,7 @@
 package style_test
 
 import (
+	"errors"
 	"image"
 	"math"
 	"strings"
@@ -210,21 +211,22 @@ func TestErrors(t *testing.T) {
 		name string
 		b    *style.Builder
 		c, s *tensors.Tensor
+		kind error
 		want string
 	}{
-		{"sizes", style.New(m), c, s2, "content image is [1 40 40 3] and the style image [1 40 48 3]"},
-		{"nil image", style.New(m), nil, s, "the content image: want one preprocessed float32 image (1, H, W, 3), got nil"},
-		{"unknown layer", style.New(m).ContentLayer("block6_conv1"), c, s, "block6_conv1"},
-		{"dense layer", style.New(m).StyleLayers(), c, s, "StyleLayers: no layers"},
-		{"negative weight", style.New(m).StyleWeight(-1), c, s, "StyleWeight(-1): want a finite weight >= 0"},
-		{"rate", style.New(m).LearningRate(0, 100, 0.96), c, s, "LearningRate(0, 100, 0.96)"},
-		{"channels_first", style.New(th), c, s, "channels_first: style transfer works on channels_last models"},
-		{"nil model", style.New(nil), c, s, "nil model"},
+		{"sizes", style.New(m), c, s2, gomlx_vgg.ErrInputShape, "content image is [1 40 40 3] and the style image [1 40 48 3]"},
+		{"nil image", style.New(m), nil, s, gomlx_vgg.ErrInputShape, "the content image: want one preprocessed float32 image (1, H, W, 3), got nil"},
+		{"unknown layer", style.New(m).ContentLayer("block6_conv1"), c, s, gomlx_vgg.ErrUnknownLayer, "block6_conv1"},
+		{"dense layer", style.New(m).StyleLayers(), c, s, gomlx_vgg.ErrConfig, "StyleLayers: no layers"},
+		{"negative weight", style.New(m).StyleWeight(-1), c, s, gomlx_vgg.ErrConfig, "StyleWeight(-1): want a finite weight >= 0"},
+		{"rate", style.New(m).LearningRate(0, 100, 0.96), c, s, gomlx_vgg.ErrConfig, "LearningRate(0, 100, 0.96)"},
+		{"channels_first", style.New(th), c, s, gomlx_vgg.ErrConfig, "channels_first: style transfer works on channels_last models"},
+		{"nil model", style.New(nil), c, s, gomlx_vgg.ErrConfig, "nil model"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := tc.b.Done(tc.c, tc.s)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("got %v, want an error containing %q", err, tc.want)
+			if !errors.Is(err, tc.kind) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want an error of kind %v containing %q", err, tc.kind, tc.want)
 			}
 		})
 	}
@@ -232,7 +234,7 @@ func TestErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := tr.Evaluate(s2); err == nil || !strings.Contains(err.Error(), "want a float32 image [1 40 40 3]") {
+	if _, _, err := tr.Evaluate(s2); !errors.Is(err, gomlx_vgg.ErrInputShape) || !strings.Contains(err.Error(), "want a float32 image [1 40 40 3]") {
 		t.Errorf("Evaluate of another size: %v", err)
 	}
 	if _, err := style.Deprocess(tensors.FromFlatDataAndDimensions(make([]float32, 8), 2, 2, 2)); err == nil {

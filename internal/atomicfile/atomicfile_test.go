@@ -2,6 +2,7 @@ package atomicfile
 
 import (
 	"errors"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -90,7 +91,7 @@ func TestWriteFails(t *testing.T) {
 		t.Errorf("%s holds %q after a failed write", path, b)
 	}
 	leftovers(t, dir)
-	if err := WriteFile(filepath.Join(dir, "missing", "f"), nil); err == nil || !strings.Contains(err.Error(), "missing") {
+	if err := WriteFile(filepath.Join(dir, "missing", "f"), nil); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "missing") {
 		t.Errorf("a missing directory: %v", err)
 	}
 }

@@ -6,6 +6,7 @@
 package adapt
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"path"
@@ -19,6 +20,7 @@ import (
 	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/gomlx_vgg/mlp"
 	"github.com/vggnb/vggnb/gomlx_vgg/transfer"
+	"github.com/vggnb/vggnb/internal/errkind"
 	"github.com/vggnb/vggnb/weights"
 )
 
@@ -28,7 +30,7 @@ import (
 // which the frozen graph keeps); H and W are dynamic unless the top fixes them.
 func VGG(m *gomlx_vgg.Model) (*freeze.Net, error) {
 	if m == nil {
-		return nil, fmt.Errorf("freeze: a nil VGG model")
+		return nil, errkind.With(gomlx_vgg.ErrConfig, errors.New("freeze: a nil VGG model"))
 	}
 	all := m.Layers()
 	n := &freeze.Net{Name: m.Name, Title: m.Title(), Meta: vggMeta(m)}
@@ -135,7 +137,7 @@ const BatchNormEpsilon = 1e-3
 // variables are created on first use).
 func MLP(m *mlp.Model) (*freeze.Net, error) {
 	if m == nil {
-		return nil, fmt.Errorf("freeze: a nil MLP")
+		return nil, errkind.With(gomlx_vgg.ErrConfig, errors.New("freeze: a nil MLP"))
 	}
 	store := m.Store()
 	n := &freeze.Net{Name: "mlp", Labels: mlp.FashionMNISTClasses,
@@ -211,7 +213,7 @@ func foldBatchNorm(store *model.Store, bn string, k, b *tensors.Tensor) (*tensor
 // (relu), dense_2 (softmax), dropout_1 gone; or the head alone (transfer.NewHead).
 func Stacked(s *transfer.Stacked) (*freeze.Net, error) {
 	if s == nil {
-		return nil, fmt.Errorf("freeze: a nil transfer model")
+		return nil, errkind.With(gomlx_vgg.ErrConfig, errors.New("freeze: a nil transfer model"))
 	}
 	all := s.Layers()
 	n := &freeze.Net{Name: "transfer", Title: s.Title(), Input: append([]int{-1}, all[0].OutputShape[1:]...),
@@ -255,7 +257,7 @@ func Stacked(s *transfer.Stacked) (*freeze.Net, error) {
 // predictions.
 func Surgery(s *transfer.Surgery) (*freeze.Net, error) {
 	if s == nil {
-		return nil, fmt.Errorf("freeze: a nil surgery model")
+		return nil, errkind.With(gomlx_vgg.ErrConfig, errors.New("freeze: a nil surgery model"))
 	}
 	all := s.Layers()
 	n := &freeze.Net{Name: "surgery", Title: s.Title(), Input: []int{-1, all[0].OutputShape[1], all[0].OutputShape[2], all[0].OutputShape[3]},

@@ -1,6 +1,7 @@
 package adapt
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -12,17 +13,17 @@ import (
 // against every runtime in freeze's TestFrozenModelsAgree), and a VGG's Net
 // has the model's layers, input and output.
 func TestAdapters(t *testing.T) {
-	if _, err := VGG(nil); err == nil || !strings.Contains(err.Error(), "nil VGG") {
+	if _, err := VGG(nil); !errors.Is(err, gomlx_vgg.ErrConfig) || !strings.Contains(err.Error(), "nil VGG") {
 		t.Errorf("VGG(nil): %v", err)
 	}
-	if _, err := MLP(nil); err == nil {
-		t.Error("MLP(nil): no error")
+	if _, err := MLP(nil); !errors.Is(err, gomlx_vgg.ErrConfig) {
+		t.Errorf("MLP(nil): %v, want ErrConfig", err)
 	}
-	if _, err := Stacked(nil); err == nil {
-		t.Error("Stacked(nil): no error")
+	if _, err := Stacked(nil); !errors.Is(err, gomlx_vgg.ErrConfig) {
+		t.Errorf("Stacked(nil): %v, want ErrConfig", err)
 	}
-	if _, err := Surgery(nil); err == nil {
-		t.Error("Surgery(nil): no error")
+	if _, err := Surgery(nil); !errors.Is(err, gomlx_vgg.ErrConfig) {
+		t.Errorf("Surgery(nil): %v, want ErrConfig", err)
 	}
 	m := gomlx_vgg.VGG16().IncludeTop(false).Weights(gomlx_vgg.WeightsSynthetic).Notices(nil).InputShape(32, 32, 3).MustDone()
 	m, err := m.Truncate("block2_pool")
