@@ -65,26 +65,17 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// nhwc returns a rank-4 NCHW tensor in NHWC; other tensors unchanged.
+// nhwc returns a rank-4 tensor in the data format df in NHWC; other tensors
+// unchanged.
 func nhwc(x *tensors.Tensor, df weights.DataFormat) *tensors.Tensor {
-	d := x.Shape().Dimensions
-	if df != weights.ChannelsFirst || len(d) != 4 {
+	if x.Rank() != 4 {
 		return x
 	}
-	n, c, h, w := d[0], d[1], d[2], d[3]
-	out := make([]float32, x.Size())
-	tensors.ConstFlatData(x, func(v []float32) {
-		for b := range n {
-			for ch := range c {
-				for y := range h {
-					for xx := range w {
-						out[((b*h+y)*w+xx)*c+ch] = v[((b*c+ch)*h+y)*w+xx]
-					}
-				}
-			}
-		}
-	})
-	return tensors.FromFlatDataAndDimensions(out, n, h, w, c)
+	out, err := imagenet.ToDataFormat(x, df, weights.ChannelsLast)
+	if err != nil {
+		panic(err)
+	}
+	return out
 }
 
 // FidelityTolerance is the largest max|go - ref| / max|ref| accepted per layer,

@@ -29,6 +29,7 @@ import (
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze/adapt"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze/ort"
+	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/gomlx_vgg/mlp"
 	"github.com/vggnb/vggnb/gomlx_vgg/transfer"
 	"github.com/vggnb/vggnb/internal/python"
@@ -52,24 +53,6 @@ func input(seed uint64, lo, hi float32, dims ...int) *tensors.Tensor {
 		v[i] = lo + (hi-lo)*r.Float32()
 	}
 	return tensors.FromFlatDataAndDimensions(v, dims...)
-}
-
-// nhwcToNCHW transposes a batch of images.
-func nhwcToNCHW(x *tensors.Tensor) *tensors.Tensor {
-	d := x.Shape().Dimensions
-	n, h, w, c := d[0], d[1], d[2], d[3]
-	in := tensors.MustCopyFlatData[float32](x)
-	out := make([]float32, len(in))
-	for b := range n {
-		for y := range h {
-			for xx := range w {
-				for ch := range c {
-					out[((b*c+ch)*h+y)*w+xx] = in[((b*h+y)*w+xx)*c+ch]
-				}
-			}
-		}
-	}
-	return tensors.FromFlatDataAndDimensions(out, n, c, h, w)
 }
 
 // maxRelDiff is max|got-ref| / max|ref| (consistency.Compare; NaN if either
@@ -113,6 +96,24 @@ func vggCase(b *gomlx_vgg.Builder, cut string) func(t *testing.T) (*freeze.Net, 
 	}
 }
 
+// adapted is a case's net: the model build makes, as adapt freezes it, and
+// its Predict.
+func adapted[M interface {
+	Predict(*tensors.Tensor) (*tensors.Tensor, error)
+}](build func() (M, error), adapt func(M) (*freeze.Net, error)) func(t *testing.T) (*freeze.Net, func(*tensors.Tensor) (*tensors.Tensor, error)) {
+	return func(t *testing.T) (*freeze.Net, func(*tensors.Tensor) (*tensors.Tensor, error)) {
+		m, err := build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := adapt(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n, m.Predict
+	}
+}
+
 func trainedMLP(t *testing.T) *mlp.Model {
 	m := mlp.New(mlp.Config{Hidden: []int{64, 32}, BatchNorm: true, Dropout: 0.3, LearningRate: 0.1}, nil)
 	d := mlp.RandomDataset(400, 10, 3)
@@ -139,7 +140,13 @@ func frozenCases() []frozenCase {
 			// The frozen input is NHWC whatever the model's data format; the model
 			// itself takes NCHW, and flattens in (C, H, W) order.
 			n, predict := vggCase(gomlx_vgg.VGG16().DataFormat(weights.ChannelsFirst), "")(t)
-			return n, func(x *tensors.Tensor) (*tensors.Tensor, error) { return predict(nhwcToNCHW(x)) }
+			return n, func(x *tensors.Tensor) (*tensors.Tensor, error) {
+				nchw, err := imagenet.ToDataFormat(x, weights.ChannelsLast, weights.ChannelsFirst)
+				if err != nil {
+					return nil, err
+				}
+				return predict(nchw)
+			}
 		}, dims: [][]int{vgg, {3, 224, 224, 3}}, lo: -124, hi: 152},
 		{name: "mlp", net: func(t *testing.T) (*freeze.Net, func(*tensors.Tensor) (*tensors.Tensor, error)) {
 			m := trainedMLP(t)
@@ -149,47 +156,22 @@ func frozenCases() []frozenCase {
 			}
 			return n, m.Predict
 		}, dims: [][]int{{1, 784}, {3, 784}}, lo: 0, hi: 1, gomlxOnnx: 2},
-		{name: "transfer_post", net: func(t *testing.T) (*freeze.Net, func(*tensors.Tensor) (*tensors.Tensor, error)) {
+		{name: "transfer_post", net: adapted(func() (*transfer.Stacked, error) {
 			path, _, err := weights.ImageNetOrSynthetic("vgg16", false, 1)
 			if err != nil {
-				t.Fatal(err)
+				return nil, err
 			}
-			s, err := transfer.NewPostModel(path, 5)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n, err := adapt.Stacked(s)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n, s.Predict
-		}, dims: [][]int{{1, 160, 160, 3}, {3, 160, 160, 3}}, lo: -2, hi: 2, gomlxOnnx: 2},
-		{name: "transfer_head", net: func(t *testing.T) (*freeze.Net, func(*tensors.Tensor) (*tensors.Tensor, error)) {
-			s, err := transfer.NewHead(20, 24, 3, 5, 2)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n, err := adapt.Stacked(s)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n, s.Predict
-		}, dims: [][]int{{1, 20, 24, 3}, {3, 20, 24, 3}}, lo: -0.2, hi: 0.2, gomlxOnnx: 2},
-		{name: "surgery", net: func(t *testing.T) (*freeze.Net, func(*tensors.Tensor) (*tensors.Tensor, error)) {
+			return transfer.NewPostModel(path, 5)
+		}, adapt.Stacked), dims: [][]int{{1, 160, 160, 3}, {3, 160, 160, 3}}, lo: -2, hi: 2, gomlxOnnx: 2},
+		{name: "transfer_head", net: adapted(func() (*transfer.Stacked, error) { return transfer.NewHead(20, 24, 3, 5, 2) }, adapt.Stacked),
+			dims: [][]int{{1, 20, 24, 3}, {3, 20, 24, 3}}, lo: -0.2, hi: 0.2, gomlxOnnx: 2},
+		{name: "surgery", net: adapted(func() (*transfer.Surgery, error) {
 			path, _, err := weights.ImageNetOrSynthetic("vgg16", true, 1)
 			if err != nil {
-				t.Fatal(err)
+				return nil, err
 			}
-			s, err := transfer.NewPostSurgery(path, 3)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n, err := adapt.Surgery(s)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n, s.Predict
-		}, dims: [][]int{vgg, {3, 224, 224, 3}}, lo: -124, hi: 152, gomlxOnnx: 1},
+			return transfer.NewPostSurgery(path, 3)
+		}, adapt.Surgery), dims: [][]int{vgg, {3, 224, 224, 3}}, lo: -124, hi: 152, gomlxOnnx: 1},
 	}
 }
 

@@ -403,3 +403,56 @@ func MustBatch(images ...*tensors.Tensor) *tensors.Tensor {
 	}
 	return t
 }
+
+// ToDataFormat returns the float32 image (rank 3) or batch of images (rank 4)
+// x, laid out in from, in the layout to: NumPy's np.transpose(x, (0, 3, 1, 2))
+// from channels_last to channels_first, (0, 2, 3, 1) back. x itself where
+// the formats are the same; an error of kind ErrImage for another rank or
+// dtype.
+func ToDataFormat(x *tensors.Tensor, from, to weights.DataFormat) (*tensors.Tensor, error) {
+	if x == nil || x.DType() != dtypes.Float32 || (x.Rank() != 3 && x.Rank() != 4) {
+		return nil, errkind.With(ErrImage, fmt.Errorf("imagenet: ToDataFormat: want a float32 image or batch of images, got %v", describe(x)))
+	}
+	if from == to {
+		return x, nil
+	}
+	d := x.Shape().Dimensions
+	if x.Rank() == 3 {
+		d = append([]int{1}, d...)
+	}
+	// (n, a, b, c) -> (n, c, a, b) to channels_first; (n, a, b, c) -> (n, b, c, a) back.
+	n, a, b, c := d[0], d[1], d[2], d[3]
+	out := make([]float32, x.Size())
+	tensors.ConstFlatData(x, func(v []float32) {
+		for i := range n {
+			for p := range a {
+				for q := range b {
+					for r := range c {
+						src := ((i*a+p)*b+q)*c + r
+						if to == weights.ChannelsFirst {
+							out[((i*c+r)*a+p)*b+q] = v[src]
+						} else {
+							out[((i*b+q)*c+r)*a+p] = v[src]
+						}
+					}
+				}
+			}
+		}
+	})
+	dims := []int{n, c, a, b}
+	if to != weights.ChannelsFirst {
+		dims = []int{n, b, c, a}
+	}
+	if x.Rank() == 3 {
+		dims = dims[1:]
+	}
+	return tensors.FromFlatDataAndDimensions(out, dims...), nil
+}
+
+// describe is x's shape, or "nil".
+func describe(x *tensors.Tensor) any {
+	if x == nil {
+		return "nil"
+	}
+	return x.Shape()
+}

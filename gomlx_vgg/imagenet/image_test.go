@@ -173,3 +173,44 @@ func TestPhotoInput(t *testing.T) {
 		t.Fatalf("PhotoInput with a failing loader: error %v", err)
 	}
 }
+
+// TestToDataFormat: channels_last to channels_first moves each value to
+// np.transpose's place, back again gives x, for a batch and one image; the
+// same format is x itself; other ranks are ErrImage.
+func TestToDataFormat(t *testing.T) {
+	const n, h, w, c = 2, 3, 4, 5
+	v := make([]float32, n*h*w*c)
+	for i := range v {
+		v[i] = float32(i)
+	}
+	x := tensors.FromFlatDataAndDimensions(v, n, h, w, c)
+	first, err := ToDataFormat(x, weights.ChannelsLast, weights.ChannelsFirst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := first.Shape().Dimensions; !slices.Equal(got, []int{n, c, h, w}) {
+		t.Fatalf("channels_first shape %v", got)
+	}
+	fv := tensors.MustCopyFlatData[float32](first)
+	for _, p := range [][4]int{{0, 0, 0, 0}, {1, 2, 3, 4}, {1, 0, 2, 3}, {0, 1, 1, 2}} {
+		i, y, xx, ch := p[0], p[1], p[2], p[3]
+		if got, want := fv[((i*c+ch)*h+y)*w+xx], v[((i*h+y)*w+xx)*c+ch]; got != want {
+			t.Errorf("x[%d,%d,%d,%d] = %v in channels_first, want %v", i, y, xx, ch, got, want)
+		}
+	}
+	back, err := ToDataFormat(first, weights.ChannelsFirst, weights.ChannelsLast)
+	if err != nil || !slices.Equal(tensors.MustCopyFlatData[float32](back), v) || !slices.Equal(back.Shape().Dimensions, []int{n, h, w, c}) {
+		t.Errorf("back to channels_last: %v, %v", back, err)
+	}
+	one := tensors.FromFlatDataAndDimensions(v[:h*w*c], h, w, c)
+	img, err := ToDataFormat(one, weights.ChannelsLast, weights.ChannelsFirst)
+	if err != nil || !slices.Equal(img.Shape().Dimensions, []int{c, h, w}) || !slices.Equal(tensors.MustCopyFlatData[float32](img), fv[:h*w*c]) {
+		t.Errorf("one image: %v, %v", img, err)
+	}
+	if same, err := ToDataFormat(x, weights.ChannelsLast, weights.ChannelsLast); same != x || err != nil {
+		t.Errorf("the same format: %v, %v; want x", same, err)
+	}
+	if _, err := ToDataFormat(tensors.FromFlatDataAndDimensions(v[:6], 2, 3), weights.ChannelsLast, weights.ChannelsFirst); !errors.Is(err, ErrImage) {
+		t.Errorf("rank 2: %v, want ErrImage", err)
+	}
+}
