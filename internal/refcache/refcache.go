@@ -7,7 +7,9 @@
 // left out would make a stale reference pass, so callers put in every input.
 //
 // Entries are written to a temporary directory and renamed into place: an
-// interrupted run leaves no entry half written.
+// interrupted run leaves no entry half written. Lookup marks an entry used;
+// Put removes the entries unused for MaxAge, so that references of inputs
+// gone (an older reference script, files since changed) do not pile up.
 package refcache
 
 import (
@@ -126,12 +128,33 @@ func CPU() string {
 	return s
 }
 
+// MaxAge is how long an entry stays unused before Put removes it.
+const MaxAge = 30 * 24 * time.Hour
+
 // Lookup returns the directory of key's entry under root, and whether it is
-// there.
+// there (marking it used).
 func Lookup(root, key string) (string, bool) {
 	dir := filepath.Join(root, key)
 	st, err := os.Stat(dir)
-	return dir, err == nil && st.IsDir()
+	if err != nil || !st.IsDir() {
+		return dir, false
+	}
+	now := time.Now()
+	_ = os.Chtimes(dir, now, now) // best effort: an entry not marked is only pruned sooner
+	return dir, true
+}
+
+// prune removes root's entries (and temporary directories) unused for MaxAge.
+func prune(root string) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && e.IsDir() && time.Since(info.ModTime()) > MaxAge {
+			_ = os.RemoveAll(filepath.Join(root, e.Name()))
+		}
+	}
 }
 
 // Put runs produce on a new empty directory under root and, if it succeeds,
@@ -142,6 +165,7 @@ func Put(root, key string, produce func(dir string) error) (string, error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return "", fmt.Errorf("refcache: %w", err)
 	}
+	prune(root)
 	tmp, err := os.MkdirTemp(root, ".tmp-")
 	if err != nil {
 		return "", fmt.Errorf("refcache: %w", err)

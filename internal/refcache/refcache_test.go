@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestKey(t *testing.T) {
@@ -82,5 +83,33 @@ func TestPutAndLookup(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(root); len(entries) != 1 {
 		t.Errorf("the cache holds %d entries, want 1 (no temporary directory left)", len(entries))
+	}
+}
+
+// TestPrune: Put removes entries unused for MaxAge; Lookup keeps an entry in
+// use.
+func TestPrune(t *testing.T) {
+	root := t.TempDir()
+	write := func(dir string) error { return os.WriteFile(filepath.Join(dir, "out"), nil, 0o644) }
+	for _, k := range []string{"old", "used"} {
+		dir, err := Put(root, k, write)
+		if err != nil {
+			t.Fatal(err)
+		}
+		long := time.Now().Add(-MaxAge - time.Hour)
+		if err := os.Chtimes(dir, long, long); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := Lookup(root, "used"); !ok {
+		t.Fatal("no entry used")
+	}
+	if _, err := Put(root, "new", write); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]bool{"old": false, "used": true, "new": true} {
+		if _, ok := Lookup(root, k); ok != want {
+			t.Errorf("entry %s there: %v, want %v", k, ok, want)
+		}
 	}
 }
