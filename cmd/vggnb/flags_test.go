@@ -15,6 +15,7 @@ import (
 // each is a clear one-line error before any work, never a panic, never
 // accepted (a run still going after its deadline was accepted).
 func TestFlagValuesRefused(t *testing.T) {
+	t.Setenv("VGGNB_SERVE_TOKEN", "") // serve beyond loopback is refused without one
 	offline(t)
 	tmp := t.TempDir()
 	missing := filepath.Join(tmp, "é", "ñ.h5")
@@ -55,6 +56,11 @@ func TestFlagValuesRefused(t *testing.T) {
 		{[]string{"weights", "synth", "", "--model", "vgg16"}, "an argument is empty"},
 		{[]string{"serve", "--model", "vgg16", "--max-batch", "-1"}, "--max-batch -1: want at least 1"},
 		{[]string{"serve", "--model", "vgg16", "--queue", "0"}, "--queue 0: want at least 1"},
+		{[]string{"serve", "--model", "vgg16", "--max-graphs", "0"}, "--max-graphs 0: want at least 1"},
+		{[]string{"serve", "--model", "vgg16", "--read-timeout", "0s"}, "--read-timeout 0s: want more than 0"},
+		{[]string{"serve", "--model", "vgg16", "--addr", "0.0.0.0:0"}, "give --token (or VGGNB_SERVE_TOKEN), or --insecure-no-auth"},
+		{[]string{"serve", "--model", "vgg16", "--addr", ":8080"}, "reachable beyond this machine"},
+		{[]string{"serve", "--model", "vgg16", "--interpolation", "sinc"}, `--interpolation "sinc"`},
 		{[]string{"serve", "--model", "vgg16", "--max-body", "-5"}, "--max-body -5"},
 		{[]string{"serve", "--model", "vgg16", "--grace", "-1s"}, "--grace"},
 		{[]string{"serve", "--model", "vgg16", "--addr", ""}, "--addr is empty"},

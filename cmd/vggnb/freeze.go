@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"slices"
 	"time"
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze/adapt"
+	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
 	"github.com/vggnb/vggnb/gomlx_vgg/serve"
 )
 
@@ -118,6 +121,14 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&cfg.MaxBatch, "max-batch", def.MaxBatch, "most examples run together (peak memory grows with it)")
 	fs.IntVar(&cfg.QueueSize, "queue", def.QueueSize, "most requests waiting; more get 503")
 	fs.IntVar(&cfg.ImageSize, "image-size", def.ImageSize, "side images are resized to when the input size is dynamic")
+	fs.IntVar(&cfg.MaxReading, "max-reading", def.MaxReading, "most requests reading and decoding their bodies at once")
+	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", def.ReadTimeout, "longest a request may take to send its body once it may (slower: 408)")
+	fs.DurationVar(&cfg.Timeout, "timeout", def.Timeout, "longest a request may take, queueing included")
+	fs.IntVar(&cfg.MaxGraphs, "max-graphs", def.MaxGraphs, "most compiled graphs kept, one per input shape (least recently used freed)")
+	fs.Int64Var(&cfg.MaxMemory, "max-memory", def.MaxMemory, "most memory one batch may take, in bytes, estimated from the model before running (default half of this machine's)")
+	fs.StringVar(&cfg.Token, "token", os.Getenv("VGGNB_SERVE_TOKEN"), "bearer token every request but GET /healthz must carry (default $VGGNB_SERVE_TOKEN)")
+	insecure := fs.Bool("insecure-no-auth", false, "serve beyond loopback without a token")
+	interp := fs.String("interpolation", string(def.Interpolation), "resize filter for images: nearest (Keras' default, as vggnb predict), bilinear, bicubic, lanczos, box, hamming")
 	grace := fs.Duration("grace", 30*time.Second, "how long in-flight requests get to finish on SIGTERM")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -129,13 +140,29 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		name string
 		v    int64
 	}{{"max-body", cfg.MaxBodyBytes}, {"max-pixels", int64(cfg.MaxPixels)}, {"max-batch", int64(cfg.MaxBatch)},
-		{"queue", int64(cfg.QueueSize)}, {"image-size", int64(cfg.ImageSize)}} {
+		{"queue", int64(cfg.QueueSize)}, {"image-size", int64(cfg.ImageSize)}, {"max-reading", int64(cfg.MaxReading)},
+		{"max-graphs", int64(cfg.MaxGraphs)}, {"max-memory", cfg.MaxMemory}} {
 		if l.v < 1 {
 			return fmt.Errorf("serve: --%s %d: want at least 1", l.name, l.v)
 		}
 	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"read-timeout", cfg.ReadTimeout}, {"timeout", cfg.Timeout}} {
+		if d.v <= 0 {
+			return fmt.Errorf("serve: --%s %v: want more than 0", d.name, d.v)
+		}
+	}
 	if *grace < 0 {
 		return fmt.Errorf("serve: --grace %v: want 0 or more", *grace)
+	}
+	cfg.Interpolation = imagenet.Filter(*interp)
+	if !slices.Contains(imagenet.Filters(), cfg.Interpolation) {
+		return fmt.Errorf("serve: --interpolation %q: want one of %v", *interp, imagenet.Filters())
+	}
+	if cfg.Token == "" && !*insecure && !loopback(*addr) {
+		return fmt.Errorf("serve: --addr %s is reachable beyond this machine and the server has no token: give --token (or VGGNB_SERVE_TOKEN), or --insecure-no-auth", *addr)
 	}
 	var f *freeze.File
 	switch {
@@ -158,11 +185,16 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	s := serve.New(runner, cfg)
+	if err := s.Check(); err != nil {
+		s.Close()
+		return err
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
+		s.Close()
 		return fmt.Errorf("serve: %w", err)
 	}
-	s := serve.New(runner, cfg)
 	fmt.Fprintf(stdout, "serving %s\n  %s\n  input %s, output %s\n  on http://%s: POST /predict, GET /healthz, GET /metadata (SIGTERM or Ctrl-C stops)\n",
 		f.Path, f.Title(), f.Input, f.Output, ln.Addr())
 	if f.Synthetic() {
@@ -174,4 +206,17 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return nil // a clean shutdown on SIGTERM/SIGINT
 	}
 	return err
+}
+
+// loopback reports whether addr (host:port) listens on loopback only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return false // ":8080" listens on every interface
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

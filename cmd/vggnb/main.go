@@ -55,9 +55,13 @@ const usage = `usage:
   vggnb freeze --list FILE.onnx
       the nodes of a frozen file: input, output, every op with its inputs
   vggnb serve FILE.onnx | --model vgg16|vgg19 [...] [--addr 127.0.0.1:8080] [--max-batch N]
-              [--max-body BYTES] [--max-pixels N] [--image-size N]
+              [--max-body BYTES] [--max-pixels N] [--image-size N] [--max-memory BYTES]
+              [--read-timeout D] [--timeout D] [--max-graphs N] [--interpolation nearest|...]
+              [--token T (or $VGGNB_SERVE_TOKEN) | --insecure-no-auth]
       HTTP server: POST /predict (PNG/JPEG or a tensor; JSON top-5 or output statistics),
-      GET /healthz, GET /metadata; requests batched, bounded; graceful stop on SIGTERM
+      GET /healthz, GET /metadata; requests batched, bounded (memory estimated before
+      running); the model run once before listening; graceful stop on SIGTERM; beyond
+      loopback, a bearer token unless --insecure-no-auth
   vggnb kernel install [--tools DIR] [--jupyter-data DIR] [--checkout DIR]
       install GoNB v0.11.5, goimports, gopls (pinned) and the Jupyter kernel "Go (vggnb)"
   vggnb kernel doctor

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomlx/compute-onnx/support/protos"
 	"github.com/gomlx/compute/gobackend"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -240,6 +241,9 @@ func TestFrozenModelsAgree(t *testing.T) {
 				t.Logf("reference %v: %v in [%.3g, %.3g]", dims, want.Shape().Dimensions, slices.Min(rv), slices.Max(rv))
 				if outDims, err := net.OutputShape(dims...); err != nil || fmt.Sprint(outDims) != fmt.Sprint(want.Shape().Dimensions) {
 					t.Errorf("OutputShape(%v) = %v, %v; the model gives %v", dims, outDims, err, want.Shape().Dimensions)
+				}
+				if outDims, _, err := runner.OutputShape(dims); err != nil || !slices.Equal(outDims, want.Shape().Dimensions) {
+					t.Errorf("the runner's OutputShape(%v) = %v, %v; the model gives %v", dims, outDims, err, want.Shape().Dimensions)
 				}
 				check := func(who string, got *tensors.Tensor, err error, took time.Duration) {
 					t.Helper()
@@ -532,3 +536,117 @@ func TestORTRunWith(t *testing.T) {
 // ortRuntime is the checkout's ONNX Runtime (scripts/ort; tests run in this
 // package's directory).
 var ortRuntime = ort.Runtime{Dir: filepath.Join("..", "..", "scripts", "ort")}
+
+// TestRunnerManyShapes: a runner takes any number of distinct input shapes
+// (a server's clients choose them): past its limit it frees the least
+// recently used graph instead of failing (GoMLX's executor keeps at most 32
+// graphs), and a shape seen before still runs, with the same output.
+func TestRunnerManyShapes(t *testing.T) {
+	k := make([]float32, 3*3*3*2)
+	for i := range k {
+		k[i] = float32(i%7) - 3
+	}
+	net := &freeze.Net{Name: "tiny_conv", Input: []int{-1, -1, -1, 3}, Layers: []freeze.Layer{
+		{Name: "c", Class: weights.Conv2D, Kernel: tensors.FromFlatDataAndDimensions(k, 3, 3, 3, 2),
+			Bias: tensors.FromFlatDataAndDimensions([]float32{0.5, -0.5}, 2), Same: true, Activation: freeze.ActivationRelu},
+		{Name: "p", Class: weights.MaxPooling2D},
+		{Name: "g", Class: weights.GlobalAveragePooling2D},
+	}}
+	path := filepath.Join(t.TempDir(), "tiny_conv.onnx")
+	if err := net.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	f, err := freeze.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.Runner(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.SetMaxGraphs(4)
+	if out, largest, err := r.OutputShape([]int{1, 8, 8, 3}); err != nil || !slices.Equal(out, []int{1, 2}) || largest != 8*8*3 {
+		t.Errorf("OutputShape(1x8x8x3) = %v, %d, %v; want [1 2] and 192 values at the largest", out, largest, err)
+	}
+	if err := r.CheckInput([]int{1, 1, 1, 3}); !errors.Is(err, freeze.ErrInputTooSmall) || !strings.Contains(err.Error(), "node") {
+		t.Errorf("CheckInput(1x1x1x3): %v, want ErrInputTooSmall naming the node", err)
+	}
+	if _, err := r.Run(input(1, -1, 1, 1, 1, 1, 3)); !errors.Is(err, freeze.ErrInputTooSmall) {
+		t.Errorf("Run(1x1x1x3): %v, want ErrInputTooSmall before running", err)
+	}
+	first := input(1, -1, 1, 1, 8, 8, 3)
+	want, err := r.Run(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for w := 9; w < 9+40; w++ {
+		if _, err := r.Run(input(uint64(w), -1, 1, 1, 8, w, 3)); err != nil {
+			t.Fatalf("shape %d of 41 (1x8x%dx3): %v", w-7, w, err)
+		}
+	}
+	if kept, compiled := r.Graphs(); kept != 4 || compiled != 41 {
+		t.Errorf("after 41 shapes: %d graphs kept, %d compiled; want 4 and 41", kept, compiled)
+	}
+	got, err := r.Run(first)
+	if err != nil {
+		t.Fatalf("the first shape again: %v", err)
+	}
+	if d, err := maxRelDiff(want, got); err != nil || d != 0 {
+		t.Errorf("the first shape, compiled again: differs by %v (%v)", d, err)
+	}
+}
+
+// tinyDense is a Dense(2) on 3 inputs, frozen.
+func tinyDense() *freeze.Net {
+	return &freeze.Net{Name: "tiny", Input: []int{-1, 3}, Layers: []freeze.Layer{{Name: "d", Class: weights.Dense,
+		Kernel: tensors.FromFlatDataAndDimensions(make([]float32, 6), 3, 2), Bias: tensors.FromFlatDataAndDimensions(make([]float32, 2), 2),
+		Activation: freeze.ActivationRelu}}}
+}
+
+// TestCraftedDims: an initializer whose dims are negative but multiply to its
+// data's size (and no checksum to catch it) is refused when the file is read,
+// naming it, instead of a panic when the runner makes its variable.
+func TestCraftedDims(t *testing.T) {
+	m, err := tinyDense().Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := freeze.FromModel(m); err != nil {
+		t.Fatalf("the file as written: %v", err)
+	}
+	var kept []*protos.StringStringEntryProto
+	for _, p := range m.MetadataProps {
+		if p.Key != freeze.MetaChecksum {
+			kept = append(kept, p)
+		}
+	}
+	m.MetadataProps = kept
+	init := m.Graph.Initializer[0]
+	init.Dims = []int64{-int64(len(init.RawData) / 4), -1}
+	if _, err := freeze.FromModel(m); err == nil || !strings.Contains(err.Error(), "initializer "+init.Name) {
+		t.Fatalf("dims %v: %v, want an error naming the initializer", init.Dims, err)
+	}
+}
+
+// TestDamagedGraph: a file whose graph names a value nothing makes opens (its
+// weights are whole) but fails its first run with an error naming the
+// value, never a panic.
+func TestDamagedGraph(t *testing.T) {
+	m, err := tinyDense().Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := m.Graph.Node[len(m.Graph.Node)-1]
+	last.Input[0] = "nothing_makes_this"
+	f, err := freeze.FromModel(m)
+	if err != nil {
+		t.Fatalf("FromModel: %v (the weights are whole: reading it succeeds)", err)
+	}
+	r, err := f.Runner(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Run(input(1, -1, 1, 1, 3)); err == nil || !strings.Contains(err.Error(), "nothing_makes_this") {
+		t.Fatalf("Run: %v, want an error naming the unknown value", err)
+	}
+}

@@ -98,6 +98,9 @@ func FromModel(m *protos.ModelProto) (*File, error) {
 		}
 		n := 1
 		for _, d := range t.Dims {
+			if d <= 0 || d > 1<<31 || int64(n)*d > 1<<40 {
+				return nil, fmt.Errorf("initializer %s has dims %v: each must be positive, and the whole under 2^40 values", t.Name, t.Dims)
+			}
 			n *= int(d)
 		}
 		if len(t.RawData) == 0 && n > 0 {

@@ -88,6 +88,9 @@ const (
 	Hamming  Filter = "hamming"
 )
 
+// Filters lists the filters, Keras' order.
+func Filters() []Filter { return []Filter{Nearest, Bilinear, Bicubic, Lanczos, Box, Hamming} }
+
 // DefaultMaxPixels is how many pixels LoadImg and DecodeImg accept by default,
 // in the decoded image and in the target size: 64 megapixels (8000x8000 is
 // 256 MB decoded). Raise it with MaxPixels.

@@ -17,6 +17,7 @@ package serve
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +28,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -35,11 +37,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/freeze"
 	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
+	"github.com/vggnb/vggnb/internal/procstat"
 	"github.com/vggnb/vggnb/weights"
 )
 
@@ -75,6 +80,28 @@ type Config struct {
 	// (default: the number of CPUs, at least 2); others wait their turn, so that
 	// memory stays bounded by MaxReading x (MaxBodyBytes + a decoded MaxPixels image).
 	MaxReading int
+	// ReadTimeout bounds how long a request may take to send its whole body
+	// once it holds a reading slot (default 30 s): a slower one gets 408 and
+	// its slot goes to the next, so that slow clients cannot hold them all.
+	ReadTimeout time.Duration
+	// MaxMemory bounds the memory one batch's run may take, in bytes, as
+	// estimated from the model before running (freeze.Runner.EstimateBytes:
+	// its largest layer's input, output and im2col matrix): a request over it
+	// is 413 before computing, and batches grow only up to it (default: half
+	// of the memory this process may use, the machine's or its cgroup's).
+	MaxMemory int64
+	// Token, if set, is the bearer token every request but GET /healthz must
+	// carry (Authorization: Bearer TOKEN); others get 401. A server reachable
+	// beyond loopback should have one (vggnb serve insists).
+	Token string
+	// Interpolation is the filter images are resized with (default
+	// imagenet.Nearest: Keras' load_img's and vggnb predict's).
+	Interpolation imagenet.Filter
+	// MaxGraphs is how many compiled graphs the server keeps, one per input
+	// shape (default freeze.DefaultMaxGraphs): a new shape beyond it frees the
+	// least recently used one (freeze.Runner.SetMaxGraphs), so that clients
+	// sending many shapes cost compilations, never a server that refuses them.
+	MaxGraphs int
 }
 
 // WithDefaults returns c with its zero (or negative) fields set to their
@@ -104,6 +131,21 @@ func (c Config) WithDefaults() Config {
 	if c.MaxReading <= 0 {
 		c.MaxReading = max(2, runtime.NumCPU())
 	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = 30 * time.Second
+	}
+	if c.MaxGraphs <= 0 {
+		c.MaxGraphs = freeze.DefaultMaxGraphs
+	}
+	if c.Interpolation == "" {
+		c.Interpolation = imagenet.Nearest
+	}
+	if c.MaxMemory <= 0 {
+		c.MaxMemory = 4 << 30 // where the machine's is unknown
+		if b, ok := procstat.MemoryLimit(); ok {
+			c.MaxMemory = b / 2
+		}
+	}
 	return c
 }
 
@@ -125,10 +167,45 @@ type Server struct {
 // New starts the batching worker for runner's model; Close stops it.
 func New(runner *freeze.Runner, cfg Config) *Server {
 	cfg = cfg.WithDefaults()
+	runner.SetMaxGraphs(cfg.MaxGraphs)
 	s := &Server{file: runner.File(), runner: runner, cfg: cfg,
 		queue: make(chan *job, cfg.QueueSize), reading: make(chan struct{}, cfg.MaxReading), stop: make(chan struct{}), done: make(chan struct{})}
 	go s.work()
 	return s
+}
+
+// Check runs the model once on a sample input, zeros of its input's shape
+// (a batch of 1; an image's dynamic sides ImageSize, other dynamic dimensions
+// 1), and checks that the output is finite and of the declared rank. vggnb
+// serve calls it before it listens, so that a damaged or crafted file fails
+// at start with its reason instead of answering 500 to every request.
+func (s *Server) Check() error {
+	in := s.file.Input
+	dims := make([]int, len(in.Dims))
+	h, w, image := s.imageSize()
+	for i, d := range in.Dims {
+		switch {
+		case d > 0:
+			dims[i] = d
+		case image && len(dims) == 4 && i == 1:
+			dims[i] = h
+		case image && len(dims) == 4 && i == 2:
+			dims[i] = w
+		default:
+			dims[i] = 1
+		}
+	}
+	y, err := s.runner.Run(tensors.FromShape(shapes.Make(dtypes.Float32, dims...)))
+	if err != nil {
+		return fmt.Errorf("serve: the model fails on a sample input %v: %w", dims, err)
+	}
+	if y.Rank() != len(s.file.Output.Dims) || y.Shape().Size() == 0 {
+		return fmt.Errorf("serve: the model's output on a sample input %v is %v, not the declared %s", dims, y.Shape(), s.file.Output)
+	}
+	if err := gomlx_vgg.CheckFinite(s.file.Output.Name, "output", y); err != nil {
+		return fmt.Errorf("serve: on a sample input %v: %w", dims, err)
+	}
+	return nil
 }
 
 // Close stops the worker after the queued requests (call it after the HTTP
@@ -144,6 +221,8 @@ type job struct {
 	ctx  context.Context
 	out  chan result
 	size int // examples in the batch it ran in
+	// perExample is the estimated memory of running one of its examples.
+	perExample int64
 }
 
 type result struct {
@@ -177,18 +256,21 @@ func (s *Server) work() {
 		}
 		jobs := []*job{first}
 		n := first.x.Shape().Dimensions[0]
+		mem := first.perExample * int64(n)
 		timer := time.NewTimer(s.cfg.BatchWindow)
 	gather:
 		for n < s.cfg.MaxBatch {
 			select {
 			case j := <-s.queue:
+				jn := j.x.Shape().Dimensions[0]
 				if !slices.Equal(j.x.Shape().Dimensions[1:], first.x.Shape().Dimensions[1:]) ||
-					n+j.x.Shape().Dimensions[0] > s.cfg.MaxBatch {
+					n+jn > s.cfg.MaxBatch || mem+j.perExample*int64(jn) > s.cfg.MaxMemory {
 					pending = j // the next batch starts with it
 					break gather
 				}
 				jobs = append(jobs, j)
-				n += j.x.Shape().Dimensions[0]
+				n += jn
+				mem += j.perExample * int64(jn)
 			case <-timer.C:
 				break gather
 			}
@@ -270,13 +352,23 @@ func split(y *tensors.Tensor, jobs []*job) []*tensors.Tensor {
 // Predict runs x (a batch matching the model's input) through the queue, as a
 // request does, and returns the model's output.
 func (s *Server) Predict(ctx context.Context, x *tensors.Tensor) (*tensors.Tensor, int, error) {
-	if err := s.runner.CheckInput(x.Shape().Dimensions); err != nil {
-		return nil, 0, &httpError{http.StatusUnprocessableEntity, err.Error()}
+	if err := s.checkInput(x.Shape().Dimensions); err != nil {
+		return nil, 0, err
 	}
 	if n := x.Shape().Dimensions[0]; n > s.cfg.MaxBatch {
 		return nil, 0, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("a batch of %d: this server runs at most %d at once", n, s.cfg.MaxBatch)}
 	}
-	j := &job{x: x, ctx: ctx, out: make(chan result, 1)}
+	one := slices.Clone(x.Shape().Dimensions)
+	one[0] = 1
+	per, err := s.runner.EstimateBytes(one)
+	if err != nil {
+		return nil, 0, err
+	}
+	if total := per * int64(x.Shape().Dimensions[0]); total > s.cfg.MaxMemory {
+		return nil, 0, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("an input of %v would take about %d MB to run: this server's limit is %d MB",
+			x.Shape().Dimensions, total>>20, s.cfg.MaxMemory>>20)}
+	}
+	j := &job{x: x, ctx: ctx, out: make(chan result, 1), perExample: per}
 	select {
 	case <-s.stop:
 		return nil, 0, &httpError{http.StatusServiceUnavailable, "the server is shutting down"}
@@ -296,6 +388,21 @@ func (s *Server) Predict(ctx context.Context, x *tensors.Tensor) (*tensors.Tenso
 	}
 }
 
+// checkInput is the runner's CheckInput as a 422 that names no file (a
+// damaged graph: the error itself, a 500).
+func (s *Server) checkInput(dims []int) error {
+	err := s.runner.CheckInput(dims)
+	switch {
+	case errors.Is(err, freeze.ErrBadFile):
+		return err // the model's fault: 500
+	case errors.Is(err, freeze.ErrInputTooSmall):
+		return &httpError{http.StatusUnprocessableEntity, fmt.Sprintf("shape %v is too small for this model: its pooling would leave no pixels", dims)}
+	case err != nil:
+		return &httpError{http.StatusUnprocessableEntity, fmt.Sprintf("shape %v does not fit the input %s", dims, s.file.Input)}
+	}
+	return nil
+}
+
 // httpError is an error with the status code to answer it with.
 type httpError struct {
 	code int
@@ -304,14 +411,32 @@ type httpError struct {
 
 func (e *httpError) Error() string { return e.msg }
 
-// Handler is the server's HTTP API.
+// Handler is the server's HTTP API: with Config.Token, every request but
+// GET /healthz carries it.
 func (s *Server) Handler() http.Handler {
+	mux := s.routes()
+	if s.cfg.Token == "" {
+		return mux
+	}
+	want := []byte("Bearer " + s.cfg.Token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="vggnb"`)
+			s.writeError(w, &httpError{http.StatusUnauthorized, "this server wants Authorization: Bearer TOKEN"})
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// routes is the API without authentication.
+func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/predict", s.handlePredict)
 	mux.HandleFunc("/healthz", s.handleHealth)
 	mux.HandleFunc("/metadata", s.handleMetadata)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, &httpError{http.StatusNotFound, "no such endpoint: POST /predict, GET /healthz, GET /metadata"})
+		s.writeError(w, &httpError{http.StatusNotFound, "no such endpoint: POST /predict, GET /healthz, GET /metadata"})
 	})
 	return mux
 }
@@ -324,18 +449,25 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	enc.Encode(v)
 }
 
-func writeError(w http.ResponseWriter, err error) {
+// writeError answers err as JSON, with its httpError's status (else 500),
+// naming the model's file by its base name only: a client learns nothing of
+// the server's directories.
+func (s *Server) writeError(w http.ResponseWriter, err error) {
 	code := http.StatusInternalServerError
 	var he *httpError
 	if errors.As(err, &he) {
 		code = he.code
 	}
-	writeJSON(w, code, map[string]any{"error": err.Error(), "status": code})
+	msg := err.Error()
+	if p := s.file.Path; p != "" {
+		msg = strings.ReplaceAll(msg, p, filepath.Base(p))
+	}
+	writeJSON(w, code, map[string]any{"error": msg, "status": code})
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
-		writeError(w, &httpError{http.StatusMethodNotAllowed, "GET /healthz"})
+		s.writeError(w, &httpError{http.StatusMethodNotAllowed, "GET /healthz"})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "served": s.served.Load(), "batches": s.batches.Load(),
@@ -359,6 +491,10 @@ type Metadata struct {
 	ImageSize     []int    `json:"image_size,omitempty"`
 	Limits        Limits   `json:"limits"`
 	Endpoints     []string `json:"endpoints"`
+	// Interpolation is the filter images are resized with; Auth says whether
+	// requests need the bearer token.
+	Interpolation string `json:"interpolation"`
+	Auth          bool   `json:"auth"`
 }
 
 // Node is a graph input or output.
@@ -369,10 +505,15 @@ type Node struct {
 
 // Limits are the server's bounds.
 type Limits struct {
-	MaxBodyBytes int64 `json:"max_body_bytes"`
-	MaxPixels    int   `json:"max_pixels"`
-	MaxBatch     int   `json:"max_batch"`
-	QueueSize    int   `json:"queue_size"`
+	MaxBodyBytes       int64   `json:"max_body_bytes"`
+	MaxPixels          int     `json:"max_pixels"`
+	MaxBatch           int     `json:"max_batch"`
+	QueueSize          int     `json:"queue_size"`
+	MaxReading         int     `json:"max_reading"`
+	ReadTimeoutSeconds float64 `json:"read_timeout_seconds"`
+	TimeoutSeconds     float64 `json:"timeout_seconds"`
+	MaxGraphs          int     `json:"max_graphs"`
+	MaxMemoryBytes     int64   `json:"max_memory_bytes"`
 }
 
 func node(t freeze.TensorInfo) Node {
@@ -394,8 +535,11 @@ func (s *Server) Metadata() Metadata {
 		WeightsSHA256: f.Checksum, Params: f.Params, IRVersion: f.Model.IrVersion,
 		Producer: f.Model.ProducerName + " " + f.Model.ProducerVersion, Classes: len(f.Labels),
 		Synthetic: f.Synthetic(), Notice: f.Meta["vggnb.notice"],
-		Limits:    Limits{s.cfg.MaxBodyBytes, s.cfg.MaxPixels, s.cfg.MaxBatch, s.cfg.QueueSize},
-		Endpoints: []string{"POST /predict", "GET /healthz", "GET /metadata"}}
+		Limits: Limits{MaxBodyBytes: s.cfg.MaxBodyBytes, MaxPixels: s.cfg.MaxPixels, MaxBatch: s.cfg.MaxBatch, QueueSize: s.cfg.QueueSize,
+			MaxReading: s.cfg.MaxReading, ReadTimeoutSeconds: s.cfg.ReadTimeout.Seconds(), TimeoutSeconds: s.cfg.Timeout.Seconds(),
+			MaxGraphs: s.cfg.MaxGraphs, MaxMemoryBytes: s.cfg.MaxMemory},
+		Endpoints:     []string{"POST /predict", "GET /healthz", "GET /metadata"},
+		Interpolation: string(s.cfg.Interpolation), Auth: s.cfg.Token != ""}
 	for _, o := range f.Model.OpsetImport {
 		if o.Domain == "" {
 			m.Opset = o.Version
@@ -409,7 +553,7 @@ func (s *Server) Metadata() Metadata {
 
 func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
-		writeError(w, &httpError{http.StatusMethodNotAllowed, "GET /metadata"})
+		s.writeError(w, &httpError{http.StatusMethodNotAllowed, "GET /metadata"})
 		return
 	}
 	writeJSON(w, http.StatusOK, s.Metadata())
@@ -489,11 +633,11 @@ func (s *Server) Describe(y *tensors.Tensor) Answer {
 func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	if r.Method != http.MethodPost {
-		writeError(w, &httpError{http.StatusMethodNotAllowed, "POST an image or a tensor to /predict"})
+		s.writeError(w, &httpError{http.StatusMethodNotAllowed, "POST an image or a tensor to /predict"})
 		return
 	}
 	if r.ContentLength > s.cfg.MaxBodyBytes {
-		writeError(w, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("a body of %d bytes: the limit is %d", r.ContentLength, s.cfg.MaxBodyBytes)})
+		s.writeError(w, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("a body of %d bytes: the limit is %d", r.ContentLength, s.cfg.MaxBodyBytes)})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
@@ -501,25 +645,32 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 	select {
 	case s.reading <- struct{}{}:
 	case <-ctx.Done():
-		writeError(w, &httpError{http.StatusServiceUnavailable, "timed out waiting to read the request: " + ctx.Err().Error()})
+		s.writeError(w, &httpError{http.StatusServiceUnavailable, "timed out waiting to read the request: " + ctx.Err().Error()})
 		return
 	}
 	x, err := s.read(w, r)
 	<-s.reading
 	if err != nil {
-		writeError(w, err)
+		s.writeError(w, err)
 		return
+	}
+	values := r.URL.Query().Get("values") == "1"
+	if values { // refused before computing
+		if out, _, err := s.runner.OutputShape(x.Shape().Dimensions); err == nil && shapes.Make(dtypes.Float32, out...).Size() > MaxValues {
+			s.writeError(w, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the output %v would have over %d values: leave out values=1", out, MaxValues)})
+			return
+		}
 	}
 	y, batch, err := s.Predict(ctx, x)
 	if err != nil {
-		writeError(w, err)
+		s.writeError(w, err)
 		return
 	}
 	s.served.Add(1)
 	a := s.Describe(y)
-	if r.URL.Query().Get("values") == "1" {
+	if values {
 		if y.Shape().Size() > MaxValues {
-			writeError(w, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the output %v has over %d values: leave out values=1", y.Shape().Dimensions, MaxValues)})
+			s.writeError(w, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the output %v has over %d values: leave out values=1", y.Shape().Dimensions, MaxValues)})
 			return
 		}
 		a.Values = tensors.MustCopyFlatData[float32](y)
@@ -528,14 +679,27 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, a)
 }
 
-// read reads a request's body, bounded by MaxBodyBytes, and makes it the
-// model's input.
+// read reads a request's body, bounded by MaxBodyBytes and ReadTimeout, and
+// makes it the model's input.
 func (s *Server) read(w http.ResponseWriter, r *http.Request) (*tensors.Tensor, error) {
+	rc := http.NewResponseController(w)
+	deadline := rc.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout)) == nil
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
 	if err != nil {
+		// The rest of the body is not read: closed, the connection closes
+		// after the answer (net/http would otherwise wait for the rest).
+		r.Body.Close()
+	} else if deadline {
+		_ = rc.SetReadDeadline(time.Time{})
+	}
+	if err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		var ne net.Error
+		switch {
+		case errors.As(err, &mbe):
 			return nil, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is over the limit of %d bytes", s.cfg.MaxBodyBytes)}
+		case errors.As(err, &ne) && ne.Timeout():
+			return nil, &httpError{http.StatusRequestTimeout, fmt.Sprintf("the body took over %v to arrive (%d bytes read): send it at once", s.cfg.ReadTimeout, len(body))}
 		}
 		return nil, &httpError{http.StatusBadRequest, "reading the body: " + err.Error()}
 	}
@@ -575,7 +739,7 @@ func (s *Server) parseImage(body []byte) (*tensors.Tensor, error) {
 		return nil, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the %s image is %dx%d (%d pixels): the limit is %d pixels",
 			format, conf.Width, conf.Height, int64(conf.Width)*int64(conf.Height), s.cfg.MaxPixels)}
 	}
-	img, err := imagenet.DecodeImg(bytes.NewReader(body), imagenet.TargetSize(h, w), imagenet.MaxPixels(s.cfg.MaxPixels), imagenet.Interpolation(imagenet.Bilinear))
+	img, err := imagenet.DecodeImg(bytes.NewReader(body), imagenet.TargetSize(h, w), imagenet.MaxPixels(s.cfg.MaxPixels), imagenet.Interpolation(s.cfg.Interpolation))
 	if err != nil {
 		return nil, &httpError{http.StatusBadRequest, err.Error()}
 	}
@@ -607,6 +771,9 @@ func (s *Server) parseJSON(body []byte) (*tensors.Tensor, error) {
 	if err := dec.Decode(&req); err != nil {
 		return nil, &httpError{http.StatusBadRequest, `malformed JSON tensor (want {"shape": [...], "data": [...]}): ` + err.Error()}
 	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, &httpError{http.StatusBadRequest, `malformed JSON tensor: something follows the object (want one {"shape": [...], "data": [...]})`}
+	}
 	return s.tensor(req.Shape, req.Data)
 }
 
@@ -637,8 +804,8 @@ func (s *Server) tensor(dims []int, v []float32) (*tensors.Tensor, error) {
 			return nil, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("shape %v is too large", dims)}
 		}
 	}
-	if err := s.runner.CheckInput(dims); err != nil {
-		return nil, &httpError{http.StatusUnprocessableEntity, fmt.Sprintf("shape %v does not fit the input %s", dims, s.file.Input)}
+	if err := s.checkInput(dims); err != nil {
+		return nil, err
 	}
 	if len(dims) == 4 && dims[1]*dims[2] > s.cfg.MaxPixels {
 		return nil, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("%dx%d is over the limit of %d pixels", dims[1], dims[2], s.cfg.MaxPixels)}

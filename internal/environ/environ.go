@@ -47,6 +47,7 @@ var Variables = []Variable{
 	{"PJRT_PLUGIN_LIBRARY_PATH", "directories `vggnb kernel install`/`doctor` search for PJRT plugins"},
 	{"VGGNB_XLA_PLUGIN", "the PJRT plugin the kernel found at install (set in the kernelspec); notebook 01 runs on it when the binary has XLA"},
 	{"VGGNB_QUICK", "`1`: the notebooks' heavy cells run sized down, as CI runs them, and say so (notebook 02's full schedule, 04's sizes, 07's steps); make test sets it"},
+	{"VGGNB_SERVE_TOKEN", "the bearer token `vggnb serve` requires when `--token` is not given; CLI"},
 	{"VGGNB_TRANSFER_SIZE", "notebook 04's sizes, `TRAIN,TEST[,TUNE]` (default `300,100,64`, `100,50,32` with VGGNB_QUICK; the post's `2000,500,512`)"},
 	{"VGGNB_EXECUTED_NOTEBOOKS", "tests only: a directory of notebooks the browser test executed, which the kernel package's notebook tests check instead of executing them again (make test)"},
 	{"PATH", "where `vggnb kernel install` finds go; the kernelspec's PATH puts the tools and that Go first"},

@@ -25,3 +25,29 @@ func KB(field string) (kb int64, ok bool) {
 	}
 	return 0, false
 }
+
+// MemoryLimit returns the memory this process may use, in bytes: the
+// machine's (MemTotal of /proc/meminfo), or its cgroup's limit where that is
+// lower (cgroup v2 memory.max: a container's); ok is false where neither is
+// known (not Linux).
+func MemoryLimit() (bytes int64, ok bool) {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, found := strings.CutPrefix(line, "MemTotal:"); found {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				return 0, false
+			}
+			bytes, ok = kb*1024, true
+		}
+	}
+	if c, err := os.ReadFile("/sys/fs/cgroup/memory.max"); err == nil {
+		if v, err := strconv.ParseInt(strings.TrimSpace(string(c)), 10, 64); err == nil && v > 0 && (!ok || v < bytes) {
+			bytes, ok = v, true
+		}
+	}
+	return bytes, ok
+}

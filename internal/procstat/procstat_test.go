@@ -24,3 +24,14 @@ func TestKB(t *testing.T) {
 		t.Error("an unknown field was found")
 	}
 }
+
+func TestMemoryLimit(t *testing.T) {
+	b, ok := MemoryLimit()
+	if !ok {
+		t.Skip("no /proc/meminfo: not Linux")
+	}
+	rss, _ := KB("VmRSS")
+	if b < rss*1024 || b > 1<<50 {
+		t.Errorf("MemoryLimit() = %d bytes, below this process's resident %d kB or absurd", b, rss)
+	}
+}

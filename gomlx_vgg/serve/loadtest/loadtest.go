@@ -270,6 +270,9 @@ func Malformed(png []byte) []Request {
 		{Name: "json syntax", ContentType: "application/json", Body: []byte(`{"shape": [1, 2`)},
 		{Name: "json count", ContentType: "application/json", Body: []byte(`{"shape": [1, 784], "data": [1, 2, 3]}`)},
 		{Name: "raw odd length", ContentType: "application/octet-stream", Path: "/predict?shape=1,784", Body: []byte{1, 2, 3}},
+		{Name: "1x1x1x3 tensor", ContentType: "application/octet-stream", Path: "/predict?shape=1,1,1,3", Body: make([]byte, 12)},
+		{Name: "json trailing garbage", ContentType: "application/json",
+			Body: []byte(`{"shape": [1, 32, 32, 3], "data": [` + strings.Repeat("0,", 32*32*3-1) + `0]} and more`)},
 		{Name: "text/plain", ContentType: "text/plain", Body: []byte("hello")},
 		{Name: "GET /predict", Method: http.MethodGet},
 	}
