@@ -12,6 +12,7 @@ import (
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
 
+	"github.com/vggnb/vggnb/gomlx_vgg/internal/convs"
 	"github.com/vggnb/vggnb/gomlx_vgg/internal/kernels"
 	"github.com/vggnb/vggnb/weights"
 )
@@ -73,55 +74,18 @@ func (m *Model) kernels() kernels.Kernels {
 // the micro-kernel in use is not the AVX-512 one.
 func NativeFMAPeak(threads int, d time.Duration) float64 { return kernels.FMAPeak(threads, d) }
 
-// prepareConvs prepares the Conv2D layers among layers that need it, on all cores.
+// prepareConvs prepares the Conv2D layers among layers that need it, on all
+// cores; m.mu is held.
 func (m *Model) prepareConvs(layers []Layer) error {
-	var convs []string
+	var names []string
 	for _, l := range layers {
 		if l.Class == weights.Conv2D {
-			convs = append(convs, l.Name)
+			names = append(names, l.Name)
 		}
 	}
-	errs := make([]error, len(convs))
-	prepared := make([]*nativeConv, len(convs))
-	kernels.ForEach(len(convs), func(i int) { prepared[i], errs[i] = m.prepareConv(convs[i]) })
-	for i, p := range prepared {
-		if errs[i] != nil {
-			return errs[i]
-		}
-		m.native.convs[convs[i]] = p
-	}
-	return nil
-}
-
-// prepareConv returns a layer's convolution: the one in m.native.convs if its
-// variables still hold the values it was made from, else a new one. It only
-// reads m.native.convs, so prepareConvs runs it for several layers at once.
-func (m *Model) prepareConv(layer string) (*nativeConv, error) {
-	kt, bt, err := m.variableValues(layer)
-	if err != nil {
-		return nil, err
-	}
-	if p := m.native.convs[layer]; p != nil && p.kernel == kt && p.bias == bt {
-		return p, nil
-	}
-	d := kt.Shape().Dimensions
-	if len(d) != 4 || d[0] != 3 || d[1] != 3 || kt.DType() != dtypes.Float32 {
-		return nil, fmt.Errorf("gomlx_vgg: %s: %s/kernel has shape %s, want (Float32)[3 3 C O]", m, layer, kt.Shape())
-	}
-	// The kernels' ReLU would hide a NaN weight (max(NaN, 0) is 0 in SIMD):
-	// checked here, once per preparation, as the graph reports it.
-	if err := errors.Join(CheckFinite(layer, "kernel", kt), CheckFinite(layer, "bias", bt)); err != nil {
-		return nil, fmt.Errorf("gomlx_vgg: %s: %w", m, err)
-	}
-	var cv *kernels.Conv3x3
-	var convErr, biasErr error
-	err = tensors.ConstFlatData(kt, func(k []float32) {
-		biasErr = tensors.ConstFlatData(bt, func(b []float32) { cv, convErr = m.cfg.kernels.NewConv3x3(k, b, d[2], d[3]) })
-	})
-	if err = errors.Join(err, biasErr, convErr); err != nil {
-		return nil, fmt.Errorf("gomlx_vgg: %s: preparing %s: %w", m, layer, err)
-	}
-	return &nativeConv{kernel: kt, bias: bt, cv: cv}, nil
+	// Weights are checked to be finite once per preparation, as the graph
+	// reports them.
+	return m.native.convs.Prepare(convs.Source{Model: m, Kernels: m.cfg.kernels, Weights: m.variableValues, CheckFinite: CheckFinite}, names)
 }
 
 // buffer returns activation buffer i (0 or 1) with room for size values.
@@ -139,7 +103,7 @@ func (m *Model) nativeOutputs(x *tensors.Tensor, names []string) (map[string]*te
 		return nil, err
 	}
 	if m.native.convs == nil {
-		m.native.convs = map[string]*nativeConv{}
+		m.native.convs = convs.Set{}
 	}
 	// Weights "none" get their values on first use, as in the graph.
 	if err := m.store.InitializeVariables(m.backend, nil); err != nil {
@@ -196,7 +160,7 @@ func (m *Model) runNative(xs []float32, dims []int, layers []Layer, names []stri
 		}
 		switch l.Class {
 		case weights.Conv2D:
-			cv := m.native.convs[l.Name].cv // prepared by prepareConvs
+			cv := m.native.convs[l.Name].CV // prepared by prepareConvs
 			if cv.C != a.c {
 				return fmt.Errorf("layer %s: input has %d channels, kernel %d", l.Name, a.c, cv.C)
 			}

@@ -26,11 +26,11 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/vggnb/vggnb/gomlx_vgg/internal/convs"
+
 	"github.com/gomlx/compute"
-	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
-	"github.com/vggnb/vggnb/gomlx_vgg/internal/kernels"
 	"github.com/vggnb/vggnb/weights"
 )
 
@@ -135,17 +135,8 @@ func (m *Model) Context() context.Context { return m.ctx }
 // nativeState is what the native kernels keep between runs: the convolutions
 // ready to run and two activation buffers used in turn.
 type nativeState struct {
-	convs map[string]*nativeConv
+	convs convs.Set
 	bufs  [2][]float32
-}
-
-// nativeConv is a layer's convolution, with the variable values it was made
-// from: a value replaced (training, SetValue) is prepared again. VGG's kernels
-// (output channels a multiple of 64) are read in place from the variable's
-// tensor, which kernel keeps: no second copy of the weights.
-type nativeConv struct {
-	kernel, bias *tensors.Tensor
-	cv           *kernels.Conv3x3
 }
 
 // built reports a Model that was not made by a Builder (a zero Model).

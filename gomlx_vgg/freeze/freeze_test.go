@@ -454,17 +454,16 @@ func cachedBytes(t *testing.T, key *refcache.Key, run func() ([]byte, error)) (b
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dir, ok := refcache.Lookup(referenceCache, k); ok {
-		b, err := os.ReadFile(filepath.Join(dir, "output"))
-		return b, true, err
-	}
-	_, err = refcache.Put(referenceCache, k, func(dir string) error {
+	dir, cached, err := refcache.Do(referenceCache, k, func(dir string) error {
 		if b, err = run(); err != nil {
 			return err
 		}
 		return os.WriteFile(filepath.Join(dir, "output"), b, 0o644)
 	})
-	return b, false, err
+	if cached {
+		b, err = os.ReadFile(filepath.Join(dir, "output"))
+	}
+	return b, cached, err
 }
 
 // TestWriteIsAtomic: a net that cannot be frozen leaves no file behind, and

@@ -44,6 +44,10 @@ type Runner struct {
 	backend compute.Backend
 	store   *model.Store
 
+	// weights are the initializers' dims (ONNX layout) by name: OutputShape's
+	// shape rules read them.
+	weights map[string][]int
+
 	mu        sync.Mutex
 	maxGraphs int
 	graphs    map[string]*list.Element // of *compiled, by input shape
@@ -77,11 +81,13 @@ func (f *File) Runner(backend compute.Backend) (*Runner, error) {
 		}
 	}
 	store := model.NewStore()
+	initDims := map[string][]int{}
 	for _, t := range g.Initializer {
 		dims := make([]int, len(t.Dims))
 		for i, d := range t.Dims {
 			dims[i] = int(d)
 		}
+		initDims[t.Name] = slices.Clone(dims)
 		data := weights.Float32sFromLE(t.RawData)
 		if convKernel[t.Name] {
 			if len(dims) != 4 {
@@ -96,7 +102,7 @@ func (f *File) Runner(backend compute.Backend) (*Runner, error) {
 	for v := range store.IterVariables() {
 		v.Trainable = false
 	}
-	return &Runner{file: f, backend: backend, store: store, maxGraphs: DefaultMaxGraphs, graphs: map[string]*list.Element{}}, nil
+	return &Runner{file: f, backend: backend, store: store, weights: initDims, maxGraphs: DefaultMaxGraphs, graphs: map[string]*list.Element{}}, nil
 }
 
 // SetMaxGraphs sets how many compiled graphs the runner keeps (n < 1: one),
@@ -387,14 +393,6 @@ func (r *Runner) EstimateBytes(dims []int) (int64, error) {
 // input, output and im2col matrix).
 func (r *Runner) walk(dims []int) (out []int, largest, work int64, err error) {
 	g := r.file.Model.GetGraph()
-	init := map[string][]int{}
-	for _, t := range g.Initializer {
-		d := make([]int, len(t.Dims))
-		for i, v := range t.Dims {
-			d[i] = int(v)
-		}
-		init[t.Name] = d
-	}
 	vals := map[string][]int{r.file.Input.Name: slices.Clone(dims)}
 	size := func(d []int) int64 {
 		n := int64(1)
@@ -415,7 +413,7 @@ func (r *Runner) walk(dims []int) (out []int, largest, work int64, err error) {
 		at := attrs(n.Attribute)
 		weight := func(i int) []int {
 			if i < len(n.Input) {
-				return init[n.Input[i]]
+				return r.weights[n.Input[i]]
 			}
 			return nil
 		}

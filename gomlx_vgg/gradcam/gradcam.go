@@ -17,6 +17,8 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/vggnb/vggnb/gomlx_vgg/internal/shape"
+
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
@@ -88,7 +90,7 @@ func New(m *gomlx_vgg.Model, layer string) (*Explainer, error) {
 // H, W, 3).
 func (e *Explainer) Explain(x *tensors.Tensor, classes ...int) ([]*Map, error) {
 	if x == nil || x.Rank() != 4 || x.Shape().Dimensions[0] != 1 {
-		return nil, errkind.With(gomlx_vgg.ErrInputShape, fmt.Errorf("gradcam: want one preprocessed image (1, H, W, 3), got %v", shapeOf(x)))
+		return nil, errkind.With(gomlx_vgg.ErrInputShape, fmt.Errorf("gradcam: want one preprocessed image (1, H, W, 3), got %v", shape.Of(x)))
 	}
 	for _, c := range classes {
 		if c < 0 || c >= e.classes {
@@ -159,11 +161,4 @@ func heat(layer string, class int, score float64, a *tensors.Tensor, av []float3
 		}
 	}
 	return m
-}
-
-func shapeOf(x *tensors.Tensor) any {
-	if x == nil {
-		return "nil"
-	}
-	return x.Shape()
 }

@@ -17,6 +17,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/vggnb/vggnb/gomlx_vgg/internal/shape"
+
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -414,7 +416,7 @@ func MustBatch(images ...*tensors.Tensor) *tensors.Tensor {
 // dtype.
 func ToDataFormat(x *tensors.Tensor, from, to weights.DataFormat) (*tensors.Tensor, error) {
 	if x == nil || x.DType() != dtypes.Float32 || (x.Rank() != 3 && x.Rank() != 4) {
-		return nil, errkind.With(ErrImage, fmt.Errorf("imagenet: ToDataFormat: want a float32 image or batch of images, got %v", describe(x)))
+		return nil, errkind.With(ErrImage, fmt.Errorf("imagenet: ToDataFormat: want a float32 image or batch of images, got %v", shape.Of(x)))
 	}
 	if from == to {
 		return x, nil
@@ -450,12 +452,4 @@ func ToDataFormat(x *tensors.Tensor, from, to weights.DataFormat) (*tensors.Tens
 		dims = dims[1:]
 	}
 	return tensors.FromFlatDataAndDimensions(out, dims...), nil
-}
-
-// describe is x's shape, or "nil".
-func describe(x *tensors.Tensor) any {
-	if x == nil {
-		return "nil"
-	}
-	return x.Shape()
 }

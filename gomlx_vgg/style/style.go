@@ -34,6 +34,8 @@ import (
 	"math"
 	"slices"
 
+	"github.com/vggnb/vggnb/gomlx_vgg/internal/shape"
+
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX's own style for graph code.
 	"github.com/gomlx/gomlx/core/tensors"
@@ -172,7 +174,7 @@ func (b *Builder) Done(content, style *tensors.Tensor) (*Transfer, error) {
 		x    *tensors.Tensor
 	}{{"content", content}, {"style", style}} {
 		if in.x == nil || in.x.DType() != dtypes.Float32 || in.x.Rank() != 4 || in.x.Shape().Dimensions[0] != 1 || in.x.Shape().Dimensions[3] != 3 {
-			return nil, errkind.With(gomlx_vgg.ErrInputShape, fmt.Errorf("style: the %s image: want one preprocessed float32 image (1, H, W, 3), got %v", in.name, shapeOf(in.x)))
+			return nil, errkind.With(gomlx_vgg.ErrInputShape, fmt.Errorf("style: the %s image: want one preprocessed float32 image (1, H, W, 3), got %v", in.name, shape.Of(in.x)))
 		}
 	}
 	if !slices.Equal(content.Shape().Dimensions, style.Shape().Dimensions) {
@@ -245,7 +247,7 @@ func (t *Transfer) Image() *tensors.Tensor {
 // from a checkpoint) without changing the step count.
 func (t *Transfer) SetImage(x *tensors.Tensor) error {
 	if x == nil || !slices.Equal(x.Shape().Dimensions, t.dims) || x.DType() != dtypes.Float32 {
-		return errkind.With(gomlx_vgg.ErrInputShape, fmt.Errorf("style: SetImage(%v): want a float32 image %v", shapeOf(x), t.dims))
+		return errkind.With(gomlx_vgg.ErrInputShape, fmt.Errorf("style: SetImage(%v): want a float32 image %v", shape.Of(x), t.dims))
 	}
 	t.x = tensors.MustCopyFlatData[float32](x)
 	return nil
@@ -273,7 +275,7 @@ func (t *Transfer) Step() (Losses, error) {
 // shape) and their gradient with respect to x, (1, H, W, 3).
 func (t *Transfer) Evaluate(x *tensors.Tensor) (Losses, *tensors.Tensor, error) {
 	if x == nil || !slices.Equal(x.Shape().Dimensions, t.dims) || x.DType() != dtypes.Float32 {
-		return Losses{}, nil, errkind.With(gomlx_vgg.ErrInputShape, fmt.Errorf("style: Evaluate(%v): want a float32 image %v", shapeOf(x), t.dims))
+		return Losses{}, nil, errkind.With(gomlx_vgg.ErrInputShape, fmt.Errorf("style: Evaluate(%v): want a float32 image %v", shape.Of(x), t.dims))
 	}
 	return t.evaluate(x)
 }
@@ -359,7 +361,7 @@ func totalVariation(x *Node) *Node {
 func Deprocess(x *tensors.Tensor) (*image.NRGBA, error) {
 	if x == nil || x.DType() != dtypes.Float32 || x.Rank() < 3 || x.Rank() > 4 || x.Shape().Dimensions[x.Rank()-1] != 3 ||
 		(x.Rank() == 4 && x.Shape().Dimensions[0] != 1) {
-		return nil, errkind.With(gomlx_vgg.ErrInputShape, fmt.Errorf("style: Deprocess(%v): want a preprocessed image (1, H, W, 3) or (H, W, 3)", shapeOf(x)))
+		return nil, errkind.With(gomlx_vgg.ErrInputShape, fmt.Errorf("style: Deprocess(%v): want a preprocessed image (1, H, W, 3) or (H, W, 3)", shape.Of(x)))
 	}
 	d := x.Shape().Dimensions
 	h, w := d[x.Rank()-3], d[x.Rank()-2]
@@ -382,11 +384,4 @@ func anySlice(ts []*tensors.Tensor) []any {
 		out[i] = t
 	}
 	return out
-}
-
-func shapeOf(x *tensors.Tensor) any {
-	if x == nil {
-		return "nil"
-	}
-	return x.Shape()
 }

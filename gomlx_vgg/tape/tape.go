@@ -17,11 +17,14 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/vggnb/vggnb/gomlx_vgg/internal/shape"
+
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
+	"github.com/vggnb/vggnb/gomlx_vgg/internal/convs"
 	"github.com/vggnb/vggnb/gomlx_vgg/internal/kernels"
 	"github.com/vggnb/vggnb/internal/errkind"
 	"github.com/vggnb/vggnb/weights"
@@ -67,16 +70,9 @@ type Recorder struct {
 	layers  []gomlx_vgg.Layer // run, input_1 excluded
 
 	mu    sync.Mutex
-	convs map[string]*conv
+	convs convs.Set
 	bufs  [2][]float32 // activations not kept, used in turn
 	kept  [][]float32  // kept activations, by index in acts
-}
-
-// conv is a layer's convolution, with the weight tensors it was made from
-// (read in place by the kernels: no second copy of VGG's weights).
-type conv struct {
-	kernel, bias *tensors.Tensor
-	cv           *kernels.Conv3x3
 }
 
 // New returns a Recorder for m, or an error of kind ErrNotRecordable
@@ -90,7 +86,7 @@ func New(m *gomlx_vgg.Model) (*Recorder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gomlx_vgg: %s: %w", m, err)
 	}
-	return &Recorder{m: m, kernels: k, layers: run(m), convs: map[string]*conv{}}, nil
+	return &Recorder{m: m, kernels: k, layers: run(m), convs: convs.Set{}}, nil
 }
 
 // Tape is a recorded forward pass (Recorder.Record): its Output, and the
@@ -122,7 +118,7 @@ type Gradients struct {
 func (r *Recorder) Record(x *tensors.Tensor, grads ...string) (*Tape, error) {
 	m := r.m
 	if x == nil || x.DType() != dtypes.Float32 {
-		return nil, errkind.With(gomlx_vgg.ErrInputShape, fmt.Errorf("gomlx_vgg: %s: Record needs a float32 input, got %v", m, shapeOf(x)))
+		return nil, errkind.With(gomlx_vgg.ErrInputShape, fmt.Errorf("gomlx_vgg: %s: Record needs a float32 input, got %v", m, shape.Of(x)))
 	}
 	dims := x.Shape().Dimensions
 	if err := m.CheckInput(dims); err != nil {
@@ -161,46 +157,7 @@ func (r *Recorder) prepare() error {
 			names = append(names, l.Name)
 		}
 	}
-	prepared := make([]*conv, len(names))
-	errs := make([]error, len(names))
-	kernels.ForEach(len(names), func(i int) { prepared[i], errs[i] = r.prepareConv(names[i]) })
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	for i, p := range prepared {
-		r.convs[names[i]] = p
-	}
-	return nil
-}
-
-// prepareConv returns the layer's convolution: the one in r.convs if the
-// model's weights are still the tensors it was made from, else a new one. It
-// only reads r.convs, so prepare runs it for several layers at once.
-func (r *Recorder) prepareConv(layer string) (*conv, error) {
-	kt, bt, err := r.m.LayerWeights(layer)
-	if err != nil {
-		return nil, err
-	}
-	if p := r.convs[layer]; p != nil && p.kernel == kt && p.bias == bt {
-		return p, nil
-	}
-	d := kt.Shape().Dimensions
-	if len(d) != 4 || d[0] != 3 || d[1] != 3 || kt.DType() != dtypes.Float32 {
-		return nil, fmt.Errorf("gomlx_vgg: %s: %s/kernel has shape %s, want (Float32)[3 3 C O]", r.m, layer, kt.Shape())
-	}
-	// The kernels' ReLU would hide a NaN weight (max(NaN, 0) is 0 in SIMD).
-	if err := errors.Join(gomlx_vgg.CheckFinite(layer, "kernel", kt), gomlx_vgg.CheckFinite(layer, "bias", bt)); err != nil {
-		return nil, fmt.Errorf("gomlx_vgg: %s: %w", r.m, err)
-	}
-	var cv *kernels.Conv3x3
-	var convErr, biasErr error
-	err = tensors.ConstFlatData(kt, func(k []float32) {
-		biasErr = tensors.ConstFlatData(bt, func(b []float32) { cv, convErr = r.kernels.NewConv3x3(k, b, d[2], d[3]) })
-	})
-	if err = errors.Join(err, biasErr, convErr); err != nil {
-		return nil, fmt.Errorf("gomlx_vgg: %s: preparing %s: %w", r.m, layer, err)
-	}
-	return &conv{kernel: kt, bias: bt, cv: cv}, nil
+	return r.convs.Prepare(convs.Source{Model: r.m, Kernels: r.kernels, Weights: r.m.LayerWeights, CheckFinite: gomlx_vgg.CheckFinite}, names)
 }
 
 // buffer returns the activation buffer i (0 or 1) with room for size values.
@@ -238,7 +195,7 @@ func (t *Tape) forward(xs []float32, dims []int) error {
 		if l.Class == weights.MaxPooling2D {
 			next.h, next.w = a.h/2, a.w/2
 		} else {
-			next.c = r.convs[l.Name].cv.O
+			next.c = r.convs[l.Name].CV.O
 		}
 		size := next.n * next.h * next.w * next.c
 		if i+1 >= t.first {
@@ -250,7 +207,7 @@ func (t *Tape) forward(xs []float32, dims []int) error {
 		if l.Class == weights.MaxPooling2D {
 			err = r.kernels.MaxPool2x2(next.data, a.data, a.n, a.h, a.w, a.c)
 		} else {
-			err = r.convs[l.Name].cv.Apply(next.data, a.data, a.n, a.h, a.w)
+			err = r.convs[l.Name].CV.Apply(next.data, a.data, a.n, a.h, a.w)
 		}
 		if err != nil {
 			return fmt.Errorf("layer %s: %w", l.Name, err)
@@ -280,7 +237,7 @@ func (t *Tape) Backward(dOut *tensors.Tensor) (map[string]Gradients, error) {
 	last := t.acts[len(t.acts)-1]
 	if dOut == nil || dOut.DType() != dtypes.Float32 || !slices.Equal(dOut.Shape().Dimensions, []int{last.n, last.h, last.w, last.c}) {
 		return nil, errkind.With(gomlx_vgg.ErrInputShape, fmt.Errorf("gomlx_vgg: %s: Backward needs a float32 gradient of the output's shape %v, got %v",
-			m, []int{last.n, last.h, last.w, last.c}, shapeOf(dOut)))
+			m, []int{last.n, last.h, last.w, last.c}, shape.Of(dOut)))
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -309,7 +266,7 @@ func (t *Tape) Backward(dOut *tensors.Tensor) (map[string]Gradients, error) {
 				break
 			}
 			if slices.Contains(t.grads, l.Name) {
-				g := Gradients{Kernel: tensors.FromShape(c.kernel.Shape()), Bias: tensors.FromShape(c.bias.Shape())}
+				g := Gradients{Kernel: tensors.FromShape(c.Kernel.Shape()), Bias: tensors.FromShape(c.Bias.Shape())}
 				tensors.MustMutableFlatData(g.Kernel, func(dk []float32) {
 					tensors.MustMutableFlatData(g.Bias, func(db []float32) {
 						err = r.kernels.Conv3x3Grads(dk, db, in.data, dy, in.n, in.h, in.w, in.c, y.c)
@@ -320,7 +277,7 @@ func (t *Tape) Backward(dOut *tensors.Tensor) (map[string]Gradients, error) {
 			if err == nil && i > t.first {
 				flipped = grow(flipped, 9*in.c*y.c)
 				var flipErr error
-				err = tensors.ConstFlatData(c.kernel, func(k []float32) { flipErr = kernels.FlipKernel(flipped, k, in.c, y.c) })
+				err = tensors.ConstFlatData(c.Kernel, func(k []float32) { flipErr = kernels.FlipKernel(flipped, k, in.c, y.c) })
 				err = errors.Join(err, flipErr)
 				var back *kernels.Conv3x3
 				if err == nil {
@@ -345,11 +302,4 @@ func grow(s []float32, n int) []float32 {
 		return make([]float32, n)
 	}
 	return s[:n]
-}
-
-func shapeOf(x *tensors.Tensor) any {
-	if x == nil {
-		return "nil"
-	}
-	return x.Shape()
 }

@@ -262,10 +262,8 @@ func Run(o Options) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		if out, cached = refcache.Lookup(o.CacheDir, key); !cached {
-			if out, err = refcache.Put(o.CacheDir, key, run); err != nil {
-				return nil, err
-			}
+		if out, cached, err = refcache.Do(o.CacheDir, key, run); err != nil {
+			return nil, err
 		}
 	} else if err := run(out); err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gomlx/gomlx/core/tensors"
 
+	"github.com/vggnb/vggnb/gomlx_vgg/internal/shape"
 	"github.com/vggnb/vggnb/weights/download"
 )
 
@@ -41,7 +42,7 @@ func (t *Trainer) Fit(x *tensors.Tensor, y []int32, cfg Fit) (History, error) {
 	var h History
 	n := len(y)
 	if x == nil || x.Shape().Rank() != 4 || x.Shape().Dimensions[0] != n {
-		return h, fmt.Errorf("transfer: fit: inputs %v for %d labels", shapeOf(x), n)
+		return h, fmt.Errorf("transfer: fit: inputs %v for %d labels", shape.Of(x), n)
 	}
 	switch {
 	case cfg.Epochs <= 0 || cfg.BatchSize <= 0:
@@ -109,7 +110,7 @@ const EvalBatch = 32
 func (s *Stacked) Accuracy(x *tensors.Tensor, y []int32, features bool) (float64, error) {
 	n := len(y)
 	if x == nil || x.Shape().Rank() != 4 || x.Shape().Dimensions[0] != n || n == 0 {
-		return 0, fmt.Errorf("transfer: accuracy: inputs %v for %d labels", shapeOf(x), n)
+		return 0, fmt.Errorf("transfer: accuracy: inputs %v for %d labels", shape.Of(x), n)
 	}
 	right := 0
 	for from := 0; from < n; from += EvalBatch {

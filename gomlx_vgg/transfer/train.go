@@ -3,6 +3,8 @@ package transfer
 import (
 	"fmt"
 
+	"github.com/vggnb/vggnb/gomlx_vgg/internal/shape"
+
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -84,7 +86,7 @@ func (t *Trainer) Native() bool {
 // freed.
 func (t *Trainer) Step(x *tensors.Tensor, labels []int32) (float32, error) {
 	if x == nil || x.Shape().Rank() != 4 || x.Shape().Dimensions[0] != len(labels) {
-		return 0, fmt.Errorf("transfer: train step: inputs %v for %d labels, want (batch, H, W, C) with batch = labels", shapeOf(x), len(labels))
+		return 0, fmt.Errorf("transfer: train step: inputs %v for %d labels, want (batch, H, W, C) with batch = labels", shape.Of(x), len(labels))
 	}
 	if t.Native() {
 		return t.step(x, labels) // the native step neither modifies nor frees x
@@ -133,10 +135,3 @@ func (t *Trainer) step(x *tensors.Tensor, labels []int32) (float32, error) {
 
 // Steps is the number of steps taken by this trainer.
 func (t *Trainer) Steps() int { return t.steps }
-
-func shapeOf(x *tensors.Tensor) any {
-	if x == nil {
-		return "nil"
-	}
-	return x.Shape()
-}

@@ -12,8 +12,11 @@ import (
 // KB returns the named field of /proc/self/status (VmHWM: the peak resident
 // set, VmRSS, RssFile, ...) in kB; ok is false where there is no such file or
 // field (not Linux).
-func KB(field string) (kb int64, ok bool) {
-	b, err := os.ReadFile("/proc/self/status")
+func KB(field string) (kb int64, ok bool) { return fieldKB("/proc/self/status", field) }
+
+// fieldKB returns the named "Field:  N kB" line's N of a /proc file.
+func fieldKB(path, field string) (kb int64, ok bool) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0, false
 	}
@@ -31,19 +34,8 @@ func KB(field string) (kb int64, ok bool) {
 // lower (cgroup v2 memory.max: a container's); ok is false where neither is
 // known (not Linux).
 func MemoryLimit() (bytes int64, ok bool) {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 0, false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, found := strings.CutPrefix(line, "MemTotal:"); found {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err != nil {
-				return 0, false
-			}
-			bytes, ok = kb*1024, true
-		}
-	}
+	kb, ok := fieldKB("/proc/meminfo", "MemTotal")
+	bytes = kb * 1024
 	if c, err := os.ReadFile("/sys/fs/cgroup/memory.max"); err == nil {
 		if v, err := strconv.ParseInt(strings.TrimSpace(string(c)), 10, 64); err == nil && v > 0 && (!ok || v < bytes) {
 			bytes, ok = v, true

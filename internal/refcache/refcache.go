@@ -108,7 +108,10 @@ func fileSum(path string) (string, error) {
 // CPU describes the CPU, for outputs whose rounding depends on its kernels
 // (float32 BLAS, SIMD): its architecture and, on Linux, its model and feature
 // flags.
-func CPU() string {
+func CPU() string { return cpu() }
+
+// cpu reads /proc/cpuinfo once per process.
+var cpu = sync.OnceValue(func() string {
 	s := runtime.GOARCH
 	b, err := os.ReadFile("/proc/cpuinfo")
 	if err != nil {
@@ -126,7 +129,7 @@ func CPU() string {
 		}
 	}
 	return s
-}
+})
 
 // MaxAge is how long an entry stays unused before Put removes it.
 const MaxAge = 30 * 24 * time.Hour
@@ -155,6 +158,16 @@ func prune(root string) {
 			_ = os.RemoveAll(filepath.Join(root, e.Name()))
 		}
 	}
+}
+
+// Do returns key's entry under root: the one there (cached true), else the
+// one Put makes with produce.
+func Do(root, key string, produce func(dir string) error) (dir string, cached bool, err error) {
+	if dir, ok := Lookup(root, key); ok {
+		return dir, true, nil
+	}
+	dir, err = Put(root, key, produce)
+	return dir, false, err
 }
 
 // Put runs produce on a new empty directory under root and, if it succeeds,

@@ -113,3 +113,18 @@ func TestPrune(t *testing.T) {
 		}
 	}
 }
+
+// TestDo: the first Do of a key produces its entry, the next reads it.
+func TestDo(t *testing.T) {
+	root := t.TempDir()
+	runs := 0
+	produce := func(dir string) error { runs++; return os.WriteFile(filepath.Join(dir, "out"), []byte("x"), 0o644) }
+	first, cached, err := Do(root, "k", produce)
+	if err != nil || cached {
+		t.Fatalf("first Do: %v, cached %v", err, cached)
+	}
+	again, cached, err := Do(root, "k", produce)
+	if err != nil || !cached || again != first || runs != 1 {
+		t.Errorf("second Do: %q, cached %v, %v, %d runs; want %q, cached, 1 run", again, cached, err, runs, first)
+	}
+}
