@@ -3,7 +3,6 @@ package gomlx_vgg
 import (
 	"errors"
 	"fmt"
-	"math"
 	"runtime/debug"
 	"slices"
 	"time"
@@ -144,7 +143,7 @@ func (m *Model) runNative(xs []float32, dims []int, layers []Layer, names []stri
 	if first {
 		a = act{n: dims[0], c: dims[1], h: dims[2], w: dims[3], buf: 0}
 		a.data = m.buffer(0, len(xs))
-		nchwToNHWC(a.data, xs, a.n, a.c, a.h, a.w)
+		kernels.NCHWToNHWC(a.data, xs, a.n, a.c, a.h, a.w)
 	}
 	want := func(name string) bool { return slices.Contains(names, name) }
 	if want(weights.InputLayerName) {
@@ -179,7 +178,7 @@ func (m *Model) runNative(xs []float32, dims []int, layers []Layer, names []stri
 			next.flat, next.c = true, a.h*a.w*a.c
 			if first { // Keras flattens channels_first activations in (C, H, W) order
 				next.data = m.buffer(next.buf, len(a.data))
-				nhwcToNCHW(next.data, a.data, a.n, a.h, a.w, a.c)
+				kernels.NHWCToNCHW(next.data, a.data, a.n, a.h, a.w, a.c)
 			} else {
 				next.data, next.buf = a.data, a.buf
 			}
@@ -204,11 +203,11 @@ func (m *Model) runNative(xs []float32, dims []int, layers []Layer, names []stri
 				return fmt.Errorf("layer %s: %w", l.Name, err)
 			}
 			if l.Activation == "softmax" {
-				softmaxRows(next.data, next.c)
+				kernels.SoftmaxRows(next.data, next.c)
 			}
 		case weights.GlobalAveragePooling2D, weights.GlobalMaxPooling2D:
 			next.flat, next.data = true, m.buffer(next.buf, a.n*a.c)
-			globalPool(next.data, a.data, a.n, a.h*a.w, a.c, l.Class == weights.GlobalMaxPooling2D)
+			kernels.GlobalPool(next.data, a.data, a.n, a.h*a.w, a.c, l.Class == weights.GlobalMaxPooling2D)
 		default:
 			return fmt.Errorf("internal: layer %s of class %s", l.Name, l.Class)
 		}
@@ -233,67 +232,12 @@ func (m *Model) record(a act) *tensors.Tensor {
 	}
 	tensors.MustMutableFlatData(t, func(d []float32) {
 		if !a.flat && m.cfg.dataFormat == weights.ChannelsFirst {
-			nhwcToNCHW(d, a.data, a.n, a.h, a.w, a.c)
+			kernels.NHWCToNCHW(d, a.data, a.n, a.h, a.w, a.c)
 		} else {
 			copy(d, a.data)
 		}
 	})
 	return t
-}
-
-func nchwToNHWC(dst, src []float32, n, c, h, w int) {
-	for i := range n {
-		for ch := range c {
-			for p := range h * w {
-				dst[(i*h*w+p)*c+ch] = src[(i*c+ch)*h*w+p]
-			}
-		}
-	}
-}
-
-func nhwcToNCHW(dst, src []float32, n, h, w, c int) {
-	for i := range n {
-		for p := range h * w {
-			for ch := range c {
-				dst[(i*c+ch)*h*w+p] = src[(i*h*w+p)*c+ch]
-			}
-		}
-	}
-}
-
-// softmaxRows applies softmax to each row of width values, in float64.
-func softmaxRows(v []float32, width int) {
-	for r := 0; r+width <= len(v); r += width {
-		row := v[r : r+width]
-		hi := float64(slices.Max(row))
-		var sum float64
-		for _, x := range row {
-			sum += math.Exp(float64(x) - hi)
-		}
-		for j, x := range row {
-			row[j] = float32(math.Exp(float64(x)-hi) / sum)
-		}
-	}
-}
-
-// globalPool averages (or takes the max of) the pixels of each image and channel.
-func globalPool(dst, src []float32, n, pixels, c int, isMax bool) {
-	for i := range n {
-		for ch := range c {
-			var sum float64
-			hi := float32(math.Inf(-1))
-			for p := range pixels {
-				v := src[(i*pixels+p)*c+ch]
-				sum += float64(v)
-				hi = max(hi, v)
-			}
-			if isMax {
-				dst[i*c+ch] = hi
-			} else {
-				dst[i*c+ch] = float32(sum / float64(pixels))
-			}
-		}
-	}
 }
 
 // ConvAlgorithm is the native engine's 3x3 convolution algorithm for this

@@ -33,11 +33,14 @@ GO_VERSION=1.26.8
 #   the pinned onnxruntime-node in scripts/ort with npm on first use);
 # - qemu-user-static: the arm64 (NEON) kernels' tests, cross-compiled and run
 #   under qemu-aarch64-static (make test-arm64). Go 1.27 for make
-#   test-toolchains comes from the Go module proxy through GOTOOLCHAIN.
+#   test-toolchains comes from the Go module proxy through GOTOOLCHAIN;
+# - prometheus (with promtool): serve's /metrics checked by promtool and scraped
+#   by a real Prometheus server in serve's tests;
+# - hey, wrk: the load generators of bench/serve.
 APT_PACKAGES=(curl unzip ca-certificates git make gcc libc6-dev
   python3 python3-numpy python3-h5py python3-torch python3-pil python3-onnx dataset-fashion-mnist
   jupyter-notebook jupyter-nbconvert jupyter-client python3-nbclient python3-nbformat python3-ipykernel
-  chromium qemu-user-static)
+  chromium qemu-user-static prometheus hey wrk)
 command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs)
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(npm)
 

@@ -130,6 +130,8 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	insecure := fs.Bool("insecure-no-auth", false, "serve beyond loopback without a token")
 	interp := fs.String("interpolation", string(def.Interpolation), "resize filter for images: nearest (Keras' default, as vggnb predict), bilinear, bicubic, lanczos, box, hamming")
 	grace := fs.Duration("grace", 30*time.Second, "how long in-flight requests get to finish on SIGTERM")
+	engine := fs.String("engine", string(gomlx_vgg.EngineAuto), "what runs the model: auto (the native kernels where the graph allows, every VGG), native or graph (GoMLX)")
+	fs.StringVar(&cfg.ModelName, "model-name", "", "the model's name in the Open Inference Protocol's /v2/models/NAME (default the graph's name)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -164,6 +166,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.Token == "" && !*insecure && !loopback(*addr) {
 		return fmt.Errorf("serve: --addr %s is reachable beyond this machine and the server has no token: give --token (or VGGNB_SERVE_TOKEN), or --insecure-no-auth", *addr)
 	}
+	start := time.Now()
 	var f *freeze.File
 	switch {
 	case len(pos) == 1 && v.model == "":
@@ -185,18 +188,27 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if err := runner.SetEngine(gomlx_vgg.Engine(*engine)); err != nil {
+		return fmt.Errorf("serve: --engine: %w", err)
+	}
 	s := serve.New(runner, cfg)
 	if err := s.Check(); err != nil {
 		s.Close()
 		return err
 	}
+	s.SetLoadDuration(time.Since(start))
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		s.Close()
 		return fmt.Errorf("serve: %w", err)
 	}
-	fmt.Fprintf(stdout, "serving %s\n  %s\n  input %s, output %s\n  on http://%s: POST /predict, GET /healthz, GET /metadata (SIGTERM or Ctrl-C stops)\n",
-		f.Path, f.Title(), f.Input, f.Output, ln.Addr())
+	md := s.Metadata()
+	fmt.Fprintf(stdout, "serving %s\n  %s\n  input %s, output %s, on the %s engine (loaded and checked in %v)\n"+
+		"  on http://%s: POST /predict, GET /healthz, GET /metadata, GET /metrics, /v2/models/%s (SIGTERM or Ctrl-C stops)\n",
+		f.Path, f.Title(), f.Input, f.Output, md.Engine, time.Since(start).Round(time.Millisecond), ln.Addr(), md.ModelName)
+	if why := runner.NativeReason(); md.Engine != string(gomlx_vgg.EngineNative) && why != "" {
+		fmt.Fprintln(stderr, "note: the GoMLX graph runs this model, not the native kernels:", why)
+	}
 	if f.Synthetic() {
 		fmt.Fprintln(stderr, "WARNING:", f.Meta["vggnb.notice"])
 	}

@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -57,16 +59,20 @@ func TestServeProcess(t *testing.T) {
 	if out, err := exec.Command(bin, "freeze", "--model", "vgg16", "--weights", "synthetic", "--layer", "block1_pool", "--out", file).CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "serve", file, "--addr", "127.0.0.1:0", "--image-size", "32")
+	cmd := exec.Command(bin, "serve", file, "--addr", "127.0.0.1:0", "--image-size", "32", "--grace", "30s")
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
 	lines := bufio.NewScanner(stdout)
-	var base string
+	var base, printed string
 	for base == "" && lines.Scan() {
+		printed += lines.Text() + "\n"
 		base = regexp.MustCompile(`http://127\.0\.0\.1:\d+`).FindString(lines.Text())
+	}
+	if !strings.Contains(printed, "on the native engine") {
+		t.Errorf("serve printed %q, want it to run on the native engine", printed)
 	}
 	if base == "" {
 		t.Fatal("serve printed no address")
@@ -85,6 +91,16 @@ func TestServeProcess(t *testing.T) {
 	if resp.StatusCode != 200 || a.Output != "block1_pool" || len(a.Shape) != 4 || a.Shape[1] != 16 {
 		t.Fatalf("%d %+v", resp.StatusCode, a)
 	}
+	// A client still sending its body when SIGTERM comes does not hold the
+	// shutdown for the whole --grace: it is cut, and serve exits 0.
+	slow, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	fmt.Fprintf(slow, "POST /predict?shape=1,32,32,3 HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n", 4*32*32*3)
+	slow.Write(make([]byte, 10))
+	time.Sleep(200 * time.Millisecond)
 	cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
 	go func() {
@@ -97,7 +113,7 @@ func TestServeProcess(t *testing.T) {
 		if err != nil {
 			t.Fatalf("serve after SIGTERM: %v", err)
 		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not stop on SIGTERM")
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop on SIGTERM within 10 s (its --grace is 30 s) with a slow client connected")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -206,6 +207,20 @@ func TestFrozenModelsAgree(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// Every VGG (and the MLP) runs on the native kernels; the
+			// transfer models' (a 'valid' or 5x5 convolution) on the GoMLX graph,
+			// which runs every case too.
+			wantNative := strings.HasPrefix(c.name, "vgg") || c.name == "mlp"
+			if got := runner.Engine(); (got == gomlx_vgg.EngineNative) != wantNative {
+				t.Errorf("the runner's engine is %s (%s), want native: %v", got, runner.NativeReason(), wantNative)
+			}
+			graph, err := f.Runner(nil)
+			if err == nil {
+				err = graph.SetEngine(gomlx_vgg.EngineGraph)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
 			xs := make([]*tensors.Tensor, len(c.dims))
 			for i, dims := range c.dims {
 				xs[i] = input(uint64(i+1), c.lo, c.hi, dims...)
@@ -258,7 +273,12 @@ func TestFrozenModelsAgree(t *testing.T) {
 				}
 				start := time.Now()
 				got, err := runner.Run(x)
-				check("runner", got, err, time.Since(start))
+				check("runner ("+string(runner.Engine())+")", got, err, time.Since(start))
+				if runner.Engine() != gomlx_vgg.EngineGraph {
+					start := time.Now()
+					got, err := graph.Run(x)
+					check("runner (graph)", got, err, time.Since(start))
+				}
 				if ortErr == nil {
 					got = ortOuts[i]
 				}
@@ -563,6 +583,16 @@ func TestRunnerManyShapes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if r.Engine() != gomlx_vgg.EngineNative {
+		t.Fatalf("engine %s (%s), want native", r.Engine(), r.NativeReason())
+	}
+	nativeOut, err := r.Run(input(1, -1, 1, 1, 8, 8, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SetEngine(gomlx_vgg.EngineGraph); err != nil {
+		t.Fatal(err)
+	}
 	r.SetMaxGraphs(4)
 	if out, largest, err := r.OutputShape([]int{1, 8, 8, 3}); err != nil || !slices.Equal(out, []int{1, 2}) || largest != 8*8*3 {
 		t.Errorf("OutputShape(1x8x8x3) = %v, %d, %v; want [1 2] and 192 values at the largest", out, largest, err)
@@ -577,6 +607,9 @@ func TestRunnerManyShapes(t *testing.T) {
 	want, err := r.Run(first)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if d, err := maxRelDiff(want, nativeOut); err != nil || !(d <= tolerance) {
+		t.Errorf("native and graph differ by %v (%v)", d, err)
 	}
 	for w := 9; w < 9+40; w++ {
 		if _, err := r.Run(input(uint64(w), -1, 1, 1, 8, w, 3)); err != nil {
@@ -647,5 +680,54 @@ func TestDamagedGraph(t *testing.T) {
 	}
 	if _, err := r.Run(input(1, -1, 1, 1, 3)); err == nil || !strings.Contains(err.Error(), "nothing_makes_this") {
 		t.Fatalf("Run: %v, want an error naming the unknown value", err)
+	}
+}
+
+// TestNativeEngine: a graph the native kernels do not run ('valid'
+// convolution) runs on the GoMLX graph and says why; asking for the native
+// engine then names the node. A NaN weight, which the kernels' ReLU would
+// hide, fails the runner's creation as a damaged file.
+func TestNativeEngine(t *testing.T) {
+	conv := func(same bool, k0 float32) *freeze.Net {
+		k := make([]float32, 3*3*3*2)
+		for i := range k {
+			k[i] = float32(i%5) - 2
+		}
+		k[0] = k0
+		return &freeze.Net{Name: "tiny_conv", Input: []int{-1, -1, -1, 3}, Layers: []freeze.Layer{
+			{Name: "c", Class: weights.Conv2D, Kernel: tensors.FromFlatDataAndDimensions(k, 3, 3, 3, 2),
+				Bias: tensors.FromFlatDataAndDimensions([]float32{0.5, -0.5}, 2), Same: same, Activation: freeze.ActivationRelu},
+			{Name: "g", Class: weights.GlobalMaxPooling2D},
+		}}
+	}
+	runner := func(n *freeze.Net) (*freeze.Runner, error) {
+		m, err := n.Model()
+		if err != nil {
+			return nil, err
+		}
+		f, err := freeze.FromModel(m)
+		if err != nil {
+			return nil, err
+		}
+		return f.Runner(nil)
+	}
+	r, err := runner(conv(false, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Engine() != gomlx_vgg.EngineGraph || !strings.Contains(r.NativeReason(), "c/conv") {
+		t.Errorf("a 'valid' convolution: engine %s, reason %q; want graph, naming node c/conv", r.Engine(), r.NativeReason())
+	}
+	if err := r.SetEngine(gomlx_vgg.EngineNative); err == nil || !strings.Contains(err.Error(), "c/conv") {
+		t.Errorf("SetEngine(native) on a 'valid' convolution: %v, want an error naming c/conv", err)
+	}
+	if _, err := r.Run(input(1, -1, 1, 1, 6, 6, 3)); err != nil {
+		t.Errorf("the graph: %v", err)
+	}
+	if r, err := runner(conv(true, 1)); err != nil || r.Engine() != gomlx_vgg.EngineNative {
+		t.Fatalf("a 'same' convolution: %v, %v; want the native engine", r, err)
+	}
+	if _, err := runner(conv(true, float32(math.NaN()))); !errors.Is(err, freeze.ErrBadFile) || !strings.Contains(err.Error(), "c/kernel") {
+		t.Errorf("a NaN kernel: %v, want ErrBadFile naming c/kernel", err)
 	}
 }

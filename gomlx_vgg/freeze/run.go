@@ -48,6 +48,12 @@ type Runner struct {
 	// shape rules read them.
 	weights map[string][]int
 
+	// plan is the graph on the native kernels (nil when a node is not one
+	// they run: planErr says which); engine is what Run uses.
+	plan    *native
+	planErr error
+	engine  gomlx_vgg.Engine
+
 	mu        sync.Mutex
 	maxGraphs int
 	graphs    map[string]*list.Element // of *compiled, by input shape
@@ -64,6 +70,7 @@ type compiled struct {
 // Runner prepares f to run on backend (nil: the pure-Go backend). Conv kernels
 // are stored (kh, kw, in, out), as Keras and gomlx_vgg.Conv2D have them.
 func (f *File) Runner(backend compute.Backend) (*Runner, error) {
+	goBackend := backend == nil
 	if backend == nil {
 		backend = gobackend.GetBackend()
 	}
@@ -102,7 +109,103 @@ func (f *File) Runner(backend compute.Backend) (*Runner, error) {
 	for v := range store.IterVariables() {
 		v.Trainable = false
 	}
-	return &Runner{file: f, backend: backend, store: store, weights: initDims, maxGraphs: DefaultMaxGraphs, graphs: map[string]*list.Element{}}, nil
+	r := &Runner{file: f, backend: backend, store: store, weights: initDims, maxGraphs: DefaultMaxGraphs, graphs: map[string]*list.Element{},
+		engine: gomlx_vgg.EngineAuto}
+	if goBackend {
+		if err := r.planNative(); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// planNative plans the graph on the native kernels: an error for a file they
+// show damaged (weights not finite, impossible dims), else r.plan or, where
+// a node is not one they run, r.planErr.
+func (r *Runner) planNative() error {
+	if r.plan != nil || r.planErr != nil {
+		return nil
+	}
+	r.plan, r.planErr = newNative(r.file, r.weightData)
+	if errors.Is(r.planErr, ErrBadFile) {
+		return fmt.Errorf("freeze: %s: %w", r.file.Path, r.planErr)
+	}
+	return nil
+}
+
+// weightData is the initializer name's values and dims as the runner stores
+// them (Conv kernels (kh, kw, in, out)).
+func (r *Runner) weightData(name string) ([]float32, []int, bool) {
+	v := r.store.GetVariable(varPath(name))
+	if v == nil {
+		return nil, nil, false
+	}
+	t, err := v.Value()
+	if err != nil || t.DType() != dtypes.Float32 {
+		return nil, nil, false
+	}
+	var data []float32
+	if err := tensors.ConstFlatData(t, func(d []float32) { data = d }); err != nil {
+		return nil, nil, false
+	}
+	return data, t.Shape().Dimensions, true
+}
+
+// SetEngine chooses what Run runs: gomlx_vgg.EngineNative, vggnb's native
+// kernels, when every node of the graph is one they run (3x3 'same'
+// convolutions, 2x2 max pooling, dense layers, flatten, softmax, global
+// pooling: every frozen VGG), else an error saying which node is not;
+// gomlx_vgg.EngineGraph, the GoMLX graph on the runner's backend; or
+// gomlx_vgg.EngineAuto (the default), native on the pure-Go backend where it
+// can, else the graph.
+func (r *Runner) SetEngine(e gomlx_vgg.Engine) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch e {
+	case gomlx_vgg.EngineNative:
+		if err := r.planNative(); err != nil {
+			return err
+		}
+		if r.plan == nil {
+			return fmt.Errorf("freeze: %s: the native kernels cannot run this graph: %w", r.file.Path, r.planErr)
+		}
+	case gomlx_vgg.EngineGraph, gomlx_vgg.EngineAuto, "":
+	default:
+		return fmt.Errorf("freeze: engine %q: want %s, %s or %s", e, gomlx_vgg.EngineAuto, gomlx_vgg.EngineNative, gomlx_vgg.EngineGraph)
+	}
+	if e == "" {
+		e = gomlx_vgg.EngineAuto
+	}
+	r.engine = e
+	return nil
+}
+
+// Engine is what Run runs now: gomlx_vgg.EngineNative or gomlx_vgg.EngineGraph.
+func (r *Runner) Engine() gomlx_vgg.Engine {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.engineLocked()
+}
+
+func (r *Runner) engineLocked() gomlx_vgg.Engine {
+	if r.plan != nil && r.engine != gomlx_vgg.EngineGraph {
+		return gomlx_vgg.EngineNative
+	}
+	return gomlx_vgg.EngineGraph
+}
+
+// NativeReason says why the runner runs the graph rather than the native
+// kernels ("" when it can run them).
+func (r *Runner) NativeReason() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.plan != nil {
+		return ""
+	}
+	if r.planErr != nil {
+		return r.planErr.Error()
+	}
+	return "the runner's backend is not the pure-Go one"
 }
 
 // SetMaxGraphs sets how many compiled graphs the runner keeps (n < 1: one),
@@ -164,6 +267,13 @@ func (r *Runner) Run(x *tensors.Tensor) (*tensors.Tensor, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.engineLocked() == gomlx_vgg.EngineNative {
+		y, err := r.plan.run(x)
+		if err != nil {
+			return nil, fmt.Errorf("freeze: %s: %w", r.file.Path, err)
+		}
+		return y, nil
+	}
 	exec, err := r.execFor(x.Shape().Dimensions)
 	if err != nil {
 		return nil, fmt.Errorf("freeze: %s: %w", r.file.Path, err)

@@ -1,5 +1,6 @@
-// Package serve is a small HTTP server for a frozen model (package freeze), run
-// by GoMLX on the pure-Go backend: what `vggnb serve` starts.
+// Package serve is an HTTP server for a frozen model (package freeze), run on
+// vggnb's native kernels where the graph allows (every frozen VGG), else by
+// GoMLX (freeze.Runner): what `vggnb serve` starts.
 //
 //	POST /predict   an image (PNG or JPEG) or a tensor (JSON {"shape": [...],
 //	                "data": [...]}, or raw little-endian float32 with
@@ -7,6 +8,9 @@
 //	                classifier, else the output's shape and statistics
 //	GET  /healthz   {"status": "ok", ...}
 //	GET  /metadata  node names and shapes, the weights' SHA-256, the limits
+//	GET  /metrics   Prometheus metrics (vggnb_serve_...)
+//	/v2/...         the Open Inference Protocol (KServe v2, Triton): health,
+//	                metadata and inference, with the binary tensor extension
 //
 // Requests are bounded (body size, image pixels, batch), concurrent requests
 // are queued and run together in batches of up to Config.MaxBatch, a full queue
@@ -16,6 +20,7 @@ package serve
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -97,6 +102,9 @@ type Config struct {
 	// Interpolation is the filter images are resized with (default
 	// imagenet.Nearest: Keras' load_img's and vggnb predict's).
 	Interpolation imagenet.Filter
+	// ModelName is the model's name in the Open Inference Protocol's paths,
+	// /v2/models/NAME (default the graph's name, else "model").
+	ModelName string
 	// MaxGraphs is how many compiled graphs the server keeps, one per input
 	// shape (default freeze.DefaultMaxGraphs): a new shape beyond it frees the
 	// least recently used one (freeze.Runner.SetMaxGraphs), so that clients
@@ -162,13 +170,26 @@ type Server struct {
 	closing sync.Once
 
 	served, rejected, batches atomic.Int64
+	metrics                   *metrics
+
+	// readers are the requests reading their bodies now; draining closes
+	// when Serve shuts down, which cuts their reads.
+	readMu   sync.Mutex
+	readers  map[*http.ResponseController]bool
+	draining bool
 }
 
 // New starts the batching worker for runner's model; Close stops it.
 func New(runner *freeze.Runner, cfg Config) *Server {
 	cfg = cfg.WithDefaults()
 	runner.SetMaxGraphs(cfg.MaxGraphs)
-	s := &Server{file: runner.File(), runner: runner, cfg: cfg,
+	if cfg.ModelName == "" {
+		cfg.ModelName = "model"
+		if g := runner.File().Model.GetGraph(); g != nil && g.Name != "" {
+			cfg.ModelName = g.Name
+		}
+	}
+	s := &Server{file: runner.File(), runner: runner, cfg: cfg, metrics: newMetrics(), readers: map[*http.ResponseController]bool{},
 		queue: make(chan *job, cfg.QueueSize), reading: make(chan struct{}, cfg.MaxReading), stop: make(chan struct{}), done: make(chan struct{})}
 	go s.work()
 	return s
@@ -221,6 +242,8 @@ type job struct {
 	ctx  context.Context
 	out  chan result
 	size int // examples in the batch it ran in
+	// queued is when it entered the queue.
+	queued time.Time
 	// perExample is the estimated memory of running one of its examples.
 	perExample int64
 }
@@ -298,9 +321,15 @@ func (s *Server) run(jobs []*job) {
 		xs[i] = j.x
 	}
 	x := concat(xs)
+	start := time.Now()
+	waits := make([]time.Duration, len(live))
+	for i, j := range live {
+		waits[i] = start.Sub(j.queued)
+	}
 	y, err := s.runner.Run(x)
 	s.batches.Add(1)
 	n := x.Shape().Dimensions[0]
+	s.metrics.ran(n, time.Since(start), waits)
 	if err != nil {
 		for _, j := range live {
 			j.out <- result{err: err}
@@ -368,7 +397,7 @@ func (s *Server) Predict(ctx context.Context, x *tensors.Tensor) (*tensors.Tenso
 		return nil, 0, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("an input of %v would take about %d MB to run: this server's limit is %d MB",
 			x.Shape().Dimensions, total>>20, s.cfg.MaxMemory>>20)}
 	}
-	j := &job{x: x, ctx: ctx, out: make(chan result, 1), perExample: per}
+	j := &job{x: x, ctx: ctx, out: make(chan result, 1), perExample: per, queued: time.Now()}
 	select {
 	case <-s.stop:
 		return nil, 0, &httpError{http.StatusServiceUnavailable, "the server is shutting down"}
@@ -411,23 +440,31 @@ type httpError struct {
 
 func (e *httpError) Error() string { return e.msg }
 
-// Handler is the server's HTTP API: with Config.Token, every request but
-// GET /healthz carries it.
+// Handler is the server's HTTP API: with Config.Token, every request but the
+// health checks (GET /healthz, /v2/health/live, /v2/health/ready: what
+// Kubernetes' probes ask) carries it. Every request is counted in the metrics.
 func (s *Server) Handler() http.Handler {
 	mux := s.routes()
-	if s.cfg.Token == "" {
-		return mux
-	}
 	want := []byte("Bearer " + s.cfg.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/healthz" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="vggnb"`)
-			s.writeError(w, &httpError{http.StatusUnauthorized, "this server wants Authorization: Bearer TOKEN"})
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		s.metrics.flight(1)
+		defer func() {
+			s.metrics.flight(-1)
+			s.metrics.request(endpointOf(r.URL.Path), cmp.Or(sw.code, http.StatusOK), time.Since(start))
+		}()
+		if s.cfg.Token != "" && !openPaths[r.URL.Path] && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			sw.Header().Set("WWW-Authenticate", `Bearer realm="vggnb"`)
+			s.writeError(sw, &httpError{http.StatusUnauthorized, "this server wants Authorization: Bearer TOKEN"})
 			return
 		}
-		mux.ServeHTTP(w, r)
+		mux.ServeHTTP(sw, r)
 	})
 }
+
+// openPaths need no token: the health checks.
+var openPaths = map[string]bool{"/healthz": true, "/v2/health/live": true, "/v2/health/ready": true}
 
 // routes is the API without authentication.
 func (s *Server) routes() *http.ServeMux {
@@ -435,8 +472,10 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("/predict", s.handlePredict)
 	mux.HandleFunc("/healthz", s.handleHealth)
 	mux.HandleFunc("/metadata", s.handleMetadata)
+	mux.HandleFunc("/metrics", s.handleMetrics)
+	s.routesV2(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, &httpError{http.StatusNotFound, "no such endpoint: POST /predict, GET /healthz, GET /metadata"})
+		s.writeError(w, &httpError{http.StatusNotFound, "no such endpoint: POST /predict, GET /healthz, GET /metadata, GET /metrics, /v2/..."})
 	})
 	return mux
 }
@@ -462,7 +501,7 @@ func (s *Server) writeError(w http.ResponseWriter, err error) {
 	if p := s.file.Path; p != "" {
 		msg = strings.ReplaceAll(msg, p, filepath.Base(p))
 	}
-	writeJSON(w, code, map[string]any{"error": msg, "status": code})
+	writeJSON(w, code, map[string]any{"error": msg, "status": code}) // {"error": ...} as the Open Inference Protocol's
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
@@ -495,6 +534,10 @@ type Metadata struct {
 	// requests need the bearer token.
 	Interpolation string `json:"interpolation"`
 	Auth          bool   `json:"auth"`
+	// Engine is what runs the model: "native" (vggnb's kernels) or "graph"
+	// (GoMLX); ModelName is its name under /v2/models/.
+	Engine    string `json:"engine"`
+	ModelName string `json:"model_name"`
 }
 
 // Node is a graph input or output.
@@ -538,8 +581,9 @@ func (s *Server) Metadata() Metadata {
 		Limits: Limits{MaxBodyBytes: s.cfg.MaxBodyBytes, MaxPixels: s.cfg.MaxPixels, MaxBatch: s.cfg.MaxBatch, QueueSize: s.cfg.QueueSize,
 			MaxReading: s.cfg.MaxReading, ReadTimeoutSeconds: s.cfg.ReadTimeout.Seconds(), TimeoutSeconds: s.cfg.Timeout.Seconds(),
 			MaxGraphs: s.cfg.MaxGraphs, MaxMemoryBytes: s.cfg.MaxMemory},
-		Endpoints:     []string{"POST /predict", "GET /healthz", "GET /metadata"},
-		Interpolation: string(s.cfg.Interpolation), Auth: s.cfg.Token != ""}
+		Endpoints: []string{"POST /predict", "GET /healthz", "GET /metadata", "GET /metrics", "GET /v2", "GET /v2/health/live", "GET /v2/health/ready",
+			"GET /v2/models/" + s.cfg.ModelName, "GET /v2/models/" + s.cfg.ModelName + "/ready", "POST /v2/models/" + s.cfg.ModelName + "/infer"},
+		Interpolation: string(s.cfg.Interpolation), Auth: s.cfg.Token != "", Engine: string(s.runner.Engine()), ModelName: s.cfg.ModelName}
 	for _, o := range f.Model.OpsetImport {
 		if o.Domain == "" {
 			m.Opset = o.Version
@@ -636,20 +680,11 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, &httpError{http.StatusMethodNotAllowed, "POST an image or a tensor to /predict"})
 		return
 	}
-	if r.ContentLength > s.cfg.MaxBodyBytes {
-		s.writeError(w, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("a body of %d bytes: the limit is %d", r.ContentLength, s.cfg.MaxBodyBytes)})
-		return
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
 	defer cancel()
-	select {
-	case s.reading <- struct{}{}:
-	case <-ctx.Done():
-		s.writeError(w, &httpError{http.StatusServiceUnavailable, "timed out waiting to read the request: " + ctx.Err().Error()})
-		return
-	}
-	x, err := s.read(w, r)
-	<-s.reading
+	x, err := readInput(ctx, s, w, r, func(body []byte) (*tensors.Tensor, error) {
+		return s.Input(r.Header.Get("Content-Type"), r.URL.Query(), body)
+	})
 	if err != nil {
 		s.writeError(w, err)
 		return
@@ -679,12 +714,43 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, a)
 }
 
-// read reads a request's body, bounded by MaxBodyBytes and ReadTimeout, and
-// makes it the model's input.
-func (s *Server) read(w http.ResponseWriter, r *http.Request) (*tensors.Tensor, error) {
+// readInput reads a request's body, bounded by MaxBodyBytes and ReadTimeout,
+// and makes it the model's input with parse, in one of the MaxReading slots:
+// memory stays bounded by MaxReading bodies and their decoded inputs.
+func readInput[T any](ctx context.Context, s *Server, w http.ResponseWriter, r *http.Request, parse func(body []byte) (T, error)) (T, error) {
+	var zero T
+	if r.ContentLength > s.cfg.MaxBodyBytes {
+		return zero, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("a body of %d bytes: the limit is %d", r.ContentLength, s.cfg.MaxBodyBytes)}
+	}
+	select {
+	case s.reading <- struct{}{}:
+	case <-ctx.Done():
+		return zero, &httpError{http.StatusServiceUnavailable, "timed out waiting to read the request: " + ctx.Err().Error()}
+	}
+	defer func() { <-s.reading }()
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return zero, err
+	}
+	return parse(body)
+}
+
+// readBody reads a request's body, bounded by MaxBodyBytes and ReadTimeout.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	rc := http.NewResponseController(w)
 	deadline := rc.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout)) == nil
+	s.readMu.Lock()
+	draining := s.draining
+	s.readers[rc] = true
+	s.readMu.Unlock()
+	if draining {
+		_ = rc.SetReadDeadline(time.Now())
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	s.readMu.Lock()
+	delete(s.readers, rc)
+	draining = s.draining
+	s.readMu.Unlock()
 	if err != nil {
 		// The rest of the body is not read: closed, the connection closes
 		// after the answer (net/http would otherwise wait for the rest).
@@ -698,12 +764,14 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request) (*tensors.Tensor, 
 		switch {
 		case errors.As(err, &mbe):
 			return nil, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is over the limit of %d bytes", s.cfg.MaxBodyBytes)}
+		case errors.As(err, &ne) && ne.Timeout() && draining:
+			return nil, &httpError{http.StatusServiceUnavailable, fmt.Sprintf("the server is shutting down and the body had not arrived (%d bytes read)", len(body))}
 		case errors.As(err, &ne) && ne.Timeout():
 			return nil, &httpError{http.StatusRequestTimeout, fmt.Sprintf("the body took over %v to arrive (%d bytes read): send it at once", s.cfg.ReadTimeout, len(body))}
 		}
 		return nil, &httpError{http.StatusBadRequest, "reading the body: " + err.Error()}
 	}
-	return s.Input(r.Header.Get("Content-Type"), r.URL.Query(), body)
+	return body, nil
 }
 
 // Input is the model input a POST /predict body of the given content type and
@@ -821,8 +889,21 @@ func (s *Server) tensor(dims []int, v []float32) (*tensors.Tensor, error) {
 	return tensors.FromFlatDataAndDimensions(v, dims...), nil
 }
 
+// cutReads ends the body reads in progress, and any that start, at once:
+// a request still sending its body when the server shuts down gets 503
+// rather than holding the shutdown for its ReadTimeout.
+func (s *Server) cutReads() {
+	s.readMu.Lock()
+	defer s.readMu.Unlock()
+	s.draining = true
+	for rc := range s.readers {
+		_ = rc.SetReadDeadline(time.Now())
+	}
+}
+
 // Serve answers on ln until ctx ends, then shuts down gracefully: the listener
-// closes, in-flight requests get up to grace to finish, the worker stops.
+// closes, requests still sending their bodies are cut (503), the others in
+// flight get up to grace to finish, the worker stops.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
 	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10,
 		IdleTimeout: time.Minute}
@@ -836,6 +917,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
+	s.cutReads()
 	err := srv.Shutdown(sctx)
 	s.Close()
 	if err != nil {

@@ -431,7 +431,11 @@ func TestSlowBody(t *testing.T) {
 // keeps graphs (32) do not poison the server: each new shape is compiled,
 // the least recently used freed, and the first shape still answers.
 func TestManyShapes(t *testing.T) {
-	s := serve.New(runnerOf(t, func() (*freeze.Net, error) { return block1Pool(t), nil }), serve.Config{MaxGraphs: 3})
+	r := runnerOf(t, func() (*freeze.Net, error) { return block1Pool(t), nil })
+	if err := r.SetEngine(gomlx_vgg.EngineGraph); err != nil { // the native kernels compile nothing
+		t.Fatal(err)
+	}
+	s := serve.New(r, serve.Config{MaxGraphs: 3})
 	base, _, _ := start(t, s)
 	for w := 32; w < 32+34; w++ {
 		n := 32 * w * 3
