@@ -1,5 +1,16 @@
-// Command serve load-tests `vggnb serve`'s server (gomlx_vgg/serve) on
-// 127.0.0.1 only: a frozen model served in this process, N concurrent clients
+// Command serve benchmarks `vggnb serve` on 127.0.0.1 only, two ways.
+//
+// -tool hey (the default): the real `vggnb serve --model vgg19 --include-top
+// --weights synthetic` process, one per load and engine (-engines
+// graph,native: before and after the native kernels served), loaded by
+// Debian's hey (one raw-tensor client: batch 1; 8 PNG clients; 16 JSON
+// clients) and wrk (32 raw-tensor clients): requests/s, p50/p99, answers
+// other than 200, the server's peak RSS, and the ratio to direct native calls
+// (Model.Predict) in the same run.
+//
+//	GOEXPERIMENT=simd go run ./bench/serve [-engines graph,native] [-seconds 20] [-size 224]
+//
+// -tool loadtest: a frozen model served in this process, N concurrent clients
 // for a bounded time and count, valid requests (PNG, JPEG, JSON tensors) and
 // malformed ones (truncated and garbage images, a 60000x60000 PNG header,
 // wrong shapes, bad JSON, wrong methods) mixed. It prints requests/s, p50/p99
@@ -7,7 +18,7 @@
 // model and every malformed one got a 4xx, and the served throughput against
 // direct calls in the same run (the cost of HTTP, decoding and queueing).
 //
-//	GOEXPERIMENT=simd go run ./bench/serve [-model vgg19|mlp] [-size 224] [-clients 8] [-seconds 30] [-max-batch 4]
+//	GOEXPERIMENT=simd go run ./bench/serve -tool loadtest [-model vgg19|mlp] [-size 224] [-clients 8] [-seconds 30] [-max-batch 4]
 //
 // The VGG19 (no top) has SYNTHETIC weights (no ImageNet file here): the
 // numbers are about speed and correctness, not about predictions.
@@ -19,6 +30,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/vggnb/vggnb/gomlx_vgg"
@@ -38,11 +50,31 @@ func main() {
 	maxReq := flag.Int("max-requests", 100000, "most requests sent")
 	every := flag.Int("malformed-every", 4, "every n-th request is malformed")
 	maxBatch := flag.Int("max-batch", 4, "the server's MaxBatch (peak memory grows with it)")
+	tool := flag.String("tool", "hey", "hey: the vggnb serve process under Debian's hey and wrk; loadtest: the in-process load test with malformed requests")
+	engines := flag.String("engines", "graph,native", "with -tool hey: the engines to serve with, each in its own server (graph: before the native kernels served)")
 	flag.Parse()
+	if *tool == "hey" {
+		secs := *seconds
+		if !isSet("seconds") {
+			secs = 20
+		}
+		if err := toolsRun(strings.Split(*engines, ","), time.Duration(secs*float64(time.Second)), *size); err != nil {
+			fmt.Fprintln(os.Stderr, "bench/serve:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*which, *size, *clients, time.Duration(*seconds*float64(time.Second)), *maxReq, *every, *maxBatch); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/serve:", err)
 		os.Exit(1)
 	}
+}
+
+// isSet reports whether the flag name was given.
+func isSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func frozen(which string) (*freeze.Net, error) {

@@ -43,3 +43,9 @@ func MemoryLimit() (bytes int64, ok bool) {
 	}
 	return bytes, ok
 }
+
+// ProcessKB is KB for another process: the named field of /proc/PID/status
+// (a server's VmHWM, read by the benchmark that started it).
+func ProcessKB(pid int, field string) (kb int64, ok bool) {
+	return fieldKB("/proc/"+strconv.Itoa(pid)+"/status", field)
+}

@@ -1,6 +1,7 @@
 package procstat
 
 import (
+	"os"
 	"runtime"
 	"testing"
 )
@@ -22,6 +23,12 @@ func TestKB(t *testing.T) {
 	}
 	if _, ok := KB("NoSuchField"); ok {
 		t.Error("an unknown field was found")
+	}
+	if kb, ok := ProcessKB(os.Getpid(), "VmHWM"); !ok || kb < hwm {
+		t.Errorf("ProcessKB(own pid, VmHWM) = %d, %v; want at least %d", kb, ok, hwm)
+	}
+	if _, ok := ProcessKB(-1, "VmHWM"); ok {
+		t.Error("ProcessKB(-1) found a process")
 	}
 }
 
