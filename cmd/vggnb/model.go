@@ -155,10 +155,20 @@ func featuresCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	n := netFlags{ctx: ctx}
 	n.register(fs, gomlx_vgg.WeightsAuto)
 	fs.StringVar(&n.layer, "layer", "block5_pool", "layer name(s), comma-separated, or all")
+	var d datasetFlags
+	d.register(fs, true)
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
 		return fmt.Errorf("features: unexpected arguments %q", pos)
+	}
+	if len(d.inputs) > 0 {
+		if err := d.run(ctx, &n, 0, stdout, stderr); err != nil {
+			return fmt.Errorf("features: %w", err)
+		}
+		return nil
+	} else if d.out != "" || d.shard != "" || d.pooling != "" {
+		return errors.New("features: --out, --shard and --pooling go with --dataset")
 	}
 	m, img, x, err := n.prepare(stderr)
 	if err != nil {
@@ -293,6 +303,8 @@ func predictCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	n := netFlags{ctx: ctx}
 	n.register(fs, gomlx_vgg.WeightsAuto)
 	top := fs.Int("top", 5, "number of classes to print")
+	var d datasetFlags
+	d.register(fs, false)
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
@@ -304,6 +316,14 @@ func predictCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	n.includeTop = true
 	if n.size != "" && n.size != "224x224" {
 		return errors.New("predict: the classifier needs 224x224 inputs (omit --size)")
+	}
+	if len(d.inputs) > 0 {
+		if err := d.run(ctx, &n, *top, stdout, stderr); err != nil {
+			return fmt.Errorf("predict: %w", err)
+		}
+		return nil
+	} else if d.out != "" || d.shard != "" {
+		return errors.New("predict: --out and --shard go with --dataset")
 	}
 	m, _, x, err := n.prepare(stderr)
 	if err != nil {

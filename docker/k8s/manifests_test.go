@@ -10,6 +10,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -105,6 +106,8 @@ func decodeAll(t *testing.T, b []byte) (objs map[string]any, err error) {
 		switch k := kindOf(t, doc); k {
 		case "apps/v1 Deployment":
 			v = &appsv1.Deployment{}
+		case "batch/v1 Job":
+			v = &batchv1.Job{}
 		case "v1 Service":
 			v = &corev1.Service{}
 		case "autoscaling/v2 HorizontalPodAutoscaler":
@@ -281,5 +284,41 @@ func TestTyposFail(t *testing.T) {
 	k := strings.Replace(string(read(t, "kserve.yaml")), "protocolVersion: v2", "protocolversion: v2", 1)
 	if _, err := decodeAll(t, []byte(k)); err == nil {
 		t.Error("protocolversion (wrong case) decoded without an error")
+	}
+}
+
+// TestDatasetJob: the Indexed Job's pods each run one shard, with
+// JOB_COMPLETIONS equal to its completions (Kubernetes sets only the index).
+func TestDatasetJob(t *testing.T) {
+	objs, err := decodeAll(t, read(t, "dataset-job.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, ok := objs["batch/v1 Job"].(*batchv1.Job)
+	if !ok {
+		t.Fatal("dataset-job.yaml holds no Job")
+	}
+	if j.Spec.CompletionMode == nil || *j.Spec.CompletionMode != batchv1.IndexedCompletion || j.Spec.Completions == nil {
+		t.Fatal("not an Indexed Job with completions")
+	}
+	c := j.Spec.Template.Spec.Containers[0]
+	i := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "JOB_COMPLETIONS" })
+	if i < 0 || c.Env[i].Value != fmt.Sprint(*j.Spec.Completions) {
+		t.Errorf("JOB_COMPLETIONS is not the completions (%d): %+v", *j.Spec.Completions, c.Env)
+	}
+	for _, want := range []string{"features", "--dataset=/data/images", "--out=/data/features"} {
+		if !slices.Contains(c.Args, want) {
+			t.Errorf("args %q lack %s", c.Args, want)
+		}
+	}
+	mounts := map[string]bool{}
+	for _, m := range c.VolumeMounts {
+		mounts[m.MountPath] = true
+	}
+	if !mounts["/data/images"] || !mounts["/data/features"] {
+		t.Errorf("the dataset and output directories are not mounted: %v", mounts)
+	}
+	if j.Spec.Template.Spec.RestartPolicy != corev1.RestartPolicyNever && j.Spec.Template.Spec.RestartPolicy != corev1.RestartPolicyOnFailure {
+		t.Errorf("restartPolicy %q", j.Spec.Template.Spec.RestartPolicy)
 	}
 }

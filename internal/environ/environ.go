@@ -48,10 +48,34 @@ var Variables = []Variable{
 	{"VGGNB_XLA_PLUGIN", "the PJRT plugin the kernel found at install (set in the kernelspec); notebook 01 runs on it when the binary has XLA"},
 	{"VGGNB_QUICK", "`1`: the notebooks' heavy cells run sized down, as CI runs them, and say so (notebook 02's full schedule, 04's sizes, 07's steps); make test sets it"},
 	{"VGGNB_SERVE_TOKEN", "the bearer token `vggnb serve` requires when `--token` is not given; CLI"},
+	{"JOB_COMPLETION_INDEX", "a Kubernetes Indexed Job's index: with JOB_COMPLETIONS, the default `--shard` of `vggnb features|predict --dataset`; CLI"},
+	{"JOB_COMPLETIONS", "the Indexed Job's completions (the manifest sets it to `spec.completions`: Kubernetes does not); CLI"},
+	{"SLURM_ARRAY_TASK_ID", "a Slurm array task's index: with SLURM_ARRAY_TASK_COUNT, the default `--shard` where JOB_COMPLETION_INDEX is not set; CLI"},
+	{"SLURM_ARRAY_TASK_COUNT", "the Slurm array's task count; CLI"},
 	{"VGGNB_TRANSFER_SIZE", "notebook 04's sizes, `TRAIN,TEST[,TUNE]` (default `300,100,64`, `100,50,32` with VGGNB_QUICK; the post's `2000,500,512`)"},
 	{"VGGNB_EXECUTED_NOTEBOOKS", "tests only: a directory of notebooks the browser test executed, which the kernel package's notebook tests check instead of executing them again (make test)"},
 	{"PATH", "where `vggnb kernel install` finds go; the kernelspec's PATH puts the tools and that Go first"},
 	{"GOGC", "Go's garbage collector target; bench/vgg reports it"},
+}
+
+// Shard is the default `--shard` of a dataset run, "i/N", from a Kubernetes
+// Indexed Job (JOB_COMPLETION_INDEX, JOB_COMPLETIONS) or a Slurm array
+// (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT, with IDs from 0); "" where
+// neither is set. An index without its count is an error.
+func Shard() (string, error) {
+	pairs := []struct{ index, count, indexName, countName string }{
+		{os.Getenv("JOB_COMPLETION_INDEX"), os.Getenv("JOB_COMPLETIONS"), "JOB_COMPLETION_INDEX", "JOB_COMPLETIONS"},
+		{os.Getenv("SLURM_ARRAY_TASK_ID"), os.Getenv("SLURM_ARRAY_TASK_COUNT"), "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT"},
+	}
+	for _, p := range pairs {
+		switch {
+		case p.index != "" && p.count != "":
+			return p.index + "/" + p.count, nil
+		case p.index != "":
+			return "", fmt.Errorf("$%s is %s but $%s is not set: set it to the number of shards (or give --shard i/N)", p.indexName, p.index, p.countName)
+		}
+	}
+	return "", nil
 }
 
 // Configure applies the process-wide settings from the environment:
