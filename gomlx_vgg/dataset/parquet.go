@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -163,8 +165,8 @@ func writeRows[T any](ctx context.Context, f io.Writer, s Spec, paths []string, 
 
 // setMeta sets a file's metadata: meta, the rows' checksum and count.
 func setMeta(w interface{ SetKeyValueMetadata(k, v string) }, meta map[string]string, h hash.Hash, n int) {
-	for k, v := range meta {
-		w.SetKeyValueMetadata(k, v)
+	for _, k := range slices.Sorted(maps.Keys(meta)) { // in one order: the same bytes every run
+		w.SetKeyValueMetadata(k, meta[k])
 	}
 	w.SetKeyValueMetadata(MetaRows, hex.EncodeToString(h.Sum(nil)))
 	w.SetKeyValueMetadata(MetaCount, strconv.Itoa(n))
