@@ -18,7 +18,7 @@ GO126 ?= go1.26.8
 GO127 ?= go1.27.3
 QEMU_CPUS ?= max cortex-a72
 
-.PHONY: all build vet test test-k8s test-notebooks test-packages test-nosimd test-toolchains test-arm64 test-race test-short browser-test run run-go127 notebooks bench fuzz docker-test clean
+.PHONY: all build vet test test-k8s test-beam test-notebooks test-packages test-nosimd test-toolchains test-arm64 test-race test-short browser-test run run-go127 notebooks bench fuzz docker-test clean
 
 all: build
 
@@ -118,13 +118,18 @@ test-notebooks: browser-test
 # Every package but the kernel (test-notebooks tests it), after test-nosimd,
 # test-arm64, test-race and test-k8s.
 test-packages:
-	@set -e; for t in test-nosimd test-arm64 test-race test-k8s; do $(MAKE) --no-print-directory $$t; done
+	@set -e; for t in test-nosimd test-arm64 test-race test-k8s test-beam; do $(MAKE) --no-print-directory $$t; done
 	$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v '/vggnb/kernel$$')
 
 # The Kubernetes manifests (docker/k8s, a module of its own so that vggnb's
 # does not depend on k8s.io/api), decoded strictly into the API's types.
 test-k8s:
 	cd docker/k8s && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+# The Apache Beam pipeline (beam/, a module of its own: Beam's Go SDK is about
+# 90 modules, a few minutes' first build), run on Prism.
+test-beam:
+	cd beam && $(GO) vet ./... && $(GO) test -count=1 -timeout 20m ./...
 
 # The notebooks as a person sees them: Jupyter Notebook in Debian's Chromium
 # (puppeteer-core), Run All, then each code cell alone after a kernel restart.

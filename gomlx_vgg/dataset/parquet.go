@@ -71,11 +71,16 @@ type Result struct {
 // (damaged, partial, from other inputs) are written again, identically to an
 // uninterrupted run.
 func WriteShard(ctx context.Context, dir string, shard Shard, spec Spec, paths []string) (Result, error) {
+	return WritePart(ctx, dir, shard, spec, shard.Of(paths))
+}
+
+// WritePart is WriteShard given the shard's part of the paths (shard.Of's):
+// what a pipeline that split the list itself calls.
+func WritePart(ctx context.Context, dir string, shard Shard, spec Spec, part []string) (Result, error) {
 	s, err := spec.withDefaults()
 	if err != nil {
 		return Result{}, err
 	}
-	part := shard.Of(paths)
 	res := Result{Path: filepath.Join(dir, shard.Name()), ErrorsPath: filepath.Join(dir, shard.ErrorsName())}
 	key := inputKey(s, shard, part)
 	if n, err := Verify(res.Path, key); err == nil {
@@ -88,42 +93,59 @@ func WriteShard(ctx context.Context, dir string, shard Shard, spec Spec, paths [
 		return res, fmt.Errorf("dataset: %w", err)
 	}
 	removeStale(dir, shard.Name(), shard.ErrorsName())
-	meta := map[string]string{MetaInput: key, MetaSpec: s.Describe(), MetaShard: shard.String(), MetaSynthetic: strconv.FormatBool(s.Model.Synthetic())}
+	// The errors file is renamed into place first: the shard's file, last,
+	// says the shard is done.
+	var enc Result
+	err = atomicfile.Write(res.Path, func(f *os.File) error {
+		return atomicfile.Write(res.ErrorsPath, func(ef *os.File) error {
+			var err error
+			enc, err = Encode(ctx, f, ef, s, shard, part)
+			return err
+		})
+	})
+	res.Rows, res.Errors = enc.Rows, enc.Errors
+	return res, err
+}
+
+// Encode runs the spec on part (shard's images, in order) and writes a row
+// per image as Parquet to w, and a row per broken image to errs, each with
+// the metadata WriteShard's files have (Verify checks it): what WriteShard
+// writes, for a writer of another kind (a Beam filesystem's file).
+func Encode(ctx context.Context, w, errs io.Writer, spec Spec, shard Shard, part []string) (Result, error) {
+	s, err := spec.withDefaults()
+	if err != nil {
+		return Result{}, err
+	}
+	meta := map[string]string{MetaInput: inputKey(s, shard, part), MetaSpec: s.Describe(), MetaShard: shard.String(), MetaSynthetic: strconv.FormatBool(s.Model.Synthetic())}
 	if s.Model.Synthetic() {
 		meta["vggnb.notice"] = weights.SyntheticNotice
 	}
+	var res Result
 	var failed []ErrorRow
-	err = atomicfile.Write(res.Path, func(f *os.File) error {
-		fail := func(e ErrorRow) error { failed = append(failed, e); return nil }
-		var err error
-		if s.TopK > 0 {
-			res.Rows, err = writeRows(ctx, f, s, part, meta, fail, func(r Row) PredictionRow {
-				return PredictionRow{Path: r.Path, Classes: r.Classes, Labels: r.Labels, Scores: r.Scores}
-			})
-		} else {
-			res.Rows, err = writeRows(ctx, f, s, part, meta, fail, func(r Row) FeatureRow {
-				return FeatureRow{Path: r.Path, Shape: r.Shape, Values: r.Values}
-			})
-		}
-		return err
-	})
+	fail := func(e ErrorRow) error { failed = append(failed, e); return nil }
+	if s.TopK > 0 {
+		res.Rows, err = writeRows(ctx, w, s, part, meta, fail, func(r Row) PredictionRow {
+			return PredictionRow{Path: r.Path, Classes: r.Classes, Labels: r.Labels, Scores: r.Scores}
+		})
+	} else {
+		res.Rows, err = writeRows(ctx, w, s, part, meta, fail, func(r Row) FeatureRow {
+			return FeatureRow{Path: r.Path, Shape: r.Shape, Values: r.Values}
+		})
+	}
 	if err != nil {
 		return res, err
 	}
 	res.Errors = len(failed)
-	err = atomicfile.Write(res.ErrorsPath, func(f *os.File) error {
-		w := parquet.NewGenericWriter[ErrorRow](f)
-		h := sha256.New()
-		for _, e := range failed {
-			hashRow(h, e)
-		}
-		if _, err := w.Write(failed); err != nil {
-			return err
-		}
-		setMeta(w, meta, h, len(failed))
-		return w.Close()
-	})
-	return res, err
+	ew := parquet.NewGenericWriter[ErrorRow](errs)
+	h := sha256.New()
+	for _, e := range failed {
+		hashRow(h, e)
+	}
+	if _, err := ew.Write(failed); err != nil {
+		return res, err
+	}
+	setMeta(ew, meta, h, len(failed))
+	return res, ew.Close()
 }
 
 // writeRows runs the spec on paths and writes the rows, as T, to f in row

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
+	"io"
+	"os"
 	"slices"
 	"time"
 
@@ -43,6 +46,9 @@ type Spec struct {
 	RowGroup int
 	// Progress, if set, is called after each batch.
 	Progress func(Progress)
+	// Open opens an image by its path (default os.Open): a pipeline reading
+	// another filesystem (Beam's gs:// or s3://) gives its own.
+	Open func(path string) (io.ReadCloser, error)
 }
 
 // Progress is how far a run is.
@@ -107,6 +113,9 @@ func (s Spec) withDefaults() (Spec, error) {
 	}
 	if s.RowGroup <= 0 {
 		s.RowGroup = 1024
+	}
+	if s.Open == nil {
+		s.Open = func(path string) (io.ReadCloser, error) { return os.Open(path) }
 	}
 	return s, nil
 }
@@ -192,7 +201,7 @@ func (s Spec) decode(paths []string) batch {
 	df := s.Model.DataFormat()
 	var xs []*tensors.Tensor
 	for _, p := range paths {
-		img, err := imagenet.LoadImg(p, imagenet.TargetSize(s.Height, s.Width), imagenet.Interpolation(s.Interpolation), imagenet.MaxPixels(s.MaxPixels))
+		img, err := s.load(p)
 		var x *tensors.Tensor
 		if err == nil {
 			x, err = imagenet.PreprocessInput(imagenet.ImgToArray(img, df), df)
@@ -207,6 +216,20 @@ func (s Spec) decode(paths []string) batch {
 		b.x = imagenet.MustBatch(xs...)
 	}
 	return b
+}
+
+// load is imagenet.LoadImg through s.Open.
+func (s Spec) load(path string) (*image.NRGBA, error) {
+	f, err := s.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("load_img: %w", err)
+	}
+	defer f.Close()
+	img, err := imagenet.DecodeImg(f, imagenet.TargetSize(s.Height, s.Width), imagenet.Interpolation(s.Interpolation), imagenet.MaxPixels(s.MaxPixels))
+	if err != nil {
+		return nil, fmt.Errorf("load_img %s: %w", path, err)
+	}
+	return img, nil
 }
 
 // run computes one batch's rows.
