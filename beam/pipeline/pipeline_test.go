@@ -20,6 +20,7 @@ import (
 	"github.com/vggnb/vggnb/beam/pipeline"
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/dataset"
+	"github.com/vggnb/vggnb/internal/parquetcheck"
 )
 
 func TestMain(m *testing.M) { ptest.Main(m) }
@@ -95,6 +96,28 @@ func TestPrism(t *testing.T) {
 		if beamRows[i].Path != want[i].Path || !slices.Equal(beamRows[i].Shape, want[i].Shape) || !slices.Equal(beamRows[i].Values, want[i].Values) {
 			t.Errorf("row %d: beam's %s differs from one process's %s", i, beamRows[i].Path, want[i].Path)
 		}
+	}
+	// hyparquet reads Beam's files as vggnb's reader does.
+	var files []string
+	for i := range 3 {
+		sh := dataset.Shard{Index: i, Count: 3}
+		files = append(files, filepath.Join(o.Out, sh.Name()))
+	}
+	read, err := parquetcheck.Read(context.Background(), filepath.Join("..", "..", "scripts", "parquet"), t.TempDir(), files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := 0
+	for _, f := range read {
+		for _, r := range f.Rows {
+			if at >= len(want) || r.Path != want[at].Path || !slices.Equal(r.Values, want[at].Values) {
+				t.Fatalf("hyparquet's row %d of Beam's files (%s) differs from one process's", at, r.Path)
+			}
+			at++
+		}
+	}
+	if at != len(want) {
+		t.Errorf("hyparquet read %d rows of Beam's files, want %d", at, len(want))
 	}
 	if len(beamErrs) != 1 || !strings.HasSuffix(beamErrs[0].Path, "broken.png") {
 		t.Errorf("beam's errors: %+v, want broken.png", beamErrs)

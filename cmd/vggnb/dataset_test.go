@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"image"
 	"image/color"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vggnb/vggnb/internal/parquetcheck"
 )
 
 // writeImages writes n PNGs of varied sizes into dir.
@@ -86,6 +89,15 @@ func TestDatasetKilledAndRerun(t *testing.T) {
 	got, _ := os.ReadFile(filepath.Join(killed, name))
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("the rerun: %v (identical: %v)\n%s", err, bytes.Equal(got, want), out)
+	}
+	files, err := parquetcheck.Read(context.Background(), filepath.Join("..", "..", "scripts", "parquet"), t.TempDir(),
+		filepath.Join(killed, name), filepath.Join(killed, "part-00001-of-00002.errors.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := files[0]; len(f.Rows) != 24 || f.Metadata["vggnb.rows"] != "24" || f.RowGroups != 3 || len(f.Rows[0].Values) != 64 || !strings.HasSuffix(f.Rows[0].Path, "024.png") {
+		t.Errorf("hyparquet reads %d rows in %d groups (metadata %v), first %s with %d values; want 24 in 3, from 024.png, 64 values",
+			len(f.Rows), f.RowGroups, f.Metadata["vggnb.rows"], f.Rows[0].Path, len(f.Rows[0].Values))
 	}
 	if left, _ := filepath.Glob(filepath.Join(killed, ".*")); len(left) > 0 {
 		t.Errorf("temporary files left after the rerun: %v", left)

@@ -1,17 +1,14 @@
 package dataset_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -23,6 +20,7 @@ import (
 	"github.com/vggnb/vggnb/gomlx_vgg"
 	"github.com/vggnb/vggnb/gomlx_vgg/dataset"
 	"github.com/vggnb/vggnb/gomlx_vgg/imagenet"
+	"github.com/vggnb/vggnb/internal/parquetcheck"
 	"github.com/vggnb/vggnb/weights"
 )
 
@@ -350,61 +348,12 @@ func TestPredictions(t *testing.T) {
 	}
 }
 
-// independentFile is a file as hyparquet read it.
-type independentFile struct {
-	Path string
-	Rows []struct {
-		Path    string
-		Shape   []int32
-		Values  []float32
-		Classes []int32
-		Labels  []string
-		Scores  []float32
-	}
-	RowGroups int `json:"row_groups"`
-	Metadata  map[string]string
-}
-
-// readIndependently reads files with hyparquet (scripts/parquet/read.mjs,
-// installed with npm ci into a temporary directory).
-func readIndependently(t *testing.T, files ...string) []independentFile {
+// readIndependently reads files with hyparquet (internal/parquetcheck).
+func readIndependently(t *testing.T, files ...string) []parquetcheck.File {
 	t.Helper()
-	if _, err := exec.LookPath("npm"); err != nil {
-		t.Fatalf("npm (Debian's nodejs and npm; scripts/deps.sh installs them): %v", err)
-	}
-	dir := t.TempDir()
-	for _, f := range []string{"package.json", "package-lock.json", "read.mjs"} {
-		b, err := os.ReadFile(filepath.Join("..", "..", "scripts", "parquet", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(dir, f), b, 0o644)
-	}
-	npm := exec.Command("npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error")
-	npm.Dir = dir
-	if out, err := npm.CombinedOutput(); err != nil {
-		t.Fatalf("npm ci (hyparquet): %v\n%s", err, out)
-	}
-	cmd := exec.Command("node", append([]string{"read.mjs"}, files...)...)
-	cmd.Dir = dir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	res, err := parquetcheck.Read(context.Background(), filepath.Join("..", "..", "scripts", "parquet"), t.TempDir(), files...)
 	if err != nil {
-		t.Fatalf("node read.mjs: %v\n%s", err, stderr.String())
-	}
-	var res []independentFile
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(nil, 64<<20)
-	for sc.Scan() {
-		var f independentFile
-		if err := json.Unmarshal(sc.Bytes(), &f); err != nil {
-			t.Fatal(err)
-		}
-		res = append(res, f)
-	}
-	if len(res) != len(files) {
-		t.Fatalf("hyparquet read %d of %d files", len(res), len(files))
+		t.Fatal(err)
 	}
 	return res
 }
