@@ -170,6 +170,7 @@ bench:
 	$(GO) run ./bench/vgg -python $(PYTHON)
 	$(GO) run ./bench/transfer -python $(PYTHON)
 	$(GO) run ./bench/serve
+	$(GO) run ./bench/dataset
 	$(GO) test -run XXX -bench . -benchtime 5x ./weights ./gomlx_vgg/internal/kernels
 
 fuzz:
