@@ -690,18 +690,11 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	values := r.URL.Query().Get("values") == "1"
-	if values { // refused before computing
-		if out, _, err := s.runner.OutputShape(x.Shape().Dimensions); err == nil && shapes.Make(dtypes.Float32, out...).Size() > MaxValues {
-			s.writeError(w, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the output %v would have over %d values: leave out values=1", out, MaxValues)})
-			return
-		}
-	}
-	y, batch, err := s.Predict(ctx, x)
+	y, batch, err := s.compute(ctx, x, values, "leave out values=1")
 	if err != nil {
 		s.writeError(w, err)
 		return
 	}
-	s.served.Add(1)
 	a := s.Describe(y)
 	if values {
 		if y.Shape().Size() > MaxValues {
@@ -712,6 +705,23 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 	}
 	a.Batch, a.Millis = batch, float64(time.Since(start).Microseconds())/1000
 	writeJSON(w, http.StatusOK, a)
+}
+
+// compute runs x through the queue and counts it served. With allValues (the
+// whole output goes back), an output of over MaxValues values is refused
+// before computing, with advice.
+func (s *Server) compute(ctx context.Context, x *tensors.Tensor, allValues bool, advice string) (*tensors.Tensor, int, error) {
+	if allValues {
+		if out, _, err := s.runner.OutputShape(x.Shape().Dimensions); err == nil && sizeOf(out) > MaxValues {
+			return nil, 0, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the output %v would have over %d values: %s", out, MaxValues, advice)}
+		}
+	}
+	y, batch, err := s.Predict(ctx, x)
+	if err != nil {
+		return nil, 0, err
+	}
+	s.served.Add(1)
+	return y, batch, nil
 }
 
 // readInput reads a request's body, bounded by MaxBodyBytes and ReadTimeout,

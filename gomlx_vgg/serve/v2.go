@@ -171,16 +171,11 @@ func (s *Server) handleInfer(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, err)
 		return
 	}
-	if out, _, err := s.runner.OutputShape(x.Shape().Dimensions); err == nil && sizeOf(out) > MaxValues { // before computing
-		s.writeError(w, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the output %v would have over %d values: send a smaller input", out, MaxValues)})
-		return
-	}
-	y, _, err := s.Predict(ctx, x)
+	y, _, err := s.compute(ctx, x, true, "send a smaller input")
 	if err != nil {
 		s.writeError(w, err)
 		return
 	}
-	s.served.Add(1)
 	out := v2Output{Name: s.file.Output.Name, Datatype: "FP32", Shape: y.Shape().Dimensions}
 	v := tensors.MustCopyFlatData[float32](y)
 	resp := v2Response{ModelName: s.cfg.ModelName, ModelVersion: ModelVersion, ID: req.ID}
