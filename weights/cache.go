@@ -148,10 +148,17 @@ func floatsOf(b []byte) []float32 {
 // (the layout of .h5 data, ONNX raw_data, vggnb's caches and raw uploads).
 func Float32sFromLE(b []byte) []float32 {
 	out := make([]float32, len(b)/4)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
+	DecodeFloat32sLE(out, b)
 	return out
+}
+
+// DecodeFloat32sLE decodes little-endian float32 bytes b into dst (len(b)/4
+// values, no more than dst holds): Float32sFromLE without a new slice, for a
+// tensor's own memory.
+func DecodeFloat32sLE(dst []float32, b []byte) {
+	for i := range min(len(dst), len(b)/4) {
+		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
 }
 
 // Float32sToLE encodes v as little-endian float32 bytes, in a new slice.

@@ -95,14 +95,18 @@ func (f *File) Runner(backend compute.Backend) (*Runner, error) {
 			dims[i] = int(d)
 		}
 		initDims[t.Name] = slices.Clone(dims)
-		data := weights.Float32sFromLE(t.RawData)
+		var value *tensors.Tensor
 		if convKernel[t.Name] {
 			if len(dims) != 4 {
 				return nil, fmt.Errorf("freeze: %s: Conv weights %s have dims %v", f.Path, t.Name, dims)
 			}
-			data, dims = permute(data, dims, []int{2, 3, 1, 0}) // OIHW -> HWIO
+			data, hwio := permute(weights.Float32sFromLE(t.RawData), dims, []int{2, 3, 1, 0}) // OIHW -> HWIO
+			value = tensors.FromFlatDataAndDimensions(data, hwio...)
+		} else { // decoded straight into the tensor: no second copy of a large (fc1: 411 MB) weight
+			value = tensors.FromShape(shapes.Make(dtypes.Float32, dims...))
+			tensors.MustMutableFlatData(value, func(d []float32) { weights.DecodeFloat32sLE(d, t.RawData) })
 		}
-		if _, err := store.CreateVariable(varPath(t.Name), tensors.FromFlatDataAndDimensions(data, dims...)); err != nil {
+		if _, err := store.CreateVariable(varPath(t.Name), value); err != nil {
 			return nil, fmt.Errorf("freeze: %s: initializer %s: %w", f.Path, t.Name, err)
 		}
 	}
