@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
@@ -37,8 +38,20 @@ func main() {
 	flag.StringVar(&o.Interpolation, "interpolation", "nearest", "resize filter (Keras' load_img's)")
 	flag.IntVar(&o.Batch, "batch", 8, "images run together")
 	flag.IntVar(&o.RowGroup, "row-group", 1024, "rows per Parquet row group")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	beam.Init()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "vggnb-beam:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if o.Pattern == "" || o.Out == "" {
 		fmt.Fprintln(os.Stderr, "vggnb-beam: --images and --out are required")
 		os.Exit(2)
@@ -47,6 +60,7 @@ func main() {
 	debug.Print(s, pipeline.Build(s, o))
 	if err := beamx.Run(context.Background(), p); err != nil {
 		fmt.Fprintln(os.Stderr, "vggnb-beam:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
