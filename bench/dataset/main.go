@@ -8,7 +8,7 @@
 // writes VGG19 block5_pool features pooled to 512 values, 224x224, with
 // SYNTHETIC weights (no ImageNet file here: the figures are about speed).
 //
-//	GOEXPERIMENT=simd go run ./bench/dataset [-images 600]
+//	GOEXPERIMENT=simd go run ./bench/dataset [-images 2000]
 package main
 
 import (
@@ -32,7 +32,7 @@ import (
 )
 
 func main() {
-	n := flag.Int("images", 600, "images in the dataset (Fashion-MNIST and the bundled photos)")
+	n := flag.Int("images", 2000, "images in the dataset (Fashion-MNIST and the bundled photos)")
 	beamDir := flag.String("beam", "beam", "the beam module's directory (run from the checkout's root)")
 	flag.Parse()
 	if err := run(*n, *beamDir); err != nil {
