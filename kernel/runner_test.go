@@ -33,6 +33,13 @@ func fakeTools(t *testing.T) (python, jupyter, dir string) {
 in=$2 out=$3
 case "$(basename "$in")" in
 hang*) setsid sleep 300 & echo $! > "`+dir+`/child.pid"; sleep 300 ;;
+conc*) # Rendezvous: wait (up to 10 s) until both concurrent runs are
+  # executing, so that they really overlap whatever the scheduler does.
+  for i in $(seq 100); do
+    [ "$(ls -a "$(dirname "$out")" | grep -c '^\.conc.*\.running\.ipynb$')" -ge 2 ] && break
+    sleep 0.1
+  done
+  sleep 0.$((RANDOM % 4)); cp "$in" "$out" ;;
 *) sleep 0.$((RANDOM % 4)); cp "$in" "$out" ;;
 esac
 `)
