@@ -61,10 +61,17 @@ type ConvAlgorithm string
 
 // The convolution algorithms.
 const (
-	// ConvWinograd (the default) is Winograd F(2x2, 3x3) for the layers it
-	// suits (all of VGG's but the 3-channel first, which is direct): 2.25x
-	// fewer multiplies, VGG19 1.8x faster with AVX-512.
+	// ConvWinograd (the default) is Winograd for the layers it suits (all
+	// of VGG's but the 3-channel first, which is direct): F(4x4, 3x3), 4x
+	// fewer multiplies, on images of at least 16x16 where the kernels have
+	// its transforms (AVX-512), F(2x2, 3x3), 2.25x fewer, elsewhere. F(4x4)
+	// keeps each layer's transformed kernel (4x its size) after its first
+	// use; its float32 error is about twice F(2x2)'s, within the fidelity
+	// tests' 1e-5.
 	ConvWinograd ConvAlgorithm = "winograd"
+	// ConvWinograd2 is Winograd F(2x2, 3x3) only: no transformed kernels
+	// kept, to compare.
+	ConvWinograd2 ConvAlgorithm = "winograd2"
 	// ConvDirect is the direct convolution everywhere, to compare.
 	ConvDirect ConvAlgorithm = "direct"
 )
@@ -312,9 +319,9 @@ func (b *Builder) ConvGradient(g ConvGradient) *Builder {
 func (b *Builder) SIMD(name string) *Builder { b.simd = name; return b }
 
 // ConvAlgorithm chooses the native engine's 3x3 convolution algorithm:
-// ConvWinograd (default) or ConvDirect, to compare.
+// ConvWinograd (default), or ConvWinograd2 or ConvDirect, to compare.
 func (b *Builder) ConvAlgorithm(a ConvAlgorithm) *Builder {
-	return choose(b, &b.convAlg, a, "convolution algorithm", ConvWinograd, ConvDirect)
+	return choose(b, &b.convAlg, a, "convolution algorithm", ConvWinograd, ConvWinograd2, ConvDirect)
 }
 
 // Done checks the configuration like Keras does, loads the weights and returns the model.
@@ -545,7 +552,7 @@ const (
 	// EngineGraph on any other (XLA: its own native convolution).
 	EngineAuto Engine = "auto"
 	// EngineNative runs the model with vggnb's own CPU kernels: a fused 3x3
-	// convolution + bias + ReLU (Winograd F(2x2, 3x3), or an indirect GEMM for
+	// convolution + bias + ReLU (Winograd F(4x4, 3x3) or F(2x2, 3x3), or an indirect GEMM for
 	// the first layer; AVX-512, AVX2 or NEON assembly chosen at run time), 2x2
 	// max pooling and blocked dense layers, on the model's variables, with no
 	// graph to build or compile.

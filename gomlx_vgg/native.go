@@ -29,7 +29,7 @@ func NativeFix() string { return kernels.Best().Slower() }
 
 // NativeKernels describes the native engine's default kernels for a report's
 // header: the instruction set and algorithm, and the build's GOEXPERIMENT
-// (which only GoMLX's graph uses), e.g. `SIMD AVX-512, Winograd F(2x2,3x3),
+// (which only GoMLX's graph uses), e.g. `SIMD AVX-512, Winograd F(4x4,3x3),
 // GOEXPERIMENT=""`. Model.NativeKernels describes a model's.
 func NativeKernels() string { return describeKernels(kernels.Best()) }
 
@@ -243,8 +243,11 @@ func (m *Model) record(a act) *tensors.Tensor {
 // ConvAlgorithm is the native engine's 3x3 convolution algorithm for this
 // model (Builder.ConvAlgorithm; ConvWinograd unless set).
 func (m *Model) ConvAlgorithm() ConvAlgorithm {
-	if m.kernels().Winograd() {
-		return ConvWinograd
+	switch {
+	case !m.kernels().Winograd():
+		return ConvDirect
+	case m.cfg.convAlg == ConvWinograd2:
+		return ConvWinograd2
 	}
-	return ConvDirect
+	return ConvWinograd
 }

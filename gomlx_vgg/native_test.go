@@ -1,6 +1,7 @@
 package gomlx_vgg
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -191,6 +192,7 @@ func TestKernelsOptions(t *testing.T) {
 		{"none", "", "SIMD none, Winograd F(2x2,3x3)"},
 		{"", ConvDirect, "SIMD " + NativeSIMD() + ", direct"},
 		{"none", ConvDirect, "SIMD none, direct"},
+		{"", ConvWinograd2, "SIMD " + NativeSIMD() + ", Winograd F(2x2,3x3)"},
 	} {
 		m := build(VGG16().SIMD(c.simd).ConvAlgorithm(c.conv))
 		if !strings.HasPrefix(m.NativeKernels(), c.desc+", GOEXPERIMENT=") {
@@ -198,6 +200,9 @@ func TestKernelsOptions(t *testing.T) {
 		}
 		if (m.NativeFix() == "") != (m.NativeSIMD() == NativeSIMD()) {
 			t.Errorf("SIMD(%q): NativeFix() = %q", c.simd, m.NativeFix())
+		}
+		if want := cmp.Or(c.conv, ConvWinograd); m.ConvAlgorithm() != want {
+			t.Errorf("ConvAlgorithm(%q): the model's is %q", c.conv, m.ConvAlgorithm())
 		}
 		got, err := m.Predict(x)
 		if err != nil {

@@ -119,7 +119,7 @@ func TestKerasArgumentErrors(t *testing.T) {
 		// vggnb's own options: the choices named.
 		{"engine", VGG16().Engine("gpu"), `engine must be "auto", "native" or "graph", got "gpu"`},
 		{"conv gradient", VGG16().ConvGradient("numeric"), `conv gradient must be "custom" or "autodiff", got "numeric"`},
-		{"convolution algorithm", VGG16().ConvAlgorithm("fft"), `convolution algorithm must be "winograd" or "direct", got "fft"`},
+		{"convolution algorithm", VGG16().ConvAlgorithm("fft"), `convolution algorithm must be "winograd", "winograd2" or "direct", got "fft"`},
 	} {
 		_, err := c.b.Notices(nil).Done()
 		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), c.want) {

@@ -36,8 +36,10 @@ GO_VERSION=1.26.8
 #   test-toolchains comes from the Go module proxy through GOTOOLCHAIN;
 # - prometheus (with promtool): serve's /metrics checked by promtool and scraped
 #   by a real Prometheus server in serve's tests;
-# - hey, wrk: the load generators of bench/serve.
-APT_PACKAGES=(curl unzip ca-certificates git make gcc libc6-dev
+# - hey, wrk: the load generators of bench/serve;
+# - libdnnl-dev: oneDNN, bench/vgg's vendor-library peer (a C program on its
+#   primitives, built with gcc; its test checks it against the Go model).
+APT_PACKAGES=(curl unzip ca-certificates git make gcc libc6-dev libdnnl-dev
   python3 python3-numpy python3-h5py python3-torch python3-pil python3-onnx dataset-fashion-mnist
   jupyter-notebook jupyter-nbconvert jupyter-client python3-nbclient python3-nbformat python3-ipykernel
   chromium qemu-user-static prometheus hey wrk)

@@ -1,22 +1,28 @@
 // Command vgg benchmarks VGG19 features (no top) on the pure-Go backend, in
-// PyTorch (Debian's python3-torch, default and channels_last) and in ONNX
-// Runtime (onnxruntime-node running vggnb's own frozen file, the same threads)
-// in one run on this machine: per-image time, GFLOP/s, the Go/peer ratios and
-// Go/best peer for batch 1 at 224x224 and 200x300 and batch 8 at 224x224, the
-// GoMLX graph (im2col) for comparison; the native kernels in this program
-// built three ways (plain `go build`, GOEXPERIMENT=simd, -tags purego), in
-// turns; then the weight load time and process start to first output.
+// PyTorch (Debian's python3-torch, default and channels_last), in ONNX
+// Runtime (onnxruntime-node running vggnb's own frozen file, the same
+// threads) and in oneDNN (Debian's libdnnl-dev: onednn/onednn_vgg.c, the
+// vendor library's own primitives, the same threads) in one run on this
+// machine: per-image time, GFLOP/s, the Go/peer ratios and Go/best peer for
+// batch 1 at 224x224 and 200x300 and batch 8 at 224x224; the native kernels
+// with Winograd F(2x2) only (before F(4x4)); the GoMLX graph (im2col) for
+// comparison; the native kernels in this program built three ways (plain
+// `go build`, GOEXPERIMENT=simd, -tags purego), in turns; then the weight
+// load time and process start to first output.
 // The output format is stable, one line per measurement, for run-to-run diffs.
 //
 //	go run ./bench/vgg [-reps 5] [-threads 2] [-cpuprofile f]
 package main
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
+	"encoding/binary"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,7 +52,13 @@ import (
 //go:embed torch_vgg.py
 var torchScript []byte
 
-var cases = []struct{ n, h, w int }{{1, 224, 224}, {1, 200, 300}, {8, 224, 224}}
+//go:embed onednn/onednn_vgg.c
+var onednnSource []byte
+
+// benchCase is a batch of n images of h x w.
+type benchCase struct{ n, h, w int }
+
+var cases = []benchCase{{1, 224, 224}, {1, 200, 300}, {8, 224, 224}}
 
 func main() {
 	reps := flag.Int("reps", 5, "timed runs per case (median reported)")
@@ -84,32 +96,53 @@ func main() {
 	if *cpuprofile != "" {
 		pprof.StopCPUProfile()
 	}
+	// Before F(4x4): the same kernels with Winograd F(2x2) only, in this run.
+	f2Times := map[string]float64{}
+	if m.ConvAlgorithm() == gomlx_vgg.ConvWinograd && strings.Contains(m.NativeKernels(), "F(4x4") {
+		m2, err := gomlx_vgg.VGG19().IncludeTop(false).Weights(gomlx_vgg.WeightsSynthetic).Notices(nil).
+			SIMD(m.NativeSIMD()).ConvAlgorithm(gomlx_vgg.ConvWinograd2).Done()
+		check(err)
+		for _, c := range cases {
+			x := tensors.FromShape(shapes.Make(dtypes.Float32, c.n, c.h, c.w, 3))
+			f2Times[key(c.n, c.h, c.w)] = medianTime(*reps, func() error { _, err := m2.Predict(x); return err })
+		}
+	}
 	x224 := tensors.FromShape(shapes.Make(dtypes.Float32, 1, 224, 224, 3))
 	graph := medianTime(*reps, func() error { _, err := m.GraphOutputs(x224); return err })
 	torch := runTorch(*pythonBin, *threads, *reps)
+	dnnl, err := runOneDNN(m, m, *threads, *reps, cases)
+	check(err)
 	ortTimes, ortVersion := runORT(ort.Runtime{Dir: *ortDir}, m, *threads, *reps)
-	fmt.Printf("%-12s %10s %10s %10s %11s %10s %9s %11s %7s %10s\n", "case", "go ms/img", "go GFLOP/s", "torch ms", "torch_cl ms", "ort ms",
-		"go/torch", "go/torch_cl", "go/ort", "go/best")
+	fmt.Printf("%-12s %10s %10s %10s %11s %10s %10s %9s %11s %7s %9s %10s\n", "case", "go ms/img", "go GFLOP/s", "torch ms", "torch_cl ms", "ort ms",
+		"onednn ms", "go/torch", "go/torch_cl", "go/ort", "go/onednn", "go/best")
 	for _, c := range cases {
 		k := key(c.n, c.h, c.w)
 		g := goTimes[k] / float64(c.n)
 		t := torch.Runs[k+"/default"] / float64(c.n)
 		tcl := torch.Runs[k+"/channels_last"] / float64(c.n)
 		o := ortTimes[k] / float64(c.n)
-		fmt.Printf("%-12s %10.1f %10.1f %10.1f %11.1f %10.1f %9.2f %11.2f %7.2f %10.2f\n", k, 1000*g, flops(c.h, c.w)/g/1e9, 1000*t, 1000*tcl, 1000*o,
-			g/t, g/tcl, g/o, g/min(t, tcl, o))
+		d := dnnl.Runs[k] / float64(c.n)
+		fmt.Printf("%-12s %10.1f %10.1f %10.1f %11.1f %10.1f %10.1f %9.2f %11.2f %7.2f %9.2f %10.2f\n", k, 1000*g, flops(c.h, c.w)/g/1e9, 1000*t, 1000*tcl, 1000*o,
+			1000*d, g/t, g/tcl, g/o, g/d, g/min(t, tcl, o, d))
 	}
-	fmt.Printf("(PyTorch %s, %d threads; ONNX Runtime %s, %d intra-op threads, vggnb's frozen file; ms per image)\n",
-		torch.Torch, torch.Threads, ortVersion, *threads)
+	fmt.Printf("(PyTorch %s, %d threads; ONNX Runtime %s, %d intra-op threads, vggnb's frozen file; oneDNN %s, %d OpenMP threads, "+
+		"convolution_auto, its own layouts; ms per image)\n", torch.Torch, torch.Threads, ortVersion, *threads, dnnl.Version, *threads)
+	for _, c := range cases {
+		k := key(c.n, c.h, c.w)
+		if t2, ok := f2Times[k]; ok {
+			fmt.Printf("go Winograd F(2x2) only (VGGNB_CONV=winograd2) %-12s %6.1f ms/img; default (F(4x4)) / F(2x2) only %.2f\n",
+				k, 1000*t2/float64(c.n), goTimes[k]/t2)
+		}
+	}
 	g := goTimes[key(1, 224, 224)]
 	if peak := gomlx_vgg.NativeFMAPeak(runtime.NumCPU(), time.Second); peak > 0 {
 		f := flops(224, 224) / 1e9
-		best := min(torch.Runs[key(1, 224, 224)+"/channels_last"], ortTimes[key(1, 224, 224)])
+		best := min(torch.Runs[key(1, 224, 224)+"/channels_last"], ortTimes[key(1, 224, 224)], dnnl.Runs[key(1, 224, 224)])
 		fmt.Printf("FMA peak (AVX-512, %d cores, FMAs only): %.1f GFLOP/s; 1x224x224 reaches %.0f%% of it in go, %.0f%% in the best peer; "+
 			"0.8x that peer needs %.0f%% with VGG's %.1f GFLOP\n", runtime.NumCPU(), peak, 100*f/g/peak, 100*f/best/peak, 100*f/(0.8*best)/peak, f)
 		if !strings.Contains(m.NativeKernels(), "direct") {
-			fmt.Printf("(GFLOP/s and shares of the peak count the direct convolution's %.1f GFLOP; Winograd does 2.25x fewer "+
-				"multiplies in all layers but the first, so go can pass 100%%; VGGNB_CONV=direct runs the direct convolution)\n", f)
+			fmt.Printf("(GFLOP/s and shares of the peak count the direct convolution's %.1f GFLOP; Winograd does 4x (F(4x4)) or 2.25x "+
+				"(F(2x2)) fewer multiplies in all layers but the first, so go can pass 100%%; VGGNB_CONV=direct runs the direct convolution)\n", f)
 		}
 	}
 	if *builds {
@@ -233,12 +266,7 @@ func runORT(rt ort.Runtime, m *gomlx_vgg.Model, threads, reps int) (map[string]f
 	times := map[string]float64{}
 	version := ""
 	for i, c := range cases {
-		x := tensors.FromShape(shapes.Make(dtypes.Float32, c.n, c.h, c.w, 3))
-		tensors.MustMutableFlatData(x, func(v []float32) {
-			for j := range v {
-				v[j] = float32(j%251) - 125
-			}
-		})
+		x := patternInput(c)
 		res, err := rt.RunWith(context.Background(), path, freeze.InputName, x, ort.Options{Threads: threads, Reps: reps})
 		check(err)
 		if i == 0 {
@@ -256,6 +284,104 @@ func runORT(rt ort.Runtime, m *gomlx_vgg.Model, threads, reps int) (map[string]f
 		version = res.Version
 	}
 	return times, version
+}
+
+// oneDNNResult is what onednn_vgg prints.
+type oneDNNResult struct {
+	Version string             `json:"version"`
+	Runs    map[string]float64 `json:"runs"` // seconds per batch, by case
+}
+
+// runOneDNN builds onednn/onednn_vgg.c against Debian's oneDNN (libdnnl-dev)
+// with the C compiler ($CC, default gcc), gives it m's weights, and times
+// VGG19's features in it on each case with threads OpenMP threads, after
+// checking that its block5_pool equals ref's (m, or another model to test
+// the check) on the first case.
+func runOneDNN(m, ref *gomlx_vgg.Model, threads, reps int, cs []benchCase) (oneDNNResult, error) {
+	var r oneDNNResult
+	dir, err := os.MkdirTemp("", "bench-vgg-onednn-")
+	if err != nil {
+		return r, err
+	}
+	defer os.RemoveAll(dir)
+	src, bin := filepath.Join(dir, "onednn_vgg.c"), filepath.Join(dir, "onednn_vgg")
+	if err := os.WriteFile(src, onednnSource, 0o644); err != nil {
+		return r, err
+	}
+	cc := cmp.Or(os.Getenv("CC"), "gcc")
+	if out, err := exec.Command(cc, "-O2", "-o", bin, src, "-ldnnl").CombinedOutput(); err != nil {
+		return r, fmt.Errorf("building the oneDNN peer (apt-get install libdnnl-dev): %s: %v\n%s", cc, err, out)
+	}
+	// The 16 convolutions' kernels (HWIO, as Keras and the Go model hold them) and biases.
+	var w []byte
+	for _, l := range m.Layers() {
+		if l.Class != weights.Conv2D {
+			continue
+		}
+		k, b, err := m.LayerWeights(l.Name)
+		if err != nil {
+			return r, err
+		}
+		for _, t := range []*tensors.Tensor{k, b} {
+			tensors.MustConstFlatData(t, func(v []float32) {
+				for _, f := range v {
+					w = binary.LittleEndian.AppendUint32(w, math.Float32bits(f))
+				}
+			})
+		}
+	}
+	wpath, out := filepath.Join(dir, "weights.bin"), filepath.Join(dir, "out.bin")
+	if err := os.WriteFile(wpath, w, 0o644); err != nil {
+		return r, err
+	}
+	args := []string{wpath, strconv.Itoa(reps), out}
+	for _, c := range cs {
+		args = append(args, fmt.Sprintf("%d,%d,%d", c.n, c.h, c.w))
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("OMP_NUM_THREADS=%d", threads))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	stdout, err := cmd.Output()
+	if err != nil {
+		return r, fmt.Errorf("the oneDNN peer: %v\n%s", err, stderr.String())
+	}
+	if err := json.Unmarshal(stdout, &r); err != nil {
+		return r, fmt.Errorf("the oneDNN peer printed %q: %w", stdout, err)
+	}
+	// Its first case's block5_pool against the Go model's, on the same input.
+	x := patternInput(cs[0])
+	want, err := ref.Predict(x)
+	if err != nil {
+		return r, err
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		return r, err
+	}
+	got := make([]float32, len(b)/4)
+	for i := range got {
+		got[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	wantData := tensors.MustCopyFlatData[float32](want)
+	if len(got) != len(wantData) {
+		return r, fmt.Errorf("oneDNN's output has %d values, the Go model's %d", len(got), len(wantData))
+	}
+	if _, d := consistency.Compare(got, wantData); !(d <= 1e-5) {
+		return r, fmt.Errorf("oneDNN's block5_pool differs from the Go model's: max|diff|/max|ref| = %.3g", d)
+	}
+	return r, nil
+}
+
+// patternInput is the peers' input for case c: value j is j%251 - 125.
+func patternInput(c benchCase) *tensors.Tensor {
+	x := tensors.FromShape(shapes.Make(dtypes.Float32, c.n, c.h, c.w, 3))
+	tensors.MustMutableFlatData(x, func(v []float32) {
+		for j := range v {
+			v[j] = float32(j%251) - 125
+		}
+	})
+	return x
 }
 
 // medianTime runs fn once to warm up (compile, pack), then reps times, and

@@ -281,7 +281,7 @@ func (t *Tape) Backward(dOut *tensors.Tensor) (map[string]Gradients, error) {
 				err = errors.Join(err, flipErr)
 				var back *kernels.Conv3x3
 				if err == nil {
-					back, err = r.kernels.NewConv3x3(flipped, make([]float32, in.c), y.c, in.c)
+					back, err = r.kernels.NewTransientConv3x3(flipped, make([]float32, in.c), y.c, in.c)
 				}
 				if err == nil {
 					err = back.ApplyLinear(dx, dy, in.n, in.h, in.w)

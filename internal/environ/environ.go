@@ -30,7 +30,7 @@ type Variable struct {
 // Variables is every environment variable vggnb's code reads, in README.md's order.
 var Variables = []Variable{
 	{"VGGNB_SIMD", "the native kernels' instructions: `AVX-512`, `AVX2`, `NEON` or `none` (default: the best this CPU has); CLI, bench/vgg, bench/style (in Go: `Builder.SIMD`)"},
-	{"VGGNB_CONV", "`direct`: the direct 3x3 convolution instead of Winograd F(2x2,3x3), to compare; CLI, bench/vgg, bench/style (in Go: `Builder.ConvAlgorithm`)"},
+	{"VGGNB_CONV", "`direct`: the direct 3x3 convolution instead of Winograd; `winograd2`: Winograd F(2x2,3x3) only, not F(4x4,3x3); to compare; CLI, bench/vgg, bench/style (in Go: `Builder.ConvAlgorithm`)"},
 	{"VGGNB_CACHE", "the vggnb cache (weights, features, tools, notebook files; default `$XDG_CACHE_HOME/vggnb`, else `~/.cache/vggnb`)"},
 	{"XDG_CACHE_HOME", "the user's cache directory, when VGGNB_CACHE is not set"},
 	{"KERAS_HOME", "Keras' own directory (default `~/.keras`), where ImageNet weights already downloaded by Keras are found"},
@@ -56,6 +56,7 @@ var Variables = []Variable{
 	{"VGGNB_EXECUTED_NOTEBOOKS", "tests only: a directory of notebooks the browser test executed, which the kernel package's notebook tests check instead of executing them again (make test)"},
 	{"PATH", "where `vggnb kernel install` finds go; the kernelspec's PATH puts the tools and that Go first"},
 	{"GOGC", "Go's garbage collector target; bench/vgg reports it"},
+	{"CC", "the C compiler bench/vgg builds its oneDNN peer with (default `gcc`)"},
 }
 
 // Shard is the default `--shard` of a dataset run, "i/N", from a Kubernetes

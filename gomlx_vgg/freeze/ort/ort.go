@@ -128,7 +128,10 @@ func (r Runtime) RunBatches(ctx context.Context, model, input string, xs []*tens
 	if err := r.Install(ctx); err != nil {
 		return nil, err
 	}
-	dir := r.Dir
+	dir, err := filepath.Abs(r.Dir) // node runs in dir: a relative Dir would be resolved twice
+	if err != nil {
+		return nil, fmt.Errorf("ort: %w", err)
+	}
 	tmp, err := os.MkdirTemp("", "vggnb-ort-")
 	if err != nil {
 		return nil, fmt.Errorf("ort: %w", err)

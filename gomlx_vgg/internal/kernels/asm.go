@@ -91,3 +91,41 @@ func maxRowsAsm(lanes int, f func(dst, a, b, c, d *float32, n int)) func(dst, a,
 		maxRowsGo(dst[n:], a[n:], b[n:], c[n:], d[n:])
 	}
 }
+
+// wino4Asm wraps F(4x4, 3x3)'s assembly transforms, which do 16 channels a
+// step.
+func wino4Asm(input func(v *float32, d *[36][]float32, c, from, to int),
+	output func(y *[16][]float32, m, bias *float32, floor float32),
+	kernel func(u *float32, us int, g *[9][]float32)) wino4Transforms {
+	const lanes = 16
+	return wino4Transforms{
+		input: func(v []float32, d *[36][]float32, c, from int) {
+			v = v[:36*c]
+			for i := range d {
+				_ = d[i][:c]
+			}
+			to := from + max(0, c-from)/lanes*lanes
+			if to > from {
+				input(unsafe.SliceData(v), d, c, from, to)
+			}
+			wino4InputGo(v, d, c, to)
+		},
+		output: func(y *[16][]float32, m []float32, bias []float32, floor float32) {
+			m, bias = m[:36*nr], bias[:nr]
+			for i := range y {
+				_ = y[i][:nr]
+			}
+			output(y, unsafe.SliceData(m), unsafe.SliceData(bias), floor)
+		},
+		kernel: func(u []float32, us int, g *[9][]float32) {
+			if us < nr {
+				panic("kernels: Winograd kernel stride below a panel")
+			}
+			_ = u[35*us+nr-1]
+			for t := range g {
+				_ = g[t][:nr]
+			}
+			kernel(unsafe.SliceData(u), us, g)
+		},
+	}
+}

@@ -5,16 +5,17 @@ package kernels
 import "golang.org/x/sys/cpu"
 
 // registerArch adds the assembly kernels this CPU can run (micro_amd64.s,
-// wino_amd64.s): AVX2 with FMA, then AVX-512, each registered faster than the one before.
+// wino_amd64.s, wino4_amd64.s): AVX2 with FMA, then AVX-512, each registered faster than the one before.
 // They need no GOEXPERIMENT: only the architecture, and the CPU checked at run
 // time.
 func registerArch() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		register("AVX2", microChecked(microAVX2), winoAsm("AVX2", 8, winoInputAVX2, winoOutputAVX2, winoKernelAVX2),
+		register("AVX2", microChecked(microAVX2), winoAsm("AVX2", 8, winoInputAVX2, winoOutputAVX2, winoKernelAVX2), wino4Transforms{},
 			vectorOps{axpyAsm(8, axpyAVX2), maxRowsAsm(8, maxRowsAVX2)})
 	}
 	if cpu.X86.HasAVX512F {
 		register("AVX-512", microChecked(microAVX512), winoAsm("AVX-512", 16, winoInputAVX512, winoOutputAVX512, winoKernelAVX512),
+			wino4Asm(wino4InputAVX512, wino4OutputAVX512, wino4KernelAVX512),
 			vectorOps{axpyAsm(16, axpyAVX512), maxRowsAsm(16, maxRowsAVX512)})
 		fmaLoop = fmaLoopAVX512
 	}
@@ -42,6 +43,15 @@ func winoOutputAVX512(y *[4][]float32, m, bias *float32, floor float32)
 
 //go:noescape
 func winoOutputAVX2(y *[4][]float32, m, bias *float32, floor float32)
+
+//go:noescape
+func wino4InputAVX512(v *float32, d *[36][]float32, c, from, to int)
+
+//go:noescape
+func wino4OutputAVX512(y *[16][]float32, m, bias *float32, floor float32)
+
+//go:noescape
+func wino4KernelAVX512(u *float32, us int, gk *[9][]float32)
 
 //go:noescape
 func winoKernelAVX512(u *float32, us int, gk *[9][]float32)

@@ -9,7 +9,7 @@ import "golang.org/x/sys/cpu"
 // AVX-512's lanes, on the same 6 pixels x 64 channels tile.
 func registerArch() {
 	if cpu.ARM64.HasASIMD {
-		register("NEON", microChecked(microNEON), winoAsm("NEON", 4, winoInputNEON, winoOutputNEON, winoKernelNEON),
+		register("NEON", microChecked(microNEON), winoAsm("NEON", 4, winoInputNEON, winoOutputNEON, winoKernelNEON), wino4Transforms{},
 			vectorOps{axpyAsm(16, axpyNEON), maxRowsAsm(16, maxRowsNEON)})
 	}
 }

@@ -18,8 +18,10 @@ import (
 type Kernels struct {
 	simd   string
 	direct bool // the direct convolution everywhere instead of Winograd
+	wino2  bool // Winograd F(2x2, 3x3) only, not F(4x4, 3x3)
 	micro  microKernelFunc
 	wino   winoTransforms
+	wino4  wino4Transforms // zero where F(4x4)'s transforms have no assembly
 	vec    vectorOps
 }
 
@@ -31,8 +33,8 @@ var (
 )
 
 // register adds the kernels of an instruction set, faster than those added before.
-func register(name string, k microKernelFunc, w winoTransforms, v vectorOps) {
-	registered[name] = Kernels{simd: name, micro: k, wino: w, vec: v}
+func register(name string, k microKernelFunc, w winoTransforms, w4 wino4Transforms, v vectorOps) {
+	registered[name] = Kernels{simd: name, micro: k, wino: w, wino4: w4, vec: v}
 	best = registered[name]
 }
 
@@ -46,7 +48,9 @@ func Best() Kernels { return best }
 // Lookup returns the kernels of the instruction set simd ("AVX-512", "AVX2",
 // "NEON", "none" for the portable Go; "" for Best's), where this build and
 // CPU have them, with the convolution algorithm conv ("winograd", the
-// default, or "direct"): slower kernels, to compare with the best.
+// default: F(4x4, 3x3) where the kernels have its transforms and the layer
+// suits it, else F(2x2, 3x3); "winograd2": F(2x2, 3x3) only; or "direct"):
+// slower kernels, to compare with the best.
 func Lookup(simd, conv string) (Kernels, error) {
 	k := best
 	if simd != "" {
@@ -57,10 +61,12 @@ func Lookup(simd, conv string) (Kernels, error) {
 	}
 	switch conv {
 	case "", "winograd":
+	case "winograd2":
+		k.wino2 = true
 	case "direct":
 		k.direct = true
 	default:
-		return Kernels{}, fmt.Errorf("kernels: convolution %q: want winograd or direct", conv)
+		return Kernels{}, fmt.Errorf("kernels: convolution %q: want winograd, winograd2 or direct", conv)
 	}
 	return k, nil
 }
@@ -77,22 +83,29 @@ func (k Kernels) or() Kernels {
 // is "none" for the portable Go.
 func (k Kernels) SIMD() string { return k.or().simd }
 
-// Winograd reports whether k's 3x3 convolutions use Winograd F(2x2, 3x3) for
-// the layers it suits (at least 16 input channels, output channels a
-// multiple of 64: all of VGG's but the first). It is faster with every
-// micro-kernel (VGG19 1.8x faster with AVX-512, 2.8x with AVX2, 2.1x in
-// portable Go); the direct convolution everywhere compares.
+// Winograd reports whether k's 3x3 convolutions use Winograd for the layers
+// it suits (at least 16 input channels, output channels a multiple of 64:
+// all of VGG's but the first): F(4x4, 3x3) on images of at least 16x16
+// where k has its transforms (AVX-512), else F(2x2, 3x3). F(2x2) is faster
+// than the direct convolution with every micro-kernel (VGG19 1.8x with
+// AVX-512, 2.8x with AVX2, 2.1x in portable Go), F(4x4) than F(2x2) (see
+// docs/speed.md); the direct convolution everywhere compares.
 func (k Kernels) Winograd() bool { return !k.or().direct }
 
-// Conv names the 3x3 convolutions' algorithm: "Winograd F(2x2,3x3)" or "direct".
+// Conv names the 3x3 convolutions' algorithm: "Winograd F(4x4,3x3)" (with
+// F(2x2,3x3) on layers under 16x16), "Winograd F(2x2,3x3)" or "direct".
 func (k Kernels) Conv() string {
-	if k.Winograd() {
-		return "Winograd F(2x2,3x3)"
+	k = k.or()
+	switch {
+	case k.direct:
+		return "direct"
+	case k.wino4.input != nil && !k.wino2:
+		return "Winograd F(4x4,3x3)"
 	}
-	return "direct"
+	return "Winograd F(2x2,3x3)"
 }
 
-// String describes k: "SIMD AVX-512, Winograd F(2x2,3x3)".
+// String describes k: "SIMD AVX-512, Winograd F(4x4,3x3)".
 func (k Kernels) String() string { return "SIMD " + k.SIMD() + ", " + k.Conv() }
 
 // Slower says why k is slower than the fastest kernels the CPU could run,

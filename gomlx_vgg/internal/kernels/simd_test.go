@@ -94,6 +94,129 @@ func TestWinogradTransformsExact(t *testing.T) {
 	}
 }
 
+// TestWinograd4TransformsExact checks each instruction set's F(4x4, 3x3)
+// transforms (where it has them: AVX-512) against the portable Go to the
+// bit, as TestWinogradTransformsExact does F(2x2)'s; and the transforms
+// themselves against their definition, Bᵀ d B and Aᵀ M A in float64.
+func TestWinograd4TransformsExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	have := 0
+	for name, ks := range registered {
+		w := ks.wino4
+		if w.input == nil {
+			continue
+		}
+		have++
+		for _, c := range []int{16, 20, 37, 64, 512} {
+			t.Run(fmt.Sprintf("%s/input/c%d", name, c), func(t *testing.T) {
+				var d [36][]float32
+				for i := range d {
+					d[i] = randSlice(r, c)
+				}
+				want, got := make([]float32, 36*c), make([]float32, 36*c)
+				wino4InputGo(want, &d, c, 0)
+				w.input(got, &d, c, 0)
+				exact(t, got, want)
+				clear(got)
+				w.input(got, &d, c, 5)
+				for xi := range 36 {
+					for k := range c {
+						if v := got[xi*c+k]; k < 5 && v != 0 || k >= 5 && v != want[xi*c+k] {
+							t.Fatalf("from 5: value (%d, %d) = %g", xi, k, v)
+						}
+					}
+				}
+			})
+		}
+		for _, floor := range []float32{0, float32(math.Inf(-1))} {
+			t.Run(fmt.Sprintf("%s/output/floor%g", name, floor), func(t *testing.T) {
+				m, bias := randSlice(r, 36*nr), randSlice(r, nr)
+				var want, got [16][]float32
+				for i := range 16 {
+					want[i], got[i] = make([]float32, nr), make([]float32, nr)
+				}
+				wino4OutputGo(&want, m, bias, floor)
+				w.output(&got, m, bias, floor)
+				for i := range 16 {
+					exact(t, got[i], want[i])
+				}
+			})
+		}
+		t.Run(name+"/kernel", func(t *testing.T) {
+			var g [9][]float32
+			for i := range g {
+				g[i] = randSlice(r, nr)
+			}
+			us := 3 * nr
+			want, got := make([]float32, 36*us), make([]float32, 36*us)
+			wino4KernelGo(want, us, &g)
+			w.kernel(got, us, &g)
+			exact(t, got, want)
+		})
+	}
+	if have == 0 && CPUSIMD() == "AVX-512" && !purego {
+		t.Error("the AVX-512 kernels have no F(4x4) transforms")
+	}
+	// The portable transforms against the matrices in float64.
+	var d [36][]float32
+	for i := range d {
+		d[i] = randSlice(r, 1)
+	}
+	v := make([]float32, 36)
+	wino4InputGo(v, &d, 1, 0)
+	for i := range 6 {
+		for j := range 6 {
+			var want float64 // (Bᵀ d B)[i][j]
+			for k := range 6 {
+				for l := range 6 {
+					want += float64(wBT[i][k]) * float64(d[k*6+l][0]) * float64(wBT[j][l])
+				}
+			}
+			if math.Abs(float64(v[i*6+j])-want) > 1e-5*(1+math.Abs(want)) {
+				t.Errorf("input transform (%d, %d) = %g, want %g", i, j, v[i*6+j], want)
+			}
+		}
+	}
+	var g [9][]float32
+	for i := range g {
+		g[i] = randSlice(r, nr)
+	}
+	u := make([]float32, 36*nr)
+	wino4KernelGo(u, nr, &g)
+	for i := range 6 {
+		for j := range 6 {
+			var want float64 // (G g Gᵀ)[i][j]
+			for k := range 3 {
+				for l := range 3 {
+					want += float64(wG[i][k]) * float64(g[k*3+l][0]) * float64(wG[j][l])
+				}
+			}
+			if got := u[(i*6+j)*nr]; math.Abs(float64(got)-want) > 1e-5*(1+math.Abs(want)) {
+				t.Errorf("kernel transform (%d, %d) = %g, want %g", i, j, got, want)
+			}
+		}
+	}
+	m, bias := randSlice(r, 36*nr), make([]float32, nr)
+	var y [16][]float32
+	for i := range y {
+		y[i] = make([]float32, nr)
+	}
+	wino4OutputGo(&y, m, bias, float32(math.Inf(-1)))
+	for i := range 4 {
+		for j := range 4 {
+			var want float64
+			for k := range 6 {
+				for l := range 6 {
+					want += float64(wAT[i][k]) * float64(m[(k*6+l)*nr]) * float64(wAT[j][l])
+				}
+			}
+			if got := y[i*4+j][0]; math.Abs(float64(got)-want) > 1e-5*(1+math.Abs(want)) {
+				t.Errorf("output transform (%d, %d) = %g, want %g", i, j, got, want)
+			}
+		}
+	}
+}
+
 // TestVectorOps checks each instruction set's dense and pooling loops
 // against the portable Go on lengths around the vector widths.
 func TestVectorOps(t *testing.T) {
@@ -142,6 +265,7 @@ func TestLookup(t *testing.T) {
 		{"none", "direct", "none", false},
 		{"", "winograd", Best().SIMD(), true},
 		{"", "direct", Best().SIMD(), false},
+		{"", "winograd2", Best().SIMD(), true},
 	} {
 		ks, err := Lookup(c.simd, c.conv)
 		if err != nil || ks.SIMD() != c.want || ks.Winograd() != c.winograd {
@@ -151,7 +275,7 @@ func TestLookup(t *testing.T) {
 	if _, err := Lookup("AVX-999", ""); err == nil || !strings.Contains(err.Error(), "none") {
 		t.Errorf("Lookup(AVX-999): %v, want an error listing the kernels", err)
 	}
-	if _, err := Lookup("", "fft"); err == nil || !strings.Contains(err.Error(), "winograd or direct") {
+	if _, err := Lookup("", "fft"); err == nil || !strings.Contains(err.Error(), "winograd, winograd2 or direct") {
 		t.Errorf("Lookup(fft): %v, want an error naming the algorithms", err)
 	}
 	if !Best().Winograd() || Best().SIMD() != CPUSIMD() && !purego {
