@@ -193,3 +193,27 @@ func TestTitleNamesTheFile(t *testing.T) {
 		t.Errorf("String() = %q lost the path", m.String())
 	}
 }
+
+// TestAllFinite: the branch-free check agrees with math.IsNaN/IsInf on the
+// edge values (the largest finite, subnormals, -0, every NaN payload's
+// exponent), alone and among finite values.
+func TestAllFinite(t *testing.T) {
+	for _, c := range []struct {
+		v    float32
+		want bool
+	}{
+		{0, true}, {float32(math.Copysign(0, -1)), true}, {math.MaxFloat32, true}, {-math.MaxFloat32, true},
+		{math.SmallestNonzeroFloat32, true}, {1, true}, {-2.5e-38, true},
+		{float32(math.Inf(1)), false}, {float32(math.Inf(-1)), false}, {float32(math.NaN()), false},
+		{math.Float32frombits(0x7f800001), false}, {math.Float32frombits(0xffffffff), false}, {math.Float32frombits(0x7f7fffff), true},
+	} {
+		for _, v := range [][]float32{{c.v}, {1, 2, c.v, 3}} {
+			if got := allFinite(v); got != c.want {
+				t.Errorf("allFinite(%v) = %v, want %v", v, got, c.want)
+			}
+			if err := checkFinite("l", "kernel", v); (err == nil) != c.want {
+				t.Errorf("checkFinite(%v) = %v", v, err)
+			}
+		}
+	}
+}
