@@ -63,7 +63,8 @@ test-toolchains:
 	  GOTOOLCHAIN=$$tc GOEXPERIMENT= $(GO) test -short -count=1 ./gomlx_vgg; \
 	done
 
-# arm64: the kernels' tests, cross-compiled and run under qemu-user on each of
+# arm64: the whole module built and vetted for arm64, then the kernels' tests,
+# cross-compiled and run under qemu-user on each of
 # QEMU_CPUS (every NEON routine against the portable Go: the plain ARMv8.0
 # Cortex-A72 shows no newer instruction crept in), and gomlx_vgg's (and the
 # tape's) native-against-graph checks on the first of them (the NEON kernels
@@ -71,6 +72,9 @@ test-toolchains:
 ARM64_GOMLX_VGG_TESTS = TestNativeMatchesGraph/vgg16/max|TestNativeMatchesGraph/vgg19/avg|TestConvolveMatchesIm2col|TestNativeRepacks
 test-arm64:
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	echo "== arm64: build and vet ./... (the CLI and every package build there)"; \
+	GOARCH=arm64 GOEXPERIMENT= $(GO) build ./...; \
+	GOARCH=arm64 GOEXPERIMENT= $(GO) vet ./...; \
 	GOARCH=arm64 GOEXPERIMENT= $(GO) test -c -o $$tmp/kernels.test ./gomlx_vgg/internal/kernels; \
 	GOARCH=arm64 GOEXPERIMENT= $(GO) test -c -o $$tmp/gomlx_vgg.test ./gomlx_vgg; \
 	GOARCH=arm64 GOEXPERIMENT= $(GO) test -c -o $$tmp/tape.test ./gomlx_vgg/tape; \
