@@ -216,22 +216,7 @@ func (wc *winoConv) run(ww *winoWork, u []float32, p, b int) {
 		}
 		cv.k.wino.input(ww.v[t*16*c:], &ww.d, c, 0)
 	}
-	for xi := range 16 { // M[ξ] = V[ξ] U[ξ], mr tiles at a time
-		uxi := u[xi*c*nr : (xi+1)*c*nr]
-		for t0 := 0; t0 < nt; t0 += mr {
-			valid := min(mr, nt-t0)
-			for i := range mr {
-				if i < valid {
-					ww.out[i] = ww.m[((t0+i)*16+xi)*nr:][:nr]
-				} else {
-					ww.out[i] = ww.scratch[i*nr : (i+1)*nr]
-				}
-				t := t0 + min(i, valid-1)
-				ww.rows[i*9] = ww.v[(t*16+xi)*c:][:c]
-			}
-			cv.k.micro(&ww.rows, 1, c, uxi, nr, nil, &ww.out)
-		}
-	}
+	cv.winoGEMMs(&ww.rows, &ww.out, ww.scratch, ww.m, ww.v, u, 16, nt, 1)
 	bias := cv.bias[p*nr : (p+1)*nr]
 	for t := range nt { // max(floor, Aᵀ M A + bias)
 		img, r := (from+t)/hw, (from+t)%hw
@@ -251,4 +236,32 @@ func (wc *winoConv) run(ww *winoWork, u []float32, p, b int) {
 	}
 	ww.d, ww.y = [16][]float32{}, [4][]float32{} // keep no activations alive from the pool
 	ww.rows, ww.out = [mr * 9][]float32{}, [mr][]float32{}
+}
+
+// winoGEMMs computes M[ξ] = V[ξ] U[ξ] for each of the xis positions ξ of nt
+// tiles, mr tiles at a time on the micro-kernel: v holds the tiles'
+// transformed inputs ([nt][xis][C]), u a panel's transformed kernel
+// ([xis][C][nr]), m gets the sums ([nt][xis][nr]). Each sum over the C
+// channels runs in taps parts (C a multiple of taps), added at the end.
+func (cv *Conv3x3) winoGEMMs(rows *[mr * 9][]float32, out *[mr][]float32, scratch, m, v, u []float32, xis, nt, taps int) {
+	c := cv.C
+	cs := c / taps
+	for xi := range xis {
+		uxi := u[xi*c*nr : (xi+1)*c*nr]
+		for t0 := 0; t0 < nt; t0 += mr {
+			valid := min(mr, nt-t0)
+			for i := range mr {
+				if i < valid {
+					out[i] = m[((t0+i)*xis+xi)*nr:][:nr]
+				} else {
+					out[i] = scratch[i*nr : (i+1)*nr]
+				}
+				t := t0 + min(i, valid-1)
+				for k := range taps {
+					rows[i*9+k] = v[(t*xis+xi)*c+k*cs:][:cs]
+				}
+			}
+			cv.k.micro(rows, taps, cs, uxi, nr, nil, out)
+		}
+	}
 }

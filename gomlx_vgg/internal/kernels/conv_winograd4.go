@@ -303,31 +303,14 @@ func (cv *Conv3x3) wino4Panel(ww *wino4Work, v, dst []float32, p, from, t0, t1, 
 	// The sums over channels go in parts of 64 to 128 (the micro-kernel's
 	// taps), added at the end: blocked summation, whose float32 error grows
 	// with the part's length rather than C's.
-	taps, cs := 1, c
+	taps := 1
 	for k := 9; k > 1; k-- {
 		if c%k == 0 && c/k >= 64 {
-			taps, cs = k, c/k
+			taps = k
 			break
 		}
 	}
-	for xi := range 36 { // M[ξ] = V[ξ] U[ξ], mr tiles at a time
-		uxi := u[xi*c*nr : (xi+1)*c*nr]
-		for t := 0; t < nt; t += mr {
-			valid := min(mr, nt-t)
-			for i := range mr {
-				if i < valid {
-					ww.out[i] = ww.m[((t+i)*36+xi)*nr:][:nr]
-				} else {
-					ww.out[i] = ww.scratch[i*nr : (i+1)*nr]
-				}
-				ti := t0 + t + min(i, valid-1)
-				for k := range taps {
-					ww.rows[i*9+k] = v[(ti*36+xi)*c+k*cs:][:cs]
-				}
-			}
-			cv.k.micro(&ww.rows, taps, cs, uxi, nr, nil, &ww.out)
-		}
-	}
+	cv.winoGEMMs(&ww.rows, &ww.out, ww.scratch, ww.m, v[t0*36*c:], u, 36, nt, taps)
 	bias := cv.bias[p*nr : (p+1)*nr]
 	hw := th * tw
 	for t := range nt { // max(floor, Aᵀ M A + bias)

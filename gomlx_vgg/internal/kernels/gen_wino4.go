@@ -280,20 +280,35 @@ func (s *asm) kernel(gm [][]*big.Rat) {
 	body.p("\tADDQ $64, DX")
 	body.p("\tCMPQ DX, $256")
 	body.p("\tJLT loop")
+	s.function("wino4KernelAVX512(u *float32, us int, gk *[9][]float32)",
+		"G g Gᵀ for one input channel and a panel of 64 output channels.",
+		"NOSPLIT, $0-24", []string{"MOVQ u+0(FP), SI", "MOVQ us+8(FP), R10", "SHLQ $2, R10", "MOVQ gk+16(FP), DI", "XORQ DX, DX"},
+		c, &body, "")
+}
+
+// function writes a TEXT symbol: its signature and doc as comments, flags
+// and frame, the argument loads, the constants' broadcasts, guard (a jump
+// to done before the loop, or ""), the body, then done.
+func (s *asm) function(sig, doc, frame string, args []string, c *consts, body *asm, guard string) {
+	name := sig[:strings.Index(sig, "(")]
 	s.p("")
-	s.p("// func wino4KernelAVX512(u *float32, us int, gk *[9][]float32)")
+	s.p("// func %s", sig)
 	s.p("//")
-	s.p("// G g Gᵀ for one input channel and a panel of 64 output channels.")
-	s.p("TEXT ·wino4KernelAVX512(SB), NOSPLIT, $0-24")
-	s.p("\tMOVQ u+0(FP), SI")
-	s.p("\tMOVQ us+8(FP), R10")
-	s.p("\tSHLQ $2, R10")
-	s.p("\tMOVQ gk+16(FP), DI")
-	s.p("\tXORQ DX, DX")
+	for _, l := range strings.Split(doc, "\n") {
+		s.p("// %s", l)
+	}
+	s.p("TEXT ·%s(SB), %s", name, frame)
+	for _, a := range args {
+		s.p("\t%s", a)
+	}
 	for _, l := range c.setup {
 		s.p("%s", l)
 	}
+	s.WriteString(guard)
 	s.Write(body.Bytes())
+	if guard != "" {
+		s.p("done:")
+	}
 	s.p("\tVZEROUPPER")
 	s.p("\tRET")
 }
@@ -351,29 +366,13 @@ func (s *asm) input(bt [][]*big.Rat) {
 	body.p("\tADDQ $64, DX")
 	body.p("\tCMPQ DX, CX")
 	body.p("\tJLT loop")
-	s.p("")
-	s.p("// func wino4InputAVX512(v *float32, d *[36][]float32, c, from, to int)")
-	s.p("//")
-	s.p("// Bᵀ d B for channels [from, to), a multiple of 16 of them, of one tile:")
-	s.p("// Bᵀ d column by column into the frame, then its rows times B into v.")
-	s.p("TEXT ·wino4InputAVX512(SB), 0, $%d-40", n*n*64)
-	s.p("\tMOVQ v+0(FP), SI")
-	s.p("\tMOVQ d+8(FP), DI")
-	s.p("\tMOVQ c+16(FP), R10")
-	s.p("\tSHLQ $2, R10")
-	s.p("\tMOVQ from+24(FP), DX")
-	s.p("\tSHLQ $2, DX")
-	s.p("\tMOVQ to+32(FP), CX")
-	s.p("\tSHLQ $2, CX")
-	for _, l := range c.setup {
-		s.p("%s", l)
-	}
-	s.p("\tCMPQ DX, CX")
-	s.p("\tJGE done")
-	s.Write(body.Bytes())
-	s.p("done:")
-	s.p("\tVZEROUPPER")
-	s.p("\tRET")
+	s.function("wino4InputAVX512(v *float32, d *[36][]float32, c, from, to int)",
+		"Bᵀ d B for channels [from, to), a multiple of 16 of them, of one tile:\n"+
+			"Bᵀ d column by column into the frame, then its rows times B into v.",
+		fmt.Sprintf("0, $%d-40", n*n*64),
+		[]string{"MOVQ v+0(FP), SI", "MOVQ d+8(FP), DI", "MOVQ c+16(FP), R10", "SHLQ $2, R10",
+			"MOVQ from+24(FP), DX", "SHLQ $2, DX", "MOVQ to+32(FP), CX", "SHLQ $2, CX"},
+		c, &body, "\tCMPQ DX, CX\n\tJGE done\n")
 }
 
 // output writes wino4OutputAVX512(y *[16][]float32, m, bias *float32, floor float32):
@@ -411,23 +410,12 @@ func (s *asm) output(at [][]*big.Rat) {
 	body.p("\tADDQ $64, DX")
 	body.p("\tCMPQ DX, $256")
 	body.p("\tJLT loop")
-	s.p("")
-	s.p("// func wino4OutputAVX512(y *[16][]float32, m, bias *float32, floor float32)")
-	s.p("//")
-	s.p("// max(floor, Aᵀ M A + bias) for one tile and a panel of 64 channels: Aᵀ M")
-	s.p("// column by column into the frame, then its rows times A into y.")
-	s.p("TEXT ·wino4OutputAVX512(SB), 0, $%d-28", m*n*64)
-	s.p("\tMOVQ y+0(FP), DI")
-	s.p("\tMOVQ m+8(FP), SI")
-	s.p("\tMOVQ bias+16(FP), BX")
-	s.p("\tVBROADCASTSS floor+24(FP), Z14")
-	s.p("\tXORQ DX, DX")
-	for _, l := range c.setup {
-		s.p("%s", l)
-	}
-	s.Write(body.Bytes())
-	s.p("\tVZEROUPPER")
-	s.p("\tRET")
+	s.function("wino4OutputAVX512(y *[16][]float32, m, bias *float32, floor float32)",
+		"max(floor, Aᵀ M A + bias) for one tile and a panel of 64 channels: Aᵀ M\n"+
+			"column by column into the frame, then its rows times A into y.",
+		fmt.Sprintf("0, $%d-28", m*n*64),
+		[]string{"MOVQ y+0(FP), DI", "MOVQ m+8(FP), SI", "MOVQ bias+16(FP), BX", "VBROADCASTSS floor+24(FP), Z14", "XORQ DX, DX"},
+		c, &body, "")
 }
 
 func float32bits(v float32) uint32 { return math.Float32bits(v) }
