@@ -38,9 +38,7 @@ func winoAsm(isa string, lanes int,
 		isa: isa,
 		input: func(v []float32, d *[16][]float32, c, from int) {
 			v = v[:16*c]
-			for i := range d {
-				_ = d[i][:c]
-			}
+			checkRows(d[:], c)
 			to := from + max(0, c-from)/lanes*lanes
 			if to > from {
 				input(unsafe.SliceData(v), d, c, from, to)
@@ -49,19 +47,11 @@ func winoAsm(isa string, lanes int,
 		},
 		output: func(y *[4][]float32, m []float32, bias []float32, floor float32) {
 			m, bias = m[:16*nr], bias[:nr]
-			for i := range y {
-				_ = y[i][:nr]
-			}
+			checkRows(y[:], nr)
 			output(y, unsafe.SliceData(m), unsafe.SliceData(bias), floor)
 		},
 		kernel: func(u []float32, us int, g *[9][]float32) {
-			if us < nr {
-				panic("kernels: Winograd kernel stride below a panel")
-			}
-			_ = u[15*us+nr-1]
-			for t := range g {
-				_ = g[t][:nr]
-			}
+			checkKernelArgs(u, us, 16, g)
 			kernel(unsafe.SliceData(u), us, g)
 		},
 	}
@@ -101,9 +91,7 @@ func wino4Asm(input func(v *float32, d *[36][]float32, c, from, to int),
 	return wino4Transforms{
 		input: func(v []float32, d *[36][]float32, c, from int) {
 			v = v[:36*c]
-			for i := range d {
-				_ = d[i][:c]
-			}
+			checkRows(d[:], c)
 			to := from + max(0, c-from)/lanes*lanes
 			if to > from {
 				input(unsafe.SliceData(v), d, c, from, to)
@@ -112,20 +100,30 @@ func wino4Asm(input func(v *float32, d *[36][]float32, c, from, to int),
 		},
 		output: func(y *[16][]float32, m []float32, bias []float32, floor float32) {
 			m, bias = m[:36*nr], bias[:nr]
-			for i := range y {
-				_ = y[i][:nr]
-			}
+			checkRows(y[:], nr)
 			output(y, unsafe.SliceData(m), unsafe.SliceData(bias), floor)
 		},
 		kernel: func(u []float32, us int, g *[9][]float32) {
-			if us < nr {
-				panic("kernels: Winograd kernel stride below a panel")
-			}
-			_ = u[35*us+nr-1]
-			for t := range g {
-				_ = g[t][:nr]
-			}
+			checkKernelArgs(u, us, 36, g)
 			kernel(unsafe.SliceData(u), us, g)
 		},
 	}
+}
+
+// checkRows panics unless every row holds at least n values (what an
+// assembly transform reads or writes through them).
+func checkRows(rows [][]float32, n int) {
+	for _, r := range rows {
+		_ = r[:n]
+	}
+}
+
+// checkKernelArgs panics unless a kernel transform's output u (xis rows us
+// floats apart) and its nine tap rows g have a panel's room.
+func checkKernelArgs(u []float32, us, xis int, g *[9][]float32) {
+	if us < nr {
+		panic("kernels: Winograd kernel stride below a panel")
+	}
+	_ = u[(xis-1)*us+nr-1]
+	checkRows(g[:], nr)
 }

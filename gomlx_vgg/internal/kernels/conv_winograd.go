@@ -189,18 +189,51 @@ func (wc *winoConv) kernel(u []float32, p, from, to int) {
 	us := cv.C * nr
 	var g [9][]float32
 	for c := from; c < to; c++ {
-		for t := range 9 {
-			r := p*cv.pstride + (t*cv.C+c)*cv.ldb
-			g[t] = cv.b[r : r+nr]
-		}
+		cv.kernelTaps(&g, p, c)
 		cv.k.wino.kernel(u[c*nr:], us, &g)
+	}
+}
+
+// kernelTaps points g[t] at the kernel's row for tap t, input channel ch and
+// panel p (nr output channels): what the kernel transforms read.
+func (cv *Conv3x3) kernelTaps(g *[9][]float32, p, ch int) {
+	for t := range 9 {
+		r := p*cv.pstride + (t*cv.C+ch)*cv.ldb
+		g[t] = cv.b[r : r+nr]
+	}
+}
+
+// tileInputs points d[i*a+j] at the input pixel (y0+i, x0+j) of image img
+// (a zero row outside it): the a x a input tile the input transforms read.
+func (cv *Conv3x3) tileInputs(d []([]float32), a int, src []float32, h, w, img, y0, x0 int) {
+	for i := range a {
+		for j := range a {
+			d[i*a+j] = cv.inputRow(src, h, w, img, y0+i, x0+j)
+		}
+	}
+}
+
+// tileOutputs points y[i*m+j] at output pixel (y0+i, x0+j) of image img in
+// dst, panel p (nr channels), or at scratch past the image: the m x m output
+// tile the output transforms write.
+func (cv *Conv3x3) tileOutputs(y []([]float32), m int, dst, scratch []float32, h, w, img, y0, x0, p int) {
+	for i := range m {
+		for j := range m {
+			yy, xx := y0+i, x0+j
+			if yy >= h || xx >= w {
+				y[i*m+j] = scratch[(i*m+j)*nr:][:nr]
+				continue
+			}
+			d := ((img*h+yy)*w+xx)*cv.O + p*nr
+			y[i*m+j] = dst[d : d+nr]
+		}
 	}
 }
 
 // run computes block b's tiles for panel p, with u the panel's transformed kernel.
 func (wc *winoConv) run(ww *winoWork, u []float32, p, b int) {
 	cv := wc.cv
-	c, o := cv.C, cv.O
+	c := cv.C
 	from := b * wc.block
 	nt := min(wc.tiles, from+wc.block) - from
 	ww.v = grow(ww.v, nt*16*c)
@@ -208,30 +241,14 @@ func (wc *winoConv) run(ww *winoWork, u []float32, p, b int) {
 	hw := wc.th * wc.tw
 	for t := range nt { // Bᵀ d B
 		img, r := (from+t)/hw, (from+t)%hw
-		y0, x0 := 2*(r/wc.tw)-1, 2*(r%wc.tw)-1
-		for i := range 4 {
-			for j := range 4 {
-				ww.d[i*4+j] = cv.inputRow(wc.src, wc.h, wc.w, img, y0+i, x0+j)
-			}
-		}
+		cv.tileInputs(ww.d[:], 4, wc.src, wc.h, wc.w, img, 2*(r/wc.tw)-1, 2*(r%wc.tw)-1)
 		cv.k.wino.input(ww.v[t*16*c:], &ww.d, c, 0)
 	}
 	cv.winoGEMMs(&ww.rows, &ww.out, ww.scratch, ww.m, ww.v, u, 16, nt, 1)
 	bias := cv.bias[p*nr : (p+1)*nr]
 	for t := range nt { // max(floor, Aᵀ M A + bias)
 		img, r := (from+t)/hw, (from+t)%hw
-		y0, x0 := 2*(r/wc.tw), 2*(r%wc.tw)
-		for i := range 2 {
-			for j := range 2 {
-				yy, xx := y0+i, x0+j
-				if yy >= wc.h || xx >= wc.w {
-					ww.y[i*2+j] = ww.scratch[(i*2+j)*nr:][:nr]
-					continue
-				}
-				d := ((img*wc.h+yy)*wc.w+xx)*o + p*nr
-				ww.y[i*2+j] = wc.dst[d : d+nr]
-			}
-		}
+		cv.tileOutputs(ww.y[:], 2, wc.dst, ww.scratch, wc.h, wc.w, img, 2*(r/wc.tw), 2*(r%wc.tw), p)
 		cv.k.wino.output(&ww.y, ww.m[t*16*nr:], bias, wc.floor)
 	}
 	ww.d, ww.y = [16][]float32{}, [4][]float32{} // keep no activations alive from the pool

@@ -18,10 +18,9 @@ import (
 type Kernels struct {
 	simd   string
 	direct bool // the direct convolution everywhere instead of Winograd
-	wino2  bool // Winograd F(2x2, 3x3) only, not F(4x4, 3x3)
 	micro  microKernelFunc
 	wino   winoTransforms
-	wino4  wino4Transforms // zero where F(4x4)'s transforms have no assembly
+	wino4  wino4Transforms // zero where F(4x4)'s transforms have no assembly, or for F(2x2) only
 	vec    vectorOps
 }
 
@@ -62,7 +61,7 @@ func Lookup(simd, conv string) (Kernels, error) {
 	switch conv {
 	case "", "winograd":
 	case "winograd2":
-		k.wino2 = true
+		k.wino4 = wino4Transforms{} // without its transforms, F(2x2) everywhere
 	case "direct":
 		k.direct = true
 	default:
@@ -99,7 +98,7 @@ func (k Kernels) Conv() string {
 	switch {
 	case k.direct:
 		return "direct"
-	case k.wino4.input != nil && !k.wino2:
+	case k.wino4.input != nil:
 		return "Winograd F(4x4,3x3)"
 	}
 	return "Winograd F(2x2,3x3)"
