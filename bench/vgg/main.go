@@ -18,11 +18,9 @@ import (
 	"cmp"
 	"context"
 	_ "embed"
-	"encoding/binary"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -323,11 +321,7 @@ func runOneDNN(m, ref *gomlx_vgg.Model, threads, reps int, cs []benchCase) (oneD
 			return r, err
 		}
 		for _, t := range []*tensors.Tensor{k, b} {
-			tensors.MustConstFlatData(t, func(v []float32) {
-				for _, f := range v {
-					w = binary.LittleEndian.AppendUint32(w, math.Float32bits(f))
-				}
-			})
+			tensors.MustConstFlatData(t, func(v []float32) { w = append(w, weights.Float32sToLE(v)...) })
 		}
 	}
 	wpath, out := filepath.Join(dir, "weights.bin"), filepath.Join(dir, "out.bin")
@@ -359,10 +353,7 @@ func runOneDNN(m, ref *gomlx_vgg.Model, threads, reps int, cs []benchCase) (oneD
 	if err != nil {
 		return r, err
 	}
-	got := make([]float32, len(b)/4)
-	for i := range got {
-		got[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
+	got := weights.Float32sFromLE(b)
 	wantData := tensors.MustCopyFlatData[float32](want)
 	if len(got) != len(wantData) {
 		return r, fmt.Errorf("oneDNN's output has %d values, the Go model's %d", len(got), len(wantData))

@@ -38,7 +38,8 @@ type Runtime struct {
 
 var installMu sync.Mutex
 
-// dir checks that r.Dir is set and holds run.mjs.
+// dir checks that r.Dir is set and holds run.mjs, and returns it absolute:
+// node runs in it, so a relative path would be resolved from it a second time.
 func (r Runtime) dir() (string, error) {
 	if r.Dir == "" {
 		return "", errors.New("ort: Runtime.Dir is not set (a vggnb checkout's scripts/ort)")
@@ -46,7 +47,11 @@ func (r Runtime) dir() (string, error) {
 	if _, err := os.Stat(filepath.Join(r.Dir, "run.mjs")); err != nil {
 		return "", fmt.Errorf("ort: Runtime.Dir: %w", err)
 	}
-	return r.Dir, nil
+	dir, err := filepath.Abs(r.Dir)
+	if err != nil {
+		return "", fmt.Errorf("ort: Runtime.Dir: %w", err)
+	}
+	return dir, nil
 }
 
 // Install installs the pinned onnxruntime-node into Dir/node_modules with
@@ -128,9 +133,9 @@ func (r Runtime) RunBatches(ctx context.Context, model, input string, xs []*tens
 	if err := r.Install(ctx); err != nil {
 		return nil, err
 	}
-	dir, err := filepath.Abs(r.Dir) // node runs in dir: a relative Dir would be resolved twice
+	dir, err := r.dir()
 	if err != nil {
-		return nil, fmt.Errorf("ort: %w", err)
+		return nil, err
 	}
 	tmp, err := os.MkdirTemp("", "vggnb-ort-")
 	if err != nil {
