@@ -14,7 +14,10 @@ import (
 // kernels (Trainer.Native) give the losses and the updated variables, base
 // and head, of the same steps through the GoMLX graph, for each optimizer
 // kind and Freeze setting: all trainable, the first blocks frozen, and the
-// whole base frozen (a forward pass only).
+// whole base frozen (a forward pass only); and so do steps of the head alone
+// on the base's features (HeadTrainer), its conv2d_1 trainable or frozen. The
+// head runs on the native kernels in all of them, with dropout on (its random
+// numbers are GoMLX's, the same as the graph's).
 func TestNativeStepMatchesGraph(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains VGG16 to block3_pool twice")
@@ -39,11 +42,15 @@ func TestNativeStepMatchesGraph(t *testing.T) {
 		opt    func() optimizer.Interface
 		frozen int
 		tol    float64
+		// features: the head alone on the base's features (HeadTrainer).
+		features bool
 	}{
-		{"rmsprop/all trainable", func() optimizer.Interface { return optimizer.RMSProp().LearningRate(1).Epsilon(1e6).Done() }, 0, 1e-3},
-		{"sgd/all trainable", func() optimizer.Interface { return optimizer.StochasticGradientDescent().WithLearningRate(1e-4).Done() }, 0, 1e-4},
-		{"sgd/block1 frozen", func() optimizer.Interface { return optimizer.StochasticGradientDescent().WithLearningRate(1e-4).Done() }, 4, 1e-4},
-		{"adam/base frozen", func() optimizer.Interface { return optimizer.Adam().LearningRate(1).Epsilon(1e6).Done() }, 11, 1e-3},
+		{"rmsprop/all trainable", func() optimizer.Interface { return optimizer.RMSProp().LearningRate(1).Epsilon(1e6).Done() }, 0, 1e-3, false},
+		{"sgd/all trainable", func() optimizer.Interface { return optimizer.StochasticGradientDescent().WithLearningRate(1e-4).Done() }, 0, 1e-4, false},
+		{"sgd/block1 frozen", func() optimizer.Interface { return optimizer.StochasticGradientDescent().WithLearningRate(1e-4).Done() }, 4, 1e-4, false},
+		{"adam/base frozen", func() optimizer.Interface { return optimizer.Adam().LearningRate(1).Epsilon(1e6).Done() }, 11, 1e-3, false},
+		{"sgd/head on features", func() optimizer.Interface { return optimizer.StochasticGradientDescent().WithLearningRate(1e-4).Done() }, 0, 1e-4, true},
+		{"rmsprop/head on features, conv2d_1 frozen", func() optimizer.Interface { return optimizer.RMSProp().LearningRate(1).Epsilon(1e6).Done() }, 12, 1e-3, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -55,14 +62,21 @@ func TestNativeStepMatchesGraph(t *testing.T) {
 				if err := s.Freeze(c.frozen); err != nil {
 					t.Fatal(err)
 				}
-				tr := s.EndToEndTrainer(c.opt()).GraphOnly(engine == "graph")
+				tr, in := s.EndToEndTrainer(c.opt()), x
+				if c.features {
+					tr = s.HeadTrainer(c.opt())
+					if in, err = s.Features(x); err != nil {
+						t.Fatal(err)
+					}
+				}
+				tr.GraphOnly(engine == "graph")
 				if got, want := tr.Native(), engine != "graph"; got != want {
 					t.Fatalf("GraphOnly(%v): Native() = %v, want %v", engine == "graph", got, want)
 				}
 				var losses []float32
 				var after map[string][]float32
 				for i := range 2 {
-					l, err := tr.Step(x, labels)
+					l, err := tr.Step(in, labels)
 					if err != nil {
 						t.Fatal(err)
 					}
