@@ -32,18 +32,21 @@ import (
 //     the same gradients; either way in training mode (dropout on);
 //  3. the base's backward pass gives its trainable convolutions' gradients
 //     from the output's (tape.Tape.Backward);
-//  4. the update graph hands all the gradients to the optimizer
-//     (train.OptimizeWithGradients), in the order of the store's trainable
-//     variables, as its UpdateGraph would after differentiating. It is
-//     compiled once (per Freeze setting) and run every step.
+//  4. RMSprop's update runs natively (nativeRMSprop); other optimizers'
+//     update graph gets all the gradients (train.OptimizeWithGradients), in
+//     the order of the store's trainable variables, as its UpdateGraph would
+//     after differentiating, compiled once (per Freeze setting) and run
+//     every step.
 //
 // The optimizer, its state variables, the global step and the dropout's
 // random state are GoMLX's, as with train.Trainer: checkpoints are the same.
 type nativeStep struct {
 	rec *tape.Recorder // nil for a head alone
 	nh  *nativeHead    // nil: the head runs as a graph (head)
-	// head is the head graph, where nh is nil; update the optimizer's.
+	// head is the head graph, where nh is nil; update the optimizer's,
+	// where rms is nil.
 	head, update *model.Exec
+	rms          *nativeRMSprop
 	// vars are the store's trainable variables, the update graph's inputs.
 	// Those of the base's layers (in convs) get their gradients from the
 	// tape; the others from the head.
@@ -58,7 +61,9 @@ func (ns *nativeStep) finalize() {
 		if ns.head != nil {
 			ns.head.Finalize()
 		}
-		ns.update.Finalize()
+		if ns.update != nil {
+			ns.update.Finalize()
+		}
 		ns.nh.finalize()
 	}
 }
@@ -106,6 +111,10 @@ func (t *Trainer) newNativeStep() (*nativeStep, error) {
 		if ns.head, err = t.headGraph(ns); err != nil {
 			return nil, err
 		}
+	}
+	if rms, ok := nativeRMSpropOK(t.opt, s.store); ok {
+		ns.rms = rms
+		return ns, nil
 	}
 	opt := t.opt.(train.OptimizeWithGradients)
 	ns.update, err = model.NewExec(s.backend, s.store, func(scope *model.Scope, grads []*Node) {
@@ -207,7 +216,7 @@ func (t *Trainer) nativeStep(x *tensors.Tensor, labels []int32, y *tensors.Tenso
 			return 0, err
 		}
 	}
-	inputs := make([]any, len(ns.vars))
+	inputs := make([]*tensors.Tensor, len(ns.vars))
 	for i, v := range ns.vars {
 		if !ns.base[i] {
 			if inputs[i] = headGrads[v.Path()]; headGrads[v.Path()] == nil {
@@ -225,7 +234,17 @@ func (t *Trainer) nativeStep(x *tensors.Tensor, labels []int32, y *tensors.Tenso
 			return 0, fmt.Errorf("internal: no gradient for the base's variable %s", v.Path())
 		}
 	}
-	if _, err := ns.update.Exec(inputs...); err != nil {
+	if ns.rms != nil {
+		if err := ns.rms.update(ns.vars, inputs); err != nil {
+			return 0, fmt.Errorf("optimizer: %w", err)
+		}
+		return lossValue, nil
+	}
+	args := make([]any, len(inputs))
+	for i, in := range inputs {
+		args[i] = in
+	}
+	if _, err := ns.update.Exec(args...); err != nil {
 		return 0, fmt.Errorf("optimizer: %w", err)
 	}
 	return lossValue, nil

@@ -15,13 +15,6 @@ import (
 	"github.com/vggnb/vggnb/gomlx_vgg/tape"
 )
 
-// RMSprop is Keras' RMSprop() as GoMLX's optimizer.RMSProp: learning rate
-// 0.001, rho 0.9, epsilon 1e-7. (GoMLX also corrects the running average's
-// start-up bias, which Keras does not: the first steps are a little larger.)
-func RMSprop(learningRate float64) optimizer.Interface {
-	return optimizer.RMSProp().LearningRate(learningRate).Betas(0.9, 0.9).Epsilon(1e-7).Done()
-}
-
 // Trainer takes training steps of a Stacked model with categorical
 // cross-entropy (Keras' loss='categorical_crossentropy' on one-hot labels,
 // here integer labels) and an optimizer, through GoMLX's train.Trainer. Only
