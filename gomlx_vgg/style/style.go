@@ -17,13 +17,18 @@
 // "channels = 3"), and the image is in preprocess_input's (caffe) space. Keras'
 // optimiser is SGD with ExponentialDecay(100, 100 steps, 0.96).
 //
-// Each step runs one GoMLX graph: VGG up to the deepest layer, the losses and
-// their gradient with respect to the image by autodiff. The targets (the
-// content features and the style Grams) are computed once by the same graph
-// code, not by the faster native kernels: the losses are differences of
-// nearly equal features, where two implementations' float32 rounding would
-// not cancel (measured at 128x128 after 3 steps: the gradient 1.8e-4 from
-// float64 PyTorch with native targets, 2.4e-7 with graph ones).
+// On the native engine each step runs on gomlx_vgg's native kernels: VGG up
+// to the deepest layer recorded forward (package tape), the losses and their
+// gradients with respect to the layers' features computed directly (the Gram
+// matrices on the micro-kernel), and the gradient with respect to the image
+// by the tape's backward pass. Elsewhere, or with GraphOnly(true), each step
+// runs one GoMLX graph: VGG up to the deepest layer, the losses and their
+// gradient with respect to the image by autodiff. Either way the targets
+// (the content features and the style Grams) are computed once by the same
+// code as the steps: the losses are differences of nearly equal features,
+// where two implementations' float32 rounding would not cancel (measured at
+// 128x128 after 3 steps: the gradient 1.8e-4 from float64 PyTorch with
+// native targets and graph steps, 2.4e-7 with graph ones).
 package style
 
 import (
@@ -74,6 +79,7 @@ type Builder struct {
 
 // config is a transfer's settings.
 type config struct {
+	graphOnly                            bool
 	contentLayer                         string
 	styleLayers                          []string
 	contentWeight, styleWeight, tvWeight float64
@@ -96,6 +102,11 @@ func (b *Builder) fail(format string, args ...any) *Builder {
 	}
 	return b
 }
+
+// GraphOnly makes the steps run through GoMLX's graph (true) even where the
+// native kernels would run them (false, the default: on the native engine),
+// to compare the two.
+func (b *Builder) GraphOnly(on bool) *Builder { b.cfg.graphOnly = on; return b }
 
 // ContentLayer sets the layer whose features the image keeps (content_layer_name).
 func (b *Builder) ContentLayer(name string) *Builder { b.cfg.contentLayer = name; return b }
@@ -183,6 +194,14 @@ func (b *Builder) Done(content, style *tensors.Tensor) (*Transfer, error) {
 	}
 	t := &Transfer{m: m, cfg: b.cfg,
 		dims: slices.Clone(content.Shape().Dimensions), x: tensors.MustCopyFlatData[float32](content)}
+	if !b.cfg.graphOnly {
+		if cut, err := nativeOK(m, append([]string{b.cfg.contentLayer}, b.cfg.styleLayers...)); err == nil {
+			if t.native, err = t.newNative(cut, content, style); err != nil {
+				return nil, fmt.Errorf("style: %w", err)
+			}
+			return t, nil
+		}
+	}
 	co, err := m.GraphOutputs(content, b.cfg.contentLayer)
 	if err != nil {
 		return nil, fmt.Errorf("style: the content image's %s: %w", b.cfg.contentLayer, err)
@@ -215,11 +234,17 @@ type Transfer struct {
 	dims []int
 	// x is the image, preprocessed (1, H, W, 3) row-major.
 	x []float32
-	// targets are the content features and the style layers' Gram matrices.
+	// targets are the content features and the style layers' Gram matrices
+	// for the graph's steps (exec); native, where not nil, runs them instead.
 	targets []*tensors.Tensor
 	exec    *model.Exec
+	native  *native
 	step    int
 }
+
+// Native reports whether the steps run on the native kernels rather than
+// through GoMLX's graph.
+func (t *Transfer) Native() bool { return t.native != nil }
 
 // Losses are the loss terms at one image, each already weighted, so that
 // Total = Content + Style + TotalVariation.
@@ -281,6 +306,13 @@ func (t *Transfer) Evaluate(x *tensors.Tensor) (Losses, *tensors.Tensor, error) 
 }
 
 func (t *Transfer) evaluate(x *tensors.Tensor) (Losses, *tensors.Tensor, error) {
+	if t.native != nil {
+		l, g, err := t.evaluateNative(x)
+		if err != nil {
+			return l, nil, fmt.Errorf("style: step %d on %s, image %v: %w", t.step, t.m, t.dims, err)
+		}
+		return l, g, t.checkLoss(l)
+	}
 	if t.exec == nil {
 		exec, err := model.NewExec(t.m.Backend(), t.m.Store(), t.graph)
 		if err != nil {
@@ -295,11 +327,16 @@ func (t *Transfer) evaluate(x *tensors.Tensor) (Losses, *tensors.Tensor, error) 
 	v := tensors.MustCopyFlatData[float64](outs[0])
 	l := Losses{Step: t.step, Content: v[0], Style: v[1], TotalVariation: v[2]}
 	l.Total = l.Content + l.Style + l.TotalVariation
+	return l, outs[1], t.checkLoss(l)
+}
+
+// checkLoss fails on a loss that is not finite.
+func (t *Transfer) checkLoss(l Losses) error {
 	if math.IsNaN(l.Total) || math.IsInf(l.Total, 0) {
-		return l, nil, fmt.Errorf("style: step %d: the loss is %g (content %g, style %g, total variation %g): lower the learning rate or the weights",
+		return fmt.Errorf("style: step %d: the loss is %g (content %g, style %g, total variation %g): lower the learning rate or the weights",
 			t.step, l.Total, l.Content, l.Style, l.TotalVariation)
 	}
-	return l, outs[1], nil
+	return nil
 }
 
 // graph is the step's computation: inputs are the image, the content target

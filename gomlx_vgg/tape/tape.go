@@ -75,14 +75,30 @@ type Recorder struct {
 	kept  [][]float32  // kept activations, by index in acts
 }
 
+// Option changes a Recorder's settings (New).
+type Option func(*options)
+
+type options struct{ conv gomlx_vgg.ConvAlgorithm }
+
+// ConvAlgorithm makes the Recorder run its convolutions with algorithm a
+// instead of the model's (Builder.ConvAlgorithm): ConvWinograd2 for a loss
+// on differences of nearly equal features, where F(4x4, 3x3)'s larger float32
+// error shows (style transfer).
+func ConvAlgorithm(a gomlx_vgg.ConvAlgorithm) Option { return func(o *options) { o.conv = a } }
+
 // New returns a Recorder for m, or an error of kind ErrNotRecordable
 // (Recordable). It uses m's native kernels (Builder.SIMD,
-// Builder.ConvAlgorithm) and stops between layers when m's context is done.
-func New(m *gomlx_vgg.Model) (*Recorder, error) {
+// Builder.ConvAlgorithm, unless an option says otherwise) and stops between
+// layers when m's context is done.
+func New(m *gomlx_vgg.Model, opts ...Option) (*Recorder, error) {
 	if err := Recordable(m); err != nil {
 		return nil, err
 	}
-	k, err := kernels.Lookup(m.NativeSIMD(), string(m.ConvAlgorithm()))
+	o := options{conv: m.ConvAlgorithm()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	k, err := kernels.Lookup(m.NativeSIMD(), string(o.conv))
 	if err != nil {
 		return nil, fmt.Errorf("gomlx_vgg: %s: %w", m, err)
 	}
@@ -93,7 +109,8 @@ func New(m *gomlx_vgg.Model) (*Recorder, error) {
 // activations Backward needs, in its Recorder's buffers.
 type Tape struct {
 	r     *Recorder
-	first int // index in r.layers of the first layer Backward differentiates
+	first int  // index in r.layers of the first layer Backward differentiates
+	input bool // recorded for the input's gradient (RecordInput)
 	acts  []act
 	grads []string
 	out   *tensors.Tensor
@@ -116,6 +133,18 @@ type Gradients struct {
 // named Conv2D layers (none: a forward pass only, as Predict). Activations
 // are kept from the input of the first of them on.
 func (r *Recorder) Record(x *tensors.Tensor, grads ...string) (*Tape, error) {
+	return r.record(x, false, grads)
+}
+
+// RecordInput runs the model on x as Record does, keeping every activation,
+// for BackwardInput: the gradient with respect to x of a loss on any of the
+// layers' outputs (Activation), as style transfer optimizes an image.
+func (r *Recorder) RecordInput(x *tensors.Tensor) (*Tape, error) {
+	return r.record(x, true, nil)
+}
+
+// record is Record, or RecordInput (input).
+func (r *Recorder) record(x *tensors.Tensor, input bool, grads []string) (*Tape, error) {
 	m := r.m
 	if x == nil || x.DType() != dtypes.Float32 {
 		return nil, errkind.With(gomlx_vgg.ErrInputShape, fmt.Errorf("gomlx_vgg: %s: Record needs a float32 input, got %v", m, shape.Of(x)))
@@ -127,7 +156,10 @@ func (r *Recorder) Record(x *tensors.Tensor, grads ...string) (*Tape, error) {
 	if err := gomlx_vgg.CheckFinite(weights.InputLayerName, "input", x); err != nil {
 		return nil, fmt.Errorf("gomlx_vgg: %s on input %v: %w", m, dims, err)
 	}
-	t := &Tape{r: r, first: len(r.layers), grads: slices.Clone(grads)}
+	t := &Tape{r: r, first: len(r.layers), input: input, grads: slices.Clone(grads)}
+	if input {
+		t.first = 0
+	}
 	for _, name := range grads {
 		i := slices.IndexFunc(r.layers, func(l gomlx_vgg.Layer) bool { return l.Name == name })
 		if i < 0 || r.layers[i].Class != weights.Conv2D {
@@ -233,30 +265,98 @@ func (t *Tape) Output() *tensors.Tensor { return t.out }
 // the forward pass has it), and max pooling's gradient goes to each window's
 // first maximum, as in Keras and PyTorch. It stops at the first named layer.
 func (t *Tape) Backward(dOut *tensors.Tensor) (map[string]Gradients, error) {
-	r, m := t.r, t.r.m
 	last := t.acts[len(t.acts)-1]
-	if dOut == nil || dOut.DType() != dtypes.Float32 || !slices.Equal(dOut.Shape().Dimensions, []int{last.n, last.h, last.w, last.c}) {
-		return nil, errkind.With(gomlx_vgg.ErrInputShape, fmt.Errorf("gomlx_vgg: %s: Backward needs a float32 gradient of the output's shape %v, got %v",
-			m, []int{last.n, last.h, last.w, last.c}, shape.Of(dOut)))
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make(map[string]Gradients, len(t.grads))
-	if t.first == len(r.layers) {
-		return out, nil
-	}
-	dy := r.buffer(0, len(last.data))
-	if err := tensors.ConstFlatData(dOut, func(d []float32) { copy(dy, d) }); err != nil {
+	if err := t.checkGrad(t.r.layers[len(t.r.layers)-1].Name, last, dOut); err != nil {
 		return nil, err
 	}
+	grads, _, err := t.backward(map[int]*tensors.Tensor{len(t.r.layers) - 1: dOut})
+	return grads, err
+}
+
+// Activation returns a copy of the named layer's recorded output (batch, H,
+// W, C): any layer's on a tape from RecordInput, the output layer's and those
+// from the first differentiated layer on from Record.
+func (t *Tape) Activation(layer string) (*tensors.Tensor, error) {
+	i := slices.IndexFunc(t.r.layers, func(l gomlx_vgg.Layer) bool { return l.Name == layer })
+	if i < 0 || i+1 < t.first && i != len(t.r.layers)-1 {
+		return nil, errkind.With(gomlx_vgg.ErrUnknownLayer, fmt.Errorf("gomlx_vgg: %s: no recorded output of layer %q", t.r.m, layer))
+	}
+	a := t.acts[i+1]
+	out := tensors.FromShape(shapes.Make(dtypes.Float32, a.n, a.h, a.w, a.c))
+	tensors.MustMutableFlatData(out, func(d []float32) { copy(d, a.data) })
+	return out, nil
+}
+
+// BackwardInput returns the gradient with respect to the recorded input of a
+// loss whose gradients with respect to the named layers' outputs are dOuts
+// (each of its layer's output shape; layers not named contribute only through
+// the chain rule), on a tape from RecordInput. It runs Backward's chain rule
+// down to the first convolution, and that convolution's input gradient.
+func (t *Tape) BackwardInput(dOuts map[string]*tensors.Tensor) (*tensors.Tensor, error) {
+	m := t.r.m
+	if !t.input {
+		return nil, errkind.With(gomlx_vgg.ErrConfig, fmt.Errorf("gomlx_vgg: %s: BackwardInput needs a tape from RecordInput", m))
+	}
+	byIndex := map[int]*tensors.Tensor{}
+	for name, d := range dOuts {
+		i := slices.IndexFunc(t.r.layers, func(l gomlx_vgg.Layer) bool { return l.Name == name })
+		if i < 0 {
+			return nil, errkind.With(gomlx_vgg.ErrUnknownLayer, fmt.Errorf("gomlx_vgg: %s: no layer %q to take a gradient at", m, name))
+		}
+		if err := t.checkGrad(name, t.acts[i+1], d); err != nil {
+			return nil, err
+		}
+		byIndex[i] = d
+	}
+	_, dx, err := t.backward(byIndex)
+	if err != nil {
+		return nil, err
+	}
+	in := t.acts[0]
+	return tensors.FromFlatDataAndDimensions(dx, in.n, in.h, in.w, in.c), nil
+}
+
+// checkGrad checks that d is a float32 gradient of a's shape, the output of
+// layer.
+func (t *Tape) checkGrad(layer string, a act, d *tensors.Tensor) error {
+	if d == nil || d.DType() != dtypes.Float32 || !slices.Equal(d.Shape().Dimensions, []int{a.n, a.h, a.w, a.c}) {
+		return errkind.With(gomlx_vgg.ErrInputShape, fmt.Errorf("gomlx_vgg: %s: Backward needs a float32 gradient of the output's shape %v at %s, got %v",
+			t.r.m, []int{a.n, a.h, a.w, a.c}, layer, shape.Of(d)))
+	}
+	return nil
+}
+
+// backward runs the chain rule from the last layer given a gradient in dOuts
+// (by layer index; at each such layer its gradient is added to the one coming
+// back) down to t.first: the kernel gradients of t.grads' layers and, for a
+// tape from RecordInput, the input's gradient dx.
+func (t *Tape) backward(dOuts map[int]*tensors.Tensor) (out map[string]Gradients, dx []float32, err error) {
+	r, m := t.r, t.r.m
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out = make(map[string]Gradients, len(t.grads))
+	top := -1
+	for i := range dOuts {
+		top = max(top, i)
+	}
+	if top < t.first {
+		return out, nil, nil
+	}
+	dy := r.buffer(0, len(t.acts[top+1].data))
+	clear(dy)
 	var flipped []float32
-	for i := len(r.layers) - 1; i >= t.first; i-- {
+	for i := top; i >= t.first; i-- {
 		l := r.layers[i]
 		if err := m.Context().Err(); err != nil {
-			return nil, fmt.Errorf("gomlx_vgg: %s: backward stopped before layer %s: %w", m, l.Name, err)
+			return nil, nil, fmt.Errorf("gomlx_vgg: %s: backward stopped before layer %s: %w", m, l.Name, err)
+		}
+		if d := dOuts[i]; d != nil {
+			if err := tensors.ConstFlatData(d, func(g []float32) { addTo(dy, g) }); err != nil {
+				return nil, nil, err
+			}
 		}
 		in, y := t.acts[i], t.acts[i+1]
-		dx := r.buffer((len(r.layers)-i)%2, len(in.data)) // dy is in the other one
+		dx = r.buffer((top-i+1)%2, len(in.data)) // dy is in the other one
 		var err error
 		if l.Class == weights.MaxPooling2D {
 			err = kernels.MaxPool2x2Grad(dx, dy, in.data, in.n, in.h, in.w, in.c)
@@ -274,7 +374,7 @@ func (t *Tape) Backward(dOut *tensors.Tensor) (map[string]Gradients, error) {
 				})
 				out[l.Name] = g
 			}
-			if err == nil && i > t.first {
+			if err == nil && (i > t.first || t.input) {
 				flipped = grow(flipped, 9*in.c*y.c)
 				var flipErr error
 				err = tensors.ConstFlatData(c.Kernel, func(k []float32) { flipErr = kernels.FlipKernel(flipped, k, in.c, y.c) })
@@ -289,11 +389,25 @@ func (t *Tape) Backward(dOut *tensors.Tensor) (map[string]Gradients, error) {
 			}
 		}
 		if err != nil {
-			return nil, fmt.Errorf("gomlx_vgg: %s: backward through layer %s: %w", m, l.Name, err)
+			return nil, nil, fmt.Errorf("gomlx_vgg: %s: backward through layer %s: %w", m, l.Name, err)
 		}
 		dy = dx
 	}
-	return out, nil
+	if t.input {
+		return out, slices.Clone(dy), nil
+	}
+	return out, nil, nil
+}
+
+// addTo adds g to dst, value by value.
+func addTo(dst, g []float32) {
+	const chunk = 1 << 16
+	kernels.ForEach((len(dst)+chunk-1)/chunk, func(i int) {
+		d := dst[i*chunk : min(len(dst), (i+1)*chunk)]
+		for j, v := range g[i*chunk : i*chunk+len(d)] {
+			d[j] += v
+		}
+	})
 }
 
 // grow returns s with length n, reallocated if its capacity is short.

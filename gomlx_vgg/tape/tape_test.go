@@ -2,6 +2,7 @@ package tape
 
 import (
 	"errors"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
@@ -224,5 +225,104 @@ func TestTapeErrors(t *testing.T) {
 	}
 	if err := Recordable(top); !errors.Is(err, ErrNotRecordable) || !strings.Contains(err.Error(), "not flatten") {
 		t.Errorf("Recordable with the top: %v", err)
+	}
+}
+
+// TestBackwardInputMatchesGraph: the gradient with respect to the input of
+// a loss on two layers' outputs (one inside, one the output), from a tape of
+// RecordInput, equals GoMLX autodiff's through the graph; Activation returns
+// the recorded outputs; BackwardInput refuses a tape from Record and a
+// gradient of the wrong shape.
+//
+// Through max pooling the two may send a window's gradient to different
+// inputs where the window's two largest values are within the two
+// implementations' rounding of each other: the graph's gradient then differs
+// around that input (measured: one window of 2x16x20x64, 102 of 7680
+// gradient values). Behind pooling at most 3% of the values may differ;
+// without pooling none.
+func TestBackwardInputMatchesGraph(t *testing.T) {
+	path := syntheticFile(t, weights.MustVGG("vgg16", false, 1000))
+	full, err := gomlx_vgg.VGG16().IncludeTop(false).InputShape(32, 40, 3).Weights(gomlx_vgg.WeightSource(path)).
+		LoadOptions(weights.WithoutCache()).Done()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	xs := make([]float32, 2*32*40*3)
+	for i := range xs {
+		xs[i] = float32(r.NormFloat64() * 60)
+	}
+	x := tensors.FromFlatDataAndDimensions(xs, 2, 32, 40, 3)
+	for _, c := range []struct {
+		layers   []string // the last is the cut
+		maxShare float64
+	}{{[]string{"block1_conv1", "block1_conv2"}, 0}, {[]string{"block2_conv1", "block3_conv2"}, 0.03}} {
+		t.Run(strings.Join(c.layers, "+"), func(t *testing.T) {
+			m, err := full.Truncate(c.layers[len(c.layers)-1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec, err := New(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tp, err := rec.RecordInput(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dOuts := map[string]*tensors.Tensor{}
+			var probes []*tensors.Tensor
+			for _, l := range c.layers {
+				a, err := tp.Activation(l)
+				if err != nil {
+					t.Fatal(err)
+				}
+				p := probeTensor(a.Shape().Dimensions)
+				dOuts[l], probes = p, append(probes, p)
+			}
+			dx, err := tp.BackwardInput(dOuts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs, err := model.ExecOnceN(m.Backend(), m.Store(), func(_ *model.Scope, in []*Node) []*Node {
+				feats := m.ApplyLayers(m.Scope(), in[0], c.layers...)
+				loss := Add(ReduceAllSum(Mul(feats[0], in[1])), ReduceAllSum(Mul(feats[1], in[2])))
+				return append(feats, Gradient(loss, in[0])...)
+			}, x, probes[0], probes[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, l := range c.layers {
+				a, _ := tp.Activation(l)
+				if _, rel := consistency.Compare(tensors.MustCopyFlatData[float32](a), tensors.MustCopyFlatData[float32](outs[i])); !(rel < 1e-5) {
+					t.Errorf("Activation(%s) differs from the graph's by %.3g of the largest value", l, rel)
+				}
+			}
+			got, want := tensors.MustCopyFlatData[float32](dx), tensors.MustCopyFlatData[float32](outs[2])
+			var largest float64
+			for _, v := range want {
+				largest = max(largest, math.Abs(float64(v)))
+			}
+			differ := 0
+			for i := range got {
+				if math.Abs(float64(got[i])-float64(want[i])) > 1e-4*largest {
+					differ++
+				}
+			}
+			t.Logf("input gradient: %d of %d values differ from the graph's by more than 1e-4 of the largest", differ, len(got))
+			if share := float64(differ) / float64(len(got)); share > c.maxShare {
+				t.Errorf("input gradient: %d of %d values differ from the graph's by more than 1e-4 of the largest, allowed %.0f%%", differ, len(got), 100*c.maxShare)
+			}
+			plain, err := rec.Record(x, c.layers[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := plain.BackwardInput(dOuts); !errors.Is(err, gomlx_vgg.ErrConfig) {
+				t.Errorf("BackwardInput on a tape from Record: error %v, want ErrConfig", err)
+			}
+			if _, err := tp.BackwardInput(map[string]*tensors.Tensor{c.layers[0]: x}); !errors.Is(err, gomlx_vgg.ErrInputShape) {
+				t.Errorf("BackwardInput with a gradient of another shape: error %v, want ErrInputShape", err)
+			}
+		})
 	}
 }

@@ -250,3 +250,93 @@ func (ks Kernels) Conv3x3Grads(dk, db, x, dz []float32, n, h, w, c, o int) error
 	}
 	return nil
 }
+
+// Gram computes dst (c, c) = fᵀf for f (n, c) row-major: the Gram matrix of
+// n positions' c features, as style transfer uses it. Like Conv3x3Grads it
+// runs on the micro-kernel, each call a float32 sum over gradK positions, the
+// calls' sums added in float64 per core and then across cores.
+//
+// It runs on Best's kernels.
+func Gram(dst, f []float32, n, c int) error { return Kernels{}.Gram(dst, f, n, c) }
+
+// Gram is the package's Gram on ks.
+func (ks Kernels) Gram(dst, f []float32, n, c int) error {
+	if n <= 0 || c <= 0 || len(f) != n*c || len(dst) != c*c {
+		return fmt.Errorf("kernels: Gram matrix of (%d, %d): f has %d values (want %d), dst %d (want %d)", n, c, len(f), n*c, len(dst), c*c)
+	}
+	microKernel := ks.or().micro
+	cpad := (c + nr - 1) / nr * nr
+	gw := gradPool.Get().(*gradWork)
+	defer gradPool.Put(gw)
+	// xt (c, n) is f transposed: the micro-kernel's rows; b is f with its
+	// rows padded to cpad values (f itself where c is a multiple of nr).
+	gw.xt = grow(gw.xt, c*n)
+	ft, b := gw.xt, f
+	ForEach((n+255)/256, func(k int) {
+		for p := k * 256; p < min(n, (k+1)*256); p++ {
+			for i, v := range f[p*c : (p+1)*c] {
+				ft[i*n+p] = v
+			}
+		}
+	})
+	if cpad != c {
+		gw.dz = grow(gw.dz, n*cpad)
+		b = gw.dz
+		ForEach((n+255)/256, func(k int) {
+			for p := k * 256; p < min(n, (k+1)*256); p++ {
+				row := b[p*cpad : (p+1)*cpad]
+				copy(row, f[p*c:(p+1)*c])
+				clear(row[c:])
+			}
+		})
+	}
+	chunks := (n + gradK - 1) / gradK
+	workers := min(runtime.GOMAXPROCS(0), chunks)
+	for len(gw.acc) < workers {
+		gw.acc = append(gw.acc, nil)
+	}
+	ForEach(workers, func(wk int) {
+		acc := gw.acc[wk]
+		if cap(acc) < c*cpad {
+			acc = make([]float64, c*cpad)
+		}
+		acc = acc[:c*cpad]
+		clear(acc)
+		gw.acc[wk] = acc
+		var a [mr * 9][]float32
+		var out [mr][]float32
+		scratch := make([]float32, mr*nr)
+		for i := range mr {
+			out[i] = scratch[i*nr : (i+1)*nr]
+		}
+		for k := wk * chunks / workers; k < (wk+1)*chunks/workers; k++ {
+			k0, length := k*gradK, min(gradK, n-k*gradK)
+			for p := range cpad / nr {
+				for r0 := 0; r0 < c; r0 += mr {
+					valid := min(mr, c-r0)
+					for i := range mr {
+						r := r0 + min(i, valid-1)
+						a[i*9] = ft[r*n+k0 : r*n+k0+length]
+					}
+					microKernel(&a, 1, length, b[k0*cpad+p*nr:], cpad, nil, &out)
+					for i := range valid {
+						row := acc[(r0+i)*cpad+p*nr:][:nr]
+						for j, v := range out[i] {
+							row[j] += float64(v)
+						}
+					}
+				}
+			}
+		}
+	})
+	ForEach(c, func(r int) {
+		for j := range c {
+			var s float64
+			for _, acc := range gw.acc[:workers] {
+				s += acc[r*cpad+j]
+			}
+			dst[r*c+j] = float32(s)
+		}
+	})
+	return nil
+}

@@ -181,3 +181,35 @@ func BenchmarkConv3x3Grads(b *testing.B) {
 		})
 	}
 }
+
+// TestGram checks Gram against float64 sums on every instruction set, with a
+// partial last chunk of positions and channels that are not a multiple of 64.
+func TestGram(t *testing.T) {
+	for name, ks := range registered {
+		for _, tc := range []struct{ n, c int }{{1300, 64}, {37, 3}, {600, 70}} {
+			t.Run(fmt.Sprintf("%s/%dx%d", name, tc.n, tc.c), func(t *testing.T) {
+				r := rand.New(rand.NewPCG(9, 10))
+				f := randSlice(r, tc.n*tc.c)
+				dst := make([]float32, tc.c*tc.c)
+				if err := ks.Gram(dst, f, tc.n, tc.c); err != nil {
+					t.Fatal(err)
+				}
+				for i := range tc.c {
+					for j := range tc.c {
+						var s, abs float64 // float32 rounding scales with the terms' sizes
+						for p := range tc.n {
+							v := float64(f[p*tc.c+i]) * float64(f[p*tc.c+j])
+							s, abs = s+v, abs+math.Abs(v)
+						}
+						if got := float64(dst[i*tc.c+j]); math.Abs(got-s) > 1e-6*abs {
+							t.Fatalf("(%d, %d): got %g, want %g", i, j, got, s)
+						}
+					}
+				}
+			})
+		}
+	}
+	if err := Gram(make([]float32, 3), make([]float32, 8), 4, 2); err == nil {
+		t.Error("Gram accepted a dst of the wrong size")
+	}
+}
