@@ -1,15 +1,17 @@
 // Command style benchmarks neural style transfer (gomlx_vgg/style, Keras'
-// example on VGG19) on the pure-Go backend against PyTorch (Debian's
+// example on VGG19) on the pure-Go backend, on the native kernels and (to
+// compare, -graph) through GoMLX's graph, against PyTorch (Debian's
 // python3-torch, float32, through torchref's reference script) doing the same
 // run on the same weights and photos, in one run, and prints seconds per step,
-// the final losses and the ratio Go/PyTorch:
+// the final losses and the ratios Go/PyTorch:
 //
-//	GOEXPERIMENT=simd go run ./bench/style [-height 224] [-width 224] [-steps 20] [-lr 1e4] [-threads 2] [-cpuprofile c.prof]
+//	GOEXPERIMENT=simd go run ./bench/style [-height 224] [-width 224] [-steps 20] [-lr 1e4] [-threads 2] [-graph=true] [-cpuprofile c.prof]
 //
-// The first step is reported apart (GoMLX compiles its graph). Keras' example
-// itself runs 400 rows (400x601 for the demo photo, 451x300) for 4000 steps:
-// -height 400 -width 601 -steps 10 measures the time per step at that size. With -cpuprofile, Go's
-// steps after the first are profiled.
+// The first step is reported apart (the graph's includes compiling it).
+// Keras' example itself runs 400 rows (400x601 for the demo photo, 451x300)
+// for 4000 steps: -height 400 -width 601 -steps 10 measures the time per step
+// at that size. With -cpuprofile, Go's native steps after the first are
+// profiled.
 package main
 
 import (
@@ -38,7 +40,8 @@ func main() {
 	steps := flag.Int("steps", 20, "SGD steps (at least 2)")
 	lr := flag.Float64("lr", 1e4, "initial learning rate (ExponentialDecay(lr, 100, 0.96))")
 	threads := flag.Int("threads", runtime.NumCPU(), "PyTorch threads")
-	profile := flag.String("cpuprofile", "", "write a CPU profile of Go's steps after the first to this file")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of Go's native steps after the first to this file")
+	graphToo := flag.Bool("graph", true, "also run Go through GoMLX's graph (GraphOnly), to compare")
 	flag.Parse()
 	if *width == 0 {
 		*width = *height
@@ -55,32 +58,15 @@ func main() {
 	fmt.Printf("neural style transfer, VGG19 to block5_conv2, %dx%d, %d steps, %d CPUs, %s, native kernels %s\n",
 		*height, *width, *steps, runtime.NumCPU(), runtime.Version(), m.NativeKernels())
 
-	t, err := style.New(m).LearningRate(*lr, style.DefaultDecaySteps, style.DefaultDecayRate).
-		Done(photoInput(imagenet.DemoImage, *height, *width), photoInput(imagenet.CoffeeImage, *height, *width))
-	check(err)
+	content, styleImage := photoInput(imagenet.DemoImage, *height, *width), photoInput(imagenet.CoffeeImage, *height, *width)
 	setup := time.Since(t0)
 	if synthetic {
 		fmt.Println("(SYNTHETIC VGG19 weights: the times do not depend on the values; the pictures mean little)")
 	}
-	t0 = time.Now()
-	first, err := t.Step()
-	check(err)
-	goFirst := time.Since(t0)
-	if *profile != "" {
-		f, err := os.Create(*profile)
-		check(err)
-		check(pprof.StartCPUProfile(f))
-		defer f.Close()
-	}
-	t0 = time.Now()
-	var last style.Losses
-	for range *steps - 1 {
-		last, err = t.Step()
-		check(err)
-	}
-	goStep := time.Since(t0).Seconds() / float64(*steps-1)
-	if *profile != "" {
-		pprof.StopCPUProfile()
+	native := runGo(m, content, styleImage, *lr, *steps, false, *profile)
+	var graph goRun
+	if *graphToo {
+		graph = runGo(m, content, styleImage, *lr, *steps, true, "")
 	}
 
 	photo, err := imagenet.DemoImageFile()
@@ -92,14 +78,61 @@ func main() {
 	check(err)
 	run := ref.StyleRun
 	ptStep := run.SecondsPerStep()
-	_, rel := consistency.Compare(tensors.MustCopyFlatData[float32](t.Image()), run.Image)
+	_, rel := consistency.Compare(tensors.MustCopyFlatData[float32](native.image), run.Image)
 
 	fmt.Printf("\n| | first step s | s/step after | loss at step 0 | loss at step %d |\n|---|---|---|---|---|\n", *steps-1)
-	fmt.Printf("| Go (pure Go backend; set-up %.1f s) | %.2f | %.3f | %.6g | %.6g |\n", setup.Seconds(), goFirst.Seconds(), goStep, first.Total, last.Total)
+	row := func(name string, r goRun) {
+		fmt.Printf("| %s | %.2f | %.3f | %.6g | %.6g |\n", name, r.first.Seconds(), r.step, r.losses[0].Total, r.losses[1].Total)
+	}
+	row(fmt.Sprintf("Go, native kernels (set-up %.1f s)", setup.Seconds()+native.setup.Seconds()), native)
+	if *graphToo {
+		row(fmt.Sprintf("Go, GoMLX graph (GraphOnly; set-up %.1f s)", graph.setup.Seconds()), graph)
+	}
 	fmt.Printf("| PyTorch %s float32, %d threads | %.2f | %.3f | %.6g | %.6g |\n", ref.Torch, *threads, run.Steps[0].Seconds, ptStep,
 		run.Steps[0].Total(), run.Steps[len(run.Steps)-1].Total())
-	fmt.Printf("\nGo/PyTorch per step: %.2f; final images differ by %.2g of the largest value\n", goStep/ptStep, rel)
-	fmt.Printf("Keras' example's 4000 steps at this size: Go %.0f min, PyTorch %.0f min\n", 4000*goStep/60, 4000*ptStep/60)
+	fmt.Printf("\nGo/PyTorch per step: %.2f on the native kernels", native.step/ptStep)
+	if *graphToo {
+		fmt.Printf(", %.2f through the graph", graph.step/ptStep)
+	}
+	fmt.Printf("; final images (native, PyTorch) differ by %.2g of the largest value\n", rel)
+	fmt.Printf("Keras' example's 4000 steps at this size: Go %.0f min, PyTorch %.0f min\n", 4000*native.step/60, 4000*ptStep/60)
+}
+
+// goRun is one Go style transfer's measurements.
+type goRun struct {
+	setup, first time.Duration
+	step         float64         // seconds per step after the first
+	losses       [2]style.Losses // at the first and the last step
+	image        *tensors.Tensor // the final image
+}
+
+// runGo runs steps of Go's style transfer, through the graph alone if
+// graphOnly, profiling the steps after the first into profile (if not "").
+func runGo(m *gomlx_vgg.Model, content, styleImage *tensors.Tensor, lr float64, steps int, graphOnly bool, profile string) goRun {
+	var r goRun
+	t0 := time.Now()
+	t, err := style.New(m).LearningRate(lr, style.DefaultDecaySteps, style.DefaultDecayRate).GraphOnly(graphOnly).Done(content, styleImage)
+	check(err)
+	r.setup = time.Since(t0)
+	t0 = time.Now()
+	r.losses[0], err = t.Step()
+	check(err)
+	r.first = time.Since(t0)
+	if profile != "" {
+		f, err := os.Create(profile)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
+	t0 = time.Now()
+	for range steps - 1 {
+		r.losses[1], err = t.Step()
+		check(err)
+	}
+	r.step = time.Since(t0).Seconds() / float64(steps-1)
+	r.image = t.Image()
+	return r
 }
 
 // photoInput is imagenet.PhotoInput, exiting on an error.
