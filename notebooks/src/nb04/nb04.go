@@ -197,9 +197,10 @@ func _() {
 /*
 ## 5. End to end with the base frozen, then fine-tuning
 
-End to end, VGG's convolutions run forward and backward on the native kernels (package `gomlx_vgg/tape`)
-while the head, its loss and the optimizer stay GoMLX graphs with autodiff (a trainer's `.GraphOnly(true)` runs it all as one
-graph, to compare); the frozen layers get no gradient, so their weights stay bit-for-bit what the file has.
+End to end, VGG's convolutions run forward and backward on the native kernels (package `gomlx_vgg/tape`), and so
+do the head, its loss and RMSprop's update (only the dropout's random numbers come from a small GoMLX graph; a
+trainer's `.GraphOnly(true)` runs it all as one graph with autodiff, to compare); the frozen layers get no gradient,
+so their weights stay bit-for-bit what the file has.
 Fine-tuning then unfreezes block2 (`Freeze(4)`: `layers[:4]` frozen) with a low learning rate, starting from the
 head of section 2 (run that cell first).
 */

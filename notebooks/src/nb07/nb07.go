@@ -14,8 +14,9 @@ descent changes the image so that VGG19's features at `block5_conv2` stay the ph
 Gram matrices (channel-by-channel correlations) of its features at `block1_conv1` … `block5_conv1` become the
 style image's (the **style**), with a **total variation** term that keeps neighbouring pixels alike. The losses,
 their weights (content 2.5e-8, style 1e-6, total variation 1e-6) and the SGD schedule are those of Keras'
-example "Neural style transfer"; package `gomlx_vgg/style` computes them, and GoMLX's autodiff the gradient with
-respect to the image, through VGG19's convolutions up to `block5_conv2`.
+example "Neural style transfer"; package `gomlx_vgg/style` computes them and their gradient with respect to the
+image on vggnb's native kernels: VGG19 up to `block5_conv2` forward and back (package `gomlx_vgg/tape`), the Gram
+matrices on the same micro-kernel (`.GraphOnly(true)` runs it all as one GoMLX graph with autodiff, to compare).
 
 The content is Chelsea the cat, the style a coffee cup (both CC0 photos from scikit-image, bundled).
 
@@ -89,7 +90,7 @@ func _() {
 
 Each step computes the three weighted losses and their gradient with respect to the image (VGG19 up to
 `block5_conv2` forward and back), then moves the image against the gradient. The plot redraws as it runs; an
-intermediate image every few steps. The first step includes compiling the graph.
+intermediate image every few steps.
 */
 
 //gonb:main
