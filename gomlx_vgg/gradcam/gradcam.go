@@ -5,9 +5,12 @@
 // scaled to [0, 1]; and draws it over the image (the jet colour map at alpha
 // 0.4).
 //
-// A is computed by the native kernels; only the rest of the network, from A to
-// the class scores, is a GoMLX graph differentiated by autodiff, so a heat map
-// takes about as long as a prediction.
+// On the native engine it all runs on the native kernels: A and the rest of
+// the network forward, and the gradient back from the class score through
+// the dense layers, the flatten and the max pooling, so a heat map takes
+// about as long as a prediction. Elsewhere, or for a layer with convolutions
+// after it, or with GraphOnly(true), the network from A to the class scores
+// is a GoMLX graph differentiated by autodiff.
 package gradcam
 
 import (
@@ -52,11 +55,24 @@ type Explainer struct {
 	m     *gomlx_vgg.Model
 	layer string
 	next  string
+	// after are the layers after the explained one; native is set where
+	// they run backward on the native kernels (nativeTop).
+	after     []gomlx_vgg.Layer
+	native    bool
+	graphOnly bool
 	// classes is the width of the scores.
 	classes int
 	mu      sync.Mutex
 	exec    *model.Exec
 }
+
+// GraphOnly makes the explainer differentiate through GoMLX's graph (true)
+// even where the native kernels would (false, the default), to compare the
+// two. Set it before the first Explain.
+func (e *Explainer) GraphOnly(on bool) *Explainer { e.graphOnly = on; return e }
+
+// Native reports whether Explain runs backward on the native kernels.
+func (e *Explainer) Native() bool { return e.native && !e.graphOnly }
 
 // New returns an Explainer of m (a model with its top and a linear classifier:
 // Builder.ClassifierActivation("linear"), as Keras' example removes the last
@@ -83,7 +99,8 @@ func New(m *gomlx_vgg.Model, layer string) (*Explainer, error) {
 	i := slices.Index(names, layer)
 	ls := m.Layers()
 	out := ls[len(ls)-1].OutputShape
-	return &Explainer{m: m, layer: layer, next: names[i+1], classes: out[len(out)-1]}, nil
+	after := ls[slices.IndexFunc(ls, func(x gomlx_vgg.Layer) bool { return x.Name == layer })+1:]
+	return &Explainer{m: m, layer: layer, next: names[i+1], after: after, native: nativeTop(m, after), classes: out[len(out)-1]}, nil
 }
 
 // Explain returns the Grad-CAM of each class for x, one preprocessed image (1,
@@ -97,12 +114,29 @@ func (e *Explainer) Explain(x *tensors.Tensor, classes ...int) ([]*Map, error) {
 			return nil, errkind.With(gomlx_vgg.ErrInputShape, fmt.Errorf("gradcam: class %d: the model has classes 0..%d", c, e.classes-1))
 		}
 	}
-	outs, err := e.m.Outputs(x, e.layer)
+	names := []string{e.layer}
+	if e.Native() {
+		for _, l := range e.after {
+			names = append(names, l.Name)
+		}
+	}
+	outs, err := e.m.Outputs(x, names...)
 	if err != nil {
 		return nil, fmt.Errorf("gradcam: %w", err)
 	}
 	a := outs[e.layer]
 	av := tensors.MustCopyFlatData[float32](a)
+	if e.Native() {
+		scores, grads, err := e.nativeGrads(a, outs, classes)
+		if err != nil {
+			return nil, fmt.Errorf("gradcam: %w", err)
+		}
+		var maps []*Map
+		for i, c := range classes {
+			maps = append(maps, heat(e.layer, c, scores[i], a, av, grads[i]))
+		}
+		return maps, nil
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.exec == nil {

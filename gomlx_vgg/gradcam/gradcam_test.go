@@ -31,7 +31,8 @@ func photo(t *testing.T) *tensors.Tensor {
 // TestGradCAMMatchesPyTorch: VGG19's block5_conv4 output, the class score
 // before softmax and its gradient equal float64 PyTorch autograd's on the same
 // weights (relative 1e-4, the bound), for the top class and another;
-// the maps are in [0, 1] with a maximum of 1.
+// the maps are in [0, 1] with a maximum of 1: on the native kernels and
+// through the graph.
 func TestGradCAMMatchesPyTorch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("VGG19 with its top in Go and in PyTorch")
@@ -41,10 +42,22 @@ func TestGradCAMMatchesPyTorch(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := gomlx_vgg.VGG19().Weights(gomlx_vgg.WeightSource(path)).ClassifierActivation("linear").Notices(nil).MustDone()
-	e, err := gradcam.New(m, "block5_conv4")
-	if err != nil {
-		t.Fatal(err)
+	for _, graph := range []bool{false, true} {
+		t.Run(map[bool]string{false: "native", true: "graph"}[graph], func(t *testing.T) {
+			e, err := gradcam.New(m, "block5_conv4")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.GraphOnly(graph).Native() == graph {
+				t.Fatalf("GraphOnly(%v): Native() = %v", graph, e.Native())
+			}
+			matchesPyTorch(t, m, e, path)
+		})
 	}
+}
+
+// matchesPyTorch is TestGradCAMMatchesPyTorch for one explainer.
+func matchesPyTorch(t *testing.T, m *gomlx_vgg.Model, e *gradcam.Explainer, path string) {
 	x := photo(t)
 	preds, err := m.Predict(x)
 	if err != nil {
@@ -127,5 +140,36 @@ func TestNewRefuses(t *testing.T) {
 	}
 	if _, err := e.Explain(photo(t), 1000); !errors.Is(err, gomlx_vgg.ErrInputShape) || !strings.Contains(err.Error(), "class 1000") {
 		t.Errorf("Explain(class 1000) = %v", err)
+	}
+}
+
+// BenchmarkExplain is one VGG19 Grad-CAM at block5_conv4 (224x224, one
+// class), differentiated on the native kernels and through the graph.
+func BenchmarkExplain(b *testing.B) {
+	path, _, err := weights.ImageNetOrSynthetic("vgg19", true, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := gomlx_vgg.VGG19().Weights(gomlx_vgg.WeightSource(path)).ClassifierActivation("linear").Notices(nil).MustDone()
+	x, err := imagenet.PhotoInput(imagenet.DemoImage, 224, 224)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, graph := range []bool{false, true} {
+		b.Run(map[bool]string{false: "native", true: "graph"}[graph], func(b *testing.B) {
+			e, err := gradcam.New(m, "block5_conv4")
+			if err != nil {
+				b.Fatal(err)
+			}
+			e.GraphOnly(graph)
+			if _, err := e.Explain(x, 1); err != nil { // compiles the graph
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := e.Explain(x, 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

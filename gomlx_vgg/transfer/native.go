@@ -91,8 +91,11 @@ func (t *Trainer) newNativeStep() (*nativeStep, error) {
 	}
 	for v := range s.store.IterVariables() {
 		layer := layerOf(v.Path())
-		if !v.Trainable || ns.rec == nil && !slices.Contains(HeadLayers, layer) {
-			continue // frozen, or the base's on a step of the head alone
+		// Only the model's layers' variables train: not the optimizer's
+		// state (which a checkpoint's load marks trainable), not the base's
+		// on a step of the head alone.
+		if !v.Trainable || !slices.Contains(HeadLayers, layer) && !baseLayer[layer] {
+			continue
 		}
 		base := baseLayer[layer]
 		ns.vars, ns.base = append(ns.vars, v), append(ns.base, base)

@@ -130,8 +130,8 @@ func (n *nativeRMSprop) update(vars []*model.Variable, grads []*tensors.Tensor) 
 			if m2Var, err = store.CreateVariable(m2Path, tensors.FromShape(v.Shape())); err != nil {
 				return err
 			}
-			m2Var.SetTrainable(false)
 		}
+		m2Var.SetTrainable(false) // as GoMLX's does (a checkpoint's load makes it trainable)
 		value, err := v.Value()
 		if err != nil {
 			return err

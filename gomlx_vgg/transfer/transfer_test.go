@@ -289,4 +289,18 @@ func TestCheckpointRoundTrip(t *testing.T) {
 			t.Errorf("%s differs after one more step on each (%v...)", p, b[p][:1])
 		}
 	}
+	// End to end from a loaded head (notebook 04's fine-tuning): the loaded
+	// optimizer state (trainable as loaded) is not taken for the model's.
+	loaded := postModel(t)
+	if err := loaded.Load(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, frozen := range []int{PostFrozen, 4} {
+		if err := loaded.Freeze(frozen); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := loaded.EndToEndTrainer(RMSprop(1e-5)).Step(photos(t, 2), []int32{1, 2}); err != nil {
+			t.Fatalf("end to end after loading, Freeze(%d): %v", frozen, err)
+		}
+	}
 }

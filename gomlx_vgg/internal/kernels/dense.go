@@ -87,9 +87,10 @@ const denseGroups = 16
 // (Dense, without its ReLU: ReluGrad first) for x (n, k), kernel (k, o) and
 // dy (n, o), the gradient with respect to y: the kernel's, dk (k, o) = xᵀ·dy,
 // the bias', db (o) = the sum of dy's rows, and, unless dx is nil, the
-// input's, dx (n, k) = dy·kernelᵀ. The two matrix products run on the
-// micro-kernel, a sum over the batch (dk) or over the o outputs (dx) per
-// value; db is summed in float64.
+// input's, dx (n, k) = dy·kernelᵀ. With dk and db nil only dx is computed
+// (a gradient with respect to the input only, as Grad-CAM's). The two matrix
+// products run on the micro-kernel, a sum over the batch (dk) or over the o
+// outputs (dx) per value; db is summed in float64.
 //
 // It runs on Best's kernels.
 func DenseGrads(dx, dk, db, x, kernel, dy []float32, n, k, o int) error {
@@ -98,8 +99,9 @@ func DenseGrads(dx, dk, db, x, kernel, dy []float32, n, k, o int) error {
 
 // DenseGrads is the package's DenseGrads on ks.
 func (ks Kernels) DenseGrads(dx, dk, db, x, kernel, dy []float32, n, k, o int) error {
-	if n <= 0 || k <= 0 || o <= 0 || len(x) != n*k || len(kernel) != k*o || len(dy) != n*o || len(dk) != k*o || len(db) != o ||
-		dx != nil && len(dx) != n*k {
+	inputOnly := dk == nil && db == nil && dx != nil
+	if n <= 0 || k <= 0 || o <= 0 || len(x) != n*k || len(kernel) != k*o || len(dy) != n*o ||
+		!inputOnly && (len(dk) != k*o || len(db) != o) || dx != nil && len(dx) != n*k {
 		return fmt.Errorf("kernels: dense %d->%d gradients on batch %d: x has %d values (want %d), kernel %d (want %d), dy %d (want %d), dk %d (want %d), db %d (want %d), dx %d (want %d or none)",
 			k, o, n, len(x), n*k, len(kernel), k*o, len(dy), n*o, len(dk), k*o, len(db), o, len(dx), n*k)
 	}
@@ -107,6 +109,63 @@ func (ks Kernels) DenseGrads(dx, dk, db, x, kernel, dy []float32, n, k, o int) e
 	dw := denseGradPool.Get().(*denseGradWork)
 	defer denseGradPool.Put(dw)
 	opad, npad := (o+nr-1)/nr*nr, (n+nr-1)/nr*nr
+	groups := (k + mr - 1) / mr
+	chunks := (groups + denseGroups - 1) / denseGroups
+	var rowsTimes rowsTimesFunc = func(g int, rows func(r int) []float32, c int, b []float32, ldb, cols int, put func(r int, out []float32, col, width int)) {
+		var a [mr * 9][]float32
+		var out [mr][]float32
+		scratch := make([]float32, mr*nr)
+		for i := range mr {
+			out[i] = scratch[i*nr : (i+1)*nr]
+		}
+		for g0 := g * denseGroups; g0 < min(groups, (g+1)*denseGroups); g0++ {
+			r0 := g0 * mr
+			valid := min(mr, k-r0)
+			for i := range mr {
+				a[i*9] = rows(r0 + min(i, valid-1))
+			}
+			for p := 0; p < ldb; p += nr {
+				microKernel(&a, 1, c, b[p:], ldb, nil, &out)
+				for i := range valid {
+					put(r0+i, out[i], p, min(nr, cols-p))
+				}
+			}
+		}
+	}
+	if !inputOnly {
+		denseKernelGrad(dw, rowsTimes, chunks, dk, db, x, dy, n, k, o, opad)
+	}
+	if dx == nil {
+		return nil
+	}
+	// dx's column r is kernel's row r times dyt, dy transposed (o, npad).
+	dw.dyt = grow(dw.dyt, o*npad)
+	dyt := dw.dyt
+	for j := range o {
+		row := dyt[j*npad : (j+1)*npad]
+		for i := range n {
+			row[i] = dy[i*o+j]
+		}
+		clear(row[n:])
+	}
+	ForEach(chunks, func(g int) {
+		rowsTimes(g, func(r int) []float32 { return kernel[r*o : (r+1)*o] }, o, dyt, npad, n,
+			func(r int, out []float32, col, width int) {
+				for i, v := range out[:width] {
+					dx[(col+i)*k+r] = v
+				}
+			})
+	})
+	return nil
+}
+
+// rowsTimesFunc computes, for chunk g of DenseGrads' row groups (mr rows of
+// a, at rows(r), c values each), the products with b (c, ldb) panel by panel
+// on the micro-kernel, and hands each row's panel of cols columns to put.
+type rowsTimesFunc func(g int, rows func(r int) []float32, c int, b []float32, ldb, cols int, put func(r int, out []float32, col, width int))
+
+// denseKernelGrad is DenseGrads' dk and db.
+func denseKernelGrad(dw *denseGradWork, rowsTimes rowsTimesFunc, chunks int, dk, db, x, dy []float32, n, k, o, opad int) {
 	// xt (k, n) is x transposed: dk's rows are xt's rows times dyp, dy padded
 	// to opad columns.
 	dw.xt, dw.dyp = grow(dw.xt, k*n), grow(dw.dyp, n*opad)
@@ -130,55 +189,8 @@ func (ks Kernels) DenseGrads(dx, dk, db, x, kernel, dy []float32, n, k, o int) e
 		}
 		db[j] = float32(s)
 	}
-	groups := (k + mr - 1) / mr
-	// rowsTimes writes, for the rows [r0, r0+mr) of a (at rows(r), c values
-	// each), the products with b (c, ldb) panel by panel to put(r, col, v).
-	rowsTimes := func(g int, rows func(r int) []float32, c int, b []float32, ldb, cols int, put func(r int, out []float32, col, width int)) {
-		var a [mr * 9][]float32
-		var out [mr][]float32
-		scratch := make([]float32, mr*nr)
-		for i := range mr {
-			out[i] = scratch[i*nr : (i+1)*nr]
-		}
-		for g0 := g * denseGroups; g0 < min(groups, (g+1)*denseGroups); g0++ {
-			r0 := g0 * mr
-			valid := min(mr, k-r0)
-			for i := range mr {
-				a[i*9] = rows(r0 + min(i, valid-1))
-			}
-			for p := 0; p < ldb; p += nr {
-				microKernel(&a, 1, c, b[p:], ldb, nil, &out)
-				for i := range valid {
-					put(r0+i, out[i], p, min(nr, cols-p))
-				}
-			}
-		}
-	}
-	chunks := (groups + denseGroups - 1) / denseGroups
 	ForEach(chunks, func(g int) {
 		rowsTimes(g, func(r int) []float32 { return xt[r*n : (r+1)*n] }, n, dyp, opad, o,
 			func(r int, out []float32, col, width int) { copy(dk[r*o+col:r*o+col+width], out[:width]) })
 	})
-	if dx == nil {
-		return nil
-	}
-	// dx's column r is kernel's row r times dyt, dy transposed (o, npad).
-	dw.dyt = grow(dw.dyt, o*npad)
-	dyt := dw.dyt
-	for j := range o {
-		row := dyt[j*npad : (j+1)*npad]
-		for i := range n {
-			row[i] = dy[i*o+j]
-		}
-		clear(row[n:])
-	}
-	ForEach(chunks, func(g int) {
-		rowsTimes(g, func(r int) []float32 { return kernel[r*o : (r+1)*o] }, o, dyt, npad, n,
-			func(r int, out []float32, col, width int) {
-				for i, v := range out[:width] {
-					dx[(col+i)*k+r] = v
-				}
-			})
-	})
-	return nil
 }

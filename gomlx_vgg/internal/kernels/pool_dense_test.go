@@ -150,6 +150,14 @@ func TestDenseGrads(t *testing.T) {
 				if !reflect.DeepEqual(dk, dk2) {
 					t.Error("dk differs when dx is not asked for")
 				}
+				// Without dk and db, dx is the same.
+				dx2 := make([]float32, len(dx))
+				if err := ks.DenseGrads(dx2, nil, nil, x, kernel, dy, tc.n, tc.k, tc.o); err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(dx, dx2) {
+					t.Error("dx differs when dk and db are not asked for")
+				}
 			})
 		}
 	}

@@ -14,8 +14,9 @@ Grad-CAM (Selvaraju et al., 2017) explains a class score with the last convoluti
 respect to A, averaged over the positions into one weight per channel, the weighted sum of A's channels through
 a ReLU, scaled to [0, 1]. Drawn over the photo in the jet colours (alpha 0.4), as in Keras' Grad-CAM example.
 
-Package `gomlx_vgg/gradcam` computes A with vggnb's native kernels and only the rest of the network, from A to
-the scores, as a GoMLX graph that autodiff differentiates: a map takes about as long as a prediction. The
+Package `gomlx_vgg/gradcam` computes A, the scores and the gradient back from a score to A (through the dense
+layers and the pooling) with vggnb's native kernels: a map takes about as long as a prediction
+(`.GraphOnly(true)` differentiates the network after A as a GoMLX graph with autodiff instead, to compare). The
 gradient is then **checked against PyTorch's autograd in float64** on the same weights.
 
 **After a kernel restart, run the Set-up cell first**; every other cell then runs on its own. With no ImageNet
