@@ -69,6 +69,18 @@ func axpyAsm(lanes int, f func(dst *float32, a float32, x *float32, n int)) func
 	}
 }
 
+// addWidenAsm wraps an assembly addWiden that does a multiple of lanes values.
+func addWidenAsm(lanes int, f func(dst *float64, src *float32, n int)) func(dst []float64, src []float32) {
+	return func(dst []float64, src []float32) {
+		src = src[:len(dst)]
+		n := len(dst) / lanes * lanes
+		if n > 0 {
+			f(unsafe.SliceData(dst), unsafe.SliceData(src), n)
+		}
+		addWidenGo(dst[n:], src[n:])
+	}
+}
+
 // maxRowsAsm wraps an assembly maxRows that does a multiple of lanes floats.
 func maxRowsAsm(lanes int, f func(dst, a, b, c, d *float32, n int)) func(dst, a, b, c, d []float32) {
 	return func(dst, a, b, c, d []float32) {

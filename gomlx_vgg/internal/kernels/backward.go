@@ -138,7 +138,7 @@ func Conv3x3Grads(dk, db, x, dz []float32, n, h, w, c, o int) error {
 
 // Conv3x3Grads is the package's Conv3x3Grads on ks.
 func (ks Kernels) Conv3x3Grads(dk, db, x, dz []float32, n, h, w, c, o int) error {
-	microKernel := ks.or().micro
+	microKernel, addWiden := ks.or().micro, ks.or().vec.addWiden
 	if c <= 0 || o <= 0 || len(x) != n*h*w*c || len(dz) != n*h*w*o || len(dk) != 9*c*o || len(db) != o {
 		return fmt.Errorf("kernels: 3x3 conv %d->%d gradients on (%d, %d, %d): x has %d values (want %d), dz %d (want %d), dk %d (want %d), db %d (want %d)",
 			c, o, n, h, w, len(x), n*h*w*c, len(dz), n*h*w*o, len(dk), 9*c*o, len(db), o)
@@ -211,10 +211,7 @@ func (ks Kernels) Conv3x3Grads(dk, db, x, dz []float32, n, h, w, c, o int) error
 					for i := range valid {
 						r := r0 + i
 						ch, t := r/9, r%9
-						dst := acc[(t*c+ch)*opad+p*nr:][:nr]
-						for j, v := range out[i] {
-							dst[j] += float64(v)
-						}
+						addWiden(acc[(t*c+ch)*opad+p*nr:][:nr], out[i])
 					}
 				}
 			}
@@ -264,7 +261,7 @@ func (ks Kernels) Gram(dst, f []float32, n, c int) error {
 	if n <= 0 || c <= 0 || len(f) != n*c || len(dst) != c*c {
 		return fmt.Errorf("kernels: Gram matrix of (%d, %d): f has %d values (want %d), dst %d (want %d)", n, c, len(f), n*c, len(dst), c*c)
 	}
-	microKernel := ks.or().micro
+	microKernel, addWiden := ks.or().micro, ks.or().vec.addWiden
 	cpad := (c + nr - 1) / nr * nr
 	gw := gradPool.Get().(*gradWork)
 	defer gradPool.Put(gw)
@@ -320,10 +317,7 @@ func (ks Kernels) Gram(dst, f []float32, n, c int) error {
 					}
 					microKernel(&a, 1, length, b[k0*cpad+p*nr:], cpad, nil, &out)
 					for i := range valid {
-						row := acc[(r0+i)*cpad+p*nr:][:nr]
-						for j, v := range out[i] {
-							row[j] += float64(v)
-						}
+						addWiden(acc[(r0+i)*cpad+p*nr:][:nr], out[i])
 					}
 				}
 			}

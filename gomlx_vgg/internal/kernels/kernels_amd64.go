@@ -11,12 +11,12 @@ import "golang.org/x/sys/cpu"
 func registerArch() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		register("AVX2", microChecked(microAVX2), winoAsm("AVX2", 8, winoInputAVX2, winoOutputAVX2, winoKernelAVX2), wino4Transforms{},
-			vectorOps{axpyAsm(8, axpyAVX2), maxRowsAsm(8, maxRowsAVX2)})
+			vectorOps{axpyAsm(8, axpyAVX2), maxRowsAsm(8, maxRowsAVX2), addWidenAsm(4, addWidenAVX2)})
 	}
 	if cpu.X86.HasAVX512F {
 		register("AVX-512", microChecked(microAVX512), winoAsm("AVX-512", 16, winoInputAVX512, winoOutputAVX512, winoKernelAVX512),
 			wino4Asm(wino4InputAVX512, wino4OutputAVX512, wino4KernelAVX512),
-			vectorOps{axpyAsm(16, axpyAVX512), maxRowsAsm(16, maxRowsAVX512)})
+			vectorOps{axpyAsm(16, axpyAVX512), maxRowsAsm(16, maxRowsAVX512), addWidenAsm(8, addWidenAVX512)})
 		fmaLoop = fmaLoopAVX512
 	}
 }
@@ -67,6 +67,12 @@ func axpyAVX2(dst *float32, a float32, x *float32, n int)
 
 //go:noescape
 func maxRowsAVX512(dst, a, b, c, d *float32, n int)
+
+//go:noescape
+func addWidenAVX512(dst *float64, src *float32, n int)
+
+//go:noescape
+func addWidenAVX2(dst *float64, src *float32, n int)
 
 //go:noescape
 func maxRowsAVX2(dst, a, b, c, d *float32, n int)

@@ -27,7 +27,7 @@ type Kernels struct {
 // registered are the kernels this build and CPU can run, by instruction set;
 // best is the fastest of them. registerArch adds the assembly ones.
 var (
-	registered = map[string]Kernels{"none": {simd: "none", micro: microKernelGo, wino: winoGo, vec: vectorOps{axpyGo, maxRowsGo}}}
+	registered = map[string]Kernels{"none": {simd: "none", micro: microKernelGo, wino: winoGo, vec: vectorOps{axpyGo, maxRowsGo, addWidenGo}}}
 	best       = registered["none"]
 )
 
@@ -140,4 +140,15 @@ func CPUSIMD() string {
 type vectorOps struct {
 	axpy    func(dst []float32, a float32, x []float32)
 	maxRows func(dst, a, b, c, d []float32)
+	// addWiden adds float32 values to float64 sums (the gradients' partial
+	// sums).
+	addWiden func(dst []float64, src []float32)
+}
+
+// addWidenGo is dst[i] += float64(src[i]) (vectorOps.addWiden).
+func addWidenGo(dst []float64, src []float32) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] += float64(v)
+	}
 }

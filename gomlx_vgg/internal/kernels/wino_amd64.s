@@ -365,3 +365,49 @@ TEXT ·maxRowsAVX2(SB), NOSPLIT, $0-48
 	MAX_LOOP(32, Y0, Y1, max2, max2done)
 	VZEROUPPER
 	RET
+
+// func addWidenAVX512(dst *float64, src *float32, n int)
+//
+// dst[i] += float64(src[i]) for n values, n a multiple of 8.
+TEXT ·addWidenAVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	TESTQ CX, CX
+	JZ   widen512done
+
+widen512:
+	VCVTPS2PD (SI), Z0
+	VADDPD    (DI), Z0, Z0
+	VMOVUPD   Z0, (DI)
+	ADDQ      $32, SI
+	ADDQ      $64, DI
+	SUBQ      $8, CX
+	JNZ       widen512
+
+widen512done:
+	VZEROUPPER
+	RET
+
+// func addWidenAVX2(dst *float64, src *float32, n int)
+//
+// dst[i] += float64(src[i]) for n values, n a multiple of 4.
+TEXT ·addWidenAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	TESTQ CX, CX
+	JZ   widen2done
+
+widen2:
+	VCVTPS2PD (SI), Y0
+	VADDPD    (DI), Y0, Y0
+	VMOVUPD   Y0, (DI)
+	ADDQ      $16, SI
+	ADDQ      $32, DI
+	SUBQ      $4, CX
+	JNZ       widen2
+
+widen2done:
+	VZEROUPPER
+	RET
