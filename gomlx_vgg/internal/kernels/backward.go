@@ -113,7 +113,7 @@ const gradK = 512
 
 // gradWork holds Conv3x3Grads' buffers, kept from call to call.
 type gradWork struct {
-	xt, dz []float32
+	xt, dz, one []float32
 	acc    [][]float64 // per worker
 }
 
@@ -129,7 +129,9 @@ var gradPool = sync.Pool{New: func() any { return new(gradWork) }}
 // pass's micro-kernel: x is transposed to channel-major rows over the padded
 // image (so that each tap's row is the channel's row shifted by a constant),
 // dz padded alike with zeros, and each core sums its share of the pixels in
-// float64 before the shares are added.
+// float64 (each micro-kernel call's float32 sum over gradK pixels added)
+// before the shares are added. db is one more row of the product, a row of
+// ones.
 //
 // It runs on Best's kernels.
 func Conv3x3Grads(dk, db, x, dz []float32, n, h, w, c, o int) error {
@@ -155,28 +157,56 @@ func (ks Kernels) Conv3x3Grads(dk, db, x, dz []float32, n, h, w, c, o int) error
 	gw.dz = grow(gw.dz, chunks*gradK*opad)
 	xt, dzp := gw.xt, gw.dz
 	// xt[i][margin+p] is channel i at padded position p; dzp[p][j] is dz.
-	ForEach(c, func(i int) { clear(xt[i*stride : (i+1)*stride]) })
-	ForEach(chunks, func(k int) { clear(dzp[k*gradK*opad : (k+1)*gradK*opad]) })
+	// Only what the copies leave unwritten is cleared: each row's margins and
+	// tail, and the images' padding rows and columns.
+	ForEach(c, func(i int) {
+		row := xt[i*stride : (i+1)*stride]
+		clear(row[:margin])
+		clear(row[margin+q:])
+		for img := range n {
+			im := row[margin+img*hp*wp : margin+(img+1)*hp*wp]
+			clear(im[:wp])
+			clear(im[(hp-1)*wp:])
+			for y := 1; y < hp-1; y++ {
+				im[y*wp], im[y*wp+wp-1] = 0, 0
+			}
+		}
+	})
+	clear(dzp[q*opad:])
+	ForEach(n, func(img int) {
+		for y := range hp {
+			for px := range wp {
+				if y == 0 || y == hp-1 || px == 0 || px == wp-1 {
+					clear(dzp[((img*hp+y)*wp+px)*opad:][:opad])
+				}
+			}
+		}
+	})
 	ForEach(n*h, func(r int) {
 		img, y := r/h, r%h
 		p0 := (img*hp+y+1)*wp + 1
 		src := x[r*w*c : (r+1)*w*c]
-		const b = 16
-		for i0 := 0; i0 < c; i0 += b {
-			for i := i0; i < min(c, i0+b); i++ {
-				row := xt[i*stride+margin+p0 : i*stride+margin+p0+w]
-				for px := range w {
-					row[px] = src[px*c+i]
+		const b = 16 // pixels a block: their channels' lines are read from cache
+		for px0 := 0; px0 < w; px0 += b {
+			px1 := min(w, px0+b)
+			for i := range c {
+				row := xt[i*stride+margin+p0+px0 : i*stride+margin+p0+px1]
+				for j := range row {
+					row[j] = src[(px0+j)*c+i]
 				}
 			}
 		}
 		for px := range w {
-			copy(dzp[(p0+px)*opad:(p0+px)*opad+o], dz[(r*w+px)*o:(r*w+px+1)*o])
+			d := dzp[(p0+px)*opad : (p0+px+1)*opad]
+			copy(d, dz[(r*w+px)*o:(r*w+px+1)*o])
+			clear(d[o:])
 		}
 	})
 	// The rows of dk in the order the micro-kernel takes them: the 9 taps of
-	// a channel together, so that the channel's row is read from cache.
-	rows := 9 * c
+	// a channel together, so that the channel's row is read from cache; then
+	// a row of ones, whose products are db.
+	rows := 9*c + 1
+	ones := gw.ones(gradK)
 	workers := min(runtime.GOMAXPROCS(0), chunks)
 	for len(gw.acc) < workers {
 		gw.acc = append(gw.acc, nil)
@@ -203,6 +233,10 @@ func (ks Kernels) Conv3x3Grads(dk, db, x, dz []float32, n, h, w, c, o int) error
 					valid := min(mr, rows-r0)
 					for i := range mr {
 						r := r0 + min(i, valid-1)
+						if r == rows-1 {
+							a[i*9] = ones
+							continue
+						}
 						ch, t := r/9, r%9
 						off := ch*stride + margin + k0 + (t/3-1)*wp + (t%3 - 1)
 						a[i*9] = xt[off : off+gradK]
@@ -210,42 +244,41 @@ func (ks Kernels) Conv3x3Grads(dk, db, x, dz []float32, n, h, w, c, o int) error
 					microKernel(&a, 1, gradK, b, opad, nil, &out)
 					for i := range valid {
 						r := r0 + i
-						ch, t := r/9, r%9
-						addWiden(acc[(t*c+ch)*opad+p*nr:][:nr], out[i])
+						row := rows - 1 // db's
+						if r < rows-1 {
+							row = r%9*c + r/9
+						}
+						addWiden(acc[row*opad+p*nr:][:nr], out[i])
 					}
 				}
 			}
 		}
 	})
 	ForEach(rows, func(r int) {
+		dst := db
+		if r < rows-1 {
+			dst = dk[r*o : (r+1)*o]
+		}
 		for j := range o {
 			var s float64
 			for _, acc := range gw.acc[:workers] {
 				s += acc[r*opad+j]
 			}
-			dk[r*o+j] = float32(s)
+			dst[j] = float32(s)
 		}
 	})
-	// db: the sum of dz over pixels, in float64.
-	sums := make([][]float64, workers)
-	pixels := n * h * w
-	ForEach(workers, func(wk int) {
-		s := make([]float64, o)
-		for px := wk * pixels / workers; px < (wk+1)*pixels/workers; px++ {
-			for j, v := range dz[px*o : (px+1)*o] {
-				s[j] += float64(v)
-			}
-		}
-		sums[wk] = s
-	})
-	for j := range o {
-		var s float64
-		for _, part := range sums {
-			s += part[j]
-		}
-		db[j] = float32(s)
-	}
 	return nil
+}
+
+// ones returns gradK ones, kept in gw.
+func (gw *gradWork) ones(n int) []float32 {
+	if len(gw.one) != n {
+		gw.one = make([]float32, n)
+		for i := range gw.one {
+			gw.one[i] = 1
+		}
+	}
+	return gw.one
 }
 
 // Gram computes dst (c, c) = fᵀf for f (n, c) row-major: the Gram matrix of
