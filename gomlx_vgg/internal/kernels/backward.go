@@ -114,7 +114,7 @@ const gradK = 512
 // gradWork holds Conv3x3Grads' buffers, kept from call to call.
 type gradWork struct {
 	xt, dz, one []float32
-	acc    [][]float64 // per worker
+	acc         [][]float64 // per worker
 }
 
 var gradPool = sync.Pool{New: func() any { return new(gradWork) }}
