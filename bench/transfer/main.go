@@ -1,5 +1,5 @@
 // Command transfer benchmarks the transfer-learning post's training steps on
-// the pure-Go backend (gomlx_vgg/transfer) and in PyTorch (Debian's
+// the pure-Go backend (gomlx_vgg/transfer: on the native kernels) and in PyTorch (Debian's
 // python3-torch, NCHW and channels_last), in one run, and prints seconds per
 // step and the ratios:
 //
@@ -88,8 +88,8 @@ func main() {
 	}
 	fmt.Printf("%-38s %10.1f %12.1f %12.1f\n", "(c) first step (s), incl. compilation", goRes["c"].First,
 		torch.Default["c"].First, torch.ChannelsLast["c"].First)
-	fmt.Printf("(PyTorch %s, %d threads; Go: GoMLX pure-Go backend, the VGG base in (b) on %s, in (c) on %s; steps measured: a %d, b %d, c %d)\n",
-		torch.Torch, torch.Threads, goRes["b"].Engine, goRes["c"].Engine, goRes["a"].Steps, goRes["b"].Steps, goRes["c"].Steps)
+	fmt.Printf("(PyTorch %s, %d threads; Go: GoMLX pure-Go backend, steps (a) on %s, (b) on %s, (c) on %s; steps measured: a %d, b %d, c %d)\n",
+		torch.Torch, torch.Threads, goRes["a"].Engine, goRes["b"].Engine, goRes["c"].Engine, goRes["a"].Steps, goRes["b"].Steps, goRes["c"].Steps)
 }
 
 // measure times the first step, then steps for at least seconds (and 2 steps).
@@ -101,9 +101,9 @@ func measure(tr *transfer.Trainer, x *tensors.Tensor, batch int, seconds float64
 	t0 := time.Now()
 	_, err := tr.Step(x, labels)
 	check(err)
-	r := result{First: time.Since(t0).Seconds(), Engine: "the gomlx_vgg graph"}
+	r := result{First: time.Since(t0).Seconds(), Engine: "the GoMLX graph"}
 	if tr.Native() {
-		r.Engine = "native kernels (" + gomlx_vgg.NativeKernels() + ")"
+		r.Engine = "the native kernels (base, head and RMSprop)"
 	}
 	if profile != "" {
 		f, err := os.Create(profile)
