@@ -31,6 +31,24 @@ func syntheticFile(t *testing.T, spec weights.Spec) string {
 	return path
 }
 
+// syntheticVGG16 is VGG16 without its top on h x w inputs with synthetic
+// weights, and a random batch of n (values of spread 60, from seed).
+func syntheticVGG16(t *testing.T, n, h, w int, seed uint64) (*gomlx_vgg.Model, *tensors.Tensor) {
+	t.Helper()
+	path := syntheticFile(t, weights.MustVGG("vgg16", false, 1000))
+	m, err := gomlx_vgg.VGG16().IncludeTop(false).InputShape(h, w, 3).Weights(gomlx_vgg.WeightSource(path)).
+		LoadOptions(weights.WithoutCache()).Done()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(seed, seed+1))
+	xs := make([]float32, n*h*w*3)
+	for i := range xs {
+		xs[i] = float32(r.NormFloat64() * 60)
+	}
+	return m, tensors.FromFlatDataAndDimensions(xs, n, h, w, 3)
+}
+
 // record is New(m) and Record(x, grads...).
 func record(m *gomlx_vgg.Model, x *tensors.Tensor, grads ...string) (*Tape, error) {
 	r, err := New(m)
@@ -129,18 +147,7 @@ func TestTapeGradientsMatchPyTorch(t *testing.T) {
 // autodiff's through the graph (Apply), for the layers asked only, and the
 // recorded output is Predict's.
 func TestTapeMatchesGraph(t *testing.T) {
-	path := syntheticFile(t, weights.MustVGG("vgg16", false, 1000))
-	m, err := gomlx_vgg.VGG16().IncludeTop(false).InputShape(32, 48, 3).Weights(gomlx_vgg.WeightSource(path)).
-		LoadOptions(weights.WithoutCache()).Done()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := rand.New(rand.NewPCG(3, 4))
-	xs := make([]float32, 3*32*48*3)
-	for i := range xs {
-		xs[i] = float32(r.NormFloat64() * 60)
-	}
-	x := tensors.FromFlatDataAndDimensions(xs, 3, 32, 48, 3)
+	m, x := syntheticVGG16(t, 3, 32, 48, 3)
 	asked := []string{"block2_conv1", "block4_conv2", "block5_conv3"}
 	tape, err := record(m, x, asked...)
 	if err != nil {
@@ -241,18 +248,7 @@ func TestTapeErrors(t *testing.T) {
 // gradient values). Behind pooling at most 3% of the values may differ;
 // without pooling none.
 func TestBackwardInputMatchesGraph(t *testing.T) {
-	path := syntheticFile(t, weights.MustVGG("vgg16", false, 1000))
-	full, err := gomlx_vgg.VGG16().IncludeTop(false).InputShape(32, 40, 3).Weights(gomlx_vgg.WeightSource(path)).
-		LoadOptions(weights.WithoutCache()).Done()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := rand.New(rand.NewPCG(5, 6))
-	xs := make([]float32, 2*32*40*3)
-	for i := range xs {
-		xs[i] = float32(r.NormFloat64() * 60)
-	}
-	x := tensors.FromFlatDataAndDimensions(xs, 2, 32, 40, 3)
+	full, x := syntheticVGG16(t, 2, 32, 40, 5)
 	for _, c := range []struct {
 		layers   []string // the last is the cut
 		maxShare float64

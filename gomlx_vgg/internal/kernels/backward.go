@@ -208,23 +208,7 @@ func (ks Kernels) Conv3x3Grads(dk, db, x, dz []float32, n, h, w, c, o int) error
 	rows := 9*c + 1
 	ones := gw.ones(gradK)
 	workers := min(runtime.GOMAXPROCS(0), chunks)
-	for len(gw.acc) < workers {
-		gw.acc = append(gw.acc, nil)
-	}
-	ForEach(workers, func(wk int) {
-		acc := gw.acc[wk]
-		if cap(acc) < rows*opad {
-			acc = make([]float64, rows*opad)
-		}
-		acc = acc[:rows*opad]
-		clear(acc)
-		gw.acc[wk] = acc
-		var a [mr * 9][]float32
-		var out [mr][]float32
-		scratch := make([]float32, mr*nr)
-		for i := range mr {
-			out[i] = scratch[i*nr : (i+1)*nr]
-		}
+	total := gw.partialSums(workers, rows*opad, func(wk int, acc []float64, a *[mr * 9][]float32, out *[mr][]float32) {
 		for k := wk * chunks / workers; k < (wk+1)*chunks/workers; k++ {
 			k0 := k * gradK
 			for p := range opad / nr {
@@ -241,7 +225,7 @@ func (ks Kernels) Conv3x3Grads(dk, db, x, dz []float32, n, h, w, c, o int) error
 						off := ch*stride + margin + k0 + (t/3-1)*wp + (t%3 - 1)
 						a[i*9] = xt[off : off+gradK]
 					}
-					microKernel(&a, 1, gradK, b, opad, nil, &out)
+					microKernel(a, 1, gradK, b, opad, nil, out)
 					for i := range valid {
 						r := r0 + i
 						row := rows - 1 // db's
@@ -260,14 +244,43 @@ func (ks Kernels) Conv3x3Grads(dk, db, x, dz []float32, n, h, w, c, o int) error
 			dst = dk[r*o : (r+1)*o]
 		}
 		for j := range o {
-			var s float64
-			for _, acc := range gw.acc[:workers] {
-				s += acc[r*opad+j]
-			}
-			dst[j] = float32(s)
+			dst[j] = float32(total(r*opad + j))
 		}
 	})
 	return nil
+}
+
+// partialSums runs work(wk, acc, a, out) for wk < workers on all cores,
+// acc being worker wk's float64 sums (size values, zeros at first) and a and
+// out its micro-kernel's rows and output rows; total(i) then adds the
+// workers' sums of value i.
+func (gw *gradWork) partialSums(workers, size int, work func(wk int, acc []float64, a *[mr * 9][]float32, out *[mr][]float32)) (total func(i int) float64) {
+	for len(gw.acc) < workers {
+		gw.acc = append(gw.acc, nil)
+	}
+	ForEach(workers, func(wk int) {
+		acc := gw.acc[wk]
+		if cap(acc) < size {
+			acc = make([]float64, size)
+		}
+		acc = acc[:size]
+		clear(acc)
+		gw.acc[wk] = acc
+		var a [mr * 9][]float32
+		var out [mr][]float32
+		scratch := make([]float32, mr*nr)
+		for i := range mr {
+			out[i] = scratch[i*nr : (i+1)*nr]
+		}
+		work(wk, acc, &a, &out)
+	})
+	return func(i int) float64 {
+		var s float64
+		for _, acc := range gw.acc[:workers] {
+			s += acc[i]
+		}
+		return s
+	}
 }
 
 // ones returns gradK ones, kept in gw.
@@ -322,23 +335,7 @@ func (ks Kernels) Gram(dst, f []float32, n, c int) error {
 	}
 	chunks := (n + gradK - 1) / gradK
 	workers := min(runtime.GOMAXPROCS(0), chunks)
-	for len(gw.acc) < workers {
-		gw.acc = append(gw.acc, nil)
-	}
-	ForEach(workers, func(wk int) {
-		acc := gw.acc[wk]
-		if cap(acc) < c*cpad {
-			acc = make([]float64, c*cpad)
-		}
-		acc = acc[:c*cpad]
-		clear(acc)
-		gw.acc[wk] = acc
-		var a [mr * 9][]float32
-		var out [mr][]float32
-		scratch := make([]float32, mr*nr)
-		for i := range mr {
-			out[i] = scratch[i*nr : (i+1)*nr]
-		}
+	total := gw.partialSums(workers, c*cpad, func(wk int, acc []float64, a *[mr * 9][]float32, out *[mr][]float32) {
 		for k := wk * chunks / workers; k < (wk+1)*chunks/workers; k++ {
 			k0, length := k*gradK, min(gradK, n-k*gradK)
 			for p := range cpad / nr {
@@ -348,7 +345,7 @@ func (ks Kernels) Gram(dst, f []float32, n, c int) error {
 						r := r0 + min(i, valid-1)
 						a[i*9] = ft[r*n+k0 : r*n+k0+length]
 					}
-					microKernel(&a, 1, length, b[k0*cpad+p*nr:], cpad, nil, &out)
+					microKernel(a, 1, length, b[k0*cpad+p*nr:], cpad, nil, out)
 					for i := range valid {
 						addWiden(acc[(r0+i)*cpad+p*nr:][:nr], out[i])
 					}
@@ -358,11 +355,7 @@ func (ks Kernels) Gram(dst, f []float32, n, c int) error {
 	})
 	ForEach(c, func(r int) {
 		for j := range c {
-			var s float64
-			for _, acc := range gw.acc[:workers] {
-				s += acc[r*cpad+j]
-			}
-			dst[r*c+j] = float32(s)
+			dst[r*c+j] = float32(total(r*cpad + j))
 		}
 	})
 	return nil

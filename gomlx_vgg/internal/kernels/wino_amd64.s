@@ -204,6 +204,24 @@ loop:                                \
 	JLT         loop;                \
 done:
 
+// WIDEN_LOOP adds float64(src) to dst, lanes values (x0 wide) a step, for n
+// values (addWiden*'s arguments, in DI dst, SI src, CX n).
+#define WIDEN_LOOP(lanes, x0, loop, done) \
+	MOVQ      dst+0(FP), DI;   \
+	MOVQ      src+8(FP), SI;   \
+	MOVQ      n+16(FP), CX;    \
+	TESTQ     CX, CX;          \
+	JZ        done;            \
+loop:                          \
+	VCVTPS2PD (SI), x0;        \
+	VADDPD    (DI), x0, x0;    \
+	VMOVUPD   x0, (DI);        \
+	ADDQ      $(4*lanes), SI;  \
+	ADDQ      $(8*lanes), DI;  \
+	SUBQ      $lanes, CX;      \
+	JNZ       loop;            \
+done:
+
 // MAX_LOOP sets dst to the largest of a, b, c, d, w bytes a step, up to CX.
 #define MAX_LOOP(w, x0, x1, loop, done) \
 	TESTQ CX, CX;  \
@@ -370,22 +388,7 @@ TEXT ·maxRowsAVX2(SB), NOSPLIT, $0-48
 //
 // dst[i] += float64(src[i]) for n values, n a multiple of 8.
 TEXT ·addWidenAVX512(SB), NOSPLIT, $0-24
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ n+16(FP), CX
-	TESTQ CX, CX
-	JZ   widen512done
-
-widen512:
-	VCVTPS2PD (SI), Z0
-	VADDPD    (DI), Z0, Z0
-	VMOVUPD   Z0, (DI)
-	ADDQ      $32, SI
-	ADDQ      $64, DI
-	SUBQ      $8, CX
-	JNZ       widen512
-
-widen512done:
+	WIDEN_LOOP(8, Z0, widen512, widen512done)
 	VZEROUPPER
 	RET
 
@@ -393,21 +396,6 @@ widen512done:
 //
 // dst[i] += float64(src[i]) for n values, n a multiple of 4.
 TEXT ·addWidenAVX2(SB), NOSPLIT, $0-24
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ n+16(FP), CX
-	TESTQ CX, CX
-	JZ   widen2done
-
-widen2:
-	VCVTPS2PD (SI), Y0
-	VADDPD    (DI), Y0, Y0
-	VMOVUPD   Y0, (DI)
-	ADDQ      $16, SI
-	ADDQ      $32, DI
-	SUBQ      $4, CX
-	JNZ       widen2
-
-widen2done:
+	WIDEN_LOOP(4, Y0, widen2, widen2done)
 	VZEROUPPER
 	RET
