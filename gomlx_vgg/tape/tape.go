@@ -3,9 +3,11 @@
 // the activations its backward pass needs (Record), and the Tape it returns
 // gives the gradients of the convolutions' kernels and biases for a gradient
 // of the output (Backward). On the pure-Go backend GoMLX's graph would run
-// its own, slower, matrix products; a head on the output keeps GoMLX's
-// autodiff, whose gradient with respect to the output is what Backward takes.
-// Package transfer trains its stacked models with it.
+// its own, slower, matrix products. A tape from RecordInput keeps every
+// activation and gives the gradient with respect to the input for gradients
+// at any layers' outputs (BackwardInput), as an image's optimization needs.
+// Package transfer trains its stacked models with it, package style
+// optimizes its images with it.
 //
 // A Recorder uses only a gomlx_vgg.Model's public API (its layers, current
 // weights, kernels and context) and its own buffers.
