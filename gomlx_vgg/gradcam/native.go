@@ -42,6 +42,15 @@ func (e *Explainer) nativeGrads(a *tensors.Tensor, outs map[string]*tensors.Tens
 	if err != nil {
 		return nil, nil, err
 	}
+	// The dense layers' kernels, once for all classes.
+	dense := make([]*tensors.Tensor, len(e.after))
+	for i, l := range e.after {
+		if l.Class == weights.Dense {
+			if dense[i], _, err = e.m.LayerWeights(l.Name); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
 	logits := tensors.MustCopyFlatData[float32](outs[e.after[len(e.after)-1].Name])
 	for _, c := range classes {
 		scores = append(scores, float64(logits[c]))
@@ -57,10 +66,7 @@ func (e *Explainer) nativeGrads(a *tensors.Tensor, outs map[string]*tensors.Tens
 			dx := make([]float32, in.Shape().Size())
 			switch l.Class {
 			case weights.Dense:
-				kt, _, werr := e.m.LayerWeights(l.Name)
-				if werr != nil {
-					return nil, nil, werr
-				}
+				kt := dense[i]
 				kd := kt.Shape().Dimensions
 				var derr error
 				cerr := tensors.ConstFlatData(kt, func(k []float32) {

@@ -125,14 +125,16 @@ func (t *Transfer) evaluateNative(x *tensors.Tensor) (Losses, *tensors.Tensor, e
 	if err != nil {
 		return l, nil, err
 	}
-	fv, target := tensors.MustCopyFlatData[float32](f), n.targets[0]
-	d := make([]float32, len(fv))
+	target := n.targets[0]
+	d := make([]float32, len(target))
 	var sum float64
-	for i, v := range fv {
-		diff := v - target[i]
-		sum += float64(diff) * float64(diff)
-		d[i] = float32(2 * t.cfg.contentWeight * float64(diff))
-	}
+	tensors.MustConstFlatData(f, func(fv []float32) {
+		for i, v := range fv {
+			diff := v - target[i]
+			sum += float64(diff) * float64(diff)
+			d[i] = float32(2 * t.cfg.contentWeight * float64(diff))
+		}
+	})
 	l.Content = t.cfg.contentWeight * sum
 	add(t.cfg.contentLayer, d, f.Shape().Dimensions)
 	// style = w/L · Σ_l Σ (G − S)² / norm, with G = FᵀF: its gradient

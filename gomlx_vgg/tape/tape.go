@@ -163,7 +163,7 @@ func (r *Recorder) record(x *tensors.Tensor, input bool, grads []string) (*Tape,
 		t.first = 0
 	}
 	for _, name := range grads {
-		i := slices.IndexFunc(r.layers, func(l gomlx_vgg.Layer) bool { return l.Name == name })
+		i := r.layerIndex(name)
 		if i < 0 || r.layers[i].Class != weights.Conv2D {
 			return nil, errkind.With(gomlx_vgg.ErrUnknownLayer, fmt.Errorf("gomlx_vgg: %s: no Conv2D layer %q to differentiate", m, name))
 		}
@@ -192,6 +192,11 @@ func (r *Recorder) prepare() error {
 		}
 	}
 	return r.convs.Prepare(convs.Source{Model: r.m, Kernels: r.kernels, Weights: r.m.LayerWeights, CheckFinite: gomlx_vgg.CheckFinite}, names)
+}
+
+// layerIndex is the index in r.layers of the layer called name, or -1.
+func (r *Recorder) layerIndex(name string) int {
+	return slices.IndexFunc(r.layers, func(l gomlx_vgg.Layer) bool { return l.Name == name })
 }
 
 // buffer returns the activation buffer i (0 or 1) with room for size values.
@@ -279,7 +284,7 @@ func (t *Tape) Backward(dOut *tensors.Tensor) (map[string]Gradients, error) {
 // W, C): any layer's on a tape from RecordInput, the output layer's and those
 // from the first differentiated layer on from Record.
 func (t *Tape) Activation(layer string) (*tensors.Tensor, error) {
-	i := slices.IndexFunc(t.r.layers, func(l gomlx_vgg.Layer) bool { return l.Name == layer })
+	i := t.r.layerIndex(layer)
 	if i < 0 || i+1 < t.first && i != len(t.r.layers)-1 {
 		return nil, errkind.With(gomlx_vgg.ErrUnknownLayer, fmt.Errorf("gomlx_vgg: %s: no recorded output of layer %q", t.r.m, layer))
 	}
@@ -301,7 +306,7 @@ func (t *Tape) BackwardInput(dOuts map[string]*tensors.Tensor) (*tensors.Tensor,
 	}
 	byIndex := map[int]*tensors.Tensor{}
 	for name, d := range dOuts {
-		i := slices.IndexFunc(t.r.layers, func(l gomlx_vgg.Layer) bool { return l.Name == name })
+		i := t.r.layerIndex(name)
 		if i < 0 {
 			return nil, errkind.With(gomlx_vgg.ErrUnknownLayer, fmt.Errorf("gomlx_vgg: %s: no layer %q to take a gradient at", m, name))
 		}

@@ -55,14 +55,14 @@ type nativeHead struct {
 	dropout *model.Exec // nil without dropout
 
 	// The activations of the last forward pass (NHWC), kept for backward.
-	n, h, w, c int       // the features' shape
-	features   []float32 // a copy of the features
-	same       []float32 // conv2d_1 as a 'same' convolution (n, h, w, f), ReLU'd
-	conv       []float32 // conv2d_1's output (n, h-2, w-2, f)
-	pool       []float32 // max_pooling2d_1's output: flatten_1's (n, flat)
-	hidden     []float32 // dense_1's output (n, units), ReLU'd
-	dropped    []float32 // dropout_1's output (n, units)
-	logits     []float32 // (n, classes)
+	n, h, w, c int             // the features' shape
+	features   *tensors.Tensor // the features (the caller's: read, never changed)
+	same       []float32       // conv2d_1 as a 'same' convolution (n, h, w, f), ReLU'd
+	conv       []float32       // conv2d_1's output (n, h-2, w-2, f)
+	pool       []float32       // max_pooling2d_1's output: flatten_1's (n, flat)
+	hidden     []float32       // dense_1's output (n, units), ReLU'd
+	dropped    []float32       // dropout_1's output (n, units)
+	logits     []float32       // (n, classes)
 }
 
 // nativeHeadOK reports why the head cannot run on the native kernels, or nil:
@@ -148,45 +148,50 @@ func grow(s []float32, n int) []float32 {
 	return s[:n]
 }
 
-// forward runs the head on features (n, h, w, c) and keeps its activations:
-// in the training phase with dropout (training), else without. The logits
-// are in nh.logits.
-func (nh *nativeHead) forward(features *tensors.Tensor, training bool) error {
+// forward runs the head on features (n, h, w, c) in the training phase
+// (dropout on) and keeps its activations, and the features, for backward;
+// the logits are in nh.logits.
+func (nh *nativeHead) forward(features *tensors.Tensor) error {
 	s := nh.s
 	d := features.Shape().Dimensions
 	if f := s.FeatureShape(); len(d) != 4 || d[1] != f[0] || d[2] != f[1] || d[3] != f[2] || features.DType() != dtypes.Float32 {
 		return fmt.Errorf("head: features %v, want float32 (batch, %d, %d, %d)", shape.Of(features), f[0], f[1], f[2])
 	}
 	nh.n, nh.h, nh.w, nh.c = d[0], d[1], d[2], d[3]
+	nh.features = features
 	vals, err := nh.variables()
 	if err != nil {
 		return err
 	}
-	err = withFlat(append(vals, features), func(v [][]float32) error {
-		nh.features = grow(nh.features, len(v[6]))
-		copy(nh.features, v[6])
-		return nh.forwardFlat(v[0], v[1], v[2], v[3], v[4], v[5])
-	})
-	if err != nil || !training || nh.dropout == nil {
+	if err := withFlat(append(vals[:4:4], features), func(v [][]float32) error {
+		return nh.hiddenLayers(v[4], v[0], v[1], v[2], v[3])
+	}); err != nil {
 		return err
 	}
-	hidden := tensors.FromFlatDataAndDimensions(append([]float32(nil), nh.hidden...), nh.n, s.units)
-	outs, err := nh.dropout.Exec(hidden)
-	if err != nil {
-		return fmt.Errorf("head: %s: %w", headDropout, err)
-	}
-	err = tensors.ConstFlatData(outs[0], func(d []float32) { copy(nh.dropped, d) })
-	outs[0].FinalizeAll()
-	if err != nil {
-		return err
+	copy(nh.dropped, nh.hidden)
+	if nh.dropout != nil {
+		hidden := tensors.FromFlatDataAndDimensions(append([]float32(nil), nh.hidden...), nh.n, s.units)
+		outs, err := nh.dropout.Exec(hidden)
+		if err != nil {
+			return fmt.Errorf("head: %s: %w", headDropout, err)
+		}
+		err = tensors.ConstFlatData(outs[0], func(d []float32) { copy(nh.dropped, d) })
+		outs[0].FinalizeAll()
+		if err != nil {
+			return err
+		}
 	}
 	return withFlat(vals[4:], func(v [][]float32) error {
-		return nh.ks.Dense(nh.logits, nh.dropped, v[0], v[1], nh.n, s.units, s.classes, false)
+		if err := nh.ks.Dense(nh.logits, nh.dropped, v[0], v[1], nh.n, s.units, s.classes, false); err != nil {
+			return fmt.Errorf("head: %s: %w", headOut, err)
+		}
+		return nil
 	})
 }
 
-// forwardFlat is forward on the variables' data, without dropout.
-func (nh *nativeHead) forwardFlat(convK, convB, denseW, denseB, outW, outB []float32) error {
+// hiddenLayers runs conv2d_1 … dense_1 on the features' data x, with the
+// variables' data, and sizes the activations' buffers.
+func (nh *nativeHead) hiddenLayers(x, convK, convB, denseW, denseB []float32) error {
 	s, ks := nh.s, nh.ks
 	n, h, w, c, f := nh.n, nh.h, nh.w, nh.c, s.filters
 	ch, cw := h-2, w-2
@@ -200,7 +205,7 @@ func (nh *nativeHead) forwardFlat(convK, convB, denseW, denseB, outW, outB []flo
 	nh.logits = grow(nh.logits, n*s.classes)
 	cv, err := ks.NewTransientConv3x3(convK, convB, c, f)
 	if err == nil {
-		err = cv.Apply(nh.same, nh.features, n, h, w)
+		err = cv.Apply(nh.same, x, n, h, w)
 	}
 	if err != nil {
 		return fmt.Errorf("head: %s: %w", headConv, err)
@@ -211,10 +216,6 @@ func (nh *nativeHead) forwardFlat(convK, convB, denseW, denseB, outW, outB []flo
 	}
 	if err := ks.Dense(nh.hidden, nh.pool, denseW, denseB, n, flat, s.units, true); err != nil {
 		return fmt.Errorf("head: %s: %w", headDense, err)
-	}
-	copy(nh.dropped, nh.hidden) // dropout off (forward replaces it in training)
-	if err := ks.Dense(nh.logits, nh.dropped, outW, outB, n, s.units, s.classes, false); err != nil {
-		return fmt.Errorf("head: %s: %w", headOut, err)
 	}
 	return nil
 }
@@ -290,7 +291,8 @@ func (nh *nativeHead) backward(labels []int32, inputGrad bool) (loss float32, gr
 		gdata[i] = make([]float32, v.Shape().Size())
 	}
 	var dx []float32
-	err = withFlat(vals, func(v [][]float32) error {
+	err = withFlat(append(vals[:len(vals):len(vals)], nh.features), func(v [][]float32) error {
+		x := v[len(vals)]
 		// dense_2, dropout_1 (its outputs are the kept inputs scaled: the
 		// gradient of a dropped one is 0), dense_1 and its ReLU.
 		dDropped := make([]float32, n*s.units)
@@ -325,7 +327,7 @@ func (nh *nativeHead) backward(labels []int32, inputGrad bool) (loss float32, gr
 		}
 		dSame := make([]float32, n*h*w*f)
 		interior(dConv, dSame, n, h, w, f, true)
-		if err := ks.Conv3x3Grads(gdata[0], gdata[1], nh.features, dSame, n, h, w, c, f); err != nil {
+		if err := ks.Conv3x3Grads(gdata[0], gdata[1], x, dSame, n, h, w, c, f); err != nil {
 			return fmt.Errorf("%s: %w", headConv, err)
 		}
 		if !inputGrad {
@@ -353,9 +355,4 @@ func (nh *nativeHead) backward(labels []int32, inputGrad bool) (loss float32, gr
 		dFeatures = tensors.FromFlatDataAndDimensions(dx, n, h, w, c)
 	}
 	return loss, grads, dFeatures, nil
-}
-
-// logitsTensor is the last forward pass's logits as a (n, classes) tensor.
-func (nh *nativeHead) logitsTensor() *tensors.Tensor {
-	return tensors.FromFlatDataAndDimensions(append([]float32(nil), nh.logits...), nh.n, nh.s.classes)
 }

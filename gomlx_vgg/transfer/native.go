@@ -188,7 +188,7 @@ func (t *Trainer) nativeStep(x *tensors.Tensor, labels []int32, y *tensors.Tenso
 	var dFeatures *tensors.Tensor
 	headGrads := map[string]*tensors.Tensor{}
 	if ns.nh != nil {
-		if err := ns.nh.forward(features, true); err != nil {
+		if err := ns.nh.forward(features); err != nil {
 			return 0, err
 		}
 		var grads []*tensors.Tensor

@@ -140,34 +140,31 @@ func (n *nativeRMSprop) update(vars []*model.Variable, grads []*tensors.Tensor) 
 		if err != nil {
 			return err
 		}
-		// New tensors for the variable (a new value is how the native engine
-		// knows its weights changed) and its moment.
-		newValue, newM2 := tensors.FromShape(v.Shape()), tensors.FromShape(v.Shape())
-		err = withFlat([]*tensors.Tensor{value, m2, g}, func(d [][]float32) error {
-			old, oldM2, gd := d[0], d[1], d[2]
-			tensors.MustMutableFlatData(newValue, func(nv []float32) {
-				tensors.MustMutableFlatData(newM2, func(nm []float32) {
+		// A new tensor for the variable (a new value is how the native engine
+		// knows its weights changed); the moment, the optimizer's own, is
+		// updated in place.
+		newValue := tensors.FromShape(v.Shape())
+		err = withFlat([]*tensors.Tensor{value, g}, func(d [][]float32) error {
+			old, gd := d[0], d[1]
+			return tensors.MutableFlatData(m2, func(m2 []float32) {
+				tensors.MustMutableFlatData(newValue, func(nv []float32) {
 					const chunk = 1 << 15
 					kernels.ForEach((len(gd)+chunk-1)/chunk, func(c int) {
 						for j := c * chunk; j < min(len(gd), (c+1)*chunk); j++ {
 							gj := gd[j]
-							m := rho*oldM2[j] + (1-rho)*(gj*gj)
-							nm[j] = m
+							m := rho*m2[j] + (1-rho)*(gj*gj)
+							m2[j] = m
 							denom := float32(math.Sqrt(float64(m*debias))) + eps
 							nv[j] = old[j] - (lr*gj)/denom
 						}
 					})
 				})
 			})
-			return nil
 		})
 		if err != nil {
 			return err
 		}
 		if err := v.SetValue(newValue); err != nil {
-			return err
-		}
-		if err := m2Var.SetValue(newM2); err != nil {
 			return err
 		}
 	}
