@@ -122,9 +122,16 @@ func (m *Model) loadWeights() error {
 			jobs = append(jobs, j)
 		}
 	}
+	// All allocated, then all advised huge pages, before any is written:
+	// fewer page faults (kernels.AdviseHugePages).
+	for _, j := range jobs {
+		j.value = tensors.FromShape(shapes.Make(dtypes.Float32, j.shape...))
+	}
+	for _, j := range jobs {
+		tensors.MustMutableFlatData(j.value, kernels.AdviseHugePages)
+	}
 	kernels.ForEach(len(jobs), func(i int) {
 		j := jobs[i]
-		j.value = tensors.FromShape(shapes.Make(dtypes.Float32, j.shape...))
 		tensors.MustMutableFlatData(j.value, func(flat []float32) {
 			switch {
 			case j.src == nil:

@@ -90,7 +90,7 @@ func (m *Model) prepareConvs(layers []Layer) error {
 // buffer returns activation buffer i (0 or 1) with room for size values.
 func (m *Model) buffer(i, size int) []float32 {
 	if cap(m.native.bufs[i]) < size {
-		m.native.bufs[i] = make([]float32, size)
+		m.native.bufs[i] = kernels.MakeLarge(size)
 	}
 	return m.native.bufs[i][:size]
 }

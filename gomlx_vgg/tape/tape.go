@@ -375,6 +375,7 @@ func (t *Tape) backward(dOuts map[int]*tensors.Tensor) (out map[string]Gradients
 			if slices.Contains(t.grads, l.Name) {
 				g := Gradients{Kernel: tensors.FromShape(c.Kernel.Shape()), Bias: tensors.FromShape(c.Bias.Shape())}
 				tensors.MustMutableFlatData(g.Kernel, func(dk []float32) {
+					kernels.AdviseHugePages(dk) // not yet written: fewer page faults
 					tensors.MustMutableFlatData(g.Bias, func(db []float32) {
 						err = r.kernels.Conv3x3Grads(dk, db, in.data, dy, in.n, in.h, in.w, in.c, y.c)
 					})
@@ -420,7 +421,7 @@ func addTo(dst, g []float32) {
 // grow returns s with length n, reallocated if its capacity is short.
 func grow(s []float32, n int) []float32 {
 	if cap(s) < n {
-		return make([]float32, n)
+		return kernels.MakeLarge(n)
 	}
 	return s[:n]
 }

@@ -127,7 +127,9 @@ func (n *nativeRMSprop) update(vars []*model.Variable, grads []*tensors.Tensor) 
 		m2Path := path.Join("/", adamScope, v.Scope(), v.Name()+"_2nd_moment")
 		m2Var := store.GetVariable(m2Path)
 		if m2Var == nil {
-			if m2Var, err = store.CreateVariable(m2Path, tensors.FromShape(v.Shape())); err != nil {
+			m2 := tensors.FromShape(v.Shape())
+			tensors.MustMutableFlatData(m2, kernels.AdviseHugePages) // fewer page faults
+			if m2Var, err = store.CreateVariable(m2Path, m2); err != nil {
 				return err
 			}
 		}
@@ -148,6 +150,7 @@ func (n *nativeRMSprop) update(vars []*model.Variable, grads []*tensors.Tensor) 
 			old, gd := d[0], d[1]
 			return tensors.MutableFlatData(m2, func(m2 []float32) {
 				tensors.MustMutableFlatData(newValue, func(nv []float32) {
+					kernels.AdviseHugePages(nv) // not yet written: fewer page faults
 					const chunk = 1 << 15
 					kernels.ForEach((len(gd)+chunk-1)/chunk, func(c int) {
 						for j := c * chunk; j < min(len(gd), (c+1)*chunk); j++ {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // The backward pass of VGG's layers, for training on the pure-Go path: the
@@ -106,15 +107,33 @@ func MaxPool2x2Grad(dx, dy, x []float32, n, h, w, c int) error {
 	return nil
 }
 
-// gradK is the number of pixels Conv3x3Grads sums over in one micro-kernel
-// call: the output gradient's gradK x 64 panel stays in L2 while every row of
-// the kernel gradient is computed over it.
+// gradK is the number of pixels Conv3x3Grads sums in float32 in one
+// micro-kernel call before adding the sums to float64 ones.
 const gradK = 512
 
-// gradWork holds Conv3x3Grads' buffers, kept from call to call.
+// gradBand is the most padded positions a band of Conv3x3Grads holds: a
+// panel of its output gradient (gradBand x 64 floats, 512 KB) stays in L2
+// while the rows of the kernel gradient are computed over it.
+const gradBand = 2048
+
+// gradShared is the size of the float64 sums (9c+1 rows of o) from which
+// Conv3x3Grads' cores share the bands rather than each summing its own
+// bands into its own copy of the sums.
+const gradShared = 8 << 20
+
+// gradWork holds Conv3x3Grads' and Gram's buffers, kept from call to call.
 type gradWork struct {
 	xt, dz, one []float32
 	acc         [][]float64 // per worker
+	bands       [][]float32 // per worker, its bands' xt and dz
+	sum         []float64   // the sums the cores share
+	workers     []*gradWorker
+}
+
+// gradWorker is one core's micro-kernel rows and output rows.
+type gradWorker struct {
+	a   [mr * 9][]float32
+	out [mr][]float32
 }
 
 var gradPool = sync.Pool{New: func() any { return new(gradWork) }}
@@ -126,153 +145,258 @@ var gradPool = sync.Pool{New: func() any { return new(gradWork) }}
 //
 // dk[ky][kx][i][j] = Σ x[n][y+ky-1][x+kx-1][i] dz[n][y][x][j] is a matrix
 // product of 9c rows by o columns over every pixel, computed on the forward
-// pass's micro-kernel: x is transposed to channel-major rows over the padded
-// image (so that each tap's row is the channel's row shifted by a constant),
-// dz padded alike with zeros, and each core sums its share of the pixels in
-// float64 (each micro-kernel call's float32 sum over gradK pixels added)
-// before the shares are added. db is one more row of the product, a row of
-// ones.
+// pass's micro-kernel. The zero-padded images are cut into bands of rows;
+// a band's x is transposed to channel-major rows (so that each tap's row is
+// the channel's row shifted by a constant) and its dz to panels of 64
+// channels, both small enough to stay in cache while the rows of dk are
+// computed over them (6 at a time, one panel). Each core sums its own bands
+// into its own copy of the sums, added at the end; where those copies would
+// be large (512 channels), the cores share each band instead, each
+// computing its own rows. Each micro-kernel call sums up to gradK pixels in
+// float32; the sums are added in float64. db is one more row of the
+// product, a row of ones.
 //
 // It runs on Best's kernels.
 func Conv3x3Grads(dk, db, x, dz []float32, n, h, w, c, o int) error {
 	return Kernels{}.Conv3x3Grads(dk, db, x, dz, n, h, w, c, o)
 }
 
+// gradBands is one Conv3x3Grads call's geometry and operands.
+type gradBands struct {
+	ks            Kernels
+	x, dz         []float32
+	n, h, w, c, o int
+	hp, wp        int
+	panels, opad  int
+	rows, groups  int // dk's rows (9c+1) and their groups of mr
+	ones          []float32
+}
+
+// band is the padded rows [r0, r1) and its buffers: xt[i][j] is channel i at
+// padded position r0*wp - wp - 1 + j (a tap reads up to wp+1 positions
+// before or after the band), dzb[p][s] the 64 channels of panel p at the
+// band's position s.
+type band struct {
+	r0, r1, length, stride int
+	xt, dzb                []float32
+}
+
+// band returns the band of rows [r0, r1) in buf (grown as needed).
+func (gb *gradBands) band(r0, r1 int, buf *[]float32) band {
+	b := band{r0: r0, r1: r1, length: (r1 - r0) * gb.wp}
+	b.stride = b.length + 2*gb.wp + 2
+	*buf = grow(*buf, gb.c*b.stride+gb.panels*b.length*nr)
+	b.xt, b.dzb = (*buf)[:gb.c*b.stride], (*buf)[gb.c*b.stride:]
+	return b
+}
+
+// fill writes the band's row k (0 to r1-r0+1: the rows beside the band
+// included) into xt and, for the band's own rows, dzb.
+func (gb *gradBands) fill(b band, k int) {
+	c, h, w, wp, xt, stride := gb.c, gb.h, gb.w, gb.wp, b.xt, b.stride
+	rr := b.r0 - 1 + k
+	at := k*wp + 1 // row rr's first position in xt
+	if k == 0 {
+		for i := range c {
+			xt[i*stride] = 0
+		}
+	}
+	if k == b.r1-b.r0+1 {
+		for i := range c {
+			xt[i*stride+stride-1] = 0
+		}
+	}
+	img, y := rr/gb.hp, rr%gb.hp-1
+	inside := k > 0 && k <= b.r1-b.r0 // its dz is summed
+	if y < 0 || y >= h {              // a padding row
+		for i := range c {
+			clear(xt[i*stride+at : i*stride+at+wp])
+		}
+		if inside {
+			for p := range gb.panels {
+				clear(b.dzb[(p*b.length+(k-1)*wp)*nr : (p*b.length+k*wp)*nr])
+			}
+		}
+		return
+	}
+	src := gb.x[(img*h+y)*w*c : (img*h+y+1)*w*c]
+	for i := range c {
+		xt[i*stride+at], xt[i*stride+at+wp-1] = 0, 0
+	}
+	const blk = 16 // pixels a block: their channels' lines are read from cache
+	for px0 := 0; px0 < w; px0 += blk {
+		px1 := min(w, px0+blk)
+		for i := range c {
+			row := xt[i*stride+at+1+px0 : i*stride+at+1+px1]
+			for j := range row {
+				row[j] = src[(px0+j)*c+i]
+			}
+		}
+	}
+	if !inside {
+		return
+	}
+	o := gb.o
+	for col := range wp {
+		s := (k-1)*wp + col
+		for p := range gb.panels {
+			d := b.dzb[(p*b.length+s)*nr : (p*b.length+s+1)*nr]
+			if col == 0 || col == wp-1 {
+				clear(d)
+				continue
+			}
+			pix := ((img*h+y)*w + col - 1) * o
+			m := copy(d, gb.dz[pix+p*nr:pix+o])
+			clear(d[m:])
+		}
+	}
+}
+
+// block adds to sum (rows x opad) block blk's products over the band: the
+// rows g to g+mr of dk (or db's) by panel p.
+func (gb *gradBands) block(gr *gradWorker, sum []float64, b band, blk int) {
+	microKernel, addWiden := gb.ks.micro, gb.ks.vec.addWiden
+	rows, c, wp := gb.rows, gb.c, gb.wp
+	p, g := blk/gb.groups, blk%gb.groups*mr
+	panel := b.dzb[p*b.length*nr : (p+1)*b.length*nr]
+	valid := min(mr, rows-g)
+	var off [mr]int // each row's start in xt; -1: the ones
+	for i := range mr {
+		r := g + min(i, valid-1)
+		off[i] = -1
+		if r < rows-1 {
+			ch, t := r/9, r%9
+			off[i] = ch*b.stride + wp + 1 + (t/3-1)*wp + (t%3 - 1)
+		}
+	}
+	for k0 := 0; k0 < b.length; k0 += gradK {
+		k := min(gradK, b.length-k0)
+		for i := range mr {
+			if off[i] < 0 {
+				gr.a[i*9] = gb.ones[:k]
+			} else {
+				gr.a[i*9] = b.xt[off[i]+k0 : off[i]+k0+k]
+			}
+		}
+		microKernel(&gr.a, 1, k, panel[k0*nr:], nr, nil, &gr.out)
+		for i := range valid {
+			r := g + i
+			row := rows - 1 // db's
+			if r < rows-1 {
+				row = r%9*c + r/9
+			}
+			addWiden(sum[row*gb.opad+p*nr:][:nr], gr.out[i])
+		}
+	}
+}
+
 // Conv3x3Grads is the package's Conv3x3Grads on ks.
 func (ks Kernels) Conv3x3Grads(dk, db, x, dz []float32, n, h, w, c, o int) error {
-	microKernel, addWiden := ks.or().micro, ks.or().vec.addWiden
 	if c <= 0 || o <= 0 || len(x) != n*h*w*c || len(dz) != n*h*w*o || len(dk) != 9*c*o || len(db) != o {
 		return fmt.Errorf("kernels: 3x3 conv %d->%d gradients on (%d, %d, %d): x has %d values (want %d), dz %d (want %d), dk %d (want %d), db %d (want %d)",
 			c, o, n, h, w, len(x), n*h*w*c, len(dz), n*h*w*o, len(dk), 9*c*o, len(db), o)
 	}
-	hp, wp := h+2, w+2
-	q := n * hp * wp // padded positions: the sum runs over them, dz is 0 on the padding
-	margin := wp + 1 // a tap reads up to wp+1 positions before or after
-	chunks := (q + gradK - 1) / gradK
-	stride := margin + chunks*gradK + margin // of a channel's row in xt
-	opad := (o + nr - 1) / nr * nr
+	gb := &gradBands{ks: ks.or(), x: x, dz: dz, n: n, h: h, w: w, c: c, o: o, hp: h + 2, wp: w + 2,
+		panels: (o + nr - 1) / nr, rows: 9*c + 1}
+	gb.opad = gb.panels * nr
+	gb.groups = (gb.rows + mr - 1) / mr
+	blocks := gb.panels * gb.groups
 	gw := gradPool.Get().(*gradWork)
 	defer gradPool.Put(gw)
-	gw.xt = grow(gw.xt, c*stride)
-	gw.dz = grow(gw.dz, chunks*gradK*opad)
-	xt, dzp := gw.xt, gw.dz
-	// xt[i][margin+p] is channel i at padded position p; dzp[p][j] is dz.
-	// Only what the copies leave unwritten is cleared: each row's margins and
-	// tail, and the images' padding rows and columns.
-	ForEach(c, func(i int) {
-		row := xt[i*stride : (i+1)*stride]
-		clear(row[:margin])
-		clear(row[margin+q:])
-		for img := range n {
-			im := row[margin+img*hp*wp : margin+(img+1)*hp*wp]
-			clear(im[:wp])
-			clear(im[(hp-1)*wp:])
-			for y := 1; y < hp-1; y++ {
-				im[y*wp], im[y*wp+wp-1] = 0, 0
+	gb.ones = gw.ones(gradK)
+	// The sums run over the padded rows but the first and the last (dz is
+	// zero on the padding), a band of whole rows at a time.
+	first, last := 1, n*gb.hp-1
+	bandRows := max(1, gradBand/gb.wp)
+	size := gb.rows * gb.opad
+	var total func(i int) float64
+	if size*8 < gradShared {
+		total = gw.split(last-first, bandRows, size, func(wk int, acc []float64, from, to int, gr *gradWorker) {
+			for len(gw.bands) <= wk {
+				gw.bands = append(gw.bands, nil)
 			}
-		}
-	})
-	clear(dzp[q*opad:])
-	ForEach(n, func(img int) {
-		for y := range hp {
-			for px := range wp {
-				if y == 0 || y == hp-1 || px == 0 || px == wp-1 {
-					clear(dzp[((img*hp+y)*wp+px)*opad:][:opad])
+			for r0 := first + from; r0 < first+to; r0 += bandRows {
+				b := gb.band(r0, min(first+to, r0+bandRows), &gw.bands[wk])
+				for k := range b.r1 - b.r0 + 2 {
+					gb.fill(b, k)
+				}
+				for blk := range blocks {
+					gb.block(gr, acc, b, blk)
 				}
 			}
+		})
+	} else {
+		if cap(gw.sum) < size {
+			gw.sum = makeLarge[float64](size)
 		}
-	})
-	ForEach(n*h, func(r int) {
-		img, y := r/h, r%h
-		p0 := (img*hp+y+1)*wp + 1
-		src := x[r*w*c : (r+1)*w*c]
-		const b = 16 // pixels a block: their channels' lines are read from cache
-		for px0 := 0; px0 < w; px0 += b {
-			px1 := min(w, px0+b)
-			for i := range c {
-				row := xt[i*stride+margin+p0+px0 : i*stride+margin+p0+px1]
-				for j := range row {
-					row[j] = src[(px0+j)*c+i]
+		sum := gw.sum[:size]
+		clear(sum)
+		gw.ensureWorkers(runtime.GOMAXPROCS(0))
+		for r0 := first; r0 < last; r0 += bandRows {
+			b := gb.band(r0, min(last, r0+bandRows), &gw.xt)
+			ForEach(b.r1-b.r0+2, func(k int) { gb.fill(b, k) })
+			var next atomic.Int64
+			ForEach(len(gw.workers), func(wk int) {
+				for blk := int(next.Add(1) - 1); blk < blocks; blk = int(next.Add(1) - 1) {
+					gb.block(gw.workers[wk], sum, b, blk)
 				}
-			}
+			})
 		}
-		for px := range w {
-			d := dzp[(p0+px)*opad : (p0+px+1)*opad]
-			copy(d, dz[(r*w+px)*o:(r*w+px+1)*o])
-			clear(d[o:])
-		}
-	})
-	// The rows of dk in the order the micro-kernel takes them: the 9 taps of
-	// a channel together, so that the channel's row is read from cache; then
-	// a row of ones, whose products are db.
-	rows := 9*c + 1
-	ones := gw.ones(gradK)
-	workers := min(runtime.GOMAXPROCS(0), chunks)
-	total := gw.partialSums(workers, rows*opad, func(wk int, acc []float64, a *[mr * 9][]float32, out *[mr][]float32) {
-		for k := wk * chunks / workers; k < (wk+1)*chunks/workers; k++ {
-			k0 := k * gradK
-			for p := range opad / nr {
-				b := dzp[k0*opad+p*nr:]
-				for r0 := 0; r0 < rows; r0 += mr {
-					valid := min(mr, rows-r0)
-					for i := range mr {
-						r := r0 + min(i, valid-1)
-						if r == rows-1 {
-							a[i*9] = ones
-							continue
-						}
-						ch, t := r/9, r%9
-						off := ch*stride + margin + k0 + (t/3-1)*wp + (t%3 - 1)
-						a[i*9] = xt[off : off+gradK]
-					}
-					microKernel(a, 1, gradK, b, opad, nil, out)
-					for i := range valid {
-						r := r0 + i
-						row := rows - 1 // db's
-						if r < rows-1 {
-							row = r%9*c + r/9
-						}
-						addWiden(acc[row*opad+p*nr:][:nr], out[i])
-					}
-				}
-			}
-		}
-	})
-	ForEach(rows, func(r int) {
+		total = func(i int) float64 { return sum[i] }
+	}
+	ForEach(gb.rows, func(r int) {
 		dst := db
-		if r < rows-1 {
+		if r < gb.rows-1 {
 			dst = dk[r*o : (r+1)*o]
 		}
 		for j := range o {
-			dst[j] = float32(total(r*opad + j))
+			dst[j] = float32(total(r*gb.opad + j))
 		}
 	})
 	return nil
 }
 
-// partialSums runs work(wk, acc, a, out) for wk < workers on all cores,
-// acc being worker wk's float64 sums (size values, zeros at first) and a and
-// out its micro-kernel's rows and output rows; total(i) then adds the
-// workers' sums of value i.
-func (gw *gradWork) partialSums(workers, size int, work func(wk int, acc []float64, a *[mr * 9][]float32, out *[mr][]float32)) (total func(i int) float64) {
+// ensureWorkers makes gw.workers at least n long.
+func (gw *gradWork) ensureWorkers(n int) {
+	for len(gw.workers) < n {
+		gr := new(gradWorker)
+		scratch := make([]float32, mr*nr)
+		for i := range mr {
+			gr.out[i] = scratch[i*nr : (i+1)*nr]
+		}
+		gw.workers = append(gw.workers, gr)
+	}
+}
+
+// split runs work on all cores, each with its own float64 sums (size values,
+// zeros at first) and its share [from, to) of items in whole units; total(i)
+// then adds the cores' sums of value i.
+func (gw *gradWork) split(items, unit, size int, work func(wk int, acc []float64, from, to int, gr *gradWorker)) (total func(i int) float64) {
+	units := (items + unit - 1) / unit
+	workers := min(runtime.GOMAXPROCS(0), units)
+	return gw.partialSums(workers, size, func(wk int, acc []float64, gr *gradWorker) {
+		work(wk, acc, min(items, wk*units/workers*unit), min(items, (wk+1)*units/workers*unit), gr)
+	})
+}
+
+// partialSums runs work(wk, acc, gr) for wk < workers on all cores, acc
+// being worker wk's float64 sums (size values, zeros at first) and gr its
+// micro-kernel's rows and output rows; total(i) then adds the workers' sums
+// of value i.
+func (gw *gradWork) partialSums(workers, size int, work func(wk int, acc []float64, gr *gradWorker)) (total func(i int) float64) {
 	for len(gw.acc) < workers {
 		gw.acc = append(gw.acc, nil)
 	}
+	gw.ensureWorkers(workers)
 	ForEach(workers, func(wk int) {
 		acc := gw.acc[wk]
 		if cap(acc) < size {
-			acc = make([]float64, size)
+			acc = makeLarge[float64](size)
 		}
 		acc = acc[:size]
 		clear(acc)
 		gw.acc[wk] = acc
-		var a [mr * 9][]float32
-		var out [mr][]float32
-		scratch := make([]float32, mr*nr)
-		for i := range mr {
-			out[i] = scratch[i*nr : (i+1)*nr]
-		}
-		work(wk, acc, &a, &out)
+		work(wk, acc, gw.workers[wk])
 	})
 	return func(i int) float64 {
 		var s float64
@@ -335,7 +459,8 @@ func (ks Kernels) Gram(dst, f []float32, n, c int) error {
 	}
 	chunks := (n + gradK - 1) / gradK
 	workers := min(runtime.GOMAXPROCS(0), chunks)
-	total := gw.partialSums(workers, c*cpad, func(wk int, acc []float64, a *[mr * 9][]float32, out *[mr][]float32) {
+	total := gw.partialSums(workers, c*cpad, func(wk int, acc []float64, gr *gradWorker) {
+		a, out := &gr.a, &gr.out
 		for k := wk * chunks / workers; k < (wk+1)*chunks/workers; k++ {
 			k0, length := k*gradK, min(gradK, n-k*gradK)
 			for p := range cpad / nr {

@@ -58,6 +58,7 @@ func TestConv3x3Backward(t *testing.T) {
 		{3, 9, 11, 33, 70},   // odd sizes everywhere
 		{2, 12, 10, 64, 128}, // the input gradient on Winograd (o >= 16, c = 64)
 		{4, 20, 21, 24, 64},  // more padded positions than one chunk per core
+		{3, 61, 70, 5, 64},   // several bands a core, cut inside images
 	}
 	for name := range registered {
 		for _, conv := range []string{"direct", "winograd"} {

@@ -287,24 +287,47 @@ func (cv *Conv3x3) inputRow(src []float32, h, w, img, y, x int) []float32 {
 	return src[s : s+cv.C]
 }
 
-// gather writes the im2col rows of pixels [from, to) into t.col.
+// gather writes the im2col rows of pixels [from, to) into t.col: for each
+// pixel its 9 taps' C values, tap-major, so that a kernel row's three taps
+// are one run of 3C values of the input row (copied at once).
 func (t *tile) gather(from, to int) {
-	c := t.cv.C
-	t.col = grow(t.col, (to-from)*9*c)
-	for px := from; px < to; px += mr {
-		valid := min(mr, to-px)
-		t.setRows(px, valid)
-		for i := range valid {
-			col := t.col[(px-from+i)*9*c : (px-from+i+1)*9*c]
-			for tap := range 9 {
-				dst, src := col[tap*c:(tap+1)*c], t.rows[i*9+tap][:c]
+	c, h, w, src := t.cv.C, t.h, t.w, t.src
+	k := 9 * c
+	t.col = grow(t.col, (to-from)*k)
+	hw := h * w
+	img, y, x := from/hw, from%hw/w, from%w
+	for px := from; px < to; px++ {
+		col := t.col[(px-from)*k : (px-from+1)*k]
+		for dy := range 3 {
+			dst := col[dy*3*c : (dy+1)*3*c]
+			yy := y + dy - 1
+			switch {
+			case yy < 0 || yy >= h:
+				clear(dst)
+			case x > 0 && x < w-1:
+				s := ((img*h+yy)*w + x - 1) * c
 				if c <= 8 { // a few channels (VGG's 3 colours): faster than a call to memmove
-					for k, v := range src {
-						dst[k] = v
+					for i, v := range src[s : s+3*c] {
+						dst[i] = v
 					}
-					continue
+				} else {
+					copy(dst, src[s:s+3*c])
 				}
-				copy(dst, src)
+			default: // a column of padding on the left or the right
+				for dx := range 3 {
+					d := dst[dx*c : (dx+1)*c]
+					if xx := x + dx - 1; xx < 0 || xx >= w {
+						clear(d)
+					} else {
+						copy(d, src[((img*h+yy)*w+xx)*c:][:c])
+					}
+				}
+			}
+		}
+		if x++; x == w {
+			x = 0
+			if y++; y == h {
+				y, img = 0, img+1
 			}
 		}
 	}

@@ -123,7 +123,7 @@ var winoPool = sync.Pool{New: func() any { return &winoWork{scratch: make([]floa
 // grow returns s with length n, reallocated if it is shorter.
 func grow(s []float32, n int) []float32 {
 	if cap(s) < n {
-		return make([]float32, n)
+		return MakeLarge(n)
 	}
 	return s[:n]
 }

@@ -133,7 +133,7 @@ func wino4OutputGo(y *[16][]float32, m []float32, bias []float32, floor float32)
 func (cv *Conv3x3) wino4Kernel() []float32 {
 	c, o := cv.C, cv.O
 	panels := (o + nr - 1) / nr
-	u := make([]float32, panels*36*c*nr)
+	u := MakeLarge(panels * 36 * c * nr)
 	ForEach(panels, func(p int) {
 		var g [9][]float32
 		for ch := range c {
