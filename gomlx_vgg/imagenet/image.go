@@ -234,6 +234,13 @@ func toRGB(src image.Image) *image.NRGBA {
 			case *image.NRGBA:
 				p := im.PixOffset(x, y)
 				r, g, bl = im.Pix[p], im.Pix[p+1], im.Pix[p+2]
+			case *image.RGBA: // image/png's RGB photographs: opaque, so straight
+				p := im.PixOffset(x, y)
+				if im.Pix[p+3] != 255 {
+					r, g, bl = straight(im.RGBAAt(x, y))
+					break
+				}
+				r, g, bl = im.Pix[p], im.Pix[p+1], im.Pix[p+2]
 			case *image.Gray:
 				v := im.GrayAt(x, y).Y
 				r, g, bl = v, v, v
@@ -246,14 +253,19 @@ func toRGB(src image.Image) *image.NRGBA {
 				c := im.YCbCrAt(x, y)
 				r, g, bl = color.YCbCrToRGB(c.Y, c.Cb, c.Cr)
 			default:
-				c := color.NRGBA64Model.Convert(src.At(x, y)).(color.NRGBA64)
-				r, g, bl = uint8(c.R>>8), uint8(c.G>>8), uint8(c.B>>8)
+				r, g, bl = straight(src.At(x, y))
 			}
 			out.Pix[o], out.Pix[o+1], out.Pix[o+2], out.Pix[o+3] = r, g, bl, 255
 			o += 4
 		}
 	}
 	return out
+}
+
+// straight is c's straight (not premultiplied) colour, 8 bits a channel.
+func straight(c color.Color) (r, g, b uint8) {
+	n := color.NRGBA64Model.Convert(c).(color.NRGBA64)
+	return uint8(n.R >> 8), uint8(n.G >> 8), uint8(n.B >> 8)
 }
 
 // filters maps Keras' interpolation names to PIL's filters (Nearest is a

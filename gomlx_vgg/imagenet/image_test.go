@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,6 +86,35 @@ func TestLoadImgMatchesPIL(t *testing.T) {
 			t.Errorf("%s: %d of %d values differ from PIL, by up to %d", name, nDiff, 3*c.Width*c.Height, maxDiff)
 		} else if maxDiff > 0 {
 			t.Logf("%s: %d of %d values differ from PIL (libjpeg), by up to %d", name, nDiff, 3*c.Width*c.Height, maxDiff)
+		}
+	}
+}
+
+// TestToRGB: an RGBA image (premultiplied) converts like any image through
+// color.NRGBA64Model, opaque pixels and translucent ones, with the origin
+// moved to (0, 0).
+func TestToRGB(t *testing.T) {
+	src := image.NewRGBA(image.Rect(3, 5, 7, 8))
+	for i := range src.Pix {
+		src.Pix[i] = uint8(i * 37)
+	}
+	for i := 3; i < len(src.Pix); i += 4 {
+		src.Pix[i] = []uint8{255, 128, 0, 255, 7}[i/4%5]
+		for c := range 3 { // premultiplied: no channel above alpha
+			src.Pix[i-3+c] = min(src.Pix[i-3+c], src.Pix[i])
+		}
+	}
+	got := toRGB(src)
+	if got.Bounds() != image.Rect(0, 0, 4, 3) {
+		t.Fatalf("bounds %v, want (0,0)-(4,3)", got.Bounds())
+	}
+	for y := range 3 {
+		for x := range 4 {
+			r, g, b := straight(src.At(3+x, 5+y))
+			want := color.NRGBA{r, g, b, 255}
+			if c := got.NRGBAAt(x, y); c != want {
+				t.Errorf("(%d, %d): %v, want %v (from %v)", x, y, c, want, src.At(3+x, 5+y))
+			}
 		}
 	}
 }

@@ -53,9 +53,11 @@ type Conv3x3 struct {
 	zero []float32
 	// k are the kernels it runs on.
 	k Kernels
-	// u4 is the kernel transformed for Winograd F(4x4, 3x3), made on first use.
-	u4     []float32
-	u4once sync.Once
+	// u4 is the kernel transformed for Winograd F(4x4, 3x3), made on the
+	// second use and kept (wino4U); wino4Uses counts the F(4x4) calls.
+	u4        []float32
+	u4once    sync.Once
+	wino4Uses atomic.Int64
 	// transient: applied once (NewTransientConv3x3).
 	transient bool
 }

@@ -232,8 +232,51 @@ func TestTransientConv3x3(t *testing.T) {
 			t.Fatal(err)
 		}
 		exact(t, got, want)
-		if (cv.u4 != nil) != (tc.n == 6) {
-			t.Errorf("batch %d: F(4x4)'s kernel made: %v", tc.n, cv.u4 != nil)
+		if uses := cv.wino4Uses.Load(); (uses == 1) != (tc.n == 6) || cv.u4 != nil {
+			t.Errorf("batch %d: %d F(4x4) calls, own transformed kernel %v", tc.n, uses, cv.u4 != nil)
 		}
+	}
+}
+
+// TestWino4KernelKept: a convolution's first F(4x4) call transforms its
+// kernel into the shared buffer, the second makes its own and keeps it, and
+// all calls give the same outputs, to the bit, also when another
+// convolution's kernel has been in the shared buffer in between.
+func TestWino4KernelKept(t *testing.T) {
+	if Best().wino4.input == nil {
+		t.Skipf("the %s kernels have no F(4x4) transforms", Best().SIMD())
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	const n, c, o, h, w = 1, 32, 64, 20, 24
+	cv, err := NewConv3x3(randSlice(r, 9*c*o), randSlice(r, o), c, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := NewConv3x3(randSlice(r, 9*c*o), randSlice(r, o), c, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := randSlice(r, n*h*w*c)
+	var first []float32
+	for call := range 3 {
+		got := make([]float32, n*h*w*o)
+		if err := cv.Apply(got, src, n, h, w); err != nil {
+			t.Fatal(err)
+		}
+		if own := cv.u4 != nil; own != (call > 0) {
+			t.Errorf("call %d: own transformed kernel %v", call+1, own)
+		}
+		if call == 0 {
+			first = got
+			scratch := make([]float32, n*h*w*o)
+			if err := other.Apply(scratch, src, n, h, w); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		exact(t, got, first)
+	}
+	if uses := cv.wino4Uses.Load(); uses != 3 {
+		t.Errorf("%d F(4x4) calls, want 3", uses)
 	}
 }

@@ -22,10 +22,14 @@ const hugePage = 2 << 20
 func AdviseHugePages(s []float32) { adviseHuge(s) }
 
 func adviseHuge[T float32 | float64](s []T) {
-	size := int(unsafe.Sizeof(T(0)))
-	if len(s)*size < hugePage {
-		return
+	if len(s)*int(unsafe.Sizeof(T(0))) >= hugePage {
+		adviseAround(s)
 	}
+}
+
+// adviseAround advises huge the 2 MB pages s overlaps.
+func adviseAround[T float32 | float64](s []T) {
+	size := int(unsafe.Sizeof(T(0)))
 	p := uintptr(unsafe.Pointer(unsafe.SliceData(s)))
 	start := p &^ (hugePage - 1)
 	end := (p + uintptr(len(s)*size) + hugePage - 1) &^ (hugePage - 1)
@@ -36,14 +40,16 @@ func adviseHuge[T float32 | float64](s []T) {
 	runtime.KeepAlive(s)
 }
 
-// MakeLarge is make([]float32, n) for a large long-lived buffer (weights,
-// transformed kernels, activations): from 4 MB, it starts on a 2 MB boundary
-// and its pages are advised huge (AdviseHugePages) before its first write.
+// MakeLarge is make([]float32, n) for a large long-lived or reused buffer
+// (weights, transformed kernels, activations, the kernels' work buffers):
+// from 1 MB, it starts on a 2 MB boundary and the 2 MB pages it overlaps
+// (its own: it is made with 2 MB to spare) are advised huge
+// (AdviseHugePages) before its first write.
 func MakeLarge(n int) []float32 { return makeLarge[float32](n) }
 
 func makeLarge[T float32 | float64](n int) []T {
 	size := int(unsafe.Sizeof(T(0)))
-	if n*size < 2*hugePage {
+	if n*size < hugePage/2 {
 		return make([]T, n)
 	}
 	align := hugePage / size
@@ -53,6 +59,28 @@ func makeLarge[T float32 | float64](n int) []T {
 		off = align - off
 	}
 	s = s[off : off+n : off+n]
-	adviseHuge(s)
+	// s's last 2 MB page is all this allocation's: 2 MB were spared.
+	adviseAround(s[:n:n])
 	return s
+}
+
+// mapLarge returns n zeroed float32s outside the Go heap, in memory mapped for
+// them alone, advised huge before their first write, and the function that
+// unmaps them (the caller's to call once, when no slice of them is used
+// any more). Unlike MakeLarge's, these pages were never another buffer's:
+// the Go runtime, reusing its heap, zeroes (writes) a large buffer in small
+// pages before AdviseHugePages can apply, one page fault for each 4 kB.
+func mapLarge(n int) (s []float32, unmap func()) {
+	if n == 0 {
+		return nil, func() {}
+	}
+	size := (n*4 + hugePage - 1) &^ (hugePage - 1)
+	b, err := unix.Mmap(-1, 0, size+hugePage, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil { // Out of address space or maps: the Go heap reports it its way.
+		return MakeLarge(n), func() {}
+	}
+	off := int(-uintptr(unsafe.Pointer(unsafe.SliceData(b))) & (hugePage - 1))
+	s = unsafe.Slice((*float32)(unsafe.Pointer(&b[off])), n)
+	adviseAround(s)
+	return s, func() { _ = unix.Munmap(b) }
 }

@@ -1,16 +1,20 @@
 package kernels
 
 import (
+	"os"
 	"runtime"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"unsafe"
 )
 
 // TestMakeLarge checks MakeLarge's buffers: the length and capacity asked
-// for, zeros, and (on Linux, from 4 MB) a start on a 2 MB boundary; and that
-// AdviseHugePages leaves values as they were.
+// for, zeros, and (on Linux, from 1 MB) a start on a 2 MB boundary in pages
+// advised huge; and that AdviseHugePages leaves values as they were.
 func TestMakeLarge(t *testing.T) {
-	for _, n := range []int{0, 1, 1000, 1 << 20, 3<<20 + 7} {
+	for _, n := range []int{0, 1, 1000, 300_000, 1 << 20, 3<<20 + 7} {
 		s := MakeLarge(n)
 		if len(s) != n || cap(s) != n {
 			t.Fatalf("MakeLarge(%d): len %d, cap %d", n, len(s), cap(s))
@@ -20,9 +24,12 @@ func TestMakeLarge(t *testing.T) {
 				t.Fatalf("MakeLarge(%d)[%d] = %g, want 0", n, i, v)
 			}
 		}
-		if runtime.GOOS == "linux" && n*4 >= 4<<20 {
+		if runtime.GOOS == "linux" && n*4 >= 1<<20 {
 			if p := uintptr(unsafe.Pointer(unsafe.SliceData(s))); p%(2<<20) != 0 {
 				t.Errorf("MakeLarge(%d) starts at %#x, not on a 2 MB boundary", n, p)
+			}
+			if !advisedHuge(t, s) {
+				t.Errorf("MakeLarge(%d): its pages are not advised huge", n)
 			}
 		}
 		for i := range s {
@@ -36,4 +43,65 @@ func TestMakeLarge(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestMapLarge checks mapLarge's buffers: the length asked for, zeros, on
+// Linux a start on a 2 MB boundary in pages advised huge, writable until
+// unmapped.
+func TestMapLarge(t *testing.T) {
+	for _, n := range []int{0, 1, 1000, 3<<20 + 7} {
+		s, unmap := mapLarge(n)
+		if len(s) != n {
+			t.Fatalf("mapLarge(%d): len %d", n, len(s))
+		}
+		for i, v := range s {
+			if v != 0 {
+				t.Fatalf("mapLarge(%d)[%d] = %g, want 0", n, i, v)
+			}
+		}
+		if runtime.GOOS == "linux" && n > 0 {
+			if p := uintptr(unsafe.Pointer(unsafe.SliceData(s))); p%(2<<20) != 0 {
+				t.Errorf("mapLarge(%d) starts at %#x, not on a 2 MB boundary", n, p)
+			}
+			if !advisedHuge(t, s) {
+				t.Errorf("mapLarge(%d): its pages are not advised huge", n)
+			}
+		}
+		for i := range s {
+			s[i] = float32(i)
+		}
+		for i, v := range s {
+			if v != float32(i) {
+				t.Fatalf("mapLarge(%d)[%d] = %g after writing %d", n, i, v, i)
+			}
+		}
+		unmap()
+	}
+}
+
+// advisedHuge reports whether the memory mapping holding s's first value has
+// the MADV_HUGEPAGE flag ("hg" in /proc/self/smaps' VmFlags).
+func advisedHuge(t *testing.T, s []float32) bool {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := uint64(uintptr(unsafe.Pointer(unsafe.SliceData(s))))
+	in := false
+	for _, line := range strings.Split(string(b), "\n") {
+		if lo, hi, ok := strings.Cut(strings.Fields(line + " x")[0], "-"); ok {
+			l, err1 := strconv.ParseUint(lo, 16, 64)
+			h, err2 := strconv.ParseUint(hi, 16, 64)
+			in = err1 == nil && err2 == nil && l <= p && p < h
+			continue
+		}
+		if in {
+			if flags, ok := strings.CutPrefix(line, "VmFlags:"); ok {
+				return slices.Contains(strings.Fields(flags), "hg")
+			}
+		}
+	}
+	t.Fatalf("no mapping holds %#x", p)
+	return false
 }
