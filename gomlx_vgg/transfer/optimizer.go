@@ -148,21 +148,16 @@ func (n *nativeRMSprop) update(vars []*model.Variable, grads []*tensors.Tensor) 
 		newValue := tensors.FromShape(v.Shape())
 		err = withFlat([]*tensors.Tensor{value, g}, func(d [][]float32) error {
 			old, gd := d[0], d[1]
-			return tensors.MutableFlatData(m2, func(m2 []float32) {
+			var stepErr error
+			if err := tensors.MutableFlatData(m2, func(m2 []float32) {
 				tensors.MustMutableFlatData(newValue, func(nv []float32) {
 					kernels.AdviseHugePages(nv) // not yet written: fewer page faults
-					const chunk = 1 << 15
-					kernels.ForEach((len(gd)+chunk-1)/chunk, func(c int) {
-						for j := c * chunk; j < min(len(gd), (c+1)*chunk); j++ {
-							gj := gd[j]
-							m := rho*m2[j] + (1-rho)*(gj*gj)
-							m2[j] = m
-							denom := float32(math.Sqrt(float64(m*debias))) + eps
-							nv[j] = old[j] - (lr*gj)/denom
-						}
-					})
+					stepErr = kernels.RMSprop(nv, m2, old, gd, kernels.RMSpropParams{Rho: rho, LR: lr, Epsilon: eps, Debias: debias})
 				})
-			})
+			}); err != nil {
+				return err
+			}
+			return stepErr
 		})
 		if err != nil {
 			return err

@@ -94,6 +94,48 @@ func maxRowsAsm(lanes int, f func(dst, a, b, c, d *float32, n int)) func(dst, a,
 	}
 }
 
+// maxGradAsm wraps an assembly maxGrad that does a multiple of lanes
+// channels.
+func maxGradAsm(lanes int, f func(d00, d01, d10, d11, v00, v01, v10, v11, g *float32, n int)) func(d00, d01, d10, d11, v00, v01, v10, v11, g []float32) {
+	return func(d00, d01, d10, d11, v00, v01, v10, v11, g []float32) {
+		l := len(g)
+		d00, d01, d10, d11 = d00[:l], d01[:l], d10[:l], d11[:l]
+		v00, v01, v10, v11 = v00[:l], v01[:l], v10[:l], v11[:l]
+		n := l / lanes * lanes
+		if n > 0 {
+			f(unsafe.SliceData(d00), unsafe.SliceData(d01), unsafe.SliceData(d10), unsafe.SliceData(d11),
+				unsafe.SliceData(v00), unsafe.SliceData(v01), unsafe.SliceData(v10), unsafe.SliceData(v11), unsafe.SliceData(g), n)
+		}
+		maxGradGo(d00[n:], d01[n:], d10[n:], d11[n:], v00[n:], v01[n:], v10[n:], v11[n:], g[n:])
+	}
+}
+
+// rmspropAsm wraps an assembly rmsprop that does a multiple of lanes values.
+func rmspropAsm(lanes int, f func(nv, m2, old, g *float32, n int, s *[5]float32)) func(nv, m2, old, g []float32, s *[5]float32) {
+	return func(nv, m2, old, g []float32, s *[5]float32) {
+		l := len(g)
+		nv, m2, old = nv[:l], m2[:l], old[:l]
+		n := l / lanes * lanes
+		if n > 0 {
+			f(unsafe.SliceData(nv), unsafe.SliceData(m2), unsafe.SliceData(old), unsafe.SliceData(g), n, s)
+		}
+		rmspropGo(nv[n:], m2[n:], old[n:], g[n:], s)
+	}
+}
+
+// reluGradAsm wraps an assembly reluGrad that does a multiple of lanes
+// values.
+func reluGradAsm(lanes int, f func(dy, y *float32, n int)) func(dy, y []float32) {
+	return func(dy, y []float32) {
+		y = y[:len(dy)]
+		n := len(dy) / lanes * lanes
+		if n > 0 {
+			f(unsafe.SliceData(dy), unsafe.SliceData(y), n)
+		}
+		reluGradGo(dy[n:], y[n:])
+	}
+}
+
 // wino4Asm wraps F(4x4, 3x3)'s assembly transforms, which do 16 channels a
 // step.
 func wino4Asm(input func(v *float32, d *[36][]float32, c, from, to int),

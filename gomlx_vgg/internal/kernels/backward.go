@@ -41,30 +41,46 @@ func FlipKernel(dst, k []float32, c, o int) error {
 
 // ReluGrad sets dy to zero wherever the ReLU's output y is not positive: dy,
 // the gradient with respect to relu(z), becomes the gradient with respect to
-// z.
-func ReluGrad(dy, y []float32) error {
+// z. It runs on Best's kernels.
+func ReluGrad(dy, y []float32) error { return Kernels{}.ReluGrad(dy, y) }
+
+// ReluGrad is the package's ReluGrad on k.
+func (k Kernels) ReluGrad(dy, y []float32) error {
 	if len(dy) != len(y) {
 		return fmt.Errorf("kernels: ReLU gradient of %d values for %d outputs", len(dy), len(y))
 	}
+	f := k.or().vec.reluGrad
 	const chunk = 1 << 16
 	ForEach((len(dy)+chunk-1)/chunk, func(i int) {
 		d := dy[i*chunk : min(len(dy), (i+1)*chunk)]
-		v := y[i*chunk : i*chunk+len(d)]
-		for j, yv := range v {
-			if !(yv > 0) {
-				d[j] = 0
-			}
-		}
+		f(d, y[i*chunk:i*chunk+len(d)])
 	})
 	return nil
+}
+
+// reluGradGo is vectorOps.reluGrad in portable Go: dy[i] = 0 where y[i] > 0
+// does not hold (NaNs included).
+func reluGradGo(dy, y []float32) {
+	y = y[:len(dy)]
+	for j, yv := range y {
+		if !(yv > 0) {
+			dy[j] = 0
+		}
+	}
 }
 
 // MaxPool2x2Grad is MaxPool2x2's input gradient: dx (n, h, w, c) is zero but
 // where a window's first maximum in row-major order is (TensorFlow's and
 // PyTorch's choice when values tie, as after a ReLU), which gets the window's
 // output gradient from dy (n, h/2, w/2, c); x is the pooling's input. An odd
-// last row or column (dropped by the pooling) gets zeros.
+// last row or column (dropped by the pooling) gets zeros. It runs on Best's
+// kernels.
 func MaxPool2x2Grad(dx, dy, x []float32, n, h, w, c int) error {
+	return Kernels{}.MaxPool2x2Grad(dx, dy, x, n, h, w, c)
+}
+
+// MaxPool2x2Grad is the package's MaxPool2x2Grad on k.
+func (k Kernels) MaxPool2x2Grad(dx, dy, x []float32, n, h, w, c int) error {
 	ho, wo := h/2, w/2
 	if len(x) != n*h*w*c || len(dx) != len(x) || len(dy) != n*ho*wo*c {
 		return fmt.Errorf("kernels: 2x2 max pool gradient on (%d, %d, %d, %d): x has %d values (want %d), dx %d, dy %d (want %d)",
@@ -79,32 +95,52 @@ func MaxPool2x2Grad(dx, dy, x []float32, n, h, w, c int) error {
 			clear(row[2*wo*c:])
 		}
 	})
+	maxGrad := k.or().vec.maxGrad
 	ForEach(n*ho, func(r int) {
 		img, y := r/ho, r%ho
 		top, bottom := ((img*h+2*y)*w)*c, ((img*h+2*y+1)*w)*c
 		g := dy[r*wo*c : (r+1)*wo*c]
 		for xo := range wo {
 			a, b := top+2*xo*c, bottom+2*xo*c // top-left, bottom-left
-			for ch := range c {
-				v00, v01, v10, v11 := x[a+ch], x[a+c+ch], x[b+ch], x[b+c+ch]
-				m := max(v00, v01, v10, v11)
-				gv := g[xo*c+ch]
-				var d00, d01, d10, d11 float32
-				switch m {
-				case v00:
-					d00 = gv
-				case v01:
-					d01 = gv
-				case v10:
-					d10 = gv
-				case v11:
-					d11 = gv
-				}
-				dx[a+ch], dx[a+c+ch], dx[b+ch], dx[b+c+ch] = d00, d01, d10, d11
-			}
+			maxGrad(dx[a:a+c], dx[a+c:a+2*c], dx[b:b+c], dx[b+c:b+2*c], x[a:a+c], x[a+c:a+2*c], x[b:b+c], x[b+c:b+2*c], g[xo*c:(xo+1)*c])
 		}
 	})
 	return nil
+}
+
+// maxGradGo is vectorOps.maxGrad in portable Go: for each channel i of a 2x2
+// window whose inputs are v00[i], v01[i] (the top row), v10[i], v11[i], it
+// sets the d of the first input equal to the window's maximum to g[i] and the
+// others to zero. The maximum is taken as the assembly's VMAXPS takes it:
+// vmax(vmax(v00, v01), vmax(v10, v11)), so that NaNs give the same results.
+func maxGradGo(d00, d01, d10, d11, v00, v01, v10, v11, g []float32) {
+	l := len(g)
+	d00, d01, d10, d11 = d00[:l], d01[:l], d10[:l], d11[:l]
+	v00, v01, v10, v11 = v00[:l], v01[:l], v10[:l], v11[:l]
+	for i, gv := range g {
+		m := vmax(vmax(v00[i], v01[i]), vmax(v10[i], v11[i]))
+		var e00, e01, e10, e11 float32
+		switch m {
+		case v00[i]:
+			e00 = gv
+		case v01[i]:
+			e01 = gv
+		case v10[i]:
+			e10 = gv
+		case v11[i]:
+			e11 = gv
+		}
+		d00[i], d01[i], d10[i], d11[i] = e00, e01, e10, e11
+	}
+}
+
+// vmax is x86's MAXPS on one value: a if a > b, else b (b when either is a
+// NaN, or both are zeros).
+func vmax(a, b float32) float32 {
+	if a > b {
+		return a
+	}
+	return b
 }
 
 // gradK is the number of pixels Conv3x3Grads sums in float32 in one
@@ -309,9 +345,9 @@ func (ks Kernels) Conv3x3Grads(dk, db, x, dz []float32, n, h, w, c, o int) error
 	first, last := 1, n*gb.hp-1
 	bandRows := max(1, gradBand/gb.wp)
 	size := gb.rows * gb.opad
-	var total func(i int) float64
+	var sums [][]float64 // added up in order
 	if size*8 < gradShared {
-		total = gw.split(last-first, bandRows, size, func(wk int, acc []float64, from, to int, gr *gradWorker) {
+		sums = gw.split(last-first, bandRows, size, func(wk int, acc []float64, from, to int, gr *gradWorker) {
 			for len(gw.bands) <= wk {
 				gw.bands = append(gw.bands, nil)
 			}
@@ -342,16 +378,14 @@ func (ks Kernels) Conv3x3Grads(dk, db, x, dz []float32, n, h, w, c, o int) error
 				}
 			})
 		}
-		total = func(i int) float64 { return sum[i] }
+		sums = [][]float64{sum}
 	}
 	ForEach(gb.rows, func(r int) {
 		dst := db
 		if r < gb.rows-1 {
 			dst = dk[r*o : (r+1)*o]
 		}
-		for j := range o {
-			dst[j] = float32(total(r*gb.opad + j))
-		}
+		narrowSums(dst[:o], sums, r*gb.opad)
 	})
 	return nil
 }
@@ -369,9 +403,9 @@ func (gw *gradWork) ensureWorkers(n int) {
 }
 
 // split runs work on all cores, each with its own float64 sums (size values,
-// zeros at first) and its share [from, to) of items in whole units; total(i)
-// then adds the cores' sums of value i.
-func (gw *gradWork) split(items, unit, size int, work func(wk int, acc []float64, from, to int, gr *gradWorker)) (total func(i int) float64) {
+// zeros at first) and its share [from, to) of items in whole units, and
+// returns the cores' sums (narrowSums adds them up).
+func (gw *gradWork) split(items, unit, size int, work func(wk int, acc []float64, from, to int, gr *gradWorker)) (sums [][]float64) {
 	units := (items + unit - 1) / unit
 	workers := min(runtime.GOMAXPROCS(0), units)
 	return gw.partialSums(workers, size, func(wk int, acc []float64, gr *gradWorker) {
@@ -381,9 +415,9 @@ func (gw *gradWork) split(items, unit, size int, work func(wk int, acc []float64
 
 // partialSums runs work(wk, acc, gr) for wk < workers on all cores, acc
 // being worker wk's float64 sums (size values, zeros at first) and gr its
-// micro-kernel's rows and output rows; total(i) then adds the workers' sums
-// of value i.
-func (gw *gradWork) partialSums(workers, size int, work func(wk int, acc []float64, gr *gradWorker)) (total func(i int) float64) {
+// micro-kernel's rows and output rows, and returns the workers' sums
+// (narrowSums adds them up).
+func (gw *gradWork) partialSums(workers, size int, work func(wk int, acc []float64, gr *gradWorker)) (sums [][]float64) {
 	for len(gw.acc) < workers {
 		gw.acc = append(gw.acc, nil)
 	}
@@ -398,12 +432,18 @@ func (gw *gradWork) partialSums(workers, size int, work func(wk int, acc []float
 		gw.acc[wk] = acc
 		work(wk, acc, gw.workers[wk])
 	})
-	return func(i int) float64 {
-		var s float64
-		for _, acc := range gw.acc[:workers] {
-			s += acc[i]
+	return gw.acc[:workers]
+}
+
+// narrowSums sets dst[j] to float32 of the sum of s[from+j] over the sums s,
+// added in order from zero.
+func narrowSums(dst []float32, sums [][]float64, from int) {
+	for j := range dst {
+		var t float64
+		for _, s := range sums {
+			t += s[from+j]
 		}
-		return s
+		dst[j] = float32(t)
 	}
 }
 
@@ -459,7 +499,7 @@ func (ks Kernels) Gram(dst, f []float32, n, c int) error {
 	}
 	chunks := (n + gradK - 1) / gradK
 	workers := min(runtime.GOMAXPROCS(0), chunks)
-	total := gw.partialSums(workers, c*cpad, func(wk int, acc []float64, gr *gradWorker) {
+	sums := gw.partialSums(workers, c*cpad, func(wk int, acc []float64, gr *gradWorker) {
 		a, out := &gr.a, &gr.out
 		for k := wk * chunks / workers; k < (wk+1)*chunks/workers; k++ {
 			k0, length := k*gradK, min(gradK, n-k*gradK)
@@ -478,10 +518,6 @@ func (ks Kernels) Gram(dst, f []float32, n, c int) error {
 			}
 		}
 	})
-	ForEach(c, func(r int) {
-		for j := range c {
-			dst[r*c+j] = float32(total(r*cpad + j))
-		}
-	})
+	ForEach(c, func(r int) { narrowSums(dst[r*c:(r+1)*c], sums, r*cpad) })
 	return nil
 }

@@ -27,7 +27,7 @@ type Kernels struct {
 // registered are the kernels this build and CPU can run, by instruction set;
 // best is the fastest of them. registerArch adds the assembly ones.
 var (
-	registered = map[string]Kernels{"none": {simd: "none", micro: microKernelGo, wino: winoGo, vec: vectorOps{axpyGo, maxRowsGo, addWidenGo}}}
+	registered = map[string]Kernels{"none": {simd: "none", micro: microKernelGo, wino: winoGo, vec: vectorOps{axpyGo, maxRowsGo, addWidenGo, maxGradGo, rmspropGo, reluGradGo}}}
 	best       = registered["none"]
 )
 
@@ -143,6 +143,13 @@ type vectorOps struct {
 	// addWiden adds float32 values to float64 sums (the gradients' partial
 	// sums).
 	addWiden func(dst []float64, src []float32)
+	// maxGrad is max pooling's gradient for the channels of one 2x2 window
+	// (maxGradGo).
+	maxGrad func(d00, d01, d10, d11, v00, v01, v10, v11, g []float32)
+	// rmsprop is RMSprop's step on a chunk of a variable (rmspropGo).
+	rmsprop func(nv, m2, old, g []float32, s *[5]float32)
+	// reluGrad is the ReLU's gradient (reluGradGo).
+	reluGrad func(dy, y []float32)
 }
 
 // addWidenGo is dst[i] += float64(src[i]) (vectorOps.addWiden).

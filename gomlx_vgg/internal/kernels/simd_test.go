@@ -230,6 +230,23 @@ func TestVectorOps(t *testing.T) {
 				maxRowsGo(want, a, b, c, d)
 				v.maxRows(got, a, b, c, d)
 				exact(t, got, want)
+				// maxGrad on windows with ties, zeros of both signs and NaNs.
+				var win [4][]float32
+				for i := range win {
+					win[i] = make([]float32, n)
+					for j := range win[i] {
+						win[i][j] = []float32{1, 2, 2, 0, float32(math.Copysign(0, -1)), float32(math.NaN()), -3}[r.IntN(7)]
+					}
+				}
+				var wd, gd [4][]float32
+				for i := range wd {
+					wd[i], gd[i] = make([]float32, n), randSlice(r, n) // gd: junk to overwrite
+				}
+				maxGradGo(wd[0], wd[1], wd[2], wd[3], win[0], win[1], win[2], win[3], a)
+				v.maxGrad(gd[0], gd[1], gd[2], gd[3], win[0], win[1], win[2], win[3], a)
+				for i := range wd {
+					exact(t, gd[i], wd[i])
+				}
 				want, got = slices.Clone(a), slices.Clone(a)
 				axpyGo(want, 1.5, b)
 				v.axpy(got, 1.5, b)

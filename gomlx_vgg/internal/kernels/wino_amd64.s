@@ -253,6 +253,66 @@ done:
 	SHLQ $2, CX;        \
 	XORQ DX, DX
 
+// MAXGRAD_SETUP loads maxGrad*'s arguments: DI, SI, R8, R9 d00-d11, R10-R13
+// v00-v11, AX dy, CX n*4, DX 0.
+#define MAXGRAD_SETUP \
+	MOVQ d00+0(FP), DI;  \
+	MOVQ d01+8(FP), SI;  \
+	MOVQ d10+16(FP), R8; \
+	MOVQ d11+24(FP), R9; \
+	MOVQ v00+32(FP), R10; \
+	MOVQ v01+40(FP), R11; \
+	MOVQ v10+48(FP), R12; \
+	MOVQ v11+56(FP), R13; \
+	MOVQ dy+64(FP), AX;  \
+	MOVQ n+72(FP), CX;   \
+	SHLQ $2, CX;         \
+	XORQ DX, DX
+
+// RMSPROP_SETUP loads rmsprop*'s arguments: DI nv, SI m2, R8 old, R9 grad, CX
+// n*4, DX 0, and broadcasts the scalars ρ, 1-ρ, Debias, LR, Epsilon into
+// r0-r4.
+#define RMSPROP_SETUP(r0, r1, r2, r3, r4) \
+	MOVQ         nv+0(FP), DI;  \
+	MOVQ         m2+8(FP), SI;  \
+	MOVQ         old+16(FP), R8; \
+	MOVQ         grad+24(FP), R9; \
+	MOVQ         n+32(FP), CX;  \
+	SHLQ         $2, CX;        \
+	MOVQ         s+40(FP), AX;  \
+	VBROADCASTSS 0(AX), r0;     \
+	VBROADCASTSS 4(AX), r1;     \
+	VBROADCASTSS 8(AX), r2;     \
+	VBROADCASTSS 12(AX), r3;    \
+	VBROADCASTSS 16(AX), r4;    \
+	XORQ         DX, DX
+
+// RMSPROP_LOOP is rmspropGo's loop, width bytes a step: the same operations
+// in the same order, each rounded (no FMA), so the same results to the bit.
+#define RMSPROP_LOOP(width, x0, x1, x2, x3, x4, x5, rho, omr, debias, lr, eps, loop, done) \
+	CMPQ    DX, CX;            \
+	JGE     done;              \
+loop:                              \
+	VMOVUPS (R9)(DX*1), x0;    \
+	VMOVUPS (SI)(DX*1), x1;    \
+	VMULPS  x1, rho, x1;       \
+	VMULPS  x0, x0, x2;        \
+	VMULPS  x2, omr, x2;       \
+	VADDPS  x2, x1, x1;        \
+	VMOVUPS x1, (SI)(DX*1);    \
+	VMULPS  debias, x1, x3;    \
+	VSQRTPS x3, x3;            \
+	VADDPS  eps, x3, x3;       \
+	VMULPS  x0, lr, x4;        \
+	VDIVPS  x3, x4, x4;        \
+	VMOVUPS (R8)(DX*1), x5;    \
+	VSUBPS  x4, x5, x5;        \
+	VMOVUPS x5, (DI)(DX*1);    \
+	ADDQ    $width, DX;        \
+	CMPQ    DX, CX;            \
+	JLT     loop;              \
+done:
+
 // Winograd F(2x2, 3x3)'s transforms (conv_winograd.go), the dense layers'
 // axpy and pooling's maxRows with AVX-512 (Z registers, 16 channels a step)
 // and AVX2 (Y registers, 8): one macro body per transform, its registers and
@@ -397,5 +457,161 @@ TEXT ·addWidenAVX512(SB), NOSPLIT, $0-24
 // dst[i] += float64(src[i]) for n values, n a multiple of 4.
 TEXT ·addWidenAVX2(SB), NOSPLIT, $0-24
 	WIDEN_LOOP(4, Y0, widen2, widen2done)
+	VZEROUPPER
+	RET
+
+// func maxGradAVX512(d00, d01, d10, d11, v00, v01, v10, v11, dy *float32, n int)
+//
+// maxGrad for n channels, n a multiple of 16: the maximum as maxGradGo takes
+// it, each input's mask of being equal to it (K1-K4) cleared where an earlier
+// one was (K5: the union so far), g stored under each mask, zeros elsewhere.
+TEXT ·maxGradAVX512(SB), NOSPLIT, $0-80
+	MAXGRAD_SETUP
+	CMPQ DX, CX
+	JGE  mg512done
+
+mg512:
+	VMOVUPS   (R10)(DX*1), Z0
+	VMOVUPS   (R11)(DX*1), Z1
+	VMOVUPS   (R12)(DX*1), Z2
+	VMOVUPS   (R13)(DX*1), Z3
+	VMAXPS    Z1, Z0, Z4 // vmax(v00, v01)
+	VMAXPS    Z3, Z2, Z5 // vmax(v10, v11)
+	VMAXPS    Z5, Z4, Z4
+	VMOVUPS   (AX)(DX*1), Z6
+	VCMPPS    $0, Z4, Z0, K1 // v00 == m (ordered: false for NaNs)
+	VCMPPS    $0, Z4, Z1, K2
+	VCMPPS    $0, Z4, Z2, K3
+	VCMPPS    $0, Z4, Z3, K4
+	KANDNW    K2, K1, K2 // K2 &^= K1
+	KORW      K1, K2, K5
+	KANDNW    K3, K5, K3
+	KORW      K5, K3, K5
+	KANDNW    K4, K5, K4
+	VMOVUPS.Z Z6, K1, Z7
+	VMOVUPS   Z7, (DI)(DX*1)
+	VMOVUPS.Z Z6, K2, Z7
+	VMOVUPS   Z7, (SI)(DX*1)
+	VMOVUPS.Z Z6, K3, Z7
+	VMOVUPS   Z7, (R8)(DX*1)
+	VMOVUPS.Z Z6, K4, Z7
+	VMOVUPS   Z7, (R9)(DX*1)
+	ADDQ      $64, DX
+	CMPQ      DX, CX
+	JLT       mg512
+
+mg512done:
+	VZEROUPPER
+	RET
+
+// func maxGradAVX2(d00, d01, d10, d11, v00, v01, v10, v11, dy *float32, n int)
+//
+// maxGrad for n channels, n a multiple of 8: maxGradAVX512 with the masks in
+// Y registers (all ones where true), g kept by AND.
+TEXT ·maxGradAVX2(SB), NOSPLIT, $0-80
+	MAXGRAD_SETUP
+	CMPQ DX, CX
+	JGE  mg2done
+
+mg2:
+	VMOVUPS (R10)(DX*1), Y0
+	VMOVUPS (R11)(DX*1), Y1
+	VMOVUPS (R12)(DX*1), Y2
+	VMOVUPS (R13)(DX*1), Y3
+	VMAXPS  Y1, Y0, Y4
+	VMAXPS  Y3, Y2, Y5
+	VMAXPS  Y5, Y4, Y4
+	VMOVUPS (AX)(DX*1), Y6
+	VCMPPS  $0, Y4, Y0, Y8
+	VCMPPS  $0, Y4, Y1, Y9
+	VCMPPS  $0, Y4, Y2, Y10
+	VCMPPS  $0, Y4, Y3, Y11
+	VANDNPS Y9, Y8, Y9 // Y9 &^= Y8
+	VORPS   Y8, Y9, Y12
+	VANDNPS Y10, Y12, Y10
+	VORPS   Y12, Y10, Y12
+	VANDNPS Y11, Y12, Y11
+	VANDPS  Y6, Y8, Y8
+	VMOVUPS Y8, (DI)(DX*1)
+	VANDPS  Y6, Y9, Y9
+	VMOVUPS Y9, (SI)(DX*1)
+	VANDPS  Y6, Y10, Y10
+	VMOVUPS Y10, (R8)(DX*1)
+	VANDPS  Y6, Y11, Y11
+	VMOVUPS Y11, (R9)(DX*1)
+	ADDQ    $32, DX
+	CMPQ    DX, CX
+	JLT     mg2
+
+mg2done:
+	VZEROUPPER
+	RET
+
+// func rmspropAVX512(nv, m2, old, grad *float32, n int, s *[5]float32)
+//
+// rmsprop for n values, n a multiple of 16.
+TEXT ·rmspropAVX512(SB), NOSPLIT, $0-48
+	RMSPROP_SETUP(Z10, Z11, Z12, Z13, Z14)
+	RMSPROP_LOOP(64, Z0, Z1, Z2, Z3, Z4, Z5, Z10, Z11, Z12, Z13, Z14, rms512, rms512done)
+	VZEROUPPER
+	RET
+
+// func rmspropAVX2(nv, m2, old, grad *float32, n int, s *[5]float32)
+//
+// rmsprop for n values, n a multiple of 8.
+TEXT ·rmspropAVX2(SB), NOSPLIT, $0-48
+	RMSPROP_SETUP(Y10, Y11, Y12, Y13, Y14)
+	RMSPROP_LOOP(32, Y0, Y1, Y2, Y3, Y4, Y5, Y10, Y11, Y12, Y13, Y14, rms2, rms2done)
+	VZEROUPPER
+	RET
+
+// func reluGradAVX512(dy, y *float32, n int)
+//
+// reluGrad for n values, n a multiple of 16: dy kept where y > 0 (ordered:
+// false for NaNs), zero elsewhere.
+TEXT ·reluGradAVX512(SB), NOSPLIT, $0-24
+	MOVQ   dy+0(FP), DI
+	MOVQ   y+8(FP), SI
+	MOVQ   n+16(FP), CX
+	SHLQ   $2, CX
+	XORQ   DX, DX
+	VXORPS Z1, Z1, Z1
+	CMPQ   DX, CX
+	JGE    rg512done
+
+rg512:
+	VCMPPS    $0x11, (SI)(DX*1), Z1, K1 // 0 < y: LT_OQ
+	VMOVUPS.Z (DI)(DX*1), K1, Z0
+	VMOVUPS   Z0, (DI)(DX*1)
+	ADDQ      $64, DX
+	CMPQ      DX, CX
+	JLT       rg512
+
+rg512done:
+	VZEROUPPER
+	RET
+
+// func reluGradAVX2(dy, y *float32, n int)
+//
+// reluGrad for n values, n a multiple of 8.
+TEXT ·reluGradAVX2(SB), NOSPLIT, $0-24
+	MOVQ   dy+0(FP), DI
+	MOVQ   y+8(FP), SI
+	MOVQ   n+16(FP), CX
+	SHLQ   $2, CX
+	XORQ   DX, DX
+	VXORPS Y1, Y1, Y1
+	CMPQ   DX, CX
+	JGE    rg2done
+
+rg2:
+	VCMPPS  $0x11, (SI)(DX*1), Y1, Y2 // 0 < y: LT_OQ
+	VANDPS  (DI)(DX*1), Y2, Y2
+	VMOVUPS Y2, (DI)(DX*1)
+	ADDQ    $32, DX
+	CMPQ    DX, CX
+	JLT     rg2
+
+rg2done:
 	VZEROUPPER
 	RET
