@@ -89,11 +89,13 @@ test-arm64:
 	(cd gomlx_vgg/tape && qemu-aarch64-static -cpu $$cpu $$tmp/tape.test -test.count=1 -test.run 'TestTapeMatchesGraph')
 
 # The race detector on what runs concurrently: a model and its Truncate() on the
-# native kernels, the notebook runner's parallel runs. (Tests that go through the
+# native kernels, the notebook runner's parallel runs, the convolutions' shared
+# buffer of first-use Winograd kernels. (Tests that go through the
 # GoMLX graph are left out: compute v0.1.6's matmul packing fails checkptr.)
 test-race:
 	$(GO) test -race -count=1 -run 'TestTruncateSharesTheLock|TestNilAndZeroValues' ./gomlx_vgg
 	$(GO) test -race -count=1 -run 'TestRunInterruptEndsEverything|TestRunConcurrentSameName' ./kernel
+	$(GO) test -race -count=1 -run 'TestWino4Concurrent|TestWino4KernelKept' ./gomlx_vgg/internal/kernels
 
 # The whole suite, fixtures included (the Keras layout fixtures are generated with
 # h5py on first use, ~2 GB in $TMPDIR, reused by later runs), the PyTorch fidelity

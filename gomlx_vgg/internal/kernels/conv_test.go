@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -180,7 +181,9 @@ func benchConv3x3(b *testing.B, ks Kernels) {
 			cv, _ := ks.NewConv3x3(randSlice(r, 9*s.c*s.o), randSlice(r, s.o), s.c, s.o)
 			src := randSlice(r, s.hw*s.hw*s.c)
 			dst := make([]float32, s.hw*s.hw*s.o)
-			_ = cv.Apply(dst, src, 1, s.hw, s.hw) // F(4x4)'s kernel transform, made once
+			for range 2 { // F(4x4)'s transformed kernel, kept from the second call
+				_ = cv.Apply(dst, src, 1, s.hw, s.hw)
+			}
 			b.ResetTimer()
 			for b.Loop() {
 				_ = cv.Apply(dst, src, 1, s.hw, s.hw)
@@ -234,6 +237,77 @@ func TestTransientConv3x3(t *testing.T) {
 		exact(t, got, want)
 		if uses := cv.wino4Uses.Load(); (uses == 1) != (tc.n == 6) || cv.u4 != nil {
 			t.Errorf("batch %d: %d F(4x4) calls, own transformed kernel %v", tc.n, uses, cv.u4 != nil)
+		}
+	}
+}
+
+// TestWino4Concurrent: convolutions of several sizes called at once from
+// several goroutines, first uses (the shared buffer, growing), second uses
+// (each making its own kernel) and transient ones mixed, give the outputs
+// of the same convolutions called one at a time. make test-race runs it
+// with the race detector.
+func TestWino4Concurrent(t *testing.T) {
+	if Best().wino4.input == nil {
+		t.Skipf("the %s kernels have no F(4x4) transforms", Best().SIMD())
+	}
+	const n, h, w = 1, 64, 64 // 4096 pixels: transient convolutions take F(4x4) too
+	type conv struct {
+		c, o         int
+		kernel, bias []float32
+		src, want    []float32
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	var convs []conv
+	for _, co := range [][2]int{{16, 64}, {32, 64}, {64, 128}, {48, 64}} {
+		cv := conv{c: co[0], o: co[1], kernel: randSlice(r, 9*co[0]*co[1]), bias: randSlice(r, co[1]), src: randSlice(r, n*h*w*co[0])}
+		ref, err := NewConv3x3(cv.kernel, cv.bias, cv.c, cv.o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cv.want = make([]float32, n*h*w*cv.o)
+		if err := ref.Apply(cv.want, cv.src, n, h, w); err != nil {
+			t.Fatal(err)
+		}
+		convs = append(convs, cv)
+	}
+	for round := range 3 {
+		shared := make([]*Conv3x3, len(convs))
+		for i, cv := range convs {
+			var err error
+			if round == 2 {
+				shared[i], err = Best().NewTransientConv3x3(cv.kernel, cv.bias, cv.c, cv.o)
+			} else {
+				shared[i], err = NewConv3x3(cv.kernel, cv.bias, cv.c, cv.o)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 3*len(convs)*3)
+		for range 3 {
+			for i, cv := range convs {
+				wg.Go(func() {
+					for call := range 3 {
+						got := make([]float32, n*h*w*cv.o)
+						if err := shared[i].Apply(got, cv.src, n, h, w); err != nil {
+							errs <- err
+							return
+						}
+						for j := range got {
+							if math.Float32bits(got[j]) != math.Float32bits(cv.want[j]) {
+								errs <- fmt.Errorf("round %d, conv %d->%d, call %d: value %d is %g, want %g", round, cv.c, cv.o, call, j, got[j], cv.want[j])
+								return
+							}
+						}
+					}
+				})
+			}
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
 		}
 	}
 }
