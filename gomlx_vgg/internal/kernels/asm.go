@@ -136,6 +136,29 @@ func reluGradAsm(lanes int, f func(dy, y *float32, n int)) func(dy, y []float32)
 	}
 }
 
+// transposeAsm wraps an assembly transpose of 16 x 16 blocks: the block's
+// whole 16 x 16 squares on it, the rest in Go.
+func transposeAsm(f func(dst *float32, ldd int, src *float32, lds int)) func(dst []float32, ldd int, src []float32, lds, rows, cols int) {
+	return func(dst []float32, ldd int, src []float32, lds, rows, cols int) {
+		if rows <= 0 || cols <= 0 {
+			return
+		}
+		_, _ = src[(rows-1)*lds+cols-1], dst[(cols-1)*ldd+rows-1] // the block's last values: in bounds
+		r16, c16 := rows&^15, cols&^15
+		for i := 0; i < r16; i += 16 {
+			for j := 0; j < c16; j += 16 {
+				f(&dst[j*ldd+i], ldd, &src[i*lds+j], lds)
+			}
+		}
+		if c16 < cols {
+			transposeGo(dst[c16*ldd:], ldd, src[c16:], lds, r16, cols-c16)
+		}
+		if r16 < rows {
+			transposeGo(dst[r16:], ldd, src[r16*lds:], lds, rows-r16, cols)
+		}
+	}
+}
+
 // wino4Asm wraps F(4x4, 3x3)'s assembly transforms, which do 16 channels a
 // step.
 func wino4Asm(input func(v *float32, d *[36][]float32, c, from, to int),

@@ -22,21 +22,32 @@ func FlipKernel(dst, k []float32, c, o int) error {
 	if len(k) != 9*c*o || len(dst) != 9*c*o {
 		return fmt.Errorf("kernels: flipping a 3x3 kernel %d->%d: kernel has %d values, dst %d (want %d)", c, o, len(k), len(dst), 9*c*o)
 	}
-	ForEach(9, func(t int) {
+	transpose := Kernels{}.or().vec.transpose
+	// By tap and band of input channels, at least two a core.
+	bands := max(1, min(c/16, (4*runtime.GOMAXPROCS(0)+8)/9))
+	ForEach(9*bands, func(i int) {
+		t, band := i/bands, i%bands
+		i0, i1 := band*c/bands, (band+1)*c/bands
 		src := k[(8-t)*c*o : (9-t)*c*o]
 		out := dst[t*c*o : (t+1)*c*o]
-		const b = 16 // transposed in b x b blocks
-		for i0 := 0; i0 < c; i0 += b {
-			for j0 := 0; j0 < o; j0 += b {
-				for i := i0; i < min(c, i0+b); i++ {
-					for j := j0; j < min(o, j0+b); j++ {
-						out[j*c+i] = src[i*o+j]
-					}
+		transpose(out[i0:], c, src[i0*o:], o, i1-i0, o)
+	})
+	return nil
+}
+
+// transposeGo sets dst[j*ldd+i] = src[i*lds+j] for i < rows, j < cols
+// (vectorOps.transpose), in 16 x 16 blocks.
+func transposeGo(dst []float32, ldd int, src []float32, lds, rows, cols int) {
+	const b = 16
+	for i0 := 0; i0 < rows; i0 += b {
+		for j0 := 0; j0 < cols; j0 += b {
+			for i := i0; i < min(rows, i0+b); i++ {
+				for j := j0; j < min(cols, j0+b); j++ {
+					dst[j*ldd+i] = src[i*lds+j]
 				}
 			}
 		}
-	})
-	return nil
+	}
 }
 
 // ReluGrad sets dy to zero wherever the ReLU's output y is not positive: dy,
@@ -259,16 +270,7 @@ func (gb *gradBands) fill(b band, k int) {
 	for i := range c {
 		xt[i*stride+at], xt[i*stride+at+wp-1] = 0, 0
 	}
-	const blk = 16 // pixels a block: their channels' lines are read from cache
-	for px0 := 0; px0 < w; px0 += blk {
-		px1 := min(w, px0+blk)
-		for i := range c {
-			row := xt[i*stride+at+1+px0 : i*stride+at+1+px1]
-			for j := range row {
-				row[j] = src[(px0+j)*c+i]
-			}
-		}
-	}
+	gb.ks.vec.transpose(xt[at+1:], stride, src, c, w, c) // xt[i*stride+at+1+px] = src[px*c+i]
 	if !inside {
 		return
 	}

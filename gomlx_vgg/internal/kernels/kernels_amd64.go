@@ -11,12 +11,12 @@ import "golang.org/x/sys/cpu"
 func registerArch() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		register("AVX2", microChecked(microAVX2), winoAsm("AVX2", 8, winoInputAVX2, winoOutputAVX2, winoKernelAVX2), wino4Transforms{},
-			vectorOps{axpyAsm(8, axpyAVX2), maxRowsAsm(8, maxRowsAVX2), addWidenAsm(4, addWidenAVX2), maxGradAsm(8, maxGradAVX2), rmspropAsm(8, rmspropAVX2), reluGradAsm(8, reluGradAVX2)})
+			vectorOps{axpyAsm(8, axpyAVX2), maxRowsAsm(8, maxRowsAVX2), addWidenAsm(4, addWidenAVX2), maxGradAsm(8, maxGradAVX2), rmspropAsm(8, rmspropAVX2), reluGradAsm(8, reluGradAVX2), transposeGo})
 	}
 	if cpu.X86.HasAVX512F {
 		register("AVX-512", microChecked(microAVX512), winoAsm("AVX-512", 16, winoInputAVX512, winoOutputAVX512, winoKernelAVX512),
 			wino4Asm(wino4InputAVX512, wino4OutputAVX512, wino4KernelAVX512),
-			vectorOps{axpyAsm(16, axpyAVX512), maxRowsAsm(16, maxRowsAVX512), addWidenAsm(8, addWidenAVX512), maxGradAsm(16, maxGradAVX512), rmspropAsm(16, rmspropAVX512), reluGradAsm(16, reluGradAVX512)})
+			vectorOps{axpyAsm(16, axpyAVX512), maxRowsAsm(16, maxRowsAVX512), addWidenAsm(8, addWidenAVX512), maxGradAsm(16, maxGradAVX512), rmspropAsm(16, rmspropAVX512), reluGradAsm(16, reluGradAVX512), transposeAsm(transpose16AVX512)})
 		fmaLoop = fmaLoopAVX512
 	}
 }
@@ -94,3 +94,6 @@ func reluGradAVX512(dy, y *float32, n int)
 
 //go:noescape
 func reluGradAVX2(dy, y *float32, n int)
+
+//go:noescape
+func transpose16AVX512(dst *float32, ldd int, src *float32, lds int)

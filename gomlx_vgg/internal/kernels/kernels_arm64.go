@@ -10,7 +10,7 @@ import "golang.org/x/sys/cpu"
 func registerArch() {
 	if cpu.ARM64.HasASIMD {
 		register("NEON", microChecked(microNEON), winoAsm("NEON", 4, winoInputNEON, winoOutputNEON, winoKernelNEON), wino4Transforms{},
-			vectorOps{axpyAsm(16, axpyNEON), maxRowsAsm(16, maxRowsNEON), addWidenGo, maxGradGo, rmspropGo, reluGradGo})
+			vectorOps{axpyAsm(16, axpyNEON), maxRowsAsm(16, maxRowsNEON), addWidenGo, maxGradGo, rmspropGo, reluGradGo, transposeGo})
 	}
 }
 

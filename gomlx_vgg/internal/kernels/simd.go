@@ -27,7 +27,7 @@ type Kernels struct {
 // registered are the kernels this build and CPU can run, by instruction set;
 // best is the fastest of them. registerArch adds the assembly ones.
 var (
-	registered = map[string]Kernels{"none": {simd: "none", micro: microKernelGo, wino: winoGo, vec: vectorOps{axpyGo, maxRowsGo, addWidenGo, maxGradGo, rmspropGo, reluGradGo}}}
+	registered = map[string]Kernels{"none": {simd: "none", micro: microKernelGo, wino: winoGo, vec: vectorOps{axpyGo, maxRowsGo, addWidenGo, maxGradGo, rmspropGo, reluGradGo, transposeGo}}}
 	best       = registered["none"]
 )
 
@@ -150,6 +150,8 @@ type vectorOps struct {
 	rmsprop func(nv, m2, old, g []float32, s *[5]float32)
 	// reluGrad is the ReLU's gradient (reluGradGo).
 	reluGrad func(dy, y []float32)
+	// transpose is a rows x cols block's transpose (transposeGo).
+	transpose func(dst []float32, ldd int, src []float32, lds, rows, cols int)
 }
 
 // addWidenGo is dst[i] += float64(src[i]) (vectorOps.addWiden).

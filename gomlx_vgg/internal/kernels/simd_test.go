@@ -299,3 +299,31 @@ func TestLookup(t *testing.T) {
 		t.Errorf("Best() = %v after the lookups", Best())
 	}
 }
+
+// TestTranspose checks each instruction set's transpose against the
+// definition, on blocks around the 16 x 16 squares, with strides past the
+// block and values around it that must stay as they were.
+func TestTranspose(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for name, ks := range registered {
+		for _, rows := range []int{0, 1, 15, 16, 17, 33, 48} {
+			for _, cols := range []int{1, 7, 16, 31, 64} {
+				lds, ldd := cols+3, rows+5
+				src := randSlice(r, rows*lds)
+				dst := randSlice(r, cols*ldd+2)
+				want := slices.Clone(dst)
+				for i := range rows {
+					for j := range cols {
+						want[j*ldd+i] = src[i*lds+j]
+					}
+				}
+				ks.vec.transpose(dst, ldd, src, lds, rows, cols)
+				for k := range want {
+					if math.Float32bits(dst[k]) != math.Float32bits(want[k]) {
+						t.Fatalf("%s, %d x %d: dst[%d] = %g, want %g", name, rows, cols, k, dst[k], want[k])
+					}
+				}
+			}
+		}
+	}
+}
