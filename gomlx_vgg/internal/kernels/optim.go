@@ -42,10 +42,12 @@ func rmspropGo(nv, m2, old, g []float32, s *[5]float32) {
 	rho, omr, debias, lr, eps := s[0], s[1], s[2], s[3], s[4]
 	nv, m2, old = nv[:len(g)], m2[:len(g)], old[:len(g)]
 	for j, gj := range g {
-		m := rho*m2[j] + omr*(gj*gj)
+		// float32(): each product rounded, never fused into an FMA (which
+		// Go does on arm64), as the graph and the assembly compute it.
+		m := float32(rho*m2[j]) + float32(omr*float32(gj*gj))
 		m2[j] = m
-		denom := sqrt32(m*debias) + eps
-		nv[j] = old[j] - (lr*gj)/denom
+		denom := sqrt32(float32(m*debias)) + eps
+		nv[j] = old[j] - float32(float32(lr*gj)/denom)
 	}
 }
 
