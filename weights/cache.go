@@ -12,13 +12,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"unsafe"
 
 	"github.com/vggnb/vggnb/internal/atomicfile"
+	"github.com/vggnb/vggnb/internal/parallel"
 	"github.com/vggnb/vggnb/weights/download"
 )
 
@@ -148,16 +146,7 @@ type checksum struct {
 // several GB/s a core) and names the first tensor that fails its sum.
 func verify(sums []checksum) error {
 	bad := make([]bool, len(sums))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(sums)) {
-		wg.Go(func() {
-			for i := int(next.Add(1)) - 1; i < len(sums); i = int(next.Add(1)) - 1 {
-				bad[i] = crc32.Checksum(sums[i].data, castagnoli) != sums[i].crc
-			}
-		})
-	}
-	wg.Wait()
+	parallel.ForEach(len(sums), func(i int) { bad[i] = crc32.Checksum(sums[i].data, castagnoli) != sums[i].crc })
 	if i := slices.Index(bad, true); i >= 0 {
 		return fmt.Errorf("corrupted cache: %s fails its checksum", sums[i].name)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/vggnb/vggnb/gomlx_vgg/internal/convs"
 	"github.com/vggnb/vggnb/gomlx_vgg/internal/kernels"
 	"github.com/vggnb/vggnb/internal/errkind"
+	"github.com/vggnb/vggnb/internal/parallel"
 	"github.com/vggnb/vggnb/weights"
 )
 
@@ -409,10 +410,9 @@ func (t *Tape) backward(dOuts map[int]*tensors.Tensor) (out map[string]Gradients
 
 // addTo adds g to dst, value by value.
 func addTo(dst, g []float32) {
-	const chunk = 1 << 16
-	kernels.ForEach((len(dst)+chunk-1)/chunk, func(i int) {
-		d := dst[i*chunk : min(len(dst), (i+1)*chunk)]
-		for j, v := range g[i*chunk : i*chunk+len(d)] {
+	parallel.Ranges(len(dst), 1<<16, func(from, to int) {
+		d := dst[from:to]
+		for j, v := range g[from:to] {
 			d[j] += v
 		}
 	})

@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/vggnb/vggnb/internal/parallel"
 )
 
 // The backward pass of VGG's layers, for training on the pure-Go path: the
@@ -61,11 +63,7 @@ func (k Kernels) ReluGrad(dy, y []float32) error {
 		return fmt.Errorf("kernels: ReLU gradient of %d values for %d outputs", len(dy), len(y))
 	}
 	f := k.or().vec.reluGrad
-	const chunk = 1 << 16
-	ForEach((len(dy)+chunk-1)/chunk, func(i int) {
-		d := dy[i*chunk : min(len(dy), (i+1)*chunk)]
-		f(d, y[i*chunk:i*chunk+len(d)])
-	})
+	parallel.Ranges(len(dy), 1<<16, func(from, to int) { f(dy[from:to], y[from:to]) })
 	return nil
 }
 

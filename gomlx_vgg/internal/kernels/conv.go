@@ -32,6 +32,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/vggnb/vggnb/internal/parallel"
 )
 
 // nr is the number of output channels one micro-kernel call computes (a panel).
@@ -167,21 +169,9 @@ func (cv *Conv3x3) apply(dst, src []float32, n, h, w int, relu bool) error {
 }
 
 // ForEach calls fn(0), ..., fn(n-1) on all cores (the caller's goroutine
-// included), each index once, and returns when they all have.
-func ForEach(n int, fn func(i int)) {
-	var next atomic.Int64
-	work := func() {
-		for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-			fn(i)
-		}
-	}
-	var wg sync.WaitGroup
-	for range min(n, runtime.GOMAXPROCS(0)) - 1 {
-		wg.Go(work)
-	}
-	work()
-	wg.Wait()
-}
+// included), each index once, and returns when they all have
+// (parallel.ForEach).
+func ForEach(n int, fn func(i int)) { parallel.ForEach(n, fn) }
 
 // tile is one worker's state: the row pointers of a tile of mr pixels.
 type tile struct {

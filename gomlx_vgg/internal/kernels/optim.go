@@ -3,6 +3,8 @@ package kernels
 import (
 	"fmt"
 	"math"
+
+	"github.com/vggnb/vggnb/internal/parallel"
 )
 
 // RMSpropParams are RMSprop's scalars for one step, in float32 as GoMLX's
@@ -28,11 +30,7 @@ func (k Kernels) RMSprop(nv, m2, old, g []float32, p RMSpropParams) error {
 	}
 	f := k.or().vec.rmsprop
 	s := [5]float32{p.Rho, 1 - p.Rho, p.Debias, p.LR, p.Epsilon}
-	const chunk = 1 << 15
-	ForEach((len(g)+chunk-1)/chunk, func(c int) {
-		from, to := c*chunk, min(len(g), (c+1)*chunk)
-		f(nv[from:to], m2[from:to], old[from:to], g[from:to], &s)
-	})
+	parallel.Ranges(len(g), 1<<15, func(from, to int) { f(nv[from:to], m2[from:to], old[from:to], g[from:to], &s) })
 	return nil
 }
 
