@@ -90,12 +90,12 @@ test-arm64:
 
 # The race detector on what runs concurrently: a model and its Truncate() on the
 # native kernels, the notebook runner's parallel runs, the convolutions' shared
-# buffer of first-use Winograd kernels. (Tests that go through the
+# buffer of first-use Winograd kernels, the kernel gradient's workers. (Tests that go through the
 # GoMLX graph are left out: compute v0.1.6's matmul packing fails checkptr.)
 test-race:
 	$(GO) test -race -count=1 -run 'TestTruncateSharesTheLock|TestNilAndZeroValues' ./gomlx_vgg
 	$(GO) test -race -count=1 -run 'TestRunInterruptEndsEverything|TestRunConcurrentSameName' ./kernel
-	$(GO) test -race -count=1 -run 'TestWino4Concurrent|TestWino4KernelKept' ./gomlx_vgg/internal/kernels
+	$(GO) test -race -count=1 -run 'TestWino4Concurrent|TestWino4KernelKept|TestConv3x3Backward' ./gomlx_vgg/internal/kernels
 
 # The whole suite, fixtures included (the Keras layout fixtures are generated with
 # h5py on first use, ~2 GB in $TMPDIR, reused by later runs), the PyTorch fidelity

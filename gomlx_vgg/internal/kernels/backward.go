@@ -347,10 +347,12 @@ func (ks Kernels) Conv3x3Grads(dk, db, x, dz []float32, n, h, w, c, o int) error
 	size := gb.rows * gb.opad
 	var sums [][]float64 // added up in order
 	if size*8 < gradShared {
+		// Each worker's band buffer, made before the workers run (they
+		// index it; growing it there would race).
+		for len(gw.bands) < runtime.GOMAXPROCS(0) {
+			gw.bands = append(gw.bands, nil)
+		}
 		sums = gw.split(last-first, bandRows, size, func(wk int, acc []float64, from, to int, gr *gradWorker) {
-			for len(gw.bands) <= wk {
-				gw.bands = append(gw.bands, nil)
-			}
 			for r0 := first + from; r0 < first+to; r0 += bandRows {
 				b := gb.band(r0, min(first+to, r0+bandRows), &gw.bands[wk])
 				for k := range b.r1 - b.r0 + 2 {
